@@ -1,0 +1,220 @@
+"""TCP knobs, with Linux's values as defaults.
+
+Every field of :class:`TcpConfig` mirrors a Linux sysctl or kernel constant
+(named in its docstring), so that a test run against the simulation and a run
+against the kernel on loopback agree.  Three named profiles exist:
+
+* :meth:`TcpConfig.linux` -- the defaults, Linux >= 6.5;
+* :meth:`TcpConfig.legacy_linux` -- Linux <= 6.4, the textbook SYN ladder
+  1, 3, 7, 15, 31, 63 s and ``ETIMEDOUT`` at 127 s;
+* :meth:`TcpConfig.rfc` -- RFC 9293 as written: TIME-WAIT = 2 * MSL = 240 s,
+  RFC 1337 protection on, pure exponential SYN backoff.
+
+Times are in seconds of virtual time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["TcpConfig"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TcpConfig:
+    """Timing and sizing knobs of the simulated TCP stack.
+
+    Raises:
+        ValueError: a field is out of range; the message names the field.
+    """
+
+    rto_initial: float = 1.0
+    """Initial retransmission timeout, before any RTT sample (``TCP_TIMEOUT_INIT``)."""
+
+    rto_min: float = 0.2
+    """Lower bound of the RTO (``TCP_RTO_MIN``, 200 ms)."""
+
+    rto_max: float = 120.0
+    """Upper bound of the RTO (``TCP_RTO_MAX``, 120 s)."""
+
+    rto_fallback: float = 3.0
+    """RTO used for data after a SYN or SYN-ACK had to be retransmitted and no
+    RTT sample was taken (RFC 6298 section 5.7, ``TCP_TIMEOUT_FALLBACK``)."""
+
+    syn_retries: int = 6
+    """SYN retransmissions before connect fails (``net.ipv4.tcp_syn_retries``,
+    per socket ``TCP_SYNCNT``)."""
+
+    syn_linear_timeouts: int = 4
+    """Number of initial SYN retransmissions whose RTO is not doubled
+    (``net.ipv4.tcp_syn_linear_timeouts``, Linux >= 6.5; 0 restores the
+    classic exponential ladder)."""
+
+    synack_retries: int = 5
+    """SYN-ACK retransmissions before a half-open request is dropped
+    (``net.ipv4.tcp_synack_retries``)."""
+
+    retries2: int = 15
+    """Data retransmissions before an established connection fails with
+    ``ETIMEDOUT`` (``net.ipv4.tcp_retries2``); the limit is a time bound
+    computed as Linux's ``tcp_model_timeout`` (924.6 s for 15 with a 200 ms RTO)."""
+
+    orphan_retries: int = 8
+    """Retransmissions of a FIN after the application closed the socket
+    (``net.ipv4.tcp_orphan_retries``; Linux's 0 means 8)."""
+
+    fin_timeout: float = 60.0
+    """Lifetime of an orphaned FIN-WAIT-2 connection (``net.ipv4.tcp_fin_timeout``).
+    A socket half-closed by ``shutdown(SHUT_WR)`` and still open waits forever."""
+
+    time_wait: float = 60.0
+    """Duration of TIME-WAIT (``TCP_TIMEWAIT_LEN``; Linux fixes it at 60 s,
+    RFC 9293 asks for 2 * MSL)."""
+
+    msl: float = 30.0
+    """Maximum segment lifetime, documentation only on Linux (RFC 9293 says 120 s)."""
+
+    rfc1337: bool = False
+    """``net.ipv4.tcp_rfc1337``: when false (Linux's default) an exact RST kills a
+    TIME-WAIT connection; when true it is ignored (RFC 1337, fix F1)."""
+
+    tw_reuse: bool = False
+    """``net.ipv4.tcp_tw_reuse``: let a new outgoing connection take over a
+    4-tuple still in TIME-WAIT (Linux enables this on loopback only)."""
+
+    max_tw_buckets: int = 131072
+    """``net.ipv4.tcp_max_tw_buckets``: beyond this many TIME-WAIT connections per
+    host a closing connection skips TIME-WAIT."""
+
+    ephemeral_ports: tuple[int, int] = (32768, 60999)
+    """``net.ipv4.ip_local_port_range``: inclusive range of local ports for connect."""
+
+    somaxconn: int = 4096
+    """``net.core.somaxconn``: upper bound of a listen backlog."""
+
+    max_syn_backlog: int = 2048
+    """``net.ipv4.tcp_max_syn_backlog``: half-open requests per listener."""
+
+    abort_on_overflow: bool = False
+    """``net.ipv4.tcp_abort_on_overflow``: RST (instead of silently dropping)
+    the third ACK when the accept queue is full."""
+
+    mss: int = 1460
+    """Maximum segment size advertised and used (Ethernet MTU 1500 - 40)."""
+
+    default_mss: int = 536
+    """MSS assumed for a peer that sends no MSS option (RFC 9293 section 3.7.1)."""
+
+    rcvbuf: int = 131072
+    """Receive buffer in bytes: the most unread data a connection holds; the
+    advertised window is what is left of it (``net.ipv4.tcp_rmem`` default,
+    without Linux's overhead accounting)."""
+
+    sndbuf: int = 16384 * 4
+    """Send buffer in bytes: data accepted from the application but not yet
+    acknowledged (``net.ipv4.tcp_wmem``; asyncio's write buffer sits above it)."""
+
+    delack_min: float = 0.04
+    """Delayed-ACK timeout (``TCP_DELACK_MIN``, 40 ms)."""
+
+    delack_max: float = 0.2
+    """Upper bound of the delayed-ACK timeout (``TCP_DELACK_MAX``, 200 ms)."""
+
+    quickack_segments: int = 16
+    """Segments acknowledged at once at the start of a connection (Linux's
+    quick-ACK mode) before delayed ACKs begin."""
+
+    keepalive_time: float = 7200.0
+    """Idle time before the first keep-alive probe (``net.ipv4.tcp_keepalive_time``)."""
+
+    keepalive_intvl: float = 75.0
+    """Time between keep-alive probes (``net.ipv4.tcp_keepalive_intvl``)."""
+
+    keepalive_probes: int = 9
+    """Unanswered probes before the connection fails (``net.ipv4.tcp_keepalive_probes``)."""
+
+    challenge_ack_interval: float = 0.5
+    """Minimum time between two challenge or duplicate ACKs answering invalid
+    segments on one connection (``net.ipv4.tcp_invalid_ratelimit``, 500 ms)."""
+
+    rst_in_syn_received_challenge: bool = False
+    """An in-window RST that is not exact in SYN-RECEIVED: Linux (false) drops the
+    request; RFC 5961 / FreeBSD (true) answer with a challenge ACK."""
+
+    def __post_init__(self) -> None:
+        for name in (
+            "rto_initial",
+            "rto_min",
+            "rto_max",
+            "rto_fallback",
+            "delack_min",
+            "delack_max",
+            "keepalive_time",
+            "keepalive_intvl",
+        ):
+            _require(name, getattr(self, name) > 0, "must be > 0 seconds")
+        for name in ("fin_timeout", "time_wait", "msl", "challenge_ack_interval"):
+            _require(name, getattr(self, name) >= 0, "must be >= 0 seconds")
+        for name in (
+            "syn_retries",
+            "syn_linear_timeouts",
+            "synack_retries",
+            "retries2",
+            "orphan_retries",
+            "max_tw_buckets",
+            "quickack_segments",
+        ):
+            _require(name, getattr(self, name) >= 0, "must be >= 0")
+        _require("syn_retries", self.syn_retries <= 127, "must be <= 127 (as TCP_SYNCNT)")
+        _require("rto_min", self.rto_min <= self.rto_max, "must not exceed rto_max")
+        _require("delack_min", self.delack_min <= self.delack_max, "must not exceed delack_max")
+        _require("keepalive_probes", self.keepalive_probes >= 1, "must be >= 1")
+        for name in ("somaxconn", "max_syn_backlog", "rcvbuf", "sndbuf"):
+            _require(name, getattr(self, name) >= 1, "must be >= 1")
+        _require("rcvbuf", self.rcvbuf <= 0x3FFFFFFF, "must be < 1 GiB")
+        _require("mss", 88 <= self.mss <= 65495, "must be within 88..65495")
+        _require("default_mss", 88 <= self.default_mss <= 65495, "must be within 88..65495")
+        low, high = self.ephemeral_ports
+        _require(
+            "ephemeral_ports",
+            1 <= low <= high <= 65535,
+            "must be a (low, high) pair with 1 <= low <= high <= 65535",
+        )
+
+    @classmethod
+    def linux(cls, **overrides: Any) -> TcpConfig:
+        """Linux >= 6.5 defaults (the same as ``TcpConfig()``)."""
+        return cls(**overrides)
+
+    @classmethod
+    def legacy_linux(cls, **overrides: Any) -> TcpConfig:
+        """Linux <= 6.4: no linear SYN timeouts, so SYNs go out at 0, 1, 3, 7,
+        15, 31, 63 s and connect fails at 127 s (the textbook ladder)."""
+        return cls(**({"syn_linear_timeouts": 0} | overrides))
+
+    textbook = legacy_linux
+
+    @classmethod
+    def rfc(cls, **overrides: Any) -> TcpConfig:
+        """RFC 9293 as written: MSL 120 s and TIME-WAIT 2 * MSL, RFC 1337 on,
+        exponential SYN backoff, an in-window non-exact RST in SYN-RECEIVED
+        answered with a challenge ACK (RFC 5961)."""
+        defaults: dict[str, Any] = {
+            "syn_linear_timeouts": 0,
+            "msl": 120.0,
+            "time_wait": 240.0,
+            "rfc1337": True,
+            "rst_in_syn_received_challenge": True,
+        }
+        return cls(**(defaults | overrides))
+
+    def replace(self, **changes: Any) -> TcpConfig:
+        """A copy with some fields changed (validated like the constructor)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _require(name: str, ok: bool, what: str) -> None:
+    if not ok:
+        raise ValueError(f"TcpConfig.{name} {what}")
