@@ -1,0 +1,234 @@
+"""What happened, when: the network's trace.
+
+Every segment sent, dropped, duplicated and delivered, and every state change
+of every connection, becomes one :class:`TraceRecord` stamped with virtual
+time.  Records are cheap tuples; formatting happens only when a trace is
+rendered (:meth:`Trace.ladder`), hashed (:meth:`Trace.digest`) or exported
+(:meth:`Trace.to_pcap`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
+
+from .segment import ACK, FIN, RST, SYN, Segment, flag_names
+
+if TYPE_CHECKING:
+    from .connection import State
+
+__all__ = ["Trace", "TraceRecord"]
+
+SEND = "send"
+"""A segment left a host (``retransmission`` in ``text`` when it was one)."""
+DROP = "drop"
+"""A segment was lost on its way (``text`` says why)."""
+DUPLICATE = "duplicate"
+"""The network made an extra copy of a segment."""
+DELIVER = "deliver"
+"""A segment reached its destination host."""
+STATE = "state"
+"""A connection changed state."""
+NOTE = "note"
+"""Anything else worth knowing: a challenge ACK, a timer restart, a fault."""
+
+
+class TraceRecord(NamedTuple):
+    """One line of the trace."""
+
+    time: float
+    kind: str
+    host: str
+    segment: Segment | None = None
+    endpoint: tuple[str, int, str, int] | None = None
+    """(local ip, local port, remote ip, remote port) of the connection concerned."""
+    old: State | None = None
+    new: State | None = None
+    text: str = ""
+
+    def __str__(self) -> str:
+        head = f"{self.time:12.6f} {self.host:>10} {self.kind:<9}"
+        if self.kind == STATE:
+            return f"{head} {_endpoint_text(self.endpoint)} {self.old} -> {self.new}"
+        if self.segment is not None:
+            tail = f" ({self.text})" if self.text else ""
+            return f"{head} {self.segment!r}{tail}"
+        return f"{head} {_endpoint_text(self.endpoint)} {self.text}".rstrip()
+
+
+def _endpoint_text(endpoint: tuple[str, int, str, int] | None) -> str:
+    if endpoint is None:
+        return "-"
+    lip, lport, rip, rport = endpoint
+    return f"{lip}:{lport}<->{rip}:{rport}"
+
+
+class Trace:
+    """The ordered list of :class:`TraceRecord` of one network.
+
+    ``Trace(enabled=False)`` records nothing (for benchmarks); ``maxlen``
+    keeps only the most recent records.
+    """
+
+    def __init__(self, *, enabled: bool = True, maxlen: int | None = None) -> None:
+        self.enabled = enabled
+        self.maxlen = maxlen
+        self._records: list[TraceRecord] = []
+
+    def append(self, record: TraceRecord) -> None:
+        if self.enabled:
+            self._records.append(record)
+            if self.maxlen is not None and len(self._records) > 2 * self.maxlen:
+                del self._records[: -self.maxlen]
+
+    @property
+    def records(self) -> list[TraceRecord]:
+        """All records, oldest first (a copy)."""
+        if self.maxlen is not None:
+            return self._records[-self.maxlen :]
+        return list(self._records)
+
+    def __iter__(self) -> Iterator[TraceRecord]:
+        return iter(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def clear(self) -> None:
+        self._records.clear()
+
+    def segments(self, kind: str = SEND) -> list[Segment]:
+        """The segments of every record of ``kind`` (default: sent), in order."""
+        return [r.segment for r in self.records if r.kind == kind and r.segment is not None]
+
+    def states(self, host: str | None = None) -> list[tuple[float, str, State | None]]:
+        """``(time, host, new state)`` of every state change, optionally of one host."""
+        return [
+            (r.time, r.host, r.new)
+            for r in self.records
+            if r.kind == STATE and (host is None or r.host == host)
+        ]
+
+    def digest(self) -> str:
+        """A SHA-256 over the whole trace: equal for equal runs (the same seed and calls)."""
+        h = hashlib.sha256()
+        for record in self.records:
+            h.update(str(record).encode())
+            if record.segment is not None:
+                h.update(bytes(record.segment.payload))
+            h.update(b"\n")
+        return h.hexdigest()
+
+    def to_pcap(self, file: str | os.PathLike[str] | BinaryIO, *, kind: str = SEND) -> None:
+        """Write the segments of ``kind`` (default: as sent) as a pcap file for
+        Wireshark/tshark, stamped with virtual time."""
+        from .pcap import write_pcap
+
+        write_pcap(
+            file,
+            [(r.time, r.segment) for r in self.records if r.kind == kind and r.segment],
+        )
+
+    def ladder(
+        self,
+        *,
+        left: str | None = None,
+        right: str | None = None,
+        last: int | None = None,
+        width: int = 44,
+    ) -> str:
+        """A text ladder diagram, like the figures of a TCP textbook.
+
+        One row per segment (arrow from sender to receiver, ``✗`` when it was
+        lost, ``+dup`` when the network duplicated it) and per state change.
+        Sequence numbers are shown relative to each side's ISN, as packetdrill
+        and tcpdump -S do not (tcpdump's default).  ``left``/``right`` name
+        the hosts of the two columns (default: the first two hosts seen);
+        ``last`` keeps only the last rows.
+        """
+        return _render_ladder(self.records, left, right, last, width)
+
+    def __repr__(self) -> str:
+        return f"<Trace {len(self._records)} records>"
+
+
+def _render_ladder(
+    records: Iterable[TraceRecord],
+    left: str | None,
+    right: str | None,
+    last: int | None,
+    width: int,
+) -> str:
+    records = list(records)
+    hosts: list[str] = []
+    for r in records:
+        if r.kind in (SEND, STATE) and r.host not in hosts:
+            hosts.append(r.host)
+    if left is None:
+        left = hosts[0] if hosts else "A"
+    if right is None:
+        right = next((h for h in hosts if h != left), left)
+    isn: dict[tuple[str, int, str, int], int] = {}
+    states: dict[str, str] = {left: "", right: ""}
+    # Index which sent segments were lost or duplicated, by identity.
+    fate: dict[int, list[str]] = {}
+    for r in records:
+        if r.segment is not None and r.kind in (DROP, DUPLICATE):
+            fate.setdefault(id(r.segment), []).append(r.kind)
+    col = 14
+    rows: list[str] = []
+    header = f"{'time (s)':>11}  {left:<{col}}{'':^{width}}{right:>{col}}"
+    for r in records:
+        if r.kind == STATE and r.host in states:
+            states[r.host] = str(r.new)
+            ls = states[left] if r.host == left else ""
+            rs = states[right] if r.host == right else ""
+            rows.append(f"{r.time:11.6f}  {ls:<{col}}{'':^{width}}{rs:>{col}}")
+        elif r.kind == SEND and r.segment is not None and r.host in states:
+            seg = r.segment
+            label = _relative_label(seg, isn)
+            if "retransmission" in r.text:
+                label += " (rtx)"
+            marks = fate.get(id(seg), [])
+            lost = DROP in marks
+            if DUPLICATE in marks:
+                label += " +dup"
+            body = f" {label} "
+            if r.host == left:
+                line = body.center(width - 2, "-")
+                arrow = f"-{line}{'X' if lost else '>'}"
+            else:
+                line = body.center(width - 2, "-")
+                arrow = f"{'X' if lost else '<'}{line}-"
+            if len(arrow) > width:
+                arrow = arrow[: width - 1] + arrow[-1]
+            rows.append(f"{r.time:11.6f}  {'':<{col}}{arrow:^{width}}{'':>{col}}")
+        elif r.kind == NOTE and r.host in states and r.text:
+            rows.append(
+                f"{r.time:11.6f}  {'':<{col}}{('(' + r.host + ': ' + r.text + ')'):^{width}}"
+            )
+    if last is not None:
+        rows = rows[-last:]
+    return "\n".join([header, *rows])
+
+
+def _relative_label(seg: Segment, isn: dict[tuple[str, int, str, int], int]) -> str:
+    key = (seg.src_ip, seg.src_port, seg.dst_ip, seg.dst_port)
+    back = (seg.dst_ip, seg.dst_port, seg.src_ip, seg.src_port)
+    if seg.flags & SYN:
+        isn[key] = seg.seq
+    base = isn.get(key, seg.seq)
+    rel = (seg.seq - base) & 0xFFFFFFFF
+    text = f"{flag_names(seg.flags)} {rel}"
+    n = len(seg.payload)
+    if n:
+        text += f":{(rel + n) & 0xFFFFFFFF}({n})"
+    if seg.flags & ACK:
+        peer = isn.get(back)
+        ack = seg.ack if peer is None else (seg.ack - peer) & 0xFFFFFFFF
+        text += f" ack {ack}"
+    if not seg.flags & (SYN | FIN | RST) and not n:
+        text += f" win {seg.window}"
+    return text
