@@ -1,0 +1,293 @@
+"""The host stack on a sans-I/O network: listeners, backlog, ports, resets, TIME-WAIT."""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+import pytest
+from support import Recorder, read_all
+
+from aiotcpsim import TcpConfig
+from aiotcpsim.connection import State
+from aiotcpsim.network import Network
+from aiotcpsim.segment import ACK, FIN, RST, SYN, Segment
+
+
+def pair(seed: int = 1, delay: float = 0.01, **tcp: object) -> tuple[Network, object, object]:
+    net = Network(seed=seed, delay=delay, tcp=TcpConfig(**tcp))  # type: ignore[arg-type]
+    client = net.add_host("client", "10.0.0.1")
+    server = net.add_host("server", "10.0.0.2")
+    return net, client, server
+
+
+def test_listen_handshake_accept_and_echo() -> None:
+    net, client, server = pair()
+    listener = server.listen(8080)
+    app = Recorder()
+    conn = client.connect("10.0.0.2", 8080, user=app)
+    assert conn.state is State.SYN_SENT
+    assert 32768 <= conn.local[1] <= 60999
+    net.advance(0.02)
+    assert conn.state is State.ESTABLISHED
+    assert app.events[:1] == ["connected"]
+    net.advance(0.03)
+    child = listener.accept()
+    assert child is not None
+    assert child.state is State.ESTABLISHED
+    assert child.remote == conn.local and child.local == conn.remote
+    conn.send(b"ping", net.now)
+    net.advance(0.1)
+    assert read_all(child, net.now) == b"ping"
+
+
+def test_closed_port_refuses_with_rst_ack() -> None:
+    # CONFORMANCE 2: RST|ACK seq 0 ack ISN+1 -> ECONNREFUSED at 2d, no retransmission.
+    net, client, _server = pair()
+    app = Recorder()
+    conn = client.connect("10.0.0.2", 9, user=app)
+    net.run_until_idle()
+    rst = net.trace.segments()[1]
+    assert rst.flags == RST | ACK
+    assert rst.seq == 0
+    assert rst.ack == (conn.iss + 1) & 0xFFFFFFFF
+    assert conn.state is State.CLOSED
+    assert net.now == pytest.approx(0.02)
+    assert conn.take_error() == errno.ECONNREFUSED
+    assert "closed" in app.events
+    assert net.statistics()["retransmissions"] == 0
+    assert client.connection_count() == 0
+
+
+def test_segment_to_closed_port_with_ack_gets_rst_seq_ack() -> None:
+    # CONFORMANCE 19: ACK=N -> R N:N(0); no ACK -> R. 0 ack seq+len; RST -> nothing.
+    net, client, server = pair()
+    sends = [
+        Segment("10.0.0.1", 5000, "10.0.0.2", 80, 100, 777, ACK, 1000, b"abc"),
+        Segment("10.0.0.1", 5000, "10.0.0.2", 80, 100, 0, FIN, 1000, b"ab"),
+        Segment("10.0.0.1", 5000, "10.0.0.2", 80, 100, 0, RST, 0),
+    ]
+    for seg in sends:
+        net._transmit(client, seg, False)
+    net.run_until_idle()
+    replies = [s for s in net.trace.segments() if s.src_ip == "10.0.0.2"]
+    assert [(s.flags, s.seq, s.ack) for s in replies] == [
+        (RST, 777, 0),
+        (RST | ACK, 0, 103),
+    ]
+
+
+def test_listener_answers_bare_ack_with_rst_and_ignores_rst_and_fin() -> None:
+    # CONFORMANCE 18
+    net, client, server = pair()
+    server.listen(8080)
+    for seg in (
+        Segment("10.0.0.1", 5000, "10.0.0.2", 8080, 0, 34, ACK, 1000),
+        Segment("10.0.0.1", 5000, "10.0.0.2", 8080, 0, 0, RST, 0),
+        Segment("10.0.0.1", 5000, "10.0.0.2", 8080, 0, 0, FIN, 0),
+    ):
+        net._transmit(client, seg, False)
+    net.run_until_idle()
+    replies = [s for s in net.trace.segments() if s.src_ip == "10.0.0.2"]
+    assert [(s.flags, s.seq) for s in replies] == [(RST, 34)]
+
+
+def test_backlog_admits_n_plus_one_then_drops_syns_silently() -> None:
+    # CONFORMANCE 21 (a): listen(1) admits 2; the 3rd client's SYNs are dropped
+    # until the server accepts, then its next retransmitted SYN (t=3) gets through.
+    net, _client, server = pair(delay=0.001)
+    listener = server.listen(8080, backlog=1)
+    clients = [net.add_host(f"c{i}") for i in range(3)]
+    conns = [c.connect(server.ip, 8080) for c in clients]
+    net.advance(0.01)
+    assert [c.state for c in conns] == [State.ESTABLISHED, State.ESTABLISHED, State.SYN_SENT]
+    assert listener.pending() == 2
+    net.advance(2.5)
+    assert conns[2].state is State.SYN_SENT
+    assert listener.accept() is not None
+    net.advance(3.01)
+    assert conns[2].state is State.ESTABLISHED
+    syns = [s for s in net.trace.segments() if s.flags == SYN and s.src_ip == clients[2].ip]
+    assert len(syns) == 4  # t = 0, 1, 2, 3
+    assert not [s for s in net.trace.segments() if s.flags & RST]
+
+
+def test_listener_close_resets_unaccepted_connections() -> None:
+    net, client, server = pair()
+    listener = server.listen(8080)
+    conn = client.connect("10.0.0.2", 8080)
+    net.advance(0.1)
+    listener.close()
+    net.advance(0.2)
+    assert conn.state is State.CLOSED
+    with pytest.raises(ConnectionResetError):
+        conn.recv(100, net.now)
+
+
+def test_ephemeral_ports_exhausted_by_time_wait_then_recover() -> None:
+    # CONFORMANCE 24, on a 10-port range: each connection closed by the client
+    # first leaves its 4-tuple in TIME-WAIT for 60 s.
+    net, client, server = pair(ephemeral_ports=(40000, 40009))
+    listener = server.listen(8080)
+    for _ in range(10):
+        conn = client.connect("10.0.0.2", 8080)
+        net.advance(net.now + 0.05)
+        child = listener.accept()
+        assert child is not None
+        conn.close(net.now)
+        net.advance(net.now + 0.05)
+        child.close(net.now)
+        net.advance(net.now + 0.05)
+        assert conn.state is State.TIME_WAIT
+    with pytest.raises(OSError, match="Cannot assign requested address") as info:
+        client.connect("10.0.0.2", 8080)
+    assert info.value.errno == errno.EADDRNOTAVAIL
+    # A different destination port still works: ports are per 4-tuple.
+    server.listen(8081)
+    client.connect("10.0.0.2", 8081)
+    net.advance(60.1)
+    conn = client.connect("10.0.0.2", 8080)
+    net.advance(net.now + 0.05)
+    assert conn.state is State.ESTABLISHED
+
+
+def test_bind_conflicts() -> None:
+    # CONFORMANCE 25
+    net, client, server = pair()
+    server.listen(8080)
+    with pytest.raises(OSError, match="Address already in use") as info:
+        server.listen(8080)
+    assert info.value.errno == errno.EADDRINUSE
+    # (b) a client port held by TIME-WAIT of a socket without SO_REUSEADDR.
+    conn = client.connect("10.0.0.2", 8080, local_port=7000)
+    net.advance(0.1)
+    child = server.listener(8080).accept()  # type: ignore[union-attr]
+    conn.close(net.now)
+    net.advance(0.2)
+    child.close(net.now)
+    net.advance(0.3)
+    assert conn.state is State.TIME_WAIT
+    with pytest.raises(OSError, match="Address already in use"):
+        client.connect("10.0.0.2", 8080, local_port=7000, reuse_address=True)
+
+
+def test_server_restart_over_time_wait_children_with_reuse_address() -> None:
+    # CONFORMANCE 25 (c): the server closed first, its children hold TIME-WAIT;
+    # a new listener with SO_REUSEADDR binds the port anyway.
+    net, client, server = pair()
+    listener = server.listen(8080)
+    conn = client.connect("10.0.0.2", 8080)
+    net.advance(0.1)
+    child = listener.accept()
+    assert child is not None
+    child.close(net.now)
+    net.advance(0.2)
+    conn.close(net.now)
+    net.advance(0.3)
+    assert child.state is State.TIME_WAIT
+    listener.close()
+    server.listen(8080)  # reuse_address=True, as asyncio.start_server sets it
+    with pytest.raises(OSError, match="Address already in use"):
+        server.listen(8080)
+
+
+def test_time_wait_reopened_by_new_syn_with_higher_sequence() -> None:
+    # CONFORMANCE 37 (a): the server holds TIME-WAIT; the client reconnects from
+    # the same port with a SYN above rcv_nxt; the new ISN is tw_snd_nxt + 65537.
+    net, client, server = pair()
+    listener = server.listen(8080)
+    conn = client.connect("10.0.0.2", 8080, local_port=40000)
+    net.advance(0.1)
+    child = listener.accept()
+    assert child is not None
+    child.close(net.now)
+    net.advance(0.2)
+    conn.close(net.now)
+    net.advance(0.3)
+    assert child.state is State.TIME_WAIT
+    old_snd_nxt = child.snd_nxt
+    old_rcv_nxt = child.rcv_nxt
+    new = None
+    for attempt in range(50):  # find an ISN above the old rcv_nxt (random ISNs)
+        candidate = client.connect("10.0.0.2", 8080, local_port=40000)
+        if candidate.iss - old_rcv_nxt & 0x80000000 == 0 and candidate.iss != old_rcv_nxt:
+            new = candidate
+            break
+        candidate.abort(net.now)
+        candidate.drop(net.now)
+        net.advance(net.now + 0.0001 * (attempt + 1))
+    assert new is not None
+    net.advance(net.now + 0.1)
+    assert new.state is State.ESTABLISHED
+    synack = next(
+        s for s in reversed(net.trace.segments()) if s.flags == SYN | ACK and s.ack == new.iss + 1
+    )
+    assert synack.seq == (old_snd_nxt + 65537) & 0xFFFFFFFF
+
+
+def test_unknown_name_is_gaierror() -> None:
+    net = Network()
+    with pytest.raises(socket.gaierror, match="Name or service not known"):
+        net.resolve("nowhere")
+    with pytest.raises(socket.gaierror):
+        net.localhost.connect("nowhere", 80)
+    assert net.resolve("localhost") == "127.0.0.1"
+    assert net.resolve("10.1.2.3") == "10.1.2.3"
+
+
+def test_loopback_connection_within_one_host() -> None:
+    net = Network()
+    listener = net.localhost.listen(8000)
+    conn = net.localhost.connect("127.0.0.1", 8000)
+    net.advance(0.001)
+    child = listener.accept()
+    assert child is not None
+    conn.send(b"hello", net.now)
+    net.advance(0.002)
+    assert read_all(child, net.now) == b"hello"
+
+
+def test_crashed_host_resets_peer_after_restart() -> None:
+    # CONFORMANCE 51 (b)
+    net, client, server = pair()
+    server.listen(8080)
+    conn = client.connect("10.0.0.2", 8080)
+    net.advance(0.1)
+    server.crash()
+    net.advance(3.0)
+    server.restart()
+    net.advance(5.0)
+    conn.send(b"0123456789", net.now)
+    net.advance(5.1)
+    assert conn.state is State.CLOSED
+    with pytest.raises(ConnectionResetError):
+        conn.recv(10, net.now)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"loss": 1.5}, "loss must be between 0 and 1"),
+        ({"delay": -1}, "delay must be >= 0 seconds"),
+        ({"duplicate": -0.1}, "duplicate must be between 0 and 1"),
+    ],
+)
+def test_network_rejects_impossible_impairments(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Network(**kwargs)  # type: ignore[arg-type]
+
+
+def test_config_rejects_bad_values_naming_the_field() -> None:
+    with pytest.raises(ValueError, match="TcpConfig.syn_retries must be >= 0"):
+        TcpConfig(syn_retries=-1)
+    with pytest.raises(ValueError, match="TcpConfig.ephemeral_ports"):
+        TcpConfig(ephemeral_ports=(5, 1))
+    assert TcpConfig.legacy_linux().syn_linear_timeouts == 0
+    assert TcpConfig.rfc().time_wait == 240.0
+
+
+def test_time_never_goes_backwards() -> None:
+    net = Network()
+    net.advance(5)
+    with pytest.raises(ValueError, match="time cannot go backwards"):
+        net.advance(4)
