@@ -61,7 +61,7 @@ def test_closed_port_refuses_with_rst_ack() -> None:
 
 def test_segment_to_closed_port_with_ack_gets_rst_seq_ack() -> None:
     # CONFORMANCE 19: ACK=N -> R N:N(0); no ACK -> R. 0 ack seq+len; RST -> nothing.
-    net, client, server = pair()
+    net, client, _server = pair()
     sends = [
         Segment("10.0.0.1", 5000, "10.0.0.2", 80, 100, 777, ACK, 1000, b"abc"),
         Segment("10.0.0.1", 5000, "10.0.0.2", 80, 100, 0, FIN, 1000, b"ab"),
@@ -278,9 +278,9 @@ def test_network_rejects_impossible_impairments(kwargs: dict[str, float], messag
 
 
 def test_config_rejects_bad_values_naming_the_field() -> None:
-    with pytest.raises(ValueError, match="TcpConfig.syn_retries must be >= 0"):
+    with pytest.raises(ValueError, match=r"TcpConfig\.syn_retries must be >= 0"):
         TcpConfig(syn_retries=-1)
-    with pytest.raises(ValueError, match="TcpConfig.ephemeral_ports"):
+    with pytest.raises(ValueError, match=r"TcpConfig\.ephemeral_ports"):
         TcpConfig(ephemeral_ports=(5, 1))
     assert TcpConfig.legacy_linux().syn_linear_timeouts == 0
     assert TcpConfig.rfc().time_wait == 240.0
