@@ -9,16 +9,25 @@ payload.  Its repr reads like tcpdump::
 Sequence numbers live in a 32-bit space (RFC 9293 section 3.4); compare and
 add them only through :func:`seq_lt`, :func:`seq_le`, :func:`seq_add` and
 :func:`seq_diff`, which survive wraparound.
+
+:meth:`Segment.encode` turns a segment into the bytes of a real TCP-in-IPv4
+packet (RFC 791, RFC 9293 section 3.1) with correct checksums, and
+:meth:`Segment.decode` parses such bytes back, raising
+:class:`SegmentDecodeError` for anything malformed.  Captures
+(``aiotcpsim/pcap.py``) and fuzzing build on these two.
 """
 
 from __future__ import annotations
 
 import enum
+import socket
+import struct
 from typing import NamedTuple
 
 __all__ = [
     "Flags",
     "Segment",
+    "SegmentDecodeError",
     "TcpOptions",
     "seq_add",
     "seq_diff",
@@ -121,6 +130,168 @@ class TcpOptions(NamedTuple):
 NO_OPTIONS = TcpOptions()
 
 
+class SegmentDecodeError(ValueError):
+    """Bytes that are not a well-formed TCP segment in an IPv4 packet.
+
+    Raised by :meth:`Segment.decode` for every malformed input: a short or
+    non-IPv4 header, a bad IHL or data offset, a total length that does not
+    match, another protocol, a fragment, a bad IP or TCP checksum, truncated
+    or invalid options.
+    """
+
+
+# -- wire format (RFC 791 section 3.1, RFC 9293 section 3.1) -----------------------
+
+_IP_HEADER = struct.Struct("!BBHHHBBH4s4s")
+"""Version/IHL, TOS, total length, identification, flags/fragment offset,
+TTL, protocol, header checksum, source, destination."""
+_TCP_HEADER = struct.Struct("!HHIIBBHHH")
+"""Ports, sequence, acknowledgment, data offset, flags, window, checksum, urgent pointer."""
+_PSEUDO_HEADER = struct.Struct("!4s4sBBH")
+"""RFC 9293 section 3.1: source, destination, zero, protocol, TCP length."""
+_U16 = struct.Struct("!H")
+_U32x2 = struct.Struct("!II")
+
+_IP_VERSION_IHL = 0x45
+_IP_DF = 0x4000
+_IP_MF = 0x2000
+_IP_FRAGMENT_OFFSET = 0x1FFF
+_TTL = 64
+_PROTO_TCP = 6
+_IP_HEADER_LEN = 20
+_TCP_HEADER_LEN = 20
+_MAX_WINDOW_SHIFT = 14
+"""RFC 7323 section 2.3: a shift count above 14 is used as 14."""
+
+_OPT_EOL = 0
+_OPT_NOP = 1
+_OPT_MSS = 2
+_OPT_WSCALE = 3
+_OPT_SACK_PERMITTED = 4
+_OPT_TIMESTAMPS = 8
+
+_aton_cache: dict[str, bytes] = {}
+_ntoa_cache: dict[bytes, str] = {}
+
+
+def _aton(ip: str) -> bytes:
+    packed = _aton_cache.get(ip)
+    if packed is None:
+        try:
+            packed = socket.inet_aton(ip)
+        except (OSError, TypeError) as exc:
+            raise ValueError(f"not an IPv4 address: {ip!r}") from exc
+        if len(_aton_cache) < 4096:
+            _aton_cache[ip] = packed
+    return packed
+
+
+def _ntoa(packed: bytes) -> str:
+    ip = _ntoa_cache.get(packed)
+    if ip is None:
+        ip = socket.inet_ntoa(packed)
+        if len(_ntoa_cache) < 4096:
+            _ntoa_cache[packed] = ip
+    return ip
+
+
+def _ones_sum(data: bytes | bytearray | memoryview) -> int:
+    """The 16-bit one's complement sum of ``data`` (RFC 1071), modulo 0xFFFF.
+
+    Because 2**16 = 1 (mod 0xFFFF), the sum of the big-endian 16-bit words
+    equals the whole buffer read as one big-endian integer, modulo 0xFFFF;
+    an odd trailing byte is padded with a zero byte on the right.  The
+    result is in [0, 0xFFFE]: 0 stands for both 0x0000 and 0xFFFF, which
+    :func:`_fold_checksum` tells apart.
+    """
+    n = int.from_bytes(data, "big")
+    if len(data) & 1:
+        n <<= 8
+    return n % 0xFFFF
+
+
+def _fold_checksum(total: int) -> int:
+    """The checksum field for a (never all-zero) buffer whose :func:`_ones_sum` is ``total``.
+
+    End-around-carry addition of data that is not all zero never yields
+    0x0000, so a sum of 0 modulo 0xFFFF is 0xFFFF and the checksum is 0.
+    """
+    return 0xFFFF - (total % 0xFFFF or 0xFFFF)
+
+
+def _encode_options(options: TcpOptions) -> bytes:
+    """Options in the order and layout Linux writes them (``tcp_options_write``):
+    every option 4-byte aligned with NOPs, so no trailing padding is needed."""
+    if options == NO_OPTIONS:
+        return b""
+    out = bytearray()
+    if options.mss is not None:
+        out += struct.pack("!BBH", _OPT_MSS, 4, options.mss)
+    if options.timestamps is not None:
+        if options.sack_permitted:
+            out += bytes((_OPT_SACK_PERMITTED, 2, _OPT_TIMESTAMPS, 10))
+        else:
+            out += bytes((_OPT_NOP, _OPT_NOP, _OPT_TIMESTAMPS, 10))
+        out += _U32x2.pack(*options.timestamps)
+    elif options.sack_permitted:
+        out += bytes((_OPT_NOP, _OPT_NOP, _OPT_SACK_PERMITTED, 2))
+    if options.wscale is not None:
+        out += bytes((_OPT_NOP, _OPT_WSCALE, 3, options.wscale))
+    return bytes(out)
+
+
+def _decode_options(raw: memoryview) -> TcpOptions:
+    """Parse the option bytes of a TCP header (RFC 9293 section 3.2).
+
+    Unknown options with a well-formed length are skipped, as RFC 9293
+    section 3.1 requires; a known option with the wrong length, a length
+    below 2 or one running past the header is an error.
+    """
+    mss: int | None = None
+    wscale: int | None = None
+    sack_permitted = False
+    timestamps: tuple[int, int] | None = None
+    i = 0
+    end = len(raw)
+    while i < end:
+        kind = raw[i]
+        if kind == _OPT_EOL:
+            break
+        if kind == _OPT_NOP:
+            i += 1
+            continue
+        if i + 1 >= end:
+            raise SegmentDecodeError(f"TCP option kind {kind} truncated: no length byte")
+        length = raw[i + 1]
+        if length < 2:
+            raise SegmentDecodeError(f"TCP option kind {kind} has invalid length {length}")
+        if i + length > end:
+            raise SegmentDecodeError(
+                f"TCP option kind {kind} of length {length} runs past the header"
+            )
+        if kind == _OPT_MSS:
+            if length != 4:
+                raise SegmentDecodeError(f"MSS option has length {length}, not 4")
+            mss = (raw[i + 2] << 8) | raw[i + 3]
+        elif kind == _OPT_WSCALE:
+            if length != 3:
+                raise SegmentDecodeError(f"window scale option has length {length}, not 3")
+            wscale = raw[i + 2]
+        elif kind == _OPT_SACK_PERMITTED:
+            if length != 2:
+                raise SegmentDecodeError(f"SACK-permitted option has length {length}, not 2")
+            sack_permitted = True
+        elif kind == _OPT_TIMESTAMPS:
+            if length != 10:
+                raise SegmentDecodeError(f"timestamps option has length {length}, not 10")
+            tsval, tsecr = _U32x2.unpack_from(raw, i + 2)
+            timestamps = (tsval, tsecr)
+        i += length
+    if mss is None and wscale is None and not sack_permitted and timestamps is None:
+        return NO_OPTIONS
+    return TcpOptions(mss, wscale, sack_permitted, timestamps)
+
+
 class Segment(NamedTuple):
     """One TCP segment, immutable.
 
@@ -154,6 +325,164 @@ class Segment(NamedTuple):
 
     def flag_text(self) -> str:
         return flag_names(self.flags)
+
+    def encode(self, *, window_shift: int = 0) -> bytes:
+        """The bytes of this segment as a TCP-in-IPv4 packet, checksums included.
+
+        The IPv4 header is 20 bytes: version 4, IHL 5, TOS 0, identification
+        0, DF set (RFC 6864 allows a constant ID on atomic datagrams), TTL 64,
+        protocol 6.  The TCP header carries every control bit of ``flags``
+        (ECE and CWR too), urgent pointer 0, and the options in Linux's
+        layout: MSS (kind 2), SACK-permitted (kind 4), timestamps (kind 8)
+        and window scale (kind 3), NOP-aligned to 4 bytes.
+
+        The simulation keeps windows unscaled, but the header field has 16
+        bits.  With ``window_shift=0`` (the default) the field is
+        ``min(window, 65535)``.  Once window scaling is in effect for the
+        sender (RFC 7323: both SYNs carried the option), pass its shift count:
+        the field is then ``min(window >> window_shift, 65535)``.  A SYN's
+        window is never scaled (RFC 7323 section 2.2), so the shift is ignored
+        for it.
+
+        Raises ``ValueError`` when a field does not fit the wire format (an
+        address that is not IPv4 dotted quad, a port, sequence number or
+        option value out of range, a payload too long for one packet).
+        """
+        flags = self.flags
+        window = self.window
+        if window_shift and not flags & SYN:
+            window >>= min(window_shift, _MAX_WINDOW_SHIFT)
+        if window > 0xFFFF:
+            window = 0xFFFF
+        options = self.options
+        opt = b"" if options == NO_OPTIONS else _encode_options(options)
+        payload = self.payload
+        tcp_len = _TCP_HEADER_LEN + len(opt) + len(payload)
+        total_len = _IP_HEADER_LEN + tcp_len
+        if total_len > 0xFFFF:
+            raise ValueError(f"segment of {total_len} bytes does not fit one IPv4 packet")
+        src = _aton(self.src_ip)
+        dst = _aton(self.dst_ip)
+        try:
+            header = _TCP_HEADER.pack(
+                self.src_port,
+                self.dst_port,
+                self.seq,
+                self.ack,
+                (_TCP_HEADER_LEN + len(opt)) << 2,
+                flags,
+                window,
+                0,
+                0,
+            )
+        except struct.error as exc:
+            raise ValueError(f"cannot encode {self!r}: {exc}") from exc
+        # The TCP header plus options is a multiple of 4 bytes, so the payload
+        # starts on a 16-bit boundary and its sum simply adds up.
+        total = _ones_sum(_PSEUDO_HEADER.pack(src, dst, 0, _PROTO_TCP, tcp_len) + header + opt)
+        if payload:
+            total += _ones_sum(payload)
+        checksum = _fold_checksum(total)
+        ip = _IP_HEADER.pack(
+            _IP_VERSION_IHL, 0, total_len, 0, _IP_DF, _TTL, _PROTO_TCP, 0, src, dst
+        )
+        ip_checksum = _fold_checksum(_ones_sum(ip))
+        return b"".join(
+            (
+                ip[:10],
+                _U16.pack(ip_checksum),
+                ip[12:],
+                header[:16],
+                _U16.pack(checksum),
+                header[18:],
+                opt,
+                payload,
+            )
+        )
+
+    @classmethod
+    def decode(cls, data: bytes | bytearray | memoryview, *, window_shift: int = 0) -> Segment:
+        """Parse one TCP-in-IPv4 packet (as :meth:`encode` writes it, or as a
+        kernel sends it) into a :class:`Segment`.
+
+        IP options are skipped, unknown TCP options too; both checksums are
+        verified.  ``window_shift`` is the sender's window scale once in
+        effect: the window is ``field << window_shift`` (except on a SYN).
+        The payload is a copy (``bytes``).
+
+        Raises :class:`SegmentDecodeError` for any malformed input, and only
+        that: a short IP header, a version other than 4, a bad IHL, a total
+        length that differs from ``len(data)``, a fragment, a protocol other
+        than TCP, a short TCP header, a bad data offset, a bad IP or TCP
+        checksum, or truncated or invalid options.
+        """
+        view = memoryview(data).cast("B")
+        size = len(view)
+        if size < _IP_HEADER_LEN:
+            raise SegmentDecodeError(
+                f"{size} bytes is shorter than an IPv4 header ({_IP_HEADER_LEN} bytes)"
+            )
+        (
+            version_ihl,
+            _tos,
+            total_len,
+            _ident,
+            fragment,
+            _ttl,
+            proto,
+            _ip_checksum,
+            src,
+            dst,
+        ) = _IP_HEADER.unpack_from(view)
+        if version_ihl >> 4 != 4:
+            raise SegmentDecodeError(f"not an IPv4 packet: version {version_ihl >> 4}")
+        ihl = (version_ihl & 0x0F) * 4
+        if ihl < _IP_HEADER_LEN:
+            raise SegmentDecodeError(f"bad IHL {version_ihl & 0x0F}: below 5 words")
+        if ihl > size:
+            raise SegmentDecodeError(f"IHL {ihl} bytes exceeds the {size} bytes of the packet")
+        if total_len != size:
+            raise SegmentDecodeError(f"IP total length {total_len} does not match {size} bytes")
+        if _ones_sum(view[:ihl]) != 0:
+            raise SegmentDecodeError("bad IPv4 header checksum")
+        if fragment & (_IP_MF | _IP_FRAGMENT_OFFSET):
+            raise SegmentDecodeError("IPv4 fragment: reassembly is not supported")
+        if proto != _PROTO_TCP:
+            raise SegmentDecodeError(f"not TCP: IP protocol {proto}")
+        tcp = view[ihl:]
+        tcp_len = len(tcp)
+        if tcp_len < _TCP_HEADER_LEN:
+            raise SegmentDecodeError(
+                f"{tcp_len} bytes is shorter than a TCP header ({_TCP_HEADER_LEN} bytes)"
+            )
+        sport, dport, seq, ack, offset, flags, window, _checksum, _urgent = _TCP_HEADER.unpack_from(
+            tcp
+        )
+        data_offset = (offset >> 4) * 4
+        if data_offset < _TCP_HEADER_LEN:
+            raise SegmentDecodeError(f"bad TCP data offset {offset >> 4}: below 5 words")
+        if data_offset > tcp_len:
+            raise SegmentDecodeError(
+                f"TCP data offset {data_offset} bytes exceeds the {tcp_len} bytes of the segment"
+            )
+        pseudo = _PSEUDO_HEADER.pack(src, dst, 0, _PROTO_TCP, tcp_len)
+        if (_ones_sum(pseudo) + _ones_sum(tcp)) % 0xFFFF != 0:
+            raise SegmentDecodeError("bad TCP checksum")
+        options = _decode_options(tcp[_TCP_HEADER_LEN:data_offset])
+        if window_shift and not flags & SYN:
+            window <<= min(window_shift, _MAX_WINDOW_SHIFT)
+        return cls(
+            _ntoa(bytes(src)),
+            sport,
+            _ntoa(bytes(dst)),
+            dport,
+            seq,
+            ack,
+            flags,
+            window,
+            bytes(tcp[data_offset:]),
+            options,
+        )
 
     def __repr__(self) -> str:
         text = (
