@@ -127,8 +127,8 @@ class Trace:
         from .pcap import write_pcap
 
         write_pcap(
-            file,
             [(r.time, r.segment) for r in self.records if r.kind == kind and r.segment],
+            file,
         )
 
     def ladder(
