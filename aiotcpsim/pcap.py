@@ -123,12 +123,17 @@ def write_pcap(
     return count
 
 
-def read_pcap(file: str | os.PathLike[str] | BinaryIO) -> list[tuple[float, Segment]]:
+def read_pcap(
+    file: str | os.PathLike[str] | BinaryIO, *, verify_checksums: bool = True
+) -> list[tuple[float, Segment]]:
     """Read a classic libpcap file into ``(time, segment)`` pairs, in file order.
 
     Either byte order, microsecond or nanosecond timestamps; link types raw
     IPv4 (101, 228), Ethernet (1) and Linux cooked capture (113).  Windows
-    are unscaled again as :func:`write_pcap` scaled them.
+    are unscaled again as :func:`write_pcap` scaled them.  Packets that are
+    not IPv4 on Ethernet or cooked captures are skipped.  Pass
+    ``verify_checksums=False`` for a capture of the kernel's own loopback
+    traffic, whose TCP checksums are left to (absent) hardware offload.
 
     Raises ``ValueError`` for a file that is not a readable pcap, and
     :class:`~aiotcpsim.segment.SegmentDecodeError` (a ``ValueError``) for
@@ -177,7 +182,7 @@ def read_pcap(file: str | os.PathLike[str] | BinaryIO) -> list[tuple[float, Segm
         offset += incl_len
         if packet is None:
             continue
-        segment = Segment.decode(packet)
+        segment = Segment.decode(packet, verify_checksums=verify_checksums)
         shift = scaling.shift(segment)
         if shift:
             segment = segment._replace(window=segment.window << shift)

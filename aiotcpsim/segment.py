@@ -401,14 +401,23 @@ class Segment(NamedTuple):
         )
 
     @classmethod
-    def decode(cls, data: bytes | bytearray | memoryview, *, window_shift: int = 0) -> Segment:
+    def decode(
+        cls,
+        data: bytes | bytearray | memoryview,
+        *,
+        window_shift: int = 0,
+        verify_checksums: bool = True,
+    ) -> Segment:
         """Parse one TCP-in-IPv4 packet (as :meth:`encode` writes it, or as a
         kernel sends it) into a :class:`Segment`.
 
-        IP options are skipped, unknown TCP options too; both checksums are
-        verified.  ``window_shift`` is the sender's window scale once in
-        effect: the window is ``field << window_shift`` (except on a SYN).
-        The payload is a copy (``bytes``).
+        IP options are skipped, unknown TCP options too.  Both checksums are
+        verified unless ``verify_checksums`` is false (for captures of the
+        kernel's own outgoing packets, whose TCP checksum is left to the
+        network card and holds only the pseudo-header sum).
+        ``window_shift`` is the sender's window scale once in effect: the
+        window is ``field << window_shift`` (except on a SYN).  The payload
+        is a copy (``bytes``).
 
         Raises :class:`SegmentDecodeError` for any malformed input, and only
         that: a short IP header, a version other than 4, a bad IHL, a total
@@ -443,7 +452,7 @@ class Segment(NamedTuple):
             raise SegmentDecodeError(f"IHL {ihl} bytes exceeds the {size} bytes of the packet")
         if total_len != size:
             raise SegmentDecodeError(f"IP total length {total_len} does not match {size} bytes")
-        if _ones_sum(view[:ihl]) != 0:
+        if verify_checksums and _ones_sum(view[:ihl]) != 0:
             raise SegmentDecodeError("bad IPv4 header checksum")
         if fragment & (_IP_MF | _IP_FRAGMENT_OFFSET):
             raise SegmentDecodeError("IPv4 fragment: reassembly is not supported")
@@ -466,7 +475,7 @@ class Segment(NamedTuple):
                 f"TCP data offset {data_offset} bytes exceeds the {tcp_len} bytes of the segment"
             )
         pseudo = _PSEUDO_HEADER.pack(src, dst, 0, _PROTO_TCP, tcp_len)
-        if (_ones_sum(pseudo) + _ones_sum(tcp)) % 0xFFFF != 0:
+        if verify_checksums and (_ones_sum(pseudo) + _ones_sum(tcp)) % 0xFFFF != 0:
             raise SegmentDecodeError("bad TCP checksum")
         options = _decode_options(tcp[_TCP_HEADER_LEN:data_offset])
         if window_shift and not flags & SYN:
