@@ -355,15 +355,15 @@ class Segment(NamedTuple):
         if window > 0xFFFF:
             window = 0xFFFF
         options = self.options
-        opt = b"" if options == NO_OPTIONS else _encode_options(options)
         payload = self.payload
-        tcp_len = _TCP_HEADER_LEN + len(opt) + len(payload)
-        total_len = _IP_HEADER_LEN + tcp_len
-        if total_len > 0xFFFF:
-            raise ValueError(f"segment of {total_len} bytes does not fit one IPv4 packet")
         src = _aton(self.src_ip)
         dst = _aton(self.dst_ip)
         try:
+            opt = b"" if options == NO_OPTIONS else _encode_options(options)
+            tcp_len = _TCP_HEADER_LEN + len(opt) + len(payload)
+            total_len = _IP_HEADER_LEN + tcp_len
+            if total_len > 0xFFFF:
+                raise ValueError(f"segment of {total_len} bytes does not fit one IPv4 packet")
             header = _TCP_HEADER.pack(
                 self.src_port,
                 self.dst_port,
