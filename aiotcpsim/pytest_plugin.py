@@ -1,0 +1,339 @@
+"""pytest plugin: a simulated network per test, asyncio tests on virtual time.
+
+Loaded through the ``pytest11`` entry point ``aiotcpsim`` (or ``-p aiotcpsim``)
+and inert until a test opts in.  A test opts in with the marker, or by asking
+for the ``tcpsim`` fixture::
+
+    @pytest.mark.asyncio
+    @pytest.mark.tcpsim(loss=0.1, seed=3, tcp=TcpConfig(syn_retries=3))
+    async def test_client_survives_loss(tcpsim):
+        server = tcpsim.add_host("server")
+        ...                          # asyncio.sleep(3600) takes no real time
+
+    def test_pure(tcpsim):           # a sync test drives the network by hand
+        ...
+        tcpsim.run_until_idle()
+
+The marker's keyword arguments (and a single positional seed) go to
+:class:`aiotcpsim.Network`; markers on classes and modules apply too, the
+closest one winning per keyword.  ``--tcpsim-seed=N`` overrides every seed.
+
+An opted-in asyncio test (pytest-asyncio >= 1.4) runs on
+:class:`aiotcpsim.asyncio_loop.VirtualTimeLoop` driving the test's network,
+through pytest-asyncio's ``pytest_asyncio_loop_factories`` hook; its loop
+scope must be ``function`` (the default).  When a test fails, its report
+gets an ``aiotcpsim`` section with the seed, the command line that replays
+it, and the tail of the trace as a ladder diagram.
+
+About the hook: pytest-asyncio insists that once any implementation of
+``pytest_asyncio_loop_factories`` exists, it answers for every asyncio test.
+This plugin therefore registers its implementation (a hook wrapper) only
+when collection meets the first test that opts in.  It answers for the
+tests that opted in, whatever other implementations (a project's
+``conftest.py``) say; for the other tests it passes on their answer, or,
+when there is none, ``asyncio.new_event_loop``: the loop they get anyway.
+
+The ``looptime`` plugin patches the same loops for the same purpose; a test
+that has both active is a usage error.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Generator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from aiotcpsim.network import Network
+
+__all__ = ["tcpsim", "tcpsim_loop_factories"]
+
+MARKER = "tcpsim"
+FIXTURE = "tcpsim"
+LOOP_FACTORY_NAME = "aiotcpsim"
+TRACE_TAIL = 30
+
+_NETWORK = pytest.StashKey["Network"]()
+_LOOP_MADE = pytest.StashKey[bool]()
+_STATE = pytest.StashKey["_PluginState"]()
+
+
+class _PluginState:
+    """Per-session state, kept in ``config.stash`` (pytester runs nest sessions)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.current_item: pytest.Item | None = None
+        self.hook_registered = False
+
+    def make_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop factory handed to pytest-asyncio for an opted-in test."""
+        item = self.current_item
+        if item is None:
+            raise RuntimeError(
+                "aiotcpsim's loop factory was called outside a test's setup; "
+                "@pytest.mark.tcpsim needs a function-scoped event loop"
+            )
+        network = _network_for(item)
+        from aiotcpsim.asyncio_loop import loop_factory
+
+        loop = loop_factory(network)()
+        item.stash[_LOOP_MADE] = True
+        return loop
+
+
+def _state(config: pytest.Config) -> _PluginState:
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        state = config.stash[_STATE] = _PluginState(config)
+    return state
+
+
+# -- options, marker ----------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("aiotcpsim", "aiotcpsim simulated network")
+    group.addoption(
+        "--tcpsim-seed",
+        dest="tcpsim_seed",
+        type=int,
+        default=None,
+        metavar="SEED",
+        help="seed of every aiotcpsim network, overriding @pytest.mark.tcpsim(seed=...)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(seed=0, *, loss=..., delay=..., tcp=TcpConfig(...), ...): "
+        "give the test an aiotcpsim.Network built with these arguments (fixture "
+        f"'{FIXTURE}') and run it, if it is an asyncio test, on the network's "
+        "virtual-time event loop",
+    )
+    _state(config)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    seed = config.getoption("tcpsim_seed", None)
+    return None if seed is None else f"aiotcpsim: --tcpsim-seed={seed}"
+
+
+# -- which tests opted in -----------------------------------------------------
+
+
+def _opted_in(node: pytest.Item) -> bool:
+    return node.get_closest_marker(MARKER) is not None or FIXTURE in getattr(
+        node, "fixturenames", ()
+    )
+
+
+def _is_asyncio_test(item: pytest.Item) -> bool:
+    try:
+        from pytest_asyncio import is_async_test
+    except ImportError:  # pragma: no cover - pytest-asyncio is not installed
+        return False
+    return is_async_test(item)
+
+
+def _loop_scope(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("asyncio")
+    scope = None
+    if marker is not None:
+        scope = marker.kwargs.get("loop_scope") or marker.kwargs.get("scope")
+    if not scope:
+        try:
+            scope = item.config.getini("asyncio_default_test_loop_scope")
+        except ValueError:  # pragma: no cover - pytest-asyncio without the option
+            scope = None
+    return str(scope or "function")
+
+
+def _looptime_active(item: pytest.Item) -> bool:
+    config = item.config
+    if not config.pluginmanager.has_plugin("looptime"):
+        return False
+    flag = config.getoption("looptime", None)
+    if flag is False:
+        return False
+    return flag is True or item.get_closest_marker("looptime") is not None
+
+
+def tcpsim_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]] | None:
+    """pytest-asyncio loop factories for an item that opted in, else None.
+
+    For a ``pytest_asyncio_loop_factories`` implementation in a project's
+    ``conftest.py`` that must also serve aiotcpsim's tests.
+    """
+    if not _opted_in(item):
+        return None
+    return {LOOP_FACTORY_NAME: _state(config).make_loop}
+
+
+class _LoopFactoryHook:
+    """Registered on the plugin manager once a test opts in (see the module doc)."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_asyncio_loop_factories(
+        self, config: pytest.Config, item: pytest.Item
+    ) -> Generator[
+        None,
+        Mapping[str, Callable[[], asyncio.AbstractEventLoop]] | None,
+        Mapping[str, Callable[[], asyncio.AbstractEventLoop]],
+    ]:
+        others = yield
+        ours = tcpsim_loop_factories(config, item)
+        if ours is not None:
+            return ours
+        if others is not None:
+            return others
+        import asyncio
+
+        return {"asyncio": asyncio.new_event_loop}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> Generator[None, None, None]:
+    # Runs before pytest-asyncio's implementation, which asks for loop factories.
+    definition = metafunc.definition
+    state = _state(metafunc.config)
+    if not state.hook_registered and (
+        definition.get_closest_marker(MARKER) is not None or FIXTURE in metafunc.fixturenames
+    ):
+        pluginmanager = metafunc.config.pluginmanager
+        if hasattr(pluginmanager.hook, "pytest_asyncio_loop_factories"):  # pytest-asyncio >= 1.4
+            pluginmanager.register(_LoopFactoryHook(), "aiotcpsim-loop-factories")
+        state.hook_registered = True
+    return (yield)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    clashing = [item.nodeid for item in items if _opted_in(item) and _looptime_active(item)]
+    if clashing:
+        raise pytest.UsageError(
+            "aiotcpsim and looptime both want to run these tests on their own virtual "
+            "clock: " + ", ".join(clashing) + ". aiotcpsim's loop already skips "
+            "idle time; remove @pytest.mark.looptime / --looptime for them, or run "
+            "with -p no:looptime."
+        )
+
+
+# -- per test -----------------------------------------------------------------
+
+
+def _network_arguments(item: pytest.Item) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    for mark in reversed(list(item.iter_markers(MARKER))):  # farthest first
+        if len(mark.args) > 1:
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.{MARKER} takes at most one positional "
+                f"argument (the seed), got {mark.args!r}"
+            )
+        if mark.args:
+            kwargs["seed"] = mark.args[0]
+        kwargs.update(mark.kwargs)
+    seed = item.config.getoption("tcpsim_seed", None)
+    if seed is not None:
+        kwargs["seed"] = seed
+    return kwargs
+
+
+def _network_for(item: pytest.Item) -> Network:
+    network = item.stash.get(_NETWORK, None)
+    if network is None:
+        from aiotcpsim.network import Network
+
+        kwargs = _network_arguments(item)
+        try:
+            network = Network(**kwargs)
+        except (TypeError, ValueError) as exc:
+            shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+            pytest.fail(f"@pytest.mark.{MARKER}({shown}): {exc}", pytrace=False)
+        item.stash[_NETWORK] = network
+        item.user_properties.append(("tcpsim_seed", network.seed))
+    return network
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    state = _state(item.config)
+    previous, state.current_item = state.current_item, item
+    try:
+        return (yield)
+    finally:
+        state.current_item = previous
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if not _opted_in(item) or not _is_asyncio_test(item):
+        return
+    scope = _loop_scope(item)
+    if scope != "function":
+        pytest.fail(
+            f"@pytest.mark.{MARKER} needs a function-scoped event loop (one network per "
+            f"test), but this test's loop scope is {scope!r}: use "
+            "@pytest.mark.asyncio(loop_scope='function')",
+            pytrace=False,
+        )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    if not _opted_in(item) or not _is_asyncio_test(item) or item.stash.get(_LOOP_MADE, False):
+        return
+    pytest.fail(
+        f"@pytest.mark.{MARKER}: this asyncio test does not run on aiotcpsim's loop. "
+        "It needs pytest-asyncio >= 1.4 (the pytest_asyncio_loop_factories hook), and "
+        "no @pytest.mark.asyncio(loop_factories=[...]) that leaves out "
+        f"{LOOP_FACTORY_NAME!r}.",
+        pytrace=False,
+    )
+
+
+@pytest.fixture
+def tcpsim(request: pytest.FixtureRequest) -> Network:
+    """The test's :class:`aiotcpsim.Network` (see ``@pytest.mark.tcpsim``).
+
+    In an asyncio test it is the network that the test's event loop drives;
+    in a sync test, drive it by hand (``advance``, ``run_until_idle``).
+    """
+    return _network_for(request.node)
+
+
+# -- reporting ----------------------------------------------------------------
+
+
+def _report_text(item: pytest.Item, network: Network) -> str:
+    lines = [
+        f"seed: {network.seed}   virtual time: {network.now:.6f} s",
+        "replay: pytest " + shlex.quote(item.nodeid) + f" --tcpsim-seed={network.seed}",
+    ]
+    try:
+        ladder = network.trace.ladder(last=TRACE_TAIL)
+    except Exception as exc:  # the report must not hide the test's own failure
+        records = network.trace.records[-TRACE_TAIL:]
+        ladder = "\n".join(str(r) for r in records) + f"\n(ladder failed: {exc!r})"
+    if ladder.strip():
+        lines += ["", f"last {TRACE_TAIL} trace rows:", ladder]
+    else:
+        lines.append("trace: empty")
+    return "\n".join(lines)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    network = item.stash.get(_NETWORK, None)
+    if network is not None and report.failed:
+        report.sections.append((f"aiotcpsim (seed {network.seed})", _report_text(item, network)))
+    return report
