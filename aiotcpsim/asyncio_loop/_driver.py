@@ -1,0 +1,150 @@
+"""Drive a :class:`~aiotcpsim.network.Network` from an asyncio event loop.
+
+The network is sans-I/O: it says when it next needs to run
+(``next_deadline()``) and runs everything due when told the time
+(``advance(now)``).  The driver translates that into exactly one loop timer:
+
+- it keeps one ``TimerHandle`` at ``next_deadline()``;
+- when the handle fires it calls ``network.advance(now)`` and re-arms;
+- the network calls the driver back (``set_wakeup``) when a call made outside
+  ``advance`` -- an application ``send()``, a test's ``net.call_later`` --
+  moved the deadline earlier, and the driver re-arms.
+
+The same driver serves both clocks.  Network time is ``loop.time() - offset``,
+with ``offset`` fixed when the driver attaches: on the virtual-time loop the
+loop's clock starts at the network's time, so the offset is 0 and the two
+clocks are one; on any other loop (real-time mode, uvloop included) the
+network runs on the loop's own monotonic clock from the moment of
+:func:`attach`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from types import TracebackType
+
+from ..network import Network
+
+__all__ = ["NetworkDriver", "attach"]
+
+# Which driver currently owns each network's wake-up (a network has one).
+_drivers: weakref.WeakKeyDictionary[Network, NetworkDriver] = weakref.WeakKeyDictionary()
+
+
+class NetworkDriver:
+    """Runs a network's timers on an asyncio loop; see the module docstring.
+
+    Use :func:`attach` (or the virtual-time loop, which attaches its own) rather
+    than the constructor.  :meth:`detach` stops driving; the driver is also a
+    context manager that detaches on exit.
+    """
+
+    loop: asyncio.AbstractEventLoop
+    network: Network
+    offset: float
+    attached: bool
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, network: Network) -> None:
+        if not isinstance(network, Network):
+            raise TypeError(f"expected an aiotcpsim Network, got {network!r}")
+        other = _drivers.get(network)
+        if other is not None:
+            if not other.loop.is_closed():
+                raise RuntimeError(
+                    f"{network!r} is already driven by {other.loop!r}; "
+                    "detach it (or close that loop) first"
+                )
+            other.detach()
+        self.loop = loop
+        self.network = network
+        # network time = loop.time() - offset; never negative drift, see network_time().
+        self.offset = loop.time() - network.now
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed_for: float | None = None
+        self.attached = True
+        _drivers[network] = self
+        network.set_wakeup(self._rearm)
+        self._rearm()
+
+    def network_time(self) -> float:
+        """The loop's clock in network time (never earlier than ``network.now``)."""
+        return max(self.network.now, self.loop.time() - self.offset)
+
+    def _rearm(self) -> None:
+        """Keep the single loop timer at the network's next deadline."""
+        if not self.attached:
+            return
+        if self.loop.is_closed():
+            # Nobody can run the network any more; stop answering its wake-ups
+            # instead of failing inside whatever call made it.
+            self.detach()
+            return
+        deadline = self.network.next_deadline()
+        if deadline == self._armed_for:
+            return
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+            self._armed_for = None
+        if deadline is None:
+            return
+        self._armed_for = deadline
+        self._handle = self.loop.call_at(deadline + self.offset, self._fire, deadline)
+
+    def _fire(self, deadline: float) -> None:
+        self._handle = None
+        self._armed_for = None
+        try:
+            # asyncio runs a timer up to its clock resolution early: the loop
+            # decided the deadline is due, so the network reaches it too
+            # (otherwise nothing would run and the timer would re-arm forever).
+            self.network.advance(max(self.network_time(), deadline))
+        finally:
+            # Re-arm even if a callback scheduled on the network raised: the
+            # error goes to the loop's exception handler, the network goes on.
+            self._rearm()
+
+    def detach(self) -> None:
+        """Stop driving the network (idempotent).  Pending network events stay
+        queued; another driver can pick them up."""
+        if not self.attached:
+            return
+        self.attached = False
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+            self._armed_for = None
+        if _drivers.get(self.network) is self:
+            del _drivers[self.network]
+            self.network.set_wakeup(None)
+
+    def __enter__(self) -> NetworkDriver:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.detach()
+
+    def __repr__(self) -> str:
+        state = f"armed for t={self._armed_for}" if self._armed_for is not None else "idle"
+        if not self.attached:
+            state = "detached"
+        return f"<NetworkDriver {state} offset={self.offset!r} {self.network!r}>"
+
+
+def attach(loop: asyncio.AbstractEventLoop, network: Network) -> NetworkDriver:
+    """Run ``network`` in real time on ``loop`` (any asyncio loop, uvloop included).
+
+    Network time is the loop's clock minus its value now, plus the network's
+    current time: a fresh network starts at 0 when attached.  Returns the driver;
+    call its ``detach()`` (or use it as a context manager) when done.
+
+    Raises:
+        RuntimeError: the network is already driven by another loop.
+    """
+    return NetworkDriver(loop, network)

@@ -1,0 +1,460 @@
+"""The virtual-time asyncio event loop.
+
+``VirtualTimeLoop`` is a ``SelectorEventLoop`` whose ``time()`` is virtual.
+It behaves like the stock loop in every respect but one: when the loop would
+otherwise sleep until the next timer, and nothing outside the loop can make
+progress in the meantime, it moves its clock to that timer instead of
+sleeping.  A two-minute SYN timeout then costs microseconds, and a run is
+reproducible to the virtual microsecond.
+
+The rules, checked each time the loop has nothing ready to run
+(:meth:`VirtualTimeLoop._run_once`):
+
+1. Real I/O first.  The OS selector is polled with timeout 0; whatever real
+   file descriptor (kernel socket, pipe, the self-pipe that
+   ``call_soon_threadsafe`` and signals write to) is ready runs before any
+   virtual time passes.
+2. Real work out => real time.  While a ``run_in_executor`` job is in flight,
+   ``shutdown_default_executor`` is joining its threads, or a non-daemon thread
+   started after the loop was created is alive (such a thread may still call
+   ``call_soon_threadsafe``), the loop waits in the selector in real time, as
+   the stock loop would, and the virtual clock advances by the real time
+   waited (never past the next timer).  Executor worker threads of executors
+   the loop knows (used through ``run_in_executor``) do not count: their jobs
+   are tracked one by one.
+3. Otherwise jump: the clock moves to the earliest timer, which then runs.
+   Timers with equal deadlines run in the order they were scheduled (the
+   stock heap does not promise that; ours breaks ties by a sequence number).
+4. No timer at all (a timer at ``inf`` counts as none): if anything could
+   still wake the loop -- a registered file descriptor other than the
+   self-pipe, a signal handler, any other live thread -- wait for it in real
+   time.  If nothing can, every task is stuck forever: raise
+   :class:`DeadlockError` naming each task and what it awaits, instead of
+   hanging.
+
+What is *not* tracked: a real file descriptor that is registered but not yet
+ready (a child process still computing, a remote server) does not stop a
+jump, because the loop cannot know when it will become ready; a timeout
+around such a wait fires at once in virtual time.  Jobs submitted to an
+executor directly (``executor.submit`` + ``wrap_future``) are seen only
+through their worker threads.  ``asyncio`` debug mode's slow-callback warning
+never fires, since virtual time does not pass during a callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import heapq
+import math
+import selectors
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Callable, Coroutine
+from contextvars import Context
+from typing import Any, TypeVar, TypeVarTuple, Unpack
+
+from ..network import Network
+from ._driver import NetworkDriver
+from ._overrides import NetworkLoopMixin
+
+__all__ = ["DeadlockError", "VirtualTimeLoop", "loop_factory", "run"]
+
+_T = TypeVar("_T")
+_Ts = TypeVarTuple("_Ts")
+
+# asyncio's own limit on one selector wait (base_events.MAXIMUM_SELECT_TIMEOUT).
+_MAXIMUM_SELECT_TIMEOUT = 24 * 3600
+# When the loop waits only because some thread is alive, it re-checks that
+# thread this often (a thread may end without ever waking the loop).
+_THREAD_POLL_INTERVAL = 0.05
+_BASE_RESOLUTION = time.get_clock_info("monotonic").resolution
+
+
+class DeadlockError(RuntimeError):
+    """Every task waits and nothing scheduled could ever wake one.
+
+    Raised by the virtual-time loop in place of sleeping forever: no timer, no
+    ready callback, no real file descriptor or signal handler registered, no
+    executor job and no other thread alive.  ``tasks`` holds the stuck tasks;
+    the message names each one and the chain of coroutines down to what it
+    awaits.
+    """
+
+    def __init__(self, message: str, tasks: list[asyncio.Task[Any]]) -> None:
+        super().__init__(message)
+        self.tasks = tasks
+
+
+class _SequencedTimerHandle(asyncio.TimerHandle):
+    """A TimerHandle ordered by (when, scheduling order): equal deadlines run FIFO.
+
+    ``asyncio.TimerHandle`` compares ``when`` only, and ``heapq`` does not keep
+    insertion order among equal keys.  In virtual time equal deadlines are the
+    rule (two ``sleep(1)`` in a row), and running them out of order would make
+    runs depend on heap internals.
+    """
+
+    __slots__ = ("_seq",)
+
+    def __init__(
+        self,
+        seq: int,
+        when: float,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        loop: asyncio.AbstractEventLoop,
+        context: Context | None = None,
+    ) -> None:
+        super().__init__(when, callback, args, loop, context)
+        self._seq = seq
+
+    def __lt__(self, other: asyncio.TimerHandle) -> bool:
+        if isinstance(other, _SequencedTimerHandle):
+            return (self.when(), self._seq) < (other.when(), other._seq)
+        return super().__lt__(other)
+
+    def __le__(self, other: asyncio.TimerHandle) -> bool:
+        if isinstance(other, _SequencedTimerHandle):
+            return (self.when(), self._seq) <= (other.when(), other._seq)
+        return super().__le__(other)
+
+    def __gt__(self, other: asyncio.TimerHandle) -> bool:
+        if isinstance(other, _SequencedTimerHandle):
+            return (self.when(), self._seq) > (other.when(), other._seq)
+        return super().__gt__(other)
+
+    def __ge__(self, other: asyncio.TimerHandle) -> bool:
+        if isinstance(other, _SequencedTimerHandle):
+            return (self.when(), self._seq) >= (other.when(), other._seq)
+        return super().__ge__(other)
+
+
+class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
+    """An asyncio loop on virtual time that drives an aiotcpsim network.
+
+    Args:
+        network: the network to drive; a fresh ``Network(seed)`` by default.
+        seed: seed of that fresh network (only without ``network``).
+
+    ``time()`` starts at the network's current time (0 for a fresh network)
+    and never goes backwards; ``loop.network`` is the network.  See the module
+    docstring for when the clock jumps and when :class:`DeadlockError` is raised.
+    """
+
+    # asyncio internals this loop reads and writes (BaseEventLoop and
+    # BaseSelectorEventLoop, unchanged from 3.11 to 3.13).
+    _ready: collections.deque[asyncio.Handle]
+    _scheduled: list[asyncio.TimerHandle]
+    _stopping: bool
+    _selector: selectors.BaseSelector
+    _ssock: socket.socket | None
+    _clock_resolution: float
+    _timer_cancelled_count: int
+    _default_executor: concurrent.futures.ThreadPoolExecutor | None
+
+    def __init__(self, network: Network | None = None, *, seed: int | None = None) -> None:
+        if network is None:
+            network = Network(0 if seed is None else seed)
+        elif not isinstance(network, Network):
+            raise TypeError(f"network must be an aiotcpsim Network, got {network!r}")
+        elif seed is not None:
+            raise ValueError("pass either network= or seed= (the seed of a new network), not both")
+        # Set before the base class initialises: anything may call time().
+        self._now = network.now
+        self._timer_seq = 0
+        self._executor_jobs = 0
+        self._executors: weakref.WeakSet[concurrent.futures.Executor] = weakref.WeakSet()
+        # Threads alive now (pytest's, the caller's) do not hold the clock;
+        # only threads started later, which the loop's own code may have made.
+        self._threads_before: weakref.WeakSet[threading.Thread] = weakref.WeakSet(
+            threading.enumerate()
+        )
+        super().__init__()
+        self.network = network
+        self._driver = NetworkDriver(self, network)
+
+    # -- the clock ------------------------------------------------------------
+
+    def time(self) -> float:
+        """Virtual time in seconds (network time)."""
+        return self._now
+
+    def _set_time(self, when: float) -> None:
+        if when > self._now:
+            self._now = when
+            # A timer is due when ``when < time() + _clock_resolution``.  Far in
+            # virtual time (~1e7 s) adding 1 ns no longer changes a float, and the
+            # timer at exactly ``time()`` would never become due.
+            self._clock_resolution = max(_BASE_RESOLUTION, math.ulp(when))
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[[Unpack[_Ts]], object],
+        *args: *_Ts,
+        context: Context | None = None,
+    ) -> asyncio.TimerHandle:
+        """Like ``BaseEventLoop.call_at``, with FIFO order among equal deadlines."""
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()  # type: ignore[attr-defined]
+        if self.get_debug():
+            self._check_thread()  # type: ignore[attr-defined]
+            self._check_callback(callback, "call_at")  # type: ignore[attr-defined]
+        self._timer_seq += 1
+        timer = _SequencedTimerHandle(self._timer_seq, when, callback, args, self, context)
+        source_traceback = timer._source_traceback  # type: ignore[attr-defined]
+        if source_traceback:
+            del source_traceback[-1]
+        heapq.heappush(self._scheduled, timer)
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
+
+    # -- one iteration --------------------------------------------------------
+
+    def _run_once(self) -> None:
+        """One loop iteration; see the module docstring for the rules.
+
+        When nothing is ready, :meth:`_prepare_idle` first decides what the
+        stock loop's sleep becomes: process real I/O, wait in real time, or
+        jump the clock.  Either way, when the stock ``_run_once`` runs
+        afterwards something is ready or due, so its own selector call
+        returns at once.
+        """
+        if not self._ready and not self._stopping and not self._prepare_idle():
+            return  # waited in real time and nothing came: decide again
+        super()._run_once()  # type: ignore[misc]
+
+    def _prepare_idle(self) -> bool:
+        """Nothing is ready: make something ready or due, or wait, or raise.
+
+        Returns True when a callback is ready or a timer is due.
+        """
+        # 1. Real I/O that is ready now runs before any virtual time passes.
+        if self._poll(0):
+            return True
+        when = self._next_timer()
+
+        # 2. Real work in flight: wait in real time, like the stock loop.
+        holding = self._clock_holder()
+        if holding is not None:
+            return self._wait_real(when, thread_poll=holding == "thread")
+
+        # 3. Nothing outside can progress: jump to the next timer.
+        if when is not None:
+            self._set_time(when)
+            return True
+
+        # 4. No timer: is there anything that could ever wake the loop?
+        waker = self._possible_waker()
+        if waker is not None:
+            return self._wait_real(None, thread_poll=waker == "thread")
+        raise self._deadlock()
+
+    def _poll(self, timeout: float | None) -> bool:
+        """One selector call; returns True if a callback became ready."""
+        event_list = self._selector.select(timeout)
+        if event_list:
+            self._process_events(event_list)  # type: ignore[attr-defined]
+        return bool(self._ready)
+
+    def _wait_real(self, when: float | None, *, thread_poll: bool) -> bool:
+        """Wait in the selector in real time until I/O or the next timer.
+
+        Virtual time advances by the real time waited, capped at ``when``.
+        """
+        remaining = None if when is None else min(when - self._now, _MAXIMUM_SELECT_TIMEOUT)
+        timeout = remaining
+        if thread_poll and (timeout is None or timeout > _THREAD_POLL_INTERVAL):
+            timeout = _THREAD_POLL_INTERVAL
+        start = time.monotonic()
+        ready = self._poll(timeout)
+        waited = time.monotonic() - start
+        if when is not None and remaining is not None:
+            if not ready and timeout == remaining:
+                self._set_time(when)  # slept the whole way: the timer is due
+            else:
+                self._set_time(min(self._now + waited, when))
+            return ready or self._now >= when
+        return ready
+
+    def _next_timer(self) -> float | None:
+        """Deadline of the earliest live timer (None: none, or only at infinity)."""
+        scheduled = self._scheduled
+        # The stock loop drops cancelled timers from the head the same way.
+        while scheduled and scheduled[0].cancelled():
+            self._timer_cancelled_count -= 1
+            handle = heapq.heappop(scheduled)
+            handle._scheduled = False  # type: ignore[attr-defined]
+        if not scheduled:
+            return None
+        when = scheduled[0].when()
+        return None if when == math.inf else when
+
+    # -- what may still happen outside the loop --------------------------------
+
+    def _executor_threads(self) -> set[threading.Thread]:
+        threads: set[threading.Thread] = set()
+        for executor in list(self._executors):
+            threads.update(getattr(executor, "_threads", ()))
+        return threads
+
+    def _other_threads(self) -> list[threading.Thread]:
+        """Live threads other than this one and idle-able executor workers."""
+        if threading.active_count() == 1:
+            return []  # the common case, cheaply
+        current = threading.current_thread()
+        workers = self._executor_threads()
+        return [
+            t
+            for t in threading.enumerate()
+            if t is not current and t not in workers and t.is_alive()
+        ]
+
+    def _clock_holder(self) -> str | None:
+        """Why virtual time must not jump now, or None."""
+        if self._executor_jobs:
+            return "executor"
+        for thread in self._other_threads():
+            if not thread.daemon and thread not in self._threads_before:
+                return "thread"
+        return None
+
+    def _possible_waker(self) -> str | None:
+        """What could still wake a loop that has no timer, or None."""
+        ssock_fd = self._ssock.fileno() if self._ssock is not None else -1
+        if any(key.fd != ssock_fd for key in self._selector.get_map().values()):
+            return "file descriptor"
+        if getattr(self, "_signal_handlers", None):
+            return "signal handler"
+        if self._other_threads():
+            return "thread"
+        return None
+
+    def _deadlock(self) -> DeadlockError:
+        tasks = [t for t in asyncio.all_tasks(self) if not t.done()]
+        lines = [
+            f"deadlock at virtual time {self._now:.6f}s: every task waits and nothing "
+            "can ever wake one (no timer, no real I/O or signal handler, no thread or "
+            "executor job)"
+        ]
+        if tasks:
+            lines.append("waiting tasks:")
+            lines.extend(f"  {_describe_task(t)}" for t in tasks)
+        else:
+            lines.append("no task is running; the loop waits for something nobody will do")
+        return DeadlockError("\n".join(lines), tasks)
+
+    # -- threads the loop starts ------------------------------------------------
+
+    def run_in_executor(
+        self,
+        executor: concurrent.futures.Executor | None,
+        func: Callable[[Unpack[_Ts]], _T],
+        *args: *_Ts,
+    ) -> asyncio.Future[_T]:
+        """Like the stock method; virtual time does not jump while the job runs.
+
+        The job counts until its future is done; a cancelled job stops holding
+        the clock (its thread runs on, as in asyncio).
+        """
+        future = super().run_in_executor(executor, func, *args)
+        self._executors.add(executor if executor is not None else self._default_executor)  # type: ignore[arg-type]
+        self._executor_jobs += 1
+        future.add_done_callback(self._executor_job_done)
+        return future
+
+    def _executor_job_done(self, future: asyncio.Future[Any]) -> None:
+        self._executor_jobs -= 1
+
+    async def shutdown_default_executor(self, *args: Any, **kwargs: Any) -> None:
+        """Like the stock method; the joining thread holds the clock."""
+        self._executor_jobs += 1
+        try:
+            await super().shutdown_default_executor(*args, **kwargs)
+        finally:
+            self._executor_jobs -= 1
+
+    # -- lifetime ----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the loop and stop driving the network (which can be reused)."""
+        self._driver.detach()
+        super().close()
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} t={self._now:.6f}s running={self.is_running()} "
+            f"closed={self.is_closed()} network={self.network!r}>"
+        )
+
+
+def _describe_task(task: asyncio.Task[Any]) -> str:
+    """``Task 'name': main() at f.py:12 -> helper() at f.py:5 awaiting <Future pending>``."""
+    chain: list[str] = []
+    obj: Any = task.get_coro()
+    for _ in range(100):  # a bound against pathological chains
+        frame = (
+            getattr(obj, "cr_frame", None)
+            or getattr(obj, "gi_frame", None)
+            or getattr(obj, "ag_frame", None)
+        )
+        if frame is None:
+            break
+        name = getattr(obj, "__qualname__", type(obj).__name__)
+        chain.append(f"{name}() at {frame.f_code.co_filename}:{frame.f_lineno}")
+        obj = (
+            getattr(obj, "cr_await", None)
+            or getattr(obj, "gi_yieldfrom", None)
+            or getattr(obj, "ag_await", None)
+        )
+    waiter = getattr(task, "_fut_waiter", None)
+    awaiting = f"awaiting {waiter!r}" if waiter is not None else "not waiting on a future"
+    where = " -> ".join(chain) if chain else repr(task.get_coro())
+    return f"Task {task.get_name()!r}: {where}, {awaiting}"
+
+
+def loop_factory(
+    network: Network | None = None, *, seed: int | None = None
+) -> Callable[[], VirtualTimeLoop]:
+    """A factory of virtual-time loops, for ``asyncio.Runner(loop_factory=...)``,
+    ``asyncio.run(..., loop_factory=...)`` (3.12+) and pytest-asyncio.
+
+    With ``network``, every loop drives that network (one loop at a time);
+    without, each loop gets a fresh ``Network(seed)``.
+    """
+    if network is not None and seed is not None:
+        raise ValueError("pass either network= or seed= (the seed of a new network), not both")
+
+    def factory() -> VirtualTimeLoop:
+        return VirtualTimeLoop(network, seed=seed)
+
+    return factory
+
+
+def run(
+    main: Coroutine[Any, Any, _T],
+    *,
+    network: Network | None = None,
+    seed: int | None = None,
+    debug: bool | None = None,
+) -> _T:
+    """Run a coroutine on a virtual-time loop, like ``asyncio.run``.
+
+    Args:
+        main: the coroutine.
+        network: the network to drive; a fresh ``Network(seed)`` by default,
+            with a host ``localhost`` (127.0.0.1).
+        seed: seed of the fresh network (only without ``network``).
+        debug: asyncio debug mode, as in ``asyncio.run``.
+
+    Raises:
+        DeadlockError: every task waits for something nobody will do.
+        RuntimeError: called from a running event loop.
+    """
+    with asyncio.Runner(debug=debug, loop_factory=loop_factory(network, seed=seed)) as runner:
+        return runner.run(main)
