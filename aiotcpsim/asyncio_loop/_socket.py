@@ -1,0 +1,407 @@
+"""Socket-like views of simulated TCP endpoints, and the map from real sockets.
+
+:class:`SimSocket` is what ``transport.get_extra_info("socket")`` and
+``server.sockets`` return.  It answers what asyncio's ``TransportSocket``
+answers (``family``, ``type``, ``proto``, ``getsockname``, ``getpeername``,
+``getsockopt``/``setsockopt``, ``fileno``...), from the simulated connection.
+
+``fileno()``
+    Some clients poll a pooled connection's descriptor to learn whether the peer
+    closed it while idle (httpcore's ``is_socket_readable``, urllib3's
+    ``wait_for_read``), and read ``-1`` as "closed".  So a SimSocket hands out a
+    real descriptor, created on the first ``fileno()`` call: an eventfd (a
+    socketpair where there is none) that ``select``/``poll`` report readable
+    exactly when the simulated socket is -- data not yet read by the transport,
+    end of stream, a pending error, a connection in the accept queue.  The
+    descriptor carries no data: never read from or write to it.  After
+    ``close()``, ``fileno()`` is ``-1`` as for a kernel socket.
+
+Real sockets
+    Libraries that build sockets themselves (aiohttp through aiohappyeyeballs:
+    ``socket.socket()`` + ``loop.sock_connect`` + ``create_connection(sock=)``;
+    a server handing a bound socket to ``create_server(sock=)``) pass a real
+    ``socket.socket`` to the loop.  The loop keeps a registry from that socket
+    object (weakly, by identity, checked against its current ``fileno()``) to the
+    SimSocket standing for it.  The kernel socket itself stays unconnected; only
+    its bound port is read, for listening sockets, so that the port a library
+    reads back from its own socket is the one clients reach in the simulation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import socket
+import weakref
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..connection import State
+
+if TYPE_CHECKING:
+    from ..connection import Connection
+    from ..host import Host, Listener
+    from ..network import Network
+
+__all__ = ["SimSocket", "lookup_real_socket", "network_time", "register_real_socket"]
+
+
+class _Handler(Protocol):
+    def tcp_connected(self, conn: Connection) -> None: ...
+    def tcp_readable(self, conn: Connection) -> None: ...
+    def tcp_writable(self, conn: Connection) -> None: ...
+    def tcp_closed(self, conn: Connection) -> None: ...
+
+
+class _ListenHandler(Protocol):
+    def tcp_acceptable(self, listener: Listener) -> None: ...
+
+
+class _ReadinessFd:
+    """A real descriptor whose readability mirrors a simulated socket's."""
+
+    def __init__(self) -> None:
+        self._set = False
+        self._pair: tuple[socket.socket, socket.socket] | None = None
+        if hasattr(os, "eventfd"):
+            self.fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        else:  # pragma: no cover - platforms without eventfd
+            self._pair = socket.socketpair()
+            for s in self._pair:
+                s.setblocking(False)
+            self.fd = self._pair[0].fileno()
+
+    def update(self, readable: bool) -> None:
+        if readable == self._set:
+            return
+        self._set = readable
+        if self._pair is None:
+            if readable:
+                os.eventfd_write(self.fd, 1)
+            else:
+                os.eventfd_read(self.fd)
+        elif readable:  # pragma: no cover
+            self._pair[1].send(b"\0")
+        else:  # pragma: no cover
+            self._pair[0].recv(1)
+
+    def close(self) -> None:
+        if self._pair is None:
+            os.close(self.fd)
+        else:  # pragma: no cover
+            for s in self._pair:
+                s.close()
+        self.fd = -1
+
+
+_INT_OPTIONS_DEFAULTS: dict[tuple[int, int], int] = {
+    (socket.SOL_SOCKET, socket.SO_KEEPALIVE): 0,
+    (socket.SOL_SOCKET, socket.SO_REUSEADDR): 0,
+    (socket.SOL_SOCKET, socket.SO_TYPE): socket.SOCK_STREAM,
+    (socket.IPPROTO_TCP, socket.TCP_NODELAY): 0,
+}
+
+
+class SimSocket:
+    """A socket-like object for one simulated TCP endpoint (connected or listening).
+
+    It is not a ``socket.socket``: there is no ``send``/``recv`` on it (asyncio's
+    ``TransportSocket`` refuses those too); use the transport, or
+    ``loop.sock_recv``/``loop.sock_sendall``.
+    """
+
+    family = socket.AF_INET
+    type = socket.SOCK_STREAM
+    proto = socket.IPPROTO_TCP
+
+    def __init__(
+        self,
+        network: Network,
+        host: Host,
+        *,
+        conn: Connection | None = None,
+        listener: Listener | None = None,
+        sockname: tuple[str, int] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.network = network
+        self.loop = loop
+        self.host = host
+        self.conn: Connection | None = None
+        self.listener = listener
+        self._sockname = sockname
+        self._closed = False
+        self._fd: _ReadinessFd | None = None
+        self._handler: _Handler | None = None
+        self._listen_handler: _ListenHandler | None = None
+        self._options: dict[tuple[int, int], int] = {}
+        self._keepalive: dict[str, int | None] = {"idle": None, "interval": None, "count": None}
+        if conn is not None:
+            self.attach(conn)
+        if listener is not None:
+            listener.user = self
+
+    # -- wiring ----------------------------------------------------------------
+
+    def attach(self, conn: Connection) -> None:
+        """Become the application side (``conn.user``) of ``conn``."""
+        self.conn = conn
+        conn.user = self
+        self._apply_options()
+
+    def set_handler(self, handler: _Handler | None) -> None:
+        """Forward the connection's callbacks to ``handler`` (a transport, a connect waiter)."""
+        self._handler = handler
+
+    def set_listen_handler(self, handler: _ListenHandler | None) -> None:
+        self._listen_handler = handler
+
+    # ConnectionUser
+    def tcp_connected(self, conn: Connection) -> None:
+        if self._handler is not None:
+            self._handler.tcp_connected(conn)
+
+    def tcp_readable(self, conn: Connection) -> None:
+        self.refresh()
+        if self._handler is not None:
+            self._handler.tcp_readable(conn)
+
+    def tcp_writable(self, conn: Connection) -> None:
+        if self._handler is not None:
+            self._handler.tcp_writable(conn)
+
+    def tcp_closed(self, conn: Connection) -> None:
+        self.refresh()
+        if self._handler is not None:
+            self._handler.tcp_closed(conn)
+
+    # ListenerUser
+    def tcp_acceptable(self, listener: Listener) -> None:
+        self.refresh()
+        if self._listen_handler is not None:
+            self._listen_handler.tcp_acceptable(listener)
+
+    # -- readiness -------------------------------------------------------------
+
+    def readable(self) -> bool:
+        """What ``poll()`` would say of a kernel socket: POLLIN (or POLLHUP/POLLERR)."""
+        if self._closed:
+            return False
+        if self.listener is not None:
+            return self.listener.pending() > 0
+        conn = self.conn
+        if conn is None:
+            return False
+        return bool(
+            conn.readable_bytes > 0
+            or conn.eof_received
+            or conn.error is not None
+            or conn.state is State.CLOSED
+        )
+
+    def refresh(self) -> None:
+        """Bring the descriptor handed out by :meth:`fileno` up to date."""
+        if self._fd is not None:
+            self._fd.update(self.readable())
+
+    # -- the socket interface ----------------------------------------------------
+
+    def fileno(self) -> int:
+        """A real descriptor, readable exactly when this socket is; -1 once closed."""
+        if self._closed:
+            return -1
+        if self._fd is None:
+            self._fd = _ReadinessFd()
+            self.refresh()
+        return self._fd.fd
+
+    def getsockname(self) -> tuple[str, int]:
+        if self._sockname is not None:
+            return self._sockname
+        if self.conn is not None:
+            return (self.conn.local[0], self.conn.local[1])
+        if self.listener is not None:
+            return self.listener.sockname
+        return ("0.0.0.0", 0)
+
+    def getpeername(self) -> tuple[str, int]:
+        conn = self.conn
+        if conn is None or self._closed or conn.state in (State.SYN_SENT, State.CLOSED):
+            raise OSError(errno.ENOTCONN, os.strerror(errno.ENOTCONN))
+        return (conn.remote[0], conn.remote[1])
+
+    def setsockopt(self, level: int, optname: int, value: Any, optlen: int | None = None) -> None:
+        if self._closed:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        if isinstance(value, (bytes, bytearray)):
+            value = int.from_bytes(bytes(value[:4]) or b"\0", "little")
+        if value is None:
+            value = 0
+        self._options[(level, optname)] = int(value)
+        self._apply_options()
+
+    def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> Any:
+        if self._closed:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        if (level, optname) == (socket.SOL_SOCKET, socket.SO_ERROR):
+            err = self.conn.take_error() if self.conn is not None else None
+            value: int = err or 0
+        elif (level, optname) == (socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+            value = int(self.listener is not None)
+        elif (level, optname) in self._options:
+            value = self._options[(level, optname)]
+        else:
+            value = _INT_OPTIONS_DEFAULTS.get((level, optname), 0)
+        if buflen is not None:
+            return value.to_bytes(4, "little", signed=True).ljust(buflen, b"\0")[:buflen]
+        return value
+
+    def _apply_options(self) -> None:
+        conn = self.conn
+        if conn is None:
+            return
+        opts = self._options
+        tcp = socket.IPPROTO_TCP
+        for name, key in (
+            ("TCP_KEEPIDLE", "idle"),
+            ("TCP_KEEPINTVL", "interval"),
+            ("TCP_KEEPCNT", "count"),
+        ):
+            opt = getattr(socket, name, None)
+            if opt is not None and (tcp, opt) in opts:
+                self._keepalive[key] = opts[(tcp, opt)]
+        if (socket.SOL_SOCKET, socket.SO_KEEPALIVE) in opts or any(
+            v is not None for v in self._keepalive.values()
+        ):
+            idle, interval = self._keepalive["idle"], self._keepalive["interval"]
+            conn.set_keepalive(
+                bool(opts.get((socket.SOL_SOCKET, socket.SO_KEEPALIVE), 0)),
+                idle=float(idle) if idle is not None else None,
+                interval=float(interval) if interval is not None else None,
+                count=self._keepalive["count"],
+            )
+        user_timeout = getattr(socket, "TCP_USER_TIMEOUT", None)
+        if user_timeout is not None and (tcp, user_timeout) in opts:
+            ms = opts[(tcp, user_timeout)]
+            conn.user_timeout = ms / 1000 if ms > 0 else None
+        syncnt = getattr(socket, "TCP_SYNCNT", None)
+        if syncnt is not None and (tcp, syncnt) in opts:
+            conn.syn_retries = opts[(tcp, syncnt)]
+
+    def setblocking(self, flag: bool) -> None:
+        if flag:
+            raise ValueError("a simulated socket is always non-blocking")
+
+    def settimeout(self, value: float | None) -> None:
+        if value != 0:
+            raise ValueError("settimeout(): only 0 (non-blocking) is supported")
+
+    def gettimeout(self) -> float:
+        return 0.0
+
+    def getblocking(self) -> bool:
+        return False
+
+    def get_inheritable(self) -> bool:
+        return False
+
+    def shutdown(self, how: int) -> None:
+        """``SHUT_WR``/``SHUT_RDWR`` half-close the connection (a FIN after queued data)."""
+        if self._closed or self.conn is None:
+            raise OSError(errno.ENOTCONN, os.strerror(errno.ENOTCONN))
+        if how in (socket.SHUT_WR, socket.SHUT_RDWR):
+            self.conn.shutdown(network_time(self.network, self.loop))
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Close as ``close(2)`` does: FIN after queued data, RST if unread data is
+        discarded; a listener resets the connections waiting in its accept queue."""
+        if self._closed:
+            return
+        self._closed = True
+        self._handler = None
+        self._listen_handler = None
+        if self.conn is not None:
+            conn = self.conn
+            conn.user = None
+            if conn.state is not State.CLOSED:
+                conn.close(network_time(self.network, self.loop))
+        if self.listener is not None:
+            self.listener.user = None
+            self.listener.close()
+        if self._fd is not None:
+            self._fd.close()
+            self._fd = None
+
+    def detach(self) -> int:
+        raise OSError(errno.EOPNOTSUPP, "a simulated socket has no kernel descriptor to detach")
+
+    def dup(self) -> SimSocket:
+        raise OSError(errno.EOPNOTSUPP, "a simulated socket cannot be duplicated")
+
+    def __repr__(self) -> str:
+        parts = [f"<aiotcpsim.SimSocket host={self.host.name}"]
+        if self._closed:
+            parts.append("[closed]")
+        parts.append(f"laddr={self.getsockname()}")
+        if self.conn is not None:
+            parts.append(f"raddr={self.conn.remote}")
+            parts.append(f"state={self.conn.state}")
+        elif self.listener is not None:
+            parts.append("state=LISTEN")
+        return " ".join(parts) + ">"
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            fd.close()
+
+
+def network_time(network: Network, loop: asyncio.AbstractEventLoop | None = None) -> float:
+    """The network's present, for a call the application makes now.
+
+    Between the network's own timers its clock lags the loop's; a segment sent
+    now must leave at the loop's time, so the network is first advanced to it
+    (running whatever fell due meanwhile).  In real-time mode the driver sets
+    ``loop._aiotcpsim_epoch`` to the loop time at which the network's clock read 0.
+    """
+    if loop is not None and not network._in_advance and not loop.is_closed():
+        t = loop.time() - getattr(loop, "_aiotcpsim_epoch", 0.0)
+        if t > network.now:
+            network.advance(t)
+    return network.now
+
+
+# -- the registry of real sockets --------------------------------------------------
+
+_registry: weakref.WeakKeyDictionary[socket.socket, tuple[int, SimSocket]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def register_real_socket(real: socket.socket, sim: SimSocket) -> None:
+    """Remember that the kernel socket ``real`` stands for ``sim``."""
+    _registry[real] = (real.fileno(), sim)
+
+
+def lookup_real_socket(real: object) -> SimSocket | None:
+    """The SimSocket registered for ``real`` (a ``socket.socket`` or a SimSocket).
+
+    A registration is dropped when the real socket was closed or its descriptor
+    number changed since.
+    """
+    if isinstance(real, SimSocket):
+        return real
+    if not isinstance(real, socket.socket):
+        return None
+    entry = _registry.get(real)
+    if entry is None:
+        return None
+    fd, sim = entry
+    if real.fileno() != fd:
+        del _registry[real]
+        return None
+    return sim

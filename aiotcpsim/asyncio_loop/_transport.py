@@ -1,0 +1,509 @@
+"""``SimTransport``: an ``asyncio.Transport`` over a simulated TCP connection.
+
+It mirrors ``asyncio.selector_events._SelectorSocketTransport`` call for call,
+with the selector replaced by the connection's callbacks:
+
+* "reader registered" is ``_reading``; ``tcp_readable`` then schedules the read
+  handler with ``loop.call_soon``, and the handler reschedules itself while it
+  gets data -- one ``recv`` per loop iteration, as a level-triggered selector
+  gives.  A paused transport does not call ``conn.recv``, so the simulated
+  receive buffer fills and the advertised window closes.
+* "writer registered" is ``_writing``; ``tcp_writable`` schedules the write handler.
+* The write buffer holds only the bytes the simulated send buffer has not taken
+  (``conn.send`` returned fewer), so ``drain()`` blocks exactly when a kernel
+  socket's would: when the peer's window and our send buffer are full.
+* ``close()`` and ``abort()`` end in the connection's ``close()``, which is what
+  ``sock.close()`` does at the kernel: FIN after queued data, or RST when unread
+  received data is discarded (RFC 9293 section 3.10.4).
+
+Errors are the connection's own ``OSError`` subclasses (``ConnectionResetError``,
+``BrokenPipeError``, ``TimeoutError``...), delivered through
+``connection_lost(exc)`` as asyncio does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from asyncio import constants
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ._socket import SimSocket, network_time
+
+if TYPE_CHECKING:
+    from ..connection import Connection
+    from ..network import Network
+
+__all__ = ["SimTransport"]
+
+logger = logging.getLogger("asyncio")
+
+_LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
+
+
+def _set_result_unless_cancelled(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled():
+        fut.set_result(None)
+
+
+class SimTransport(asyncio.Transport):
+    """A TCP transport whose socket is a simulated connection."""
+
+    _extra: dict[str, Any]
+    max_size = 256 * 1024  # what one read hands to data_received, as asyncio's
+    _start_tls_compatible = True
+    _sendfile_compatible = constants._SendfileMode.FALLBACK
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        network: Network,
+        sock: SimSocket,
+        protocol: asyncio.BaseProtocol,
+        waiter: asyncio.Future[None] | None = None,
+        extra: dict[str, Any] | None = None,
+        server: Any = None,
+    ) -> None:
+        super().__init__(extra)
+        assert sock.conn is not None, "a transport needs a connected SimSocket"
+        self._loop: asyncio.AbstractEventLoop = loop
+        self._network = network
+        self._sock: SimSocket | None = sock
+        self._conn: Connection = sock.conn
+        sock.loop = loop
+        self._extra["socket"] = sock
+        self._extra["sockname"] = sock.getsockname()
+        if "peername" not in self._extra:
+            try:
+                self._extra["peername"] = sock.getpeername()
+            except OSError:
+                self._extra["peername"] = None
+        self._protocol: Any = None
+        self._protocol_connected = False
+        self._buffered = False
+        self.set_protocol(protocol)
+        self._server = server
+        self._buffer = bytearray()
+        self._conn_lost = 0
+        self._closing = False
+        self._paused = False
+        self._eof = False
+        self._empty_waiter: asyncio.Future[None] | None = None
+        self._reading = False  # the reader is "registered"
+        self._writing = False  # the writer is "registered"
+        self._read_scheduled = False
+        self._write_scheduled = False
+        self._protocol_paused = False
+        self._high_water = 64 * 1024
+        self._low_water = 16 * 1024
+        if server is not None:
+            server._attach(self)
+        sock.set_handler(self)
+        loop.call_soon(protocol.connection_made, self)
+        # only start reading when connection_made() has been called
+        loop.call_soon(self._add_reader)
+        if waiter is not None:
+            # only wake up the waiter when connection_made() has been called
+            loop.call_soon(_set_result_unless_cancelled, waiter)
+
+    def __repr__(self) -> str:
+        info = [self.__class__.__name__]
+        if self._sock is None:
+            info.append("closed")
+        elif self._closing:
+            info.append("closing")
+        info.append(f"{self._conn.local[0]}:{self._conn.local[1]}")
+        info.append(f"-> {self._conn.remote[0]}:{self._conn.remote[1]}")
+        info.append(str(self._conn.state))
+        info.append("read=polling" if self._reading else "read=idle")
+        state = "polling" if self._writing else "idle"
+        info.append(f"write=<{state}, bufsize={len(self._buffer)}>")
+        return "<{}>".format(" ".join(info))
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        if getattr(self, "_sock", None) is not None:
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            assert self._sock is not None
+            self._sock.close()
+
+    def _now(self) -> float:
+        return network_time(self._network, self._loop)
+
+    # -- extra info ----------------------------------------------------------------
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """asyncio's keys (``socket``, ``sockname``, ``peername``), plus
+        ``tcp_state`` (the connection's current :class:`~aiotcpsim.State`) and
+        ``tcp_connection`` (the :class:`~aiotcpsim.Connection` itself)."""
+        if name == "tcp_state":
+            return self._conn.state
+        if name == "tcp_connection":
+            return self._conn
+        return super().get_extra_info(name, default)
+
+    # -- protocol ----------------------------------------------------------------
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._buffered = isinstance(protocol, asyncio.BufferedProtocol)
+        self._protocol = protocol
+        self._protocol_connected = True
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._protocol  # type: ignore[no-any-return]
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def is_reading(self) -> bool:
+        return not self.is_closing() and not self._paused
+
+    # -- reading ---------------------------------------------------------------------
+
+    def pause_reading(self) -> None:
+        if not self.is_reading():
+            return
+        self._paused = True
+        self._remove_reader()
+
+    def resume_reading(self) -> None:
+        if self._closing or not self._paused:
+            return
+        self._paused = False
+        self._add_reader()
+
+    def _add_reader(self) -> None:
+        if not self.is_reading() or self._conn_lost:
+            return
+        self._reading = True
+        self._schedule_read()  # level-triggered: data may already be waiting
+
+    def _remove_reader(self) -> None:
+        self._reading = False
+
+    def _schedule_read(self) -> None:
+        if not self._read_scheduled:
+            self._read_scheduled = True
+            self._loop.call_soon(self._read_ready)
+
+    # ConnectionUser (through the SimSocket); called from inside network.advance()
+    def tcp_connected(self, conn: Connection) -> None:
+        pass
+
+    def tcp_readable(self, conn: Connection) -> None:
+        if self._reading:
+            self._schedule_read()
+
+    def tcp_writable(self, conn: Connection) -> None:
+        if self._writing and not self._write_scheduled:
+            self._write_scheduled = True
+            self._loop.call_soon(self._write_ready)
+
+    def tcp_closed(self, conn: Connection) -> None:
+        # A kernel socket reports a reset or a timeout through readability and
+        # writability, which the connection signals already.
+        pass
+
+    def _read_ready(self) -> None:
+        self._read_scheduled = False
+        if not self._reading or self._conn_lost:
+            return
+        if self._buffered:
+            more = self._read_ready__get_buffer()
+        else:
+            more = self._read_ready__data_received()
+        if self._sock is not None:
+            self._sock.refresh()
+        if more and self._reading:
+            self._schedule_read()
+
+    def _read_ready__get_buffer(self) -> bool:
+        try:
+            buf = self._protocol.get_buffer(-1)
+            if not len(buf):
+                raise RuntimeError("get_buffer() returned an empty buffer")
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
+            return False
+        try:
+            data = self._conn.recv(len(buf), self._now())
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal read error on socket transport")
+            return False
+        if data is None:
+            return False
+        if not data:
+            self._read_ready__on_eof()
+            return False
+        nbytes = len(data)
+        memoryview(buf).cast("B")[:nbytes] = data
+        try:
+            self._protocol.buffer_updated(nbytes)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.buffer_updated() call failed.")
+            return False
+        return True
+
+    def _read_ready__data_received(self) -> bool:
+        try:
+            data = self._conn.recv(self.max_size, self._now())
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal read error on socket transport")
+            return False
+        if data is None:
+            return False
+        if not data:
+            self._read_ready__on_eof()
+            return False
+        try:
+            self._protocol.data_received(data)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
+            return False
+        return True
+
+    def _read_ready__on_eof(self) -> None:
+        if self._loop.get_debug():
+            logger.debug("%r received EOF", self)
+        try:
+            keep_open = self._protocol.eof_received()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.eof_received() call failed.")
+            return
+        if keep_open:
+            # We're keeping the connection open so the protocol can write more,
+            # but we still can't receive more, so remove the reader callback.
+            self._remove_reader()
+        else:
+            self.close()
+
+    # -- writing ---------------------------------------------------------------------
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"data argument must be a bytes-like object, not {type(data).__name__!r}"
+            )
+        if self._eof:
+            raise RuntimeError("Cannot call write() after write_eof()")
+        if self._empty_waiter is not None:
+            raise RuntimeError("unable to write; sendfile is in progress")
+        if not data:
+            return
+        if self._conn_lost:
+            if self._conn_lost >= _LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+                logger.warning("socket.send() raised exception.")
+            self._conn_lost += 1
+            return
+        if not self._buffer:
+            # Optimization (as asyncio's): try to send now.
+            chunk = data if isinstance(data, bytes) else bytes(data)
+            try:
+                n = self._conn.send(chunk, self._now())
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(exc, "Fatal write error on socket transport")
+                return
+            chunk = chunk[n:]
+            if not chunk:
+                return
+            # Not all was taken; wait for the connection to become writable.
+            self._writing = True
+            self._buffer.extend(chunk)
+        else:
+            self._buffer.extend(data)
+        self._maybe_pause_protocol()
+
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
+        if self._eof:
+            raise RuntimeError("Cannot call writelines() after write_eof()")
+        if self._empty_waiter is not None:
+            raise RuntimeError("unable to writelines; sendfile is in progress")
+        self.write(b"".join(list_of_data))
+
+    def _write_ready(self) -> None:
+        self._write_scheduled = False
+        if not self._writing or self._conn_lost or not self._buffer:
+            return
+        free = self._conn.send_buffer_free
+        view = self._buffer if not 0 < free < len(self._buffer) else self._buffer[:free]
+        try:
+            n = self._conn.send(bytes(view), self._now())
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._writing = False
+            self._buffer.clear()
+            self._fatal_error(exc, "Fatal write error on socket transport")
+            if self._empty_waiter is not None:
+                self._empty_waiter.set_exception(exc)
+            return
+        if n:
+            del self._buffer[:n]
+        self._maybe_resume_protocol()  # May append to buffer.
+        if not self._buffer:
+            self._writing = False
+            if self._empty_waiter is not None:
+                self._empty_waiter.set_result(None)
+            if self._closing:
+                self._call_connection_lost(None)
+            elif self._eof:
+                self._conn.shutdown(self._now())
+        elif n and self._conn.send_buffer_free > 0:
+            # still writable: a level-triggered selector would call us again
+            self.tcp_writable(self._conn)
+
+    def write_eof(self) -> None:
+        if self._closing or self._eof:
+            return
+        self._eof = True
+        if not self._buffer:
+            self._conn.shutdown(self._now())
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    # -- flow control (transports._FlowControlMixin) -------------------------------------
+
+    def _maybe_pause_protocol(self) -> None:
+        size = self.get_write_buffer_size()
+        if size <= self._high_water:
+            return
+        if not self._protocol_paused:
+            self._protocol_paused = True
+            try:
+                self._protocol.pause_writing()
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._loop.call_exception_handler(
+                    {
+                        "message": "protocol.pause_writing() failed",
+                        "exception": exc,
+                        "transport": self,
+                        "protocol": self._protocol,
+                    }
+                )
+
+    def _maybe_resume_protocol(self) -> None:
+        if self._protocol_paused and self.get_write_buffer_size() <= self._low_water:
+            self._protocol_paused = False
+            try:
+                self._protocol.resume_writing()
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._loop.call_exception_handler(
+                    {
+                        "message": "protocol.resume_writing() failed",
+                        "exception": exc,
+                        "transport": self,
+                        "protocol": self._protocol,
+                    }
+                )
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return (self._low_water, self._high_water)
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        if high is None:
+            high = 64 * 1024 if low is None else 4 * low
+        if low is None:
+            low = high // 4
+        if not high >= low >= 0:
+            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+        self._high_water = high
+        self._low_water = low
+        self._maybe_pause_protocol()
+
+    def get_write_buffer_size(self) -> int:
+        """Bytes the simulated send buffer has not taken yet."""
+        return len(self._buffer)
+
+    # -- closing -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._remove_reader()
+        if not self._buffer:
+            self._conn_lost += 1
+            self._writing = False
+            self._loop.call_soon(self._call_connection_lost, None)
+
+    def abort(self) -> None:
+        """Drop the write buffer and close the socket: what ``close(2)`` does, so a
+        RST only when unread received data is discarded (else FIN)."""
+        self._force_close(None)
+
+    def _fatal_error(self, exc: BaseException, message: str = "Fatal error on transport") -> None:
+        if isinstance(exc, OSError):
+            if self._loop.get_debug():
+                logger.debug("%r: %s", self, message, exc_info=True)
+        else:
+            self._loop.call_exception_handler(
+                {
+                    "message": message,
+                    "exception": exc,
+                    "transport": self,
+                    "protocol": self._protocol,
+                }
+            )
+        self._force_close(exc)
+
+    def _force_close(self, exc: BaseException | None) -> None:
+        # Called by asyncio.sslproto.SSLProtocol as well.
+        if self._conn_lost:
+            return
+        if self._buffer:
+            self._buffer.clear()
+            self._writing = False
+        if not self._closing:
+            self._closing = True
+            self._remove_reader()
+        self._conn_lost += 1
+        self._loop.call_soon(self._call_connection_lost, exc)
+
+    def _call_connection_lost(self, exc: BaseException | None) -> None:
+        try:
+            if self._protocol_connected:
+                self._protocol.connection_lost(exc)
+        finally:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+            self._protocol = None
+            server = self._server
+            if server is not None:
+                server._detach(self)
+                self._server = None
+            if self._empty_waiter is not None and not self._empty_waiter.done():
+                self._empty_waiter.set_exception(ConnectionError("Connection is closed by peer"))
+
+    # -- loop.sendfile() fallback support ---------------------------------------------------
+
+    def _make_empty_waiter(self) -> asyncio.Future[None]:
+        if self._empty_waiter is not None:
+            raise RuntimeError("Empty waiter is already set")
+        self._empty_waiter = self._loop.create_future()
+        if not self._buffer:
+            self._empty_waiter.set_result(None)
+        return self._empty_waiter
+
+    def _reset_empty_waiter(self) -> None:
+        self._empty_waiter = None
