@@ -1,0 +1,384 @@
+"""Helpers for the core ladder tests: two hosts on a sans-I/O network, driven
+by hand, with the trace read back as rows that look like the ladders of
+``../shared/CONFORMANCE.md``.
+
+A row is ``(direction, time, flags, seq, ack, len)``, for example::
+
+    ("c>s", 0.0, "S", 0, None, 0)        # A->B  S 0:0(0)
+    ("s>c", 0.01, "S.", 0, 1, 0)         # B->A  S. 0:0(0) ack 1
+    ("c>s✗", 1.0, "P.", 1, 1, 100)       # lost on the way
+    ("c>s⏸", 0.0, "S", 0, None, 0)       # held by the test, released later
+
+* direction: ``"c>s"`` client (10.0.0.1) to server (10.0.0.2), ``"s>c"`` the
+  other way; ``✗`` appended when the segment was dropped, ``⏸`` when held;
+* time: virtual seconds since :attr:`Pair.t0` (0, or the end of the handshake
+  after :meth:`Pair.establish`), rounded to the microsecond so that literals
+  compare exactly;
+* flags: packetdrill letters in packetdrill order (``F S R P .``; ``-`` for none);
+* seq, ack: relative to the sender's and the receiver's ISN, as in packetdrill
+  (absolute when that side never sent a SYN, e.g. a RST from a closed port);
+  ack is ``None`` when the ACK flag is off;
+* len: payload bytes.
+
+``rows(window=True)`` appends the advertised window as a seventh field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiotcpsim import TcpConfig
+from aiotcpsim.connection import Connection, State
+from aiotcpsim.host import Host, Listener
+from aiotcpsim.network import Network
+from aiotcpsim.segment import ACK, FIN, PSH, RST, SYN, Segment
+from aiotcpsim.trace import DROP, NOTE, SEND, TraceRecord
+
+A_IP = "10.0.0.1"
+B_IP = "10.0.0.2"
+PORT = 8080
+D = 0.01
+"""The default one-way delay, ``d`` of the ladders."""
+
+Row = tuple[Any, ...]
+
+_MASK = 0xFFFFFFFF
+
+
+def flags_text(flags: int) -> str:
+    """packetdrill's spelling: ``S``, ``S.``, ``.``, ``P.``, ``F.``, ``R``, ``R.``, ``-``."""
+    text = ""
+    for bit, letter in ((FIN, "F"), (SYN, "S"), (RST, "R"), (PSH, "P"), (ACK, ".")):
+        if flags & bit:
+            text += letter
+    return text or "-"
+
+
+class App:
+    """A ConnectionUser / ListenerUser that records ``(time, event)``, times
+    relative to the pair's ``t0``."""
+
+    def __init__(self, pair: Pair) -> None:
+        self.pair = pair
+        self.events: list[tuple[float, str]] = []
+
+    def _add(self, what: str) -> None:
+        self.events.append((self.pair.rel(self.pair.net.now), what))
+
+    def tcp_connected(self, conn: Connection) -> None:
+        self._add("connected")
+
+    def tcp_readable(self, conn: Connection) -> None:
+        self._add("readable")
+
+    def tcp_writable(self, conn: Connection) -> None:
+        self._add("writable")
+
+    def tcp_closed(self, conn: Connection) -> None:
+        self._add("closed")
+
+    def tcp_acceptable(self, listener: Listener) -> None:
+        self._add("acceptable")
+
+    def first(self, what: str) -> float | None:
+        return next((when for when, event in self.events if event == what), None)
+
+
+class Pair:
+    """A client host ``c`` (10.0.0.1) and a server host ``s`` (10.0.0.2).
+
+    ``Pair(delay=0.01, syn_retries=3)``: keyword arguments other than
+    ``seed``, ``delay`` and ``config`` are :class:`TcpConfig` fields;
+    ``config=TcpConfig.legacy_linux()`` picks a whole profile.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 1,
+        delay: float = D,
+        config: TcpConfig | None = None,
+        **knobs: Any,
+    ) -> None:
+        if config is None:
+            config = TcpConfig(**knobs)
+        elif knobs:
+            config = config.replace(**knobs)
+        self.config = config
+        self.d = delay
+        self.net = Network(seed, delay=delay, tcp=config)
+        self.c: Host = self.net.add_host("client", A_IP)
+        self.s: Host = self.net.add_host("server", B_IP)
+        self.labels = {"client": "c", "server": "s", "localhost": "l"}
+        self.listener: Listener | None = None
+        self.t0 = 0.0
+        """Origin of the times in rows, states and events."""
+        self.isn: dict[str, int] = {}
+        """ISNs pinned by host label; otherwise learned from each side's latest SYN."""
+        self.tuple: tuple[str, int, str, int] | None = None
+        """(client ip, client port, server ip, server port) of the connection under test."""
+        self._held: set[int] = set()
+        self._rules: list[_Rule] = []
+        self._transmit = self.net._transmit
+        self.net._transmit = self._filter  # type: ignore[method-assign]
+
+    # -- time --------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        """Virtual time relative to ``t0``."""
+        return self.rel(self.net.now)
+
+    def rel(self, when: float) -> float:
+        return round(when - self.t0, 6)
+
+    def at(self, when: float) -> None:
+        """Run the network up to ``t0 + when``."""
+        self.net.advance(self.t0 + when)
+
+    def idle(self, limit: float | None = None) -> float:
+        """Run until nothing is pending (or ``t0 + limit``); the time reached, relative."""
+        self.net.run_until_idle(None if limit is None else self.t0 + limit)
+        return self.now
+
+    # -- opening -----------------------------------------------------------------
+
+    def listen(self, port: int = PORT, **kwargs: Any) -> Listener:
+        self.listener = self.s.listen(port, **kwargs)
+        return self.listener
+
+    def connect(self, port: int = PORT, **kwargs: Any) -> Connection:
+        conn = self.c.connect(B_IP, port, **kwargs)
+        self.tuple = (conn.local[0], conn.local[1], conn.remote[0], conn.remote[1])
+        return conn
+
+    def establish(self, **kwargs: Any) -> tuple[Connection, Connection]:
+        """Listen on 8080, connect, complete the handshake and accept.
+
+        Returns (client connection, server connection), both ESTABLISHED.  The
+        trace is cleared, both ISNs are pinned and ``t0`` moves to now, so the
+        ladder of the test starts at time 0 with seq and ack 1 on both sides.
+        """
+        if self.listener is None:
+            self.listen()
+        assert self.listener is not None
+        start = self.net.now
+        conn = self.connect(**kwargs)
+        self.net.advance(start + 3 * self.d)
+        child = self.listener.accept()
+        assert child is not None, "the handshake did not complete"
+        assert conn.state is State.ESTABLISHED
+        assert child.state is State.ESTABLISHED
+        self.isn = {"c": conn.iss, "s": child.iss}
+        self.t0 = self.net.now
+        self.net.trace.clear()
+        return conn, child
+
+    # -- hand-made segments --------------------------------------------------------
+
+    def segment(
+        self,
+        direction: str,
+        flags: int,
+        seq: int,
+        ack: int | None = None,
+        payload: bytes = b"",
+        window: int = 65535,
+    ) -> Segment:
+        """A segment on the connection under test, ``direction`` ``"c>s"`` or
+        ``"s>c"``; seq relative to the sender's pinned ISN, ack (which sets the
+        ACK flag) relative to the receiver's."""
+        assert self.tuple is not None, "connect first"
+        cip, cport, sip, sport = self.tuple
+        src, dst = direction.split(">")
+        ends = {"c": (cip, cport), "s": (sip, sport)}
+        return Segment(
+            *ends[src],
+            *ends[dst],
+            (self.isn.get(src, 0) + seq) & _MASK,
+            0 if ack is None else (self.isn.get(dst, 0) + ack) & _MASK,
+            flags | (0 if ack is None else ACK),
+            window,
+            payload,
+        )
+
+    def send(
+        self,
+        direction: str,
+        flags: int,
+        seq: int,
+        ack: int | None = None,
+        payload: bytes = b"",
+        window: int = 65535,
+    ) -> Segment:
+        """Put a hand-made segment (see :meth:`segment`) on the wire now: it is
+        traced and arrives after the link's delay."""
+        seg = self.segment(direction, flags, seq, ack, payload, window)
+        src = self.c if direction.startswith("c") else self.s
+        self.net._transmit(src, seg, False)
+        return seg
+
+    def deliver(
+        self,
+        direction: str,
+        flags: int,
+        seq: int,
+        ack: int | None = None,
+        payload: bytes = b"",
+        window: int = 65535,
+    ) -> Segment:
+        """Hand a hand-made segment to the receiving host at once (not traced as sent)."""
+        seg = self.segment(direction, flags, seq, ack, payload, window)
+        dst = self.s if direction.startswith("c") else self.c
+        dst._deliver_from_wire(seg)
+        return seg
+
+    # -- targeted faults -------------------------------------------------------------
+
+    def drop(
+        self, direction: str, flags: str, *, length: int | None = None, count: int = 1
+    ) -> None:
+        """Lose the next ``count`` segments sent in ``direction`` whose flags
+        read ``flags`` (and whose payload is ``length`` bytes, if given)."""
+        self._rules.append(_Rule(self, direction, flags, length, count, hold=False))
+
+    def hold(self, direction: str, flags: str, *, length: int | None = None) -> list[Segment]:
+        """Hold the next matching segment (``⏸``): it goes nowhere until
+        :meth:`release`.  Returns the list the held segment will be put in."""
+        rule = _Rule(self, direction, flags, length, 1, hold=True)
+        self._rules.append(rule)
+        return rule.held
+
+    def release(self, held: list[Segment]) -> None:
+        """Let held segments travel now (they arrive after the link's delay)."""
+        for seg in held:
+            dst = self.net.host_for_address(seg.dst_ip)
+            assert dst is not None
+            self.net._push(self.net.now + self.d, dst._deliver_from_wire, seg)
+        held.clear()
+
+    def _filter(self, src: Host, seg: Segment, retransmission: bool) -> None:
+        for rule in self._rules:
+            if rule.count and rule.matches(src, seg):
+                rule.count -= 1
+                net = self.net
+                net.stats["segments_sent"] += 1
+                net.trace.append(
+                    TraceRecord(
+                        net.now,
+                        SEND,
+                        src.name,
+                        seg,
+                        text="retransmission" if retransmission else "",
+                    )
+                )
+                if rule.hold:
+                    rule.held.append(seg)
+                    self._held.add(id(seg))
+                    net.note(src.name, "segment held by the test")
+                else:
+                    net._drop(src, seg, "dropped by the test")
+                return
+        self._transmit(src, seg, retransmission)
+
+    # -- reading the trace -------------------------------------------------------------
+
+    def rows(self, *, window: bool = False, since: float | None = None) -> list[Row]:
+        """The segments sent so far (from ``since``, relative), as ladder rows."""
+        records = self.net.trace.records
+        dropped = {id(r.segment) for r in records if r.kind == DROP and r.segment is not None}
+        by_ip = {h.ip: self.labels.get(h.name, h.name) for h in self.net.hosts}
+        learned: dict[tuple[str, int, str, int], int] = {}
+        rows: list[Row] = []
+        for r in records:
+            seg = r.segment
+            if r.kind != SEND or seg is None:
+                continue
+            key = (seg.src_ip, seg.src_port, seg.dst_ip, seg.dst_port)
+            back = (seg.dst_ip, seg.dst_port, seg.src_ip, seg.src_port)
+            if seg.flags & SYN:
+                learned[key] = seg.seq
+            src = by_ip.get(seg.src_ip, seg.src_ip)
+            dst = by_ip.get(seg.dst_ip, seg.dst_ip)
+            when = self.rel(r.time)
+            if since is not None and when < since:
+                continue
+            base = self.isn[src] if src in self.isn else learned.get(key, 0)
+            peer = self.isn[dst] if dst in self.isn else learned.get(back, 0)
+            mark = "✗" if id(seg) in dropped else "⏸" if id(seg) in self._held else ""
+            row: Row = (
+                f"{src}>{dst}{mark}",
+                when,
+                flags_text(seg.flags),
+                (seg.seq - base) & _MASK,
+                (seg.ack - peer) & _MASK if seg.flags & ACK else None,
+                len(seg.payload),
+            )
+            if window:
+                row += (seg.window,)
+            rows.append(row)
+        return rows
+
+    def states(self, who: str | None = None) -> list[tuple[float, str, str]]:
+        """``(time, "c" | "s", "STATE")`` of every state change (of one side)."""
+        out = []
+        for when, host, new in self.net.trace.states():
+            label = self.labels.get(host, host)
+            if who is None or label == who:
+                out.append((self.rel(when), label, str(new)))
+        return out
+
+    def notes(self) -> list[tuple[float, str, str]]:
+        return [
+            (self.rel(r.time), self.labels.get(r.host, r.host), r.text)
+            for r in self.net.trace.records
+            if r.kind == NOTE
+        ]
+
+
+class _Rule:
+    def __init__(
+        self,
+        pair: Pair,
+        direction: str,
+        flags: str,
+        length: int | None,
+        count: int,
+        *,
+        hold: bool,
+    ) -> None:
+        self.pair = pair
+        src, dst = direction.split(">")
+        self.src = src
+        self.dst = dst
+        self.flags = flags
+        self.length = length
+        self.count = count
+        self.hold = hold
+        self.held: list[Segment] = []
+
+    def matches(self, src: Host, seg: Segment) -> bool:
+        labels = self.pair.labels
+        dst = self.pair.net.host_for_address(seg.dst_ip)
+        return (
+            labels.get(src.name) == self.src
+            and dst is not None
+            and labels.get(dst.name) == self.dst
+            and flags_text(seg.flags) == self.flags
+            and (self.length is None or len(seg.payload) == self.length)
+        )
+
+
+def recv_all(conn: Connection, now: float) -> bytes:
+    """Everything readable now (stops at would-block or end of stream)."""
+    out = bytearray()
+    while True:
+        chunk = conn.recv(1 << 20, now)
+        if not chunk:
+            return bytes(out)
+        out += chunk
+
+
+def only(predicate: Callable[[Row], bool], rows: list[Row]) -> list[Row]:
+    return [row for row in rows if predicate(row)]
