@@ -21,6 +21,7 @@ network runs on the loop's own monotonic clock from the moment of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from types import TracebackType
 
@@ -64,12 +65,32 @@ class NetworkDriver:
         self._armed_for: float | None = None
         self.attached = True
         _drivers[network] = self
+        # The transport layer reads the offset from the loop to bring the
+        # network up to date before an application call (best effort: a loop
+        # written in C may refuse new attributes).
+        with contextlib.suppress(AttributeError):
+            loop._aiotcpsim_epoch = self.offset  # type: ignore[attr-defined]
         network.set_wakeup(self._rearm)
         self._rearm()
 
     def network_time(self) -> float:
         """The loop's clock in network time (never earlier than ``network.now``)."""
         return max(self.network.now, self.loop.time() - self.offset)
+
+    def sync(self) -> None:
+        """Bring the network's clock up to the loop's, running whatever fell due.
+
+        The virtual-time loop calls this whenever its clock moves, so that
+        ``network.now == loop.time()`` holds in every callback.
+        """
+        if not self.attached or self.network._in_advance:
+            return
+        now = self.network_time()
+        if now > self.network.now:
+            try:
+                self.network.advance(now)
+            finally:
+                self._rearm()
 
     def _rearm(self) -> None:
         """Keep the single loop timer at the network's next deadline."""
@@ -118,6 +139,9 @@ class NetworkDriver:
         if _drivers.get(self.network) is self:
             del _drivers[self.network]
             self.network.set_wakeup(None)
+            if getattr(self.loop, "_aiotcpsim_epoch", None) == self.offset:
+                with contextlib.suppress(AttributeError):
+                    del self.loop._aiotcpsim_epoch  # type: ignore[attr-defined]
 
     def __enter__(self) -> NetworkDriver:
         return self

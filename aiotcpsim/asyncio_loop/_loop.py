@@ -157,14 +157,7 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
     _default_executor: concurrent.futures.ThreadPoolExecutor | None
 
     def __init__(self, network: Network | None = None, *, seed: int | None = None) -> None:
-        if network is None:
-            network = Network(0 if seed is None else seed)
-        elif not isinstance(network, Network):
-            raise TypeError(f"network must be an aiotcpsim Network, got {network!r}")
-        elif seed is not None:
-            raise ValueError("pass either network= or seed= (the seed of a new network), not both")
-        # Set before the base class initialises: anything may call time().
-        self._now = network.now
+        self._now = 0.0  # anything may call time(), even the base class
         self._timer_seq = 0
         self._executor_jobs = 0
         self._executors: weakref.WeakSet[concurrent.futures.Executor] = weakref.WeakSet()
@@ -174,8 +167,21 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
             threading.enumerate()
         )
         super().__init__()
-        self.network = network
-        self._driver = NetworkDriver(self, network)
+        try:
+            if network is None:
+                network = Network(0 if seed is None else seed)
+            elif not isinstance(network, Network):
+                raise TypeError(f"network must be an aiotcpsim Network, got {network!r}")
+            elif seed is not None:
+                raise ValueError(
+                    "pass either network= or seed= (the seed of a new network), not both"
+                )
+            self._now = network.now
+            self.network = network
+            self._driver = NetworkDriver(self, network)
+        except BaseException:
+            super().close()  # a half-built loop must not leak its self-pipe
+            raise
 
     # -- the clock ------------------------------------------------------------
 
@@ -190,6 +196,14 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
             # virtual time (~1e7 s) adding 1 ns no longer changes a float, and the
             # timer at exactly ``time()`` would never become due.
             self._clock_resolution = max(_BASE_RESOLUTION, math.ulp(when))
+            # Keep the network's clock equal to the loop's: a network event due
+            # now runs here, before the loop's own callbacks for this instant.
+            try:
+                self._driver.sync()
+            except Exception as exc:
+                self.call_exception_handler(
+                    {"message": "exception in a network callback", "exception": exc}
+                )
 
     def call_at(
         self,
@@ -232,7 +246,9 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
     def _prepare_idle(self) -> bool:
         """Nothing is ready: make something ready or due, or wait, or raise.
 
-        Returns True when a callback is ready or a timer is due.
+        Returns True when a callback is ready or a timer is due; False when
+        the loop should decide again (it waited, or the clock moved and what
+        it moved for is gone).
         """
         # 1. Real I/O that is ready now runs before any virtual time passes.
         if self._poll(0):
@@ -247,7 +263,7 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
         # 3. Nothing outside can progress: jump to the next timer.
         if when is not None:
             self._set_time(when)
-            return True
+            return self._runnable()
 
         # 4. No timer: is there anything that could ever wake the loop?
         waker = self._possible_waker()
@@ -279,8 +295,19 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
                 self._set_time(when)  # slept the whole way: the timer is due
             else:
                 self._set_time(min(self._now + waited, when))
-            return ready or self._now >= when
-        return ready
+        return self._runnable()
+
+    def _runnable(self) -> bool:
+        """Is a callback ready or a timer due?
+
+        Checked again after the clock moved: moving it brings the network up
+        to date, which may cancel the very timer the loop jumped to (the
+        driver's) or make callbacks ready.
+        """
+        if self._ready:
+            return True
+        when = self._next_timer()
+        return when is not None and when <= self._now
 
     def _next_timer(self) -> float | None:
         """Deadline of the earliest live timer (None: none, or only at infinity)."""
@@ -383,7 +410,9 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
 
     def close(self) -> None:
         """Close the loop and stop driving the network (which can be reused)."""
-        self._driver.detach()
+        driver = getattr(self, "_driver", None)
+        if driver is not None:
+            driver.detach()
         super().close()
 
     def __repr__(self) -> str:
