@@ -339,10 +339,11 @@ class SimTransport(asyncio.Transport):
         self._write_scheduled = False
         if not self._writing or self._conn_lost or not self._buffer:
             return
-        free = self._conn.send_buffer_free
-        view = self._buffer if not 0 < free < len(self._buffer) else self._buffer[:free]
         try:
-            n = self._conn.send(bytes(view), self._now())
+            # The connection copies what it takes; offering it all tells it we
+            # want to write more, so it reports tcp_writable when room frees.
+            with memoryview(self._buffer) as view:
+                n = self._conn.send(view, self._now())
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -363,9 +364,6 @@ class SimTransport(asyncio.Transport):
                 self._call_connection_lost(None)
             elif self._eof:
                 self._conn.shutdown(self._now())
-        elif n and self._conn.send_buffer_free > 0:
-            # still writable: a level-triggered selector would call us again
-            self.tcp_writable(self._conn)
 
     def write_eof(self) -> None:
         if self._closing or self._eof:
