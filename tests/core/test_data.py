@@ -1,0 +1,169 @@
+"""Ladders of data transfer: segmentation, cumulative and delayed ACKs, 32-bit
+sequence wraparound, and the local-misuse errors of the connection API.
+
+Each test starts from an established connection; times are relative to the
+end of the handshake, seq/ack relative to the ISNs.
+"""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+from ladder import Pair, recv_all
+
+from aiotcpsim.connection import State
+
+# -- segmentation and ACKs -------------------------------------------------------------------
+
+
+def test_established_send_segments_by_mss() -> None:
+    p = Pair()
+    a, b = p.establish()
+    assert a.send(b"s" * 5000, p.net.now) == 5000
+    p.at(0.1)
+    assert [row for row in p.rows() if row[0] == "c>s"] == [
+        ("c>s", 0.0, ".", 1, 1, 1460),
+        ("c>s", 0.0, ".", 1461, 1, 1460),
+        ("c>s", 0.0, ".", 2921, 1, 1460),
+        ("c>s", 0.0, "P.", 4381, 1, 620),  # PSH on the last segment of the write
+    ]
+    assert recv_all(b, p.net.now) == b"s" * 5000
+    assert a.send_queued == 0
+
+
+def test_established_peer_mss_limits_segments() -> None:
+    p = Pair()
+    p.s.config = p.config.replace(mss=536)
+    p.listen()
+    a, b = p.establish()
+    a.send(b"m" * 1200, p.net.now)
+    p.at(0.1)
+    assert [row[5] for row in p.rows() if row[0] == "c>s"] == [536, 536, 128]
+    assert recv_all(b, p.net.now) == b"m" * 1200
+
+
+def test_established_quick_acks_at_start() -> None:
+    # Linux's quick-ACK mode: the first segments are acknowledged at once.
+    p = Pair()
+    a, _b = p.establish()
+    a.send(b"q" * 100, p.net.now)
+    p.at(0.1)
+    assert p.rows() == [
+        ("c>s", 0.0, "P.", 1, 1, 100),
+        ("s>c", 0.01, ".", 1, 101, 0),
+    ]
+
+
+def test_established_delayed_ack_40ms() -> None:
+    p = Pair(quickack_segments=0)
+    a, _b = p.establish()
+    a.send(b"q" * 100, p.net.now)
+    p.at(0.1)
+    assert p.rows() == [
+        ("c>s", 0.0, "P.", 1, 1, 100),
+        ("s>c", 0.05, ".", 1, 101, 0),  # d + TCP_DELACK_MIN
+    ]
+
+
+def test_established_delayed_ack_every_second_full_segment() -> None:
+    p = Pair(quickack_segments=0)
+    a, _b = p.establish()
+    a.send(b"q" * 2920, p.net.now)  # two full-sized segments
+    p.at(0.1)
+    assert [row for row in p.rows() if row[0] == "s>c"] == [("s>c", 0.01, ".", 1, 2921, 0)]
+
+
+def test_established_ack_rides_on_reply_data() -> None:
+    p = Pair(quickack_segments=0)
+    a, b = p.establish()
+    a.send(b"ping", p.net.now)
+    p.at(0.02)
+    assert recv_all(b, p.net.now) == b"ping"
+    b.send(b"pong", p.net.now)  # within the delayed-ACK window
+    p.at(0.2)
+    assert [row for row in p.rows() if row[0] == "s>c"] == [("s>c", 0.02, "P.", 1, 5, 4)]
+
+
+# -- 32-bit wraparound ----------------------------------------------------------------------
+
+
+def test_established_transfer_across_sequence_wraparound() -> None:
+    p = Pair()
+    isn = 2**32 - 1000
+    p.c._isn = lambda: isn  # type: ignore[method-assign]
+    p.s._isn = lambda: isn  # type: ignore[method-assign]
+    a, b = p.establish()
+    assert a.iss == b.iss == isn
+    up = bytes(range(256)) * 40  # 10240 bytes: the numbers wrap after 999
+    down = bytes(range(255, -1, -1)) * 30
+    a.send(up, p.net.now)
+    b.send(down, p.net.now)
+    p.at(1.0)
+    assert recv_all(b, p.net.now) == up
+    assert recv_all(a, p.net.now) == down
+    assert a.snd_nxt == b.rcv_nxt == (isn + 1 + len(up)) % 2**32
+    assert b.snd_nxt == a.rcv_nxt == (isn + 1 + len(down)) % 2**32
+    wrapped = [s for s in p.net.trace.segments() if s.payload and s.seq < 2**31]
+    assert wrapped  # some segments carried sequence numbers past 2**32
+    a.close(p.net.now)
+    p.at(1.01)
+    b.close(p.net.now)
+    p.idle()
+    assert p.rows()[-2:] == [
+        ("s>c", 1.01, "F.", 1 + len(down), 2 + len(up), 0),
+        ("c>s", 1.02, ".", 2 + len(up), 2 + len(down), 0),
+    ]
+    assert a.state is State.CLOSED and b.state is State.CLOSED
+
+
+# -- local misuse ----------------------------------------------------------------------------
+
+
+def test_established_send_after_shutdown_raises_and_changes_nothing() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    a.shutdown(p.net.now)
+    before = (a.state, a.snd_nxt, a.send_queued)
+    with pytest.raises(BrokenPipeError) as info:
+        a.send(b"late", p.net.now)
+    assert info.value.errno == errno.EPIPE
+    assert (a.state, a.snd_nxt, a.send_queued) == before
+
+
+def test_closed_send_after_peer_reset_raises_broken_pipe() -> None:
+    p = Pair()
+    a, b = p.establish()
+    b.abort(p.net.now)
+    p.at(0.1)
+    assert a.take_error() == errno.ECONNRESET
+    with pytest.raises(BrokenPipeError):
+        a.send(b"x", p.net.now)
+
+
+def test_established_pending_error_raised_once_by_send() -> None:
+    p = Pair()
+    a, b = p.establish()
+    b.abort(p.net.now)
+    p.at(0.1)
+    with pytest.raises(ConnectionResetError):
+        a.send(b"x", p.net.now)
+    with pytest.raises(BrokenPipeError):
+        a.send(b"x", p.net.now)
+
+
+def test_established_recv_would_block_returns_none() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    assert a.recv(10, p.net.now) is None
+    assert a.readable_bytes == 0
+    assert not a.eof_received
+
+
+def test_closed_abort_twice_is_harmless() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    a.abort(p.net.now)
+    a.abort(p.net.now)
+    p.idle()
+    assert [row for row in p.rows() if row[0] == "c>s"] == [("c>s", 0.0, "R.", 1, 1, 0)]

@@ -1,0 +1,303 @@
+"""Ladders of failures and liveness (``../shared/CONFORMANCE.md`` section D):
+retransmission and give-up, keep-alive, zero-window persist, duplicate and
+out-of-window data, segments without ACK.
+
+Each test starts from an established connection; times are relative to the
+end of the handshake, seq/ack relative to the ISNs.
+"""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+from ladder import App, Pair, recv_all
+
+from aiotcpsim.connection import State
+from aiotcpsim.segment import ACK
+
+# -- 52. data retransmission: RTO backoff, give-up after retries2 --------------------------
+
+# RTO after a 20 ms RTT sample: max(rto_min, SRTT + 4 * RTTVAR) = 200 ms, doubled
+# on every expiry up to rto_max = 120 s.
+BACKOFF = [0.0, 0.2, 0.6, 1.4, 3.0, 6.2, 12.6, 25.4, 51.0, 102.2, 204.6]
+CAPPED = [324.6, 444.6, 564.6, 684.6, 804.6]
+
+
+def test_established_data_retransmitted_with_backoff_then_etimedout() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    app = App(p)
+    a.user = app
+    p.net.link(p.c, p.s).update(loss=1.0)
+    a.send(b"x" * 100, p.net.now)
+    p.idle()
+    rows = p.rows()
+    assert {row[0] for row in rows} == {"c>s✗"}
+    assert {row[2:] for row in rows} == {("P.", 1, 1, 100)}
+    # 1 transmission + 15 retransmissions (tcp_retries2), then the time bound
+    # of tcp_model_timeout: (2**10 - 1) * 0.2 + 6 * 120 = 924.6 s.
+    assert [row[1] for row in rows] == BACKOFF + CAPPED
+    assert p.states("c") == [(924.6, "c", "CLOSED")]
+    assert a.error == errno.ETIMEDOUT
+    assert a.retransmissions == 15
+    with pytest.raises(TimeoutError):
+        a.recv(1, p.net.now)
+    assert app.first("closed") == 924.6
+    assert p.net.next_deadline() is None
+
+
+def test_established_retries2_knob_shortens_give_up() -> None:
+    # retries2 = 3: tcp_model_timeout = (2**4 - 1) * 0.2 = 3.0 s
+    p = Pair(retries2=3)
+    a, _b = p.establish()
+    p.net.link(p.c, p.s).update(loss=1.0)
+    a.send(b"x" * 10, p.net.now)
+    p.idle()
+    assert [row[1] for row in p.rows()] == [0.0, 0.2, 0.6, 1.4]
+    assert p.states("c") == [(3.0, "c", "CLOSED")]
+    assert a.take_error() == errno.ETIMEDOUT
+
+
+def test_established_user_timeout_bounds_retransmission() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    a.user_timeout = 5.0
+    p.net.link(p.c, p.s).update(loss=1.0)
+    a.send(b"x" * 10, p.net.now)
+    p.idle()
+    assert a.error == errno.ETIMEDOUT
+    closed = p.states("c")[-1]
+    assert closed[2] == "CLOSED"
+    assert 5.0 <= closed[0] <= 6.2
+
+
+def test_established_lost_segment_retransmitted_and_recovered() -> None:
+    p = Pair()
+    a, b = p.establish()
+    p.drop("c>s", "P.", length=1460)
+    a.send(b"a" * 1460 + b"b" * 1460 + b"c" * 1460, p.net.now)
+    p.at(1.0)
+    rows = p.rows()
+    assert rows[0] == ("c>s✗", 0.0, "P.", 1, 1, 1460)
+    assert [row[3] for row in rows if row[0] == "c>s" and row[1] == 0.0] == [1461, 2921]
+    # Out of order: B acknowledges at once with ack 1 (duplicate ACKs).
+    assert [row for row in rows if row[0] == "s>c" and row[1] == 0.01] == [
+        ("s>c", 0.01, ".", 1, 1, 0),
+        ("s>c", 0.01, ".", 1, 1, 0),
+    ]
+    rtx = [row for row in rows if row[0] == "c>s" and row[1] > 0.0]
+    assert rtx[0] == ("c>s", 0.2, "P.", 1, 1, 1460)
+    assert ("s>c", 0.21, ".", 1, 4381, 0) in rows  # the hole filled: cumulative ACK
+    assert recv_all(b, p.net.now) == b"a" * 1460 + b"b" * 1460 + b"c" * 1460
+
+
+# -- 53. keep-alive ---------------------------------------------------------------------------
+
+
+def test_established_keepalive_probe_answered_restarts_idle_timer() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    a.set_keepalive(True)
+    p.at(14500.0)
+    assert p.rows() == [
+        ("c>s", 7200.0, ".", 0, 1, 0),  # seq = SND.NXT - 1
+        ("s>c", 7200.01, ".", 1, 1, 0),
+        ("c>s", 14400.02, ".", 0, 1, 0),  # idle again for 7200 s since the answer
+        ("s>c", 14400.03, ".", 1, 1, 0),
+    ]
+    assert a.state is State.ESTABLISHED
+
+
+def test_established_keepalive_unanswered_gives_up_after_probes() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    a.set_keepalive(True)
+    p.net.link(p.c, p.s).update(loss=1.0)
+    p.idle()
+    probes = [row for row in p.rows() if row[2] == "."]
+    assert probes == [("c>s✗", 7200.0 + 75.0 * i, ".", 0, 1, 0) for i in range(9)]
+    assert p.states("c") == [(7875.0, "c", "CLOSED")]
+    assert a.take_error() == errno.ETIMEDOUT
+    # Linux's keep-alive timer resets the connection as it gives up.
+    assert p.rows()[-1] == ("c>s✗", 7875.0, "R.", 1, 1, 0)
+
+
+def test_established_keepalive_knobs_per_connection() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    a.set_keepalive(True, idle=10.0, interval=2.0, count=3)
+    p.net.link(p.c, p.s).update(loss=1.0)
+    p.idle()
+    assert [row[1] for row in p.rows() if row[2] == "."] == [10.0, 12.0, 14.0]
+    assert p.states("c") == [(16.0, "c", "CLOSED")]
+    with pytest.raises(TimeoutError):
+        a.recv(1, p.net.now)
+
+
+def test_established_keepalive_peer_restarted_resets() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    a.set_keepalive(True)
+    p.s.crash()
+    p.at(100.0)
+    p.s.restart()
+    p.at(7300.0)
+    assert p.rows() == [
+        ("c>s", 7200.0, ".", 0, 1, 0),
+        ("s>c", 7200.01, "R", 1, None, 0),  # nothing there: RST seq = SEG.ACK
+    ]
+    assert p.states("c") == [(7200.02, "c", "CLOSED")]
+    with pytest.raises(ConnectionResetError):
+        a.recv(1, p.net.now)
+
+
+def test_established_keepalive_off_by_default() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    p.idle()
+    assert p.rows() == []
+    assert a.state is State.ESTABLISHED
+
+
+def test_established_keepalive_disabled_again_stops_probes() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    a.set_keepalive(True, idle=10.0)
+    p.at(5.0)
+    a.set_keepalive(False)
+    p.idle()
+    assert p.rows() == []
+
+
+# -- 54. zero window: the writer stalls, persist probes never time out ---------------------
+
+
+def test_established_zero_window_probes_then_window_update_on_read() -> None:
+    p = Pair(rcvbuf=4096)
+    a, b = p.establish()
+    payload = bytes(range(256)) * 40  # 10240 bytes, more than B's buffer
+    assert a.send(payload, p.net.now) == len(payload)
+    p.at(0.02)
+    assert b.readable_bytes == 4096
+    acks = [row for row in p.rows(window=True) if row[0] == "s>c"]
+    assert acks[-1] == ("s>c", 0.01, ".", 1, 4097, 0, 0)  # window closed
+    p.at(3600.0)  # an hour later: probes all along, never a timeout
+    assert a.state is State.ESTABLISHED
+    probes = [row for row in p.rows() if row[0] == "c>s" and row[1] > 0.0]
+    times = [row[1] for row in probes]
+    assert times[:5] == [0.22, 0.62, 1.42, 3.02, 6.22]  # RTO back-off from the zero window
+    gaps = [round(b - a, 6) for a, b in zip(times, times[1:], strict=False)]
+    assert max(gaps) == 120.0  # capped at rto_max
+    assert all(row[5] <= 1 for row in probes)  # zero-length or one-byte probes
+    answers = [row for row in p.rows(window=True) if row[0] == "s>c" and row[1] > 0.01]
+    assert answers and all(row[6] == 0 for row in answers)
+    assert b.readable_bytes == 4096 + (1 if probes[0][5] == 1 else 0) or b.readable_bytes >= 4096
+    # The reader comes back: a window update, and the writer resumes.
+    start = p.now
+    got = recv_all(b, p.net.now)
+    p.at(start + 0.001)
+    update = [row for row in p.rows(window=True, since=start) if row[0] == "s>c"]
+    assert update[0][1] == start and update[0][6] > 0
+    while len(got) < len(payload):
+        p.at(p.now + 0.05)
+        got += recv_all(b, p.net.now)
+        assert p.now < start + 10
+    assert got == payload
+
+
+def test_established_send_buffer_fills_when_reader_stalls() -> None:
+    p = Pair(rcvbuf=8192, sndbuf=16384)
+    a, b = p.establish()
+    app = App(p)
+    a.user = app
+    accepted = a.send(b"w" * 100000, p.net.now)
+    assert accepted == 16384  # bounded by the send buffer
+    p.at(0.1)
+    assert b.readable_bytes == 8192
+    # The acknowledged 8192 bytes left the send buffer: room for 8192 more.
+    assert a.send_buffer_free == 8192
+    assert a.send(b"w" * 100000, p.net.now) == 8192
+    assert a.send(b"w", p.net.now) == 0  # full: a writer would block here
+    assert a.send_queued == 16384
+    n = len(recv_all(b, p.net.now))
+    assert n == 8192
+    p.at(0.2)
+    assert a.send_buffer_free > 0
+    assert ("writable" in [event for _, event in app.events]) is True
+
+
+# -- 55. duplicate and out-of-window data ------------------------------------------------------
+
+
+def test_established_duplicate_data_acked_not_redelivered() -> None:
+    p = Pair(rcvbuf=32768)
+    a, _b = p.establish()
+    p.send("s>c", ACK, 1, ack=1, payload=b"d" * 100)
+    p.at(1.0)
+    p.send("s>c", ACK, 1, ack=1, payload=b"d" * 100)  # a duplicate
+    p.at(2.0)
+    p.send("s>c", ACK, 32769 + 100, ack=1, payload=b"e" * 100)  # beyond the window
+    p.at(3.0)
+    assert [row for row in p.rows() if row[0] == "c>s"] == [
+        ("c>s", 0.01, ".", 1, 101, 0),
+        ("c>s", 1.01, ".", 1, 101, 0),
+        ("c>s", 2.01, ".", 1, 101, 0),
+    ]
+    assert recv_all(a, p.net.now) == b"d" * 100
+    assert a.readable_bytes == 0
+
+
+def test_established_overlapping_segment_delivers_only_new_bytes() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    p.send("s>c", ACK, 1, ack=1, payload=b"0123456789")
+    p.send("s>c", ACK, 6, ack=1, payload=b"56789abcde")
+    p.at(0.1)
+    assert recv_all(a, p.net.now) == b"0123456789abcde"
+
+
+def test_established_out_of_order_segments_reassembled() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    p.send("s>c", ACK, 11, ack=1, payload=b"klmnopqrst")
+    p.send("s>c", ACK, 21, ack=1, payload=b"uvwxyz")
+    p.at(0.05)
+    assert a.recv(100, p.net.now) is None
+    p.send("s>c", ACK, 1, ack=1, payload=b"abcdefghij")
+    p.at(0.1)
+    assert [row for row in p.rows() if row[0] == "c>s"] == [
+        ("c>s", 0.01, ".", 1, 1, 0),
+        ("c>s", 0.01, ".", 1, 1, 0),
+        ("c>s", 0.06, ".", 1, 27, 0),
+    ]
+    assert recv_all(a, p.net.now) == b"abcdefghijklmnopqrstuvwxyz"
+
+
+# -- 56. a segment without the ACK flag ---------------------------------------------------------
+
+
+def test_established_segment_without_ack_is_dropped() -> None:
+    p = Pair()
+    _a, b = p.establish()
+    p.send("c>s", 0, 1, payload=b"n" * 1000)  # no flags at all
+    p.at(0.5)
+    assert b.readable_bytes == 0
+    assert [row for row in p.rows() if row[0] == "s>c"] == []
+    assert b.state is State.ESTABLISHED
+    p.send("c>s", ACK, 1, ack=1, payload=b"n" * 1000)
+    p.at(1.0)
+    assert b.readable_bytes == 1000
+    assert [row for row in p.rows() if row[0] == "s>c"] == [("s>c", 0.51, ".", 1, 1001, 0)]
+
+
+# -- SYN in a synchronized state (RFC 5961 section 4) ------------------------------------------
+
+
+def test_established_in_window_syn_draws_challenge_ack() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    p.send("s>c", 0x02, 5)  # SYN, in window
+    p.at(0.1)
+    assert [row for row in p.rows() if row[0] == "c>s"] == [("c>s", 0.01, ".", 1, 1, 0)]
+    assert a.state is State.ESTABLISHED
