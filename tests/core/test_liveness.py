@@ -9,6 +9,7 @@ end of the handshake, seq/ack relative to the ISNs.
 from __future__ import annotations
 
 import errno
+import itertools
 
 import pytest
 from ladder import App, Pair, recv_all
@@ -187,7 +188,7 @@ def test_established_zero_window_probes_then_window_update_on_read() -> None:
     probes = [row for row in p.rows() if row[0] == "c>s" and row[1] > 0.0]
     times = [row[1] for row in probes]
     assert times[:5] == [0.22, 0.62, 1.42, 3.02, 6.22]  # RTO back-off from the zero window
-    gaps = [round(b - a, 6) for a, b in zip(times, times[1:], strict=False)]
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(times)]
     assert max(gaps) == 120.0  # capped at rto_max
     assert all(row[5] <= 1 for row in probes)  # zero-length or one-byte probes
     answers = [row for row in p.rows(window=True) if row[0] == "s>c" and row[1] > 0.01]
