@@ -10,7 +10,7 @@ from typing import Any
 
 from aiotcpsim.host import Host
 from aiotcpsim.network import Network
-from aiotcpsim.segment import ACK, RST, Segment
+from aiotcpsim.segment import RST, Segment
 from aiotcpsim.trace import DELIVER, DROP
 
 

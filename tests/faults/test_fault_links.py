@@ -65,7 +65,7 @@ def test_hold_keeps_in_flight_segments_and_release_delivers_in_send_order() -> N
     net.advance(5.0)
     assert delivered(net) == [(5.0, i) for i in range(6)]
     # Without the hold the same seed reorders them.
-    net2, a2, b2 = two_hosts(delay=0.1, jitter=0.09)
+    net2, a2, _b2 = two_hosts(delay=0.1, jitter=0.09)
     for i in range(6):
         send(net2, a2, raw(i))
     net2.run_until_idle()
@@ -141,7 +141,7 @@ def test_reject_partition_without_a_tcb_is_only_noted() -> None:
 
 def test_rate_serializes_segments_and_drop_tail_queue() -> None:
     # 60 bytes of payload + 40 of headers = 100 bytes = 0.1 s at 1000 B/s.
-    net, a, b = two_hosts(delay=0.5, rate=1000, queue_limit=3)
+    net, a, _b = two_hosts(delay=0.5, rate=1000, queue_limit=3)
     for i in range(4):
         send(net, a, raw(i, 60))
     net.run_until_idle()
@@ -151,7 +151,7 @@ def test_rate_serializes_segments_and_drop_tail_queue() -> None:
 
 
 def test_queue_bytes_limit() -> None:
-    net, a, b = two_hosts(rate=1000, queue_limit=None, queue_bytes=250)
+    net, a, _b = two_hosts(rate=1000, queue_limit=None, queue_bytes=250)
     for i in range(3):
         send(net, a, raw(i, 60))
     net.run_until_idle()
@@ -169,7 +169,7 @@ def test_rate_change_reschedules_the_waiting_queue() -> None:
 
 
 def test_mtu_clamps_the_syn_mss_and_drops_oversized_segments() -> None:
-    net, a, b = two_hosts(mtu=1000)
+    net, a, _b = two_hosts(mtu=1000)
     syn = raw(0, flags=SYN)._replace(options=TcpOptions(mss=1460))
     send(net, a, syn)
     send(net, a, raw(1, 960))  # exactly 1000 bytes: fits
@@ -183,7 +183,7 @@ def test_mtu_clamps_the_syn_mss_and_drops_oversized_segments() -> None:
 
 
 def test_mss_clamp_adds_an_option_to_a_syn_without_one() -> None:
-    net, a, b = two_hosts(mtu=400)
+    net, a, _b = two_hosts(mtu=400)
     send(net, a, raw(0, flags=SYN))
     net.run_until_idle()
     seg = next(r.segment for r in net.trace if r.kind == DELIVER and r.host == "b")
@@ -191,7 +191,7 @@ def test_mss_clamp_adds_an_option_to_a_syn_without_one() -> None:
 
 
 def test_corrupted_segments_are_dropped_by_the_receiver_and_counted() -> None:
-    net, a, b = two_hosts(delay=0.1, corrupt=1.0)
+    net, a, _b = two_hosts(delay=0.1, corrupt=1.0)
     send(net, a, raw(0))
     net.run_until_idle()
     assert delivered(net) == []
@@ -202,7 +202,7 @@ def test_corrupted_segments_are_dropped_by_the_receiver_and_counted() -> None:
 
 
 def test_duplicate_delivers_two_copies() -> None:
-    net, a, b = two_hosts(delay=0.1, duplicate=1.0)
+    net, a, _b = two_hosts(delay=0.1, duplicate=1.0)
     send(net, a, raw(0))
     net.run_until_idle()
     assert delivered(net) == [(0.1, 0), (0.1, 0)]
@@ -210,7 +210,7 @@ def test_duplicate_delivers_two_copies() -> None:
 
 
 def test_reorder_skips_the_delay() -> None:
-    net, a, b = two_hosts(delay=0.1, reorder=1.0)
+    net, a, _b = two_hosts(delay=0.1, reorder=1.0)
     send(net, a, raw(0))
     net.run_until_idle()
     assert delivered(net) == [(0.0, 0)]
@@ -218,7 +218,7 @@ def test_reorder_skips_the_delay() -> None:
 
 def test_gilbert_elliott_loses_in_bursts_with_the_expected_mean() -> None:
     ge = GilbertElliott(p=0.05, r=0.25)
-    net, a, b = two_hosts(burst=ge)
+    net, a, _b = two_hosts(burst=ge)
     n = 20000
     for i in range(n):
         send(net, a, raw(i))
@@ -243,7 +243,7 @@ def test_gilbert_elliott_netem_tuple_and_bernoulli_default() -> None:
 
 @pytest.mark.parametrize("distribution", ["uniform", "normal", "pareto", "paretonormal"])
 def test_jitter_distributions_center_on_the_delay(distribution: str) -> None:
-    net, a, b = two_hosts(delay=1.0, jitter=0.1, distribution=distribution)
+    net, a, _b = two_hosts(delay=1.0, jitter=0.1, distribution=distribution)
     for i in range(4000):
         send(net, a, raw(i))
     net.run_until_idle()

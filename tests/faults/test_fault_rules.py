@@ -182,7 +182,7 @@ def test_capture_and_replay_later() -> None:
 
 
 def test_replay_via_link_crosses_the_link() -> None:
-    net, a, _ = two_hosts(delay=0.1)
+    net, _a, _ = two_hosts(delay=0.1)
     net.faults.replay(raw(1), after=2.0, via_link=True)
     net.run_until_idle()
     assert delivered(net) == [(2.1, 1)]
