@@ -254,8 +254,13 @@ def _network_for(item: pytest.Item) -> Network:
         try:
             network = Network(**kwargs)
         except (TypeError, ValueError) as exc:
+            problem = str(exc)
+        else:
+            problem = ""
+        if problem:
             shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-            pytest.fail(f"@pytest.mark.{MARKER}({shown}): {exc}", pytrace=False)
+            pytest.fail(f"@pytest.mark.{MARKER}({shown}): {problem}", pytrace=False)
+        assert network is not None
         item.stash[_NETWORK] = network
         item.user_properties.append(("tcpsim_seed", network.seed))
     return network
@@ -311,21 +316,32 @@ def tcpsim(request: pytest.FixtureRequest) -> Network:
 # -- reporting ----------------------------------------------------------------
 
 
-def _report_text(item: pytest.Item, network: Network) -> str:
-    lines = [
-        f"seed: {network.seed}   virtual time: {network.now:.6f} s",
-        "replay: pytest " + shlex.quote(item.nodeid) + f" --tcpsim-seed={network.seed}",
-    ]
+def _trace_tail(network: Network) -> str:
+    records = network.trace.records
+    if not records:
+        return "trace: empty"
+    talkers = {r.host for r in records if r.kind in ("send", "state")}
     try:
-        ladder = network.trace.ladder(last=TRACE_TAIL)
+        if len(talkers) == 2:
+            ladder = network.trace.ladder(last=TRACE_TAIL)
+            return f"last {TRACE_TAIL} rows of the ladder ({len(records)} trace records):\n{ladder}"
     except Exception as exc:  # the report must not hide the test's own failure
-        records = network.trace.records[-TRACE_TAIL:]
-        ladder = "\n".join(str(r) for r in records) + f"\n(ladder failed: {exc!r})"
-    if ladder.strip():
-        lines += ["", f"last {TRACE_TAIL} trace rows:", ladder]
+        note = f" (ladder failed: {exc!r})"
     else:
-        lines.append("trace: empty")
-    return "\n".join(lines)
+        note = ""
+    tail = "\n".join(str(r) for r in records[-TRACE_TAIL:])
+    return f"last {TRACE_TAIL} of {len(records)} trace records{note}:\n{tail}"
+
+
+def _report_text(item: pytest.Item, network: Network) -> str:
+    return "\n".join(
+        [
+            f"seed: {network.seed}   virtual time: {network.now:.6f} s",
+            "replay: pytest " + shlex.quote(item.nodeid) + f" --tcpsim-seed={network.seed}",
+            "",
+            _trace_tail(network),
+        ]
+    )
 
 
 @pytest.hookimpl(wrapper=True)
