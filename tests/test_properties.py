@@ -106,7 +106,13 @@ def test_bytes_arrive_exactly_once_in_order_and_both_sides_close(
         b.step(net.now)
         deadline = net.next_deadline()
         if deadline is None:
-            break
+            # Nothing pending: the applications may still have a step to take
+            # (reading an end of stream that just arrived, then shutting down).
+            a.step(net.now)
+            b.step(net.now)
+            deadline = net.next_deadline()
+            if deadline is None:
+                break
         net.advance(deadline)
     else:
         raise AssertionError(f"the run did not finish: {net!r}")
@@ -135,7 +141,13 @@ def _lifecycle(seed: int) -> str:
         b.step(net.now)
         deadline = net.next_deadline()
         if deadline is None:
-            break
+            # Nothing pending: the applications may still have a step to take
+            # (reading an end of stream that just arrived, then shutting down).
+            a.step(net.now)
+            b.step(net.now)
+            deadline = net.next_deadline()
+            if deadline is None:
+                break
         net.advance(deadline)
     return net.trace.digest()
 
