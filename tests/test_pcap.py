@@ -236,27 +236,35 @@ FIELDS = [
 ]
 
 
-@pytest.mark.skipif(
+needs_tshark = pytest.mark.skipif(
     TSHARK is None,
     reason="tshark is not installed (apt-get install -y tshark) to check captures independently",
 )
-def test_tshark_decodes_capture_with_good_checksums(tmp_path: pathlib.Path) -> None:
+
+
+def tshark_fields(path: pathlib.Path, home: pathlib.Path) -> list[dict[str, str]]:
+    """One dict of FIELDS per packet, as tshark decodes ``path`` with checksum checks on."""
     assert TSHARK is not None
-    path = tmp_path / "exchange.pcap"
-    write_pcap(CONVERSATION, path)
     args = [TSHARK, "-n", "-r", str(path), "-o", "tcp.check_checksum:TRUE"]
     args += ["-o", "ip.check_checksum:TRUE", "-o", "tcp.relative_sequence_numbers:FALSE"]
     args += ["-T", "fields", "-E", "separator=/t", "-E", "occurrence=a"]
     for field in FIELDS:
         args += ["-e", field]
     result = subprocess.run(
-        args, capture_output=True, text=True, timeout=120, check=False, env={"HOME": str(tmp_path)}
+        args, capture_output=True, text=True, timeout=120, check=False, env={"HOME": str(home)}
     )
     assert result.returncode == 0, result.stderr
-    rows = [line.split("\t") for line in result.stdout.splitlines()]
-    assert len(rows) == len(CONVERSATION), result.stdout
-    for row, (t, seg) in zip(rows, CONVERSATION, strict=True):
-        got = dict(zip(FIELDS, row, strict=True))
+    return [dict(zip(FIELDS, line.split("\t"), strict=True)) for line in result.stdout.splitlines()]
+
+
+@needs_tshark
+def test_tshark_decodes_capture_with_good_checksums(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "exchange.pcap"
+    write_pcap(CONVERSATION, path)
+    rows = tshark_fields(path, tmp_path)
+    assert len(rows) == len(CONVERSATION)
+    for got, (t, seg) in zip(rows, CONVERSATION, strict=True):
+        row = got
         assert float(got["frame.time_relative"]) == pytest.approx(t, abs=1e-6)
         assert got["ip.src"] == seg.src_ip
         assert int(got["tcp.srcport"]) == seg.src_port
@@ -279,3 +287,60 @@ def test_tshark_decodes_capture_with_good_checksums(tmp_path: pathlib.Path) -> N
         # Nothing worse than "note" (a warning would be e.g. a bad option or a lost segment).
         severities = [int(s, 0) for s in got["_ws.expert.severity"].split(",") if s]
         assert all(s < 0x00600000 for s in severities), row
+
+
+def simulated_exchange() -> Trace:
+    """The trace of a whole connection on the simulated network: handshake, data
+    both ways, close."""
+    from aiotcpsim.network import Network
+
+    net = Network(seed=5, delay=0.01)
+    client_host = net.add_host("client", C)
+    server_host = net.add_host("server", S)
+    listener = server_host.listen(SP)
+    conn = client_host.connect(S, SP)
+    net.run_until_idle(limit=1.0)
+    child = listener.accept()
+    assert child is not None
+    assert conn.send(DATA, net.now) == len(DATA)
+    net.run_until_idle(limit=2.0)
+    assert child.recv(1 << 16, net.now) == DATA
+    child.send(b"pong", net.now)
+    net.run_until_idle(limit=3.0)
+    assert conn.recv(16, net.now) == b"pong"
+    conn.close(net.now)
+    child.close(net.now)
+    net.run_until_idle(limit=200.0)
+    return net.trace
+
+
+def test_simulated_network_trace_reads_back(tmp_path: pathlib.Path) -> None:
+    trace = simulated_exchange()
+    path = tmp_path / "net.pcap"
+    trace.to_pcap(path)
+    sent = [(r.time, r.segment) for r in trace.records if r.kind == "send" and r.segment]
+    back = read_pcap(path)
+    assert len(back) == len(sent) >= 7
+    # The simulation's windows are unscaled: without window scaling on both SYNs
+    # the header carries at most 65535, with it the window rounded down.
+    scaling = all(s.options.wscale is not None for _, s in sent if s.flags & SYN)
+    for (t, seg), (t2, seg2) in zip(sent, back, strict=True):
+        assert t2 == pytest.approx(t, abs=1e-6)
+        assert seg2._replace(window=seg.window) == seg
+        if scaling:
+            assert 0 <= seg.window - seg2.window < 1 << 14
+        else:
+            assert seg2.window == min(seg.window, 65535)
+
+
+@needs_tshark
+def test_tshark_decodes_simulated_network_trace(tmp_path: pathlib.Path) -> None:
+    trace = simulated_exchange()
+    path = tmp_path / "net.pcap"
+    trace.to_pcap(path)
+    rows = tshark_fields(path, tmp_path)
+    assert len(rows) == len(trace.segments())
+    for got in rows:
+        assert got["ip.checksum.status"] == "1", got
+        assert got["tcp.checksum.status"] == "1", got
+        assert got["_ws.malformed"] == "", got
