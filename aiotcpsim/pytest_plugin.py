@@ -33,6 +33,15 @@ tests that opted in, whatever other implementations (a project's
 ``conftest.py``) say; for the other tests it passes on their answer, or,
 when there is none, ``asyncio.new_event_loop``: the loop they get anyway.
 
+anyio tests (``@pytest.mark.anyio``) get the network's loop through anyio's
+own backend options, in the test module or ``conftest.py``::
+
+    @pytest.fixture
+    def anyio_backend(tcpsim):
+        from aiotcpsim.asyncio_loop import loop_factory
+
+        return ("asyncio", {"loop_factory": loop_factory(tcpsim)})
+
 The ``looptime`` plugin patches the same loops for the same purpose; a test
 that has both active is a usage error.
 """
@@ -329,8 +338,10 @@ def _trace_tail(network: Network) -> str:
         note = f" (ladder failed: {exc!r})"
     else:
         note = ""
-    tail = "\n".join(str(r) for r in records[-TRACE_TAIL:])
-    return f"last {TRACE_TAIL} of {len(records)} trace records{note}:\n{tail}"
+    shown = records[-TRACE_TAIL:]
+    count = f"last {len(shown)} of {len(records)}" if len(shown) < len(records) else "all"
+    tail = "\n".join(str(r) for r in shown)
+    return f"trace, {count} records{note}:\n{tail}"
 
 
 def _report_text(item: pytest.Item, network: Network) -> str:

@@ -585,6 +585,35 @@ def test_virtual_time_failure_reports_seed_and_segments(
     assert "SYN" in section
 
 
+@needs_sim_transport
+def test_anyio_backend_recipe(run: Callable[..., pytest.RunResult]) -> None:
+    pytest.importorskip("anyio")
+    result = run(
+        """
+        import asyncio
+        import anyio
+        import pytest
+
+        @pytest.fixture
+        def anyio_backend(tcpsim):
+            from aiotcpsim.asyncio_loop import loop_factory
+
+            return ("asyncio", {"loop_factory": loop_factory(tcpsim)})
+
+        @pytest.mark.anyio
+        @pytest.mark.tcpsim(seed=4)
+        async def test_refused(tcpsim):
+            assert asyncio.get_running_loop().network is tcpsim
+            await anyio.sleep(100)
+            assert asyncio.get_running_loop().time() == 100
+            with pytest.raises(OSError):
+                await anyio.connect_tcp("localhost", 1)
+            assert tcpsim.statistics()["resets_sent"] == 1
+        """
+    )
+    result.assert_outcomes(passed=1)
+
+
 # -- looptime -----------------------------------------------------------------
 
 FAKE_LOOPTIME = """
