@@ -407,10 +407,19 @@ class Connection:
     @property
     def next_deadline(self) -> float | None:
         """When :meth:`on_timer` next has work, or None."""
-        best: float | None = None
-        for t in (self._rtx_at, self._ack_at, self._persist_at, self._ka_at, self._timer_at):
-            if t is not None and (best is None or t < best):
-                best = t
+        best = self._rtx_at
+        t = self._ack_at
+        if t is not None and (best is None or t < best):
+            best = t
+        t = self._persist_at
+        if t is not None and (best is None or t < best):
+            best = t
+        t = self._ka_at
+        if t is not None and (best is None or t < best):
+            best = t
+        t = self._timer_at
+        if t is not None and (best is None or t < best):
+            best = t
         return best
 
     @property

@@ -687,6 +687,7 @@ class Network:
         self._wakeup: Callable[[], None] | None = None
         self._next_ip = 1
         self._arrive_cb: Callable[[Any], None] = self._arrive
+        self._fire_cb: Callable[[Any], None] = self._fire_timer
         self.stats: dict[str, int] = {
             "segments_sent": 0,
             "segments_delivered": 0,
@@ -822,14 +823,14 @@ class Network:
         """When the network next needs to run, or None when nothing is pending."""
         heap = self._heap
         arrive = self._arrive_cb
-        fire = self._fire_timer
+        fire = self._fire_cb
         while heap:
             when, _, fn, arg = heap[0]
             if fn is arrive:
                 if not arg.cancelled:
                     return when
                 heapq.heappop(heap)  # a flight rescheduled by a link update
-            elif fn == fire:
+            elif fn is fire:
                 # A connection's wake-up: drop it when the connection's timers
                 # moved later or stopped, so virtual time never visits a moment
                 # where nothing happens.
@@ -854,14 +855,18 @@ class Network:
             raise ValueError(f"time cannot go backwards: {now!r} < {self.now!r}")
         heap = self._heap
         pop = heapq.heappop
+        fire = self._fire_cb
         self._in_advance = True
         try:
-            next_deadline = self.next_deadline
-            while heap:
-                deadline = next_deadline()
-                if deadline is None or deadline > now:
-                    break
+            while heap and heap[0][0] <= now:
                 when, _, fn, arg = pop(heap)
+                if fn is fire:
+                    due = arg._wake_time(when)
+                    if due != when:  # the connection's timers moved or stopped
+                        if due is not None:
+                            self._counter += 1
+                            heapq.heappush(heap, (due, self._counter, fire, arg))
+                        continue
                 self.now = when
                 fn(arg)
             self.now = now
@@ -896,7 +901,7 @@ class Network:
         self._push(when, self._arrive_cb, flight)
 
     def _schedule_timer(self, conn: Connection, when: float) -> None:
-        self._push(when, self._fire_timer, conn)
+        self._push(when, self._fire_cb, conn)
 
     def _fire_timer(self, conn: Connection) -> None:
         conn.on_timer(self.now)
