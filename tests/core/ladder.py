@@ -44,6 +44,7 @@ D = 0.01
 Row = tuple[Any, ...]
 
 _MASK = 0xFFFFFFFF
+_EPS = 1e-9
 
 
 def flags_text(flags: int) -> str:
@@ -134,12 +135,25 @@ class Pair:
         return round(when - self.t0, 6)
 
     def at(self, when: float) -> None:
-        """Run the network up to ``t0 + when``."""
-        self.net.advance(self.t0 + when)
+        """Run the network up to ``t0 + when``.
+
+        Events that differ from that time only by the float noise of summed
+        delays run too, and the clock is then set to exactly ``t0 + when``, so
+        that what the test does next happens at the literal time it names.
+        """
+        self._advance(self.t0 + when)
+
+    def _advance(self, target: float) -> None:
+        self.net.advance(target + _EPS)
+        self.net.now = target
 
     def idle(self, limit: float | None = None) -> float:
         """Run until nothing is pending (or ``t0 + limit``); the time reached, relative."""
-        self.net.run_until_idle(None if limit is None else self.t0 + limit)
+        if limit is None:
+            self.net.run_until_idle()
+        else:
+            self.net.run_until_idle(self.t0 + limit)
+            self._advance(self.t0 + limit)
         return self.now
 
     # -- opening -----------------------------------------------------------------
@@ -165,13 +179,13 @@ class Pair:
         assert self.listener is not None
         start = self.net.now
         conn = self.connect(**kwargs)
-        self.net.advance(start + 3 * self.d)
+        self._advance(start + 3 * self.d)
         child = self.listener.accept()
         assert child is not None, "the handshake did not complete"
         assert conn.state is State.ESTABLISHED
         assert child.state is State.ESTABLISHED
         self.isn = {"c": conn.iss, "s": child.iss}
-        self.t0 = self.net.now
+        self.t0 = start + 3 * self.d
         self.net.trace.clear()
         return conn, child
 
