@@ -968,9 +968,16 @@ class Connection:
         if plen:
             if state in _RECEIVING:
                 if self._closed_by_app and seg_so + plen > self._rcv_so:
-                    # Data for a socket nobody will read (Linux TCPAbortOnData).
+                    # Data for a socket nobody will read (Linux TCPAbortOnData):
+                    # tcp_v4_send_reset answers the segment, <SEQ=SEG.ACK><CTL=RST>.
                     self.owner.note(self, "data after close(): RST", now)
-                    self._send_reset_abort(now)
+                    self.owner.transmit(
+                        Segment(self._lip, self._lport, self._rip, self._rport, seg.ack, 0, RST, 0)
+                    )
+                    self._chunks.clear()
+                    self._chunk_starts.clear()
+                    self._chunk_head = 0
+                    self._finish(now, None)
                     return
                 self._receive_data(seg_so, payload, now)
             else:
