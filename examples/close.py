@@ -1,0 +1,43 @@
+"""Textbook 6: the four-way close, and the three-segment close.
+
+Four-way: the client closes; the server acknowledges the FIN (Linux delays
+that ACK by up to 40 ms), its application closes a second later and sends its
+own FIN; the client, the active closer, holds TIME-WAIT for 60 s.
+
+Three segments: the server's application closes as soon as it reads the end
+of stream, within the delayed-ACK time, so its FIN carries the ACK of the
+client's FIN: the client goes FIN-WAIT-1 -> TIME-WAIT directly.
+
+Run: ``python examples/close.py``
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from _sim import PORT, SERVER_IP, App, drive, pair, show
+
+
+def scenario(*, server_closes_after: float | None) -> SimpleNamespace:
+    net, client, server = pair(delay=0.01)
+    listener = server.listen(PORT)
+    a = App(net, client.connect(SERVER_IP, PORT))
+    b = App(net, listener=listener)
+    drive(net, [a, b], until=1.0)
+    net.trace.clear()
+    a.close()
+    if server_closes_after is None:
+        b.close_on_eof = True
+    else:
+        net.call_at(1.0 + server_closes_after, b.close)
+    drive(net, [a, b])
+    return SimpleNamespace(net=net, client=a, server=b)
+
+
+def main() -> None:
+    show(scenario(server_closes_after=1.0).net, "four-way close")
+    show(scenario(server_closes_after=None).net, "three-segment close")
+
+
+if __name__ == "__main__":
+    main()
