@@ -171,7 +171,12 @@ class Host:
         _check_port("port", port, allow_zero=False)
         _check_port("local_port", local_port, allow_zero=True)
         ip = self.network.resolve(ip) if not _is_ipv4(ip) else ip
-        lip = "127.0.0.1" if ip.startswith("127.") else self.ip
+        if ip.startswith("127."):
+            lip = "127.0.0.1"
+        elif self.ip.startswith("127."):
+            lip = self.network._outside_address(self)
+        else:
+            lip = self.ip
         if local_port:
             self._check_bind(local_port, reuse_address)
             key = (lip, local_port, ip, port)

@@ -686,6 +686,7 @@ class Network:
         self._in_advance = False
         self._wakeup: Callable[[], None] | None = None
         self._next_ip = 1
+        self._outside: dict[str, str] = {}
         self._arrive_cb: Callable[[Any], None] = self._arrive
         self._fire_cb: Callable[[Any], None] = self._fire_timer
         self.stats: dict[str, int] = {
@@ -721,11 +722,7 @@ class Network:
         if name in self._hosts:
             raise ValueError(f"a host named {name!r} already exists")
         if ip is None:
-            while True:
-                ip = str(ipaddress.IPv4Address(0x0A000000 + self._next_ip))
-                self._next_ip += 1
-                if ip not in self._by_ip:
-                    break
+            ip = self._free_address()
         else:
             try:
                 ip = str(ipaddress.IPv4Address(ip))
@@ -737,6 +734,24 @@ class Network:
         self._hosts[name] = host
         self._by_ip[ip] = host
         return host
+
+    def _free_address(self) -> str:
+        """The next unused address of 10.0.0.0/8."""
+        while True:
+            ip = str(ipaddress.IPv4Address(0x0A000000 + self._next_ip))
+            self._next_ip += 1
+            if ip not in self._by_ip:
+                return ip
+
+    def _outside_address(self, host: Host) -> str:
+        """The address a loopback-only host (``localhost``) uses to reach other
+        hosts: allocated on first use, like the machine's own interface."""
+        ip = self._outside.get(host.name)
+        if ip is None:
+            ip = self._free_address()
+            self._outside[host.name] = ip
+            self._by_ip[ip] = host
+        return ip
 
     @property
     def hosts(self) -> list[Host]:

@@ -404,11 +404,6 @@ def test_open_connection_by_name_and_getaddrinfo() -> None:
     run(net, main)
 
 
-@pytest.mark.xfail(
-    reason="localhost has only 127.0.0.1: its SYN to another host leaves from 127.0.0.1 "
-    "and the answer never comes back (aiotcpsim/host.py Host.connect)",
-    raises=TimeoutError,
-)
 def test_default_host_reaches_named_host() -> None:
     net = aiotcpsim.Network(seed=1)
     db = net.add_host("db")
