@@ -355,13 +355,16 @@ def test_server_wait_closed_and_open_clients() -> None:
 def test_server_abort_clients() -> None:
     net = aiotcpsim.Network(seed=1)
 
+    writers: list[asyncio.StreamWriter] = []
+
     async def main() -> None:
-        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 6004)
+        server = await asyncio.start_server(lambda r, w: writers.append(w), "127.0.0.1", 6004)
         reader, writer = await asyncio.open_connection("127.0.0.1", 6004)
         await asyncio.sleep(0.1)
         server.close()
         server.abort_clients()  # type: ignore[attr-defined]
         assert await reader.read() == b""  # nothing unread at the server: FIN, not RST
+        assert writers[0].transport.is_closing()
         await server.wait_closed()
         await close_writer(writer)
 
