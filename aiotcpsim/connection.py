@@ -212,6 +212,7 @@ class Connection:
         "_rtx_stamp",
         "_scheduled",
         "_snd_max",
+        "_snd_sml",
         "_snd_nxt",
         "_snd_una",
         "_snd_wl1",
@@ -301,6 +302,7 @@ class Connection:
         self._snd_una = 0
         self._snd_nxt = 0
         self._snd_max = 0
+        self._snd_sml = 0  # end of the last sub-MSS segment sent (Minshall's Nagle)
         self._snd_wnd = 0
         self.max_snd_wnd = 0
         self._snd_wl1 = 0
@@ -1324,8 +1326,16 @@ class Connection:
                 # Window-limited: sender SWS avoidance.
                 if in_flight and n < self.max_snd_wnd // 2:
                     break
-            elif n == unsent and n < smss and in_flight and not self.nodelay and not fin_now:
-                break  # Nagle: a small segment waits for the ACK of what is in flight
+            elif (
+                n == unsent
+                and n < smss
+                and self._snd_sml > self._snd_una
+                and not self.nodelay
+                and not fin_now
+            ):
+                # Nagle as Linux does it (Minshall's variant, tcp_minshall_check): a
+                # small segment waits only while an earlier small one is unacknowledged.
+                break
             flags = 0
             if n == unsent:
                 flags = PSH | (FIN if self._fin_queued else 0)
@@ -1337,6 +1347,8 @@ class Connection:
         end = so + n + (flags & FIN)
         self._transmit(so, ACK | flags, payload, NO_OPTIONS, retransmission)
         self._snd_nxt = end
+        if 0 < n < self._smss() and so + n > self._snd_sml:
+            self._snd_sml = so + n
         if end > self._snd_max:
             self._snd_max = end
             if self._rtt_so is None and not retransmission:
