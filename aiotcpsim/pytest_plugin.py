@@ -23,7 +23,8 @@ An opted-in asyncio test (pytest-asyncio >= 1.4) runs on
 through pytest-asyncio's ``pytest_asyncio_loop_factories`` hook; its loop
 scope must be ``function`` (the default).  When a test fails, its report
 gets an ``aiotcpsim`` section with the seed, the command line that replays
-it, and the tail of the trace as a ladder diagram.
+it, and the tail of the trace: a ladder diagram when two hosts talk, else
+the trace records.
 
 About the hook: pytest-asyncio insists that once any implementation of
 ``pytest_asyncio_loop_factories`` exists, it answers for every asyncio test.
@@ -32,6 +33,10 @@ when collection meets the first test that opts in.  It answers for the
 tests that opted in, whatever other implementations (a project's
 ``conftest.py``) say; for the other tests it passes on their answer, or,
 when there is none, ``asyncio.new_event_loop``: the loop they get anyway.
+One cost remains, from pytest-asyncio (1.5) itself: while a loop-factory
+hook is active, async fixtures of a wider scope (session, module) used by
+function-loop tests are set up again for every test; projects that rely on
+such fixtures can keep their aiotcpsim tests in a separate pytest run.
 
 anyio tests (``@pytest.mark.anyio``) get the network's loop through anyio's
 own backend options, in the test module or ``conftest.py``::
