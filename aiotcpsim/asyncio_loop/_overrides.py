@@ -466,6 +466,7 @@ async def create_connection(
         if getattr(sock, "type", socket.SOCK_STREAM) != socket.SOCK_STREAM:
             raise ValueError(f"A Stream Socket was expected, got {sock!r}")
         sim = _connected_sim(sock)
+        sim.own_real_socket(sock)
     return await _create_connection_transport(
         loop,
         network,
@@ -589,6 +590,7 @@ async def create_server(
         if getattr(sock, "type", socket.SOCK_STREAM) != socket.SOCK_STREAM:
             raise ValueError(f"A Stream Socket was expected, got {sock!r}")
         sockets = [_listen_on_real_socket(loop, network, sock, backlog)]
+        sockets[0].own_real_socket(sock)  # Server.close() closes it, as asyncio's does
     server = SimServer(
         loop,
         network,
@@ -741,6 +743,7 @@ async def connect_accepted_socket(
     """``loop.connect_accepted_socket`` for a socket from :func:`sock_accept`."""
     _check_ssl_args(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
     sim = _connected_sim(sock)
+    sim.own_real_socket(sock)
     return await _create_connection_transport(
         loop,
         network,

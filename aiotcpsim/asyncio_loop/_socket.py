@@ -136,6 +136,7 @@ class SimSocket:
         self._listen_handler: _ListenHandler | None = None
         self._options: dict[tuple[int, int], int] = {}
         self._keepalive: dict[str, int | None] = {"idle": None, "interval": None, "count": None}
+        self._real: socket.socket | None = None
         if conn is not None:
             self.attach(conn)
         if listener is not None:
@@ -148,6 +149,12 @@ class SimSocket:
         self.conn = conn
         conn.user = self
         self._apply_options()
+
+    def own_real_socket(self, real: object) -> None:
+        """Close the kernel socket ``real`` along with this one: a transport made
+        with ``sock=`` owns its socket, as asyncio's do."""
+        if isinstance(real, socket.socket):
+            self._real = real
 
     def set_handler(self, handler: _Handler | None) -> None:
         """Forward the connection's callbacks to ``handler`` (a transport, a connect waiter)."""
@@ -335,6 +342,10 @@ class SimSocket:
         if self._fd is not None:
             self._fd.close()
             self._fd = None
+        if self._real is not None:
+            real, self._real = self._real, None
+            _registry.pop(real, None)
+            real.close()
 
     def detach(self) -> int:
         raise OSError(errno.EOPNOTSUPP, "a simulated socket has no kernel descriptor to detach")
