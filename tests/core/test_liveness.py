@@ -19,14 +19,14 @@ from aiotcpsim.segment import ACK
 
 # -- 52. data retransmission: RTO backoff, give-up after retries2 --------------------------
 
-# RTO after a 20 ms RTT sample: max(rto_min, SRTT + 4 * RTTVAR) = 200 ms, doubled
-# on every expiry up to rto_max = 120 s.
+# With no delay the RTT sample is 0 and the RTO is Linux's floor,
+# SRTT + max(4 * RTTVAR, rto_min) = 200 ms, doubled on every expiry up to rto_max.
 BACKOFF = [0.0, 0.2, 0.6, 1.4, 3.0, 6.2, 12.6, 25.4, 51.0, 102.2, 204.6]
 CAPPED = [324.6, 444.6, 564.6, 684.6, 804.6]
 
 
 def test_established_data_retransmitted_with_backoff_then_etimedout() -> None:
-    p = Pair()
+    p = Pair(delay=0.0)
     a, _b = p.establish()
     app = App(p)
     a.user = app
@@ -50,7 +50,7 @@ def test_established_data_retransmitted_with_backoff_then_etimedout() -> None:
 
 def test_established_retries2_knob_shortens_give_up() -> None:
     # retries2 = 3: tcp_model_timeout = (2**4 - 1) * 0.2 = 3.0 s
-    p = Pair(retries2=3)
+    p = Pair(delay=0.0, retries2=3)
     a, _b = p.establish()
     p.net.link(p.c, p.s).update(loss=1.0)
     a.send(b"x" * 10, p.net.now)
@@ -76,11 +76,11 @@ def test_established_user_timeout_bounds_retransmission() -> None:
 def test_established_lost_segment_retransmitted_and_recovered() -> None:
     p = Pair()
     a, b = p.establish()
-    p.drop("c>s", "P.", length=1460)
+    p.drop("c>s", ".", length=1460)
     a.send(b"a" * 1460 + b"b" * 1460 + b"c" * 1460, p.net.now)
     p.at(1.0)
     rows = p.rows()
-    assert rows[0] == ("c>s✗", 0.0, "P.", 1, 1, 1460)
+    assert rows[0] == ("c>s✗", 0.0, ".", 1, 1, 1460)
     assert [row[3] for row in rows if row[0] == "c>s" and row[1] == 0.0] == [1461, 2921]
     # Out of order: B acknowledges at once with ack 1 (duplicate ACKs).
     assert [row for row in rows if row[0] == "s>c" and row[1] == 0.01] == [
@@ -88,8 +88,8 @@ def test_established_lost_segment_retransmitted_and_recovered() -> None:
         ("s>c", 0.01, ".", 1, 1, 0),
     ]
     rtx = [row for row in rows if row[0] == "c>s" and row[1] > 0.0]
-    assert rtx[0] == ("c>s", 0.2, "P.", 1, 1, 1460)
-    assert ("s>c", 0.21, ".", 1, 4381, 0) in rows  # the hole filled: cumulative ACK
+    assert rtx[0] == ("c>s", 0.22, ".", 1, 1, 1460)  # RTO = 0.02 + max(4 * 0.01, 0.2)
+    assert ("s>c", 0.23, ".", 1, 4381, 0) in rows  # the hole filled: cumulative ACK
     assert recv_all(b, p.net.now) == b"a" * 1460 + b"b" * 1460 + b"c" * 1460
 
 
@@ -99,7 +99,7 @@ def test_established_lost_segment_retransmitted_and_recovered() -> None:
 def test_established_keepalive_probe_answered_restarts_idle_timer() -> None:
     p = Pair()
     a, _b = p.establish()
-    a.set_keepalive(True)
+    a.set_keepalive(True, now=p.net.now)
     p.at(14500.0)
     assert p.rows() == [
         ("c>s", 7200.0, ".", 0, 1, 0),  # seq = SND.NXT - 1
@@ -113,7 +113,7 @@ def test_established_keepalive_probe_answered_restarts_idle_timer() -> None:
 def test_established_keepalive_unanswered_gives_up_after_probes() -> None:
     p = Pair()
     a, _b = p.establish()
-    a.set_keepalive(True)
+    a.set_keepalive(True, now=p.net.now)
     p.net.link(p.c, p.s).update(loss=1.0)
     p.idle()
     probes = [row for row in p.rows() if row[2] == "."]
@@ -127,7 +127,7 @@ def test_established_keepalive_unanswered_gives_up_after_probes() -> None:
 def test_established_keepalive_knobs_per_connection() -> None:
     p = Pair()
     a, _b = p.establish()
-    a.set_keepalive(True, idle=10.0, interval=2.0, count=3)
+    a.set_keepalive(True, idle=10.0, interval=2.0, count=3, now=p.net.now)
     p.net.link(p.c, p.s).update(loss=1.0)
     p.idle()
     assert [row[1] for row in p.rows() if row[2] == "."] == [10.0, 12.0, 14.0]
@@ -139,7 +139,7 @@ def test_established_keepalive_knobs_per_connection() -> None:
 def test_established_keepalive_peer_restarted_resets() -> None:
     p = Pair()
     a, _b = p.establish()
-    a.set_keepalive(True)
+    a.set_keepalive(True, now=p.net.now)
     p.s.crash()
     p.at(100.0)
     p.s.restart()
@@ -164,7 +164,7 @@ def test_established_keepalive_off_by_default() -> None:
 def test_established_keepalive_disabled_again_stops_probes() -> None:
     p = Pair()
     a, _b = p.establish()
-    a.set_keepalive(True, idle=10.0)
+    a.set_keepalive(True, idle=10.0, now=p.net.now)
     p.at(5.0)
     a.set_keepalive(False)
     p.idle()
