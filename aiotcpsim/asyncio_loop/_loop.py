@@ -7,8 +7,12 @@ progress in the meantime, it moves its clock to that timer instead of
 sleeping.  A two-minute SYN timeout then costs microseconds, and a run is
 reproducible to the virtual microsecond.
 
-The rules, checked each time the loop has nothing ready to run
-(:meth:`VirtualTimeLoop._run_once`):
+The stock ``_run_once`` sleeps in exactly one call, ``selector.select(timeout)``,
+made with a positive timeout only when no callback is ready and no timer is
+due.  The loop wraps its selector so that this call comes back to it
+(:meth:`VirtualTimeLoop._idle_select`), which applies these rules.  (Overriding
+``_run_once`` instead means copying CPython's code or polling the OS twice
+per iteration, which hands level-triggered events to their callbacks twice.)
 
 1. Real I/O first.  The OS selector is polled with timeout 0; whatever real
    file descriptor (kernel socket, pipe, the self-pipe that
@@ -44,7 +48,6 @@ never fires, since virtual time does not pass during a callback.
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import heapq
 import math
@@ -53,13 +56,16 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from contextvars import Context
-from typing import Any, TypeVar, TypeVarTuple, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
 from ..network import Network
 from ._driver import NetworkDriver
 from ._overrides import NetworkLoopMixin
+
+if TYPE_CHECKING:
+    from _typeshed import FileDescriptorLike
 
 __all__ = ["DeadlockError", "VirtualTimeLoop", "loop_factory", "run"]
 
@@ -98,7 +104,7 @@ class _SequencedTimerHandle(asyncio.TimerHandle):
     runs depend on heap internals.
     """
 
-    __slots__ = ("_seq",)
+    __slots__ = ("_key",)
 
     def __init__(
         self,
@@ -110,27 +116,67 @@ class _SequencedTimerHandle(asyncio.TimerHandle):
         context: Context | None = None,
     ) -> None:
         super().__init__(when, callback, args, loop, context)
-        self._seq = seq
+        self._key = (when, seq)  # heapq compares with < only: keep it cheap
 
     def __lt__(self, other: asyncio.TimerHandle) -> bool:
         if isinstance(other, _SequencedTimerHandle):
-            return (self.when(), self._seq) < (other.when(), other._seq)
+            return self._key < other._key
         return super().__lt__(other)
 
     def __le__(self, other: asyncio.TimerHandle) -> bool:
         if isinstance(other, _SequencedTimerHandle):
-            return (self.when(), self._seq) <= (other.when(), other._seq)
+            return self._key <= other._key
         return super().__le__(other)
 
     def __gt__(self, other: asyncio.TimerHandle) -> bool:
         if isinstance(other, _SequencedTimerHandle):
-            return (self.when(), self._seq) > (other.when(), other._seq)
+            return self._key > other._key
         return super().__gt__(other)
 
     def __ge__(self, other: asyncio.TimerHandle) -> bool:
         if isinstance(other, _SequencedTimerHandle):
-            return (self.when(), self._seq) >= (other.when(), other._seq)
+            return self._key >= other._key
         return super().__ge__(other)
+
+
+class _VirtualTimeSelector(selectors.BaseSelector):
+    """The loop's OS selector, except that a sleeping ``select()`` asks the loop.
+
+    ``select(0)`` (something is ready or due) goes straight to the OS.  A
+    ``select(timeout)`` with a positive or no timeout is where the stock loop
+    would sleep until the next timer; the virtual-time loop decides instead.
+    """
+
+    def __init__(self, loop: VirtualTimeLoop, selector: selectors.BaseSelector) -> None:
+        self._loop = loop
+        self._selector = selector
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is not None and timeout <= 0:
+            return self._selector.select(0)
+        return self._loop._idle_select(timeout)
+
+    def register(
+        self, fileobj: FileDescriptorLike, events: int, data: Any = None
+    ) -> selectors.SelectorKey:
+        return self._selector.register(fileobj, events, data)
+
+    def unregister(self, fileobj: FileDescriptorLike) -> selectors.SelectorKey:
+        return self._selector.unregister(fileobj)
+
+    def modify(
+        self, fileobj: FileDescriptorLike, events: int, data: Any = None
+    ) -> selectors.SelectorKey:
+        return self._selector.modify(fileobj, events, data)
+
+    def get_key(self, fileobj: FileDescriptorLike) -> selectors.SelectorKey:
+        return self._selector.get_key(fileobj)
+
+    def get_map(self) -> Mapping[FileDescriptorLike, selectors.SelectorKey]:
+        return self._selector.get_map()
+
+    def close(self) -> None:
+        self._selector.close()
 
 
 class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
@@ -147,9 +193,7 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
 
     # asyncio internals this loop reads and writes (BaseEventLoop and
     # BaseSelectorEventLoop, unchanged from 3.11 to 3.13).
-    _ready: collections.deque[asyncio.Handle]
     _scheduled: list[asyncio.TimerHandle]
-    _stopping: bool
     _selector: selectors.BaseSelector
     _ssock: socket.socket | None
     _clock_resolution: float
@@ -167,6 +211,10 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
             threading.enumerate()
         )
         super().__init__()
+        # The stock loop sleeps in exactly one call, selector.select(timeout):
+        # route that call through the loop (see _idle_select).
+        self._real_selector = self._selector
+        self._selector = _VirtualTimeSelector(self, self._real_selector)
         try:
             if network is None:
                 network = Network(0 if seed is None else seed)
@@ -208,7 +256,7 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
     def call_at(
         self,
         when: float,
-        callback: Callable[[Unpack[_Ts]], object],
+        callback: Callable[[*_Ts], object],
         *args: *_Ts,
         context: Context | None = None,
     ) -> asyncio.TimerHandle:
@@ -228,31 +276,23 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
         timer._scheduled = True  # type: ignore[attr-defined]
         return timer
 
-    # -- one iteration --------------------------------------------------------
+    # -- where the stock loop would sleep ----------------------------------------
 
-    def _run_once(self) -> None:
-        """One loop iteration; see the module docstring for the rules.
+    def _idle_select(self, timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
+        """Stand-in for ``selector.select(timeout)`` when the stock loop would sleep.
 
-        When nothing is ready, :meth:`_prepare_idle` first decides what the
-        stock loop's sleep becomes: process real I/O, wait in real time, or
-        jump the clock.  Either way, when the stock ``_run_once`` runs
-        afterwards something is ready or due, so its own selector call
-        returns at once.
-        """
-        if not self._ready and not self._stopping and not self._prepare_idle():
-            return  # waited in real time and nothing came: decide again
-        super()._run_once()  # type: ignore[misc]
-
-    def _prepare_idle(self) -> bool:
-        """Nothing is ready: make something ready or due, or wait, or raise.
-
-        Returns True when a callback is ready or a timer is due; False when
-        the loop should decide again (it waited, or the clock moved and what
-        it moved for is gone).
+        ``BaseEventLoop._run_once`` passes a timeout > 0 only when no callback
+        is ready and no timer is due; it then processes the events returned,
+        runs the timers due at ``time()`` and the ready callbacks.  So this is
+        the one place to decide, by the rules of the module docstring, whether
+        to jump the clock, wait in real time, or raise DeadlockError.
+        Returning no event with the clock unchanged is always safe: the loop
+        just decides again.
         """
         # 1. Real I/O that is ready now runs before any virtual time passes.
-        if self._poll(0):
-            return True
+        event_list = self._real_selector.select(0)
+        if event_list:
+            return event_list
         when = self._next_timer()
 
         # 2. Real work in flight: wait in real time, like the stock loop.
@@ -263,7 +303,7 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
         # 3. Nothing outside can progress: jump to the next timer.
         if when is not None:
             self._set_time(when)
-            return self._runnable()
+            return []
 
         # 4. No timer: is there anything that could ever wake the loop?
         waker = self._possible_waker()
@@ -271,14 +311,9 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
             return self._wait_real(None, thread_poll=waker == "thread")
         raise self._deadlock()
 
-    def _poll(self, timeout: float | None) -> bool:
-        """One selector call; returns True if a callback became ready."""
-        event_list = self._selector.select(timeout)
-        if event_list:
-            self._process_events(event_list)  # type: ignore[attr-defined]
-        return bool(self._ready)
-
-    def _wait_real(self, when: float | None, *, thread_poll: bool) -> bool:
+    def _wait_real(
+        self, when: float | None, *, thread_poll: bool
+    ) -> list[tuple[selectors.SelectorKey, int]]:
         """Wait in the selector in real time until I/O or the next timer.
 
         Virtual time advances by the real time waited, capped at ``when``.
@@ -288,26 +323,14 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
         if thread_poll and (timeout is None or timeout > _THREAD_POLL_INTERVAL):
             timeout = _THREAD_POLL_INTERVAL
         start = time.monotonic()
-        ready = self._poll(timeout)
+        event_list = self._real_selector.select(timeout)
         waited = time.monotonic() - start
-        if when is not None and remaining is not None:
-            if not ready and timeout == remaining:
+        if when is not None:
+            if not event_list and timeout == remaining:
                 self._set_time(when)  # slept the whole way: the timer is due
             else:
                 self._set_time(min(self._now + waited, when))
-        return self._runnable()
-
-    def _runnable(self) -> bool:
-        """Is a callback ready or a timer due?
-
-        Checked again after the clock moved: moving it brings the network up
-        to date, which may cancel the very timer the loop jumped to (the
-        driver's) or make callbacks ready.
-        """
-        if self._ready:
-            return True
-        when = self._next_timer()
-        return when is not None and when <= self._now
+        return event_list
 
     def _next_timer(self) -> float | None:
         """Deadline of the earliest live timer (None: none, or only at infinity)."""
@@ -354,7 +377,7 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
     def _possible_waker(self) -> str | None:
         """What could still wake a loop that has no timer, or None."""
         ssock_fd = self._ssock.fileno() if self._ssock is not None else -1
-        if any(key.fd != ssock_fd for key in self._selector.get_map().values()):
+        if any(key.fd != ssock_fd for key in self._real_selector.get_map().values()):
             return "file descriptor"
         if getattr(self, "_signal_handlers", None):
             return "signal handler"
@@ -381,7 +404,7 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
     def run_in_executor(
         self,
         executor: concurrent.futures.Executor | None,
-        func: Callable[[Unpack[_Ts]], _T],
+        func: Callable[[*_Ts], _T],
         *args: *_Ts,
     ) -> asyncio.Future[_T]:
         """Like the stock method; virtual time does not jump while the job runs.

@@ -297,6 +297,38 @@ def test_real_socket_io_on_loopback() -> None:
     assert run(main()) == (b"hello", 1.0, b"HELLO")
 
 
+def test_ready_fd_is_dispatched_once_per_readiness() -> None:
+    # A level-triggered fd seen ready while the loop is idle must reach its
+    # callback once, not once per selector poll.
+    calls: list[bytes | None] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        with a, b:
+            a.setblocking(False)
+            done: asyncio.Future[None] = loop.create_future()
+
+            def on_readable() -> None:
+                try:
+                    calls.append(a.recv(1))
+                except BlockingIOError:
+                    calls.append(None)  # a spurious wake-up
+                if not done.done():
+                    loop.call_later(1, done.set_result, None)
+
+            loop.add_reader(a, on_readable)
+            sleeper = asyncio.create_task(asyncio.sleep(10))
+            await asyncio.sleep(0)
+            b.send(b"x")
+            await done
+            loop.remove_reader(a)
+            sleeper.cancel()
+
+    run(main())
+    assert calls == [b"x"]
+
+
 # -- deadlock detection --------------------------------------------------------------
 
 
