@@ -179,21 +179,34 @@ def test_established_zero_window_probes_then_window_update_on_read() -> None:
     a, b = p.establish()
     payload = bytes(range(256)) * 40  # 10240 bytes, more than B's buffer
     assert a.send(payload, p.net.now) == len(payload)
-    p.at(0.02)
+    p.at(0.03)
     assert b.readable_bytes == 4096
-    acks = [row for row in p.rows(window=True) if row[0] == "s>c"]
-    assert acks[-1] == ("s>c", 0.01, ".", 1, 4097, 0, 0)  # window closed
+    assert p.rows(window=True) == [
+        ("c>s", 0.0, ".", 1, 1, 1460, 4096),
+        ("c>s", 0.0, ".", 1461, 1, 1460, 4096),
+        ("s>c", 0.01, ".", 1, 1461, 0, 2636),
+        ("s>c", 0.01, ".", 1, 2921, 0, 1176),
+        # Sender SWS avoidance: no sub-MSS segment into a small window while
+        # data is in flight; the rest goes when everything is acknowledged.
+        ("c>s", 0.02, ".", 2921, 1, 1176, 4096),
+        ("s>c", 0.03, ".", 1, 4097, 0, 0),  # the window is closed
+    ]
     p.at(3600.0)  # an hour later: probes all along, never a timeout
     assert a.state is State.ESTABLISHED
-    probes = [row for row in p.rows() if row[0] == "c>s" and row[1] > 0.0]
+    probes = [row for row in p.rows() if row[0] == "c>s" and row[1] > 0.03]
     times = [row[1] for row in probes]
-    assert times[:5] == [0.22, 0.62, 1.42, 3.02, 6.22]  # RTO back-off from the zero window
+    # Probes from the zero-window ACK (0.04) on, RTO 0.22 s doubled each time.
+    assert times[:5] == [0.26, 0.7, 1.58, 3.34, 6.86]
     gaps = [round(b - a, 6) for a, b in itertools.pairwise(times)]
     assert max(gaps) == 120.0  # capped at rto_max
-    assert all(row[5] <= 1 for row in probes)  # zero-length or one-byte probes
-    answers = [row for row in p.rows(window=True) if row[0] == "s>c" and row[1] > 0.01]
-    assert answers and all(row[6] == 0 for row in answers)
-    assert b.readable_bytes == 4096 + (1 if probes[0][5] == 1 else 0) or b.readable_bytes >= 4096
+    # Linux's probe: zero-length, SEG.SEQ = SND.UNA - 1 (tcp_xmit_probe_skb).
+    assert {row[2:] for row in probes} == {(".", 4096, 1, 0)}
+    answers = [row for row in p.rows(window=True) if row[0] == "s>c" and row[1] > 0.03]
+    assert {row[2:] for row in answers} == {(".", 1, 4097, 0, 0)}
+    # Answers to old-sequence segments are rate-limited (tcp_invalid_ratelimit,
+    # 500 ms): the probe at 0.7 s, 0.44 s after the previous one, goes unanswered.
+    assert [row[1] for row in answers[:3]] == [0.27, 1.59, 3.35]
+    assert b.readable_bytes == 4096
     # The reader comes back: a window update, and the writer resumes.
     start = p.now
     got = recv_all(b, p.net.now)
@@ -234,16 +247,17 @@ def test_established_send_buffer_fills_when_reader_stalls() -> None:
 def test_established_duplicate_data_acked_not_redelivered() -> None:
     p = Pair(rcvbuf=32768)
     a, _b = p.establish()
+    p.net.link(p.c, p.s).update(loss=1.0)  # B's TCB must not see A's replies
     p.send("s>c", ACK, 1, ack=1, payload=b"d" * 100)
     p.at(1.0)
     p.send("s>c", ACK, 1, ack=1, payload=b"d" * 100)  # a duplicate
     p.at(2.0)
     p.send("s>c", ACK, 32769 + 100, ack=1, payload=b"e" * 100)  # beyond the window
     p.at(3.0)
-    assert [row for row in p.rows() if row[0] == "c>s"] == [
-        ("c>s", 0.01, ".", 1, 101, 0),
-        ("c>s", 1.01, ".", 1, 101, 0),
-        ("c>s", 2.01, ".", 1, 101, 0),
+    assert [row for row in p.rows() if row[0] == "c>s✗"] == [
+        ("c>s✗", 0.01, ".", 1, 101, 0),
+        ("c>s✗", 1.01, ".", 1, 101, 0),  # a duplicate: ACKed, not delivered again
+        ("c>s✗", 2.01, ".", 1, 101, 0),  # beyond the window: ACKed, dropped
     ]
     assert recv_all(a, p.net.now) == b"d" * 100
     assert a.readable_bytes == 0
@@ -261,16 +275,17 @@ def test_established_overlapping_segment_delivers_only_new_bytes() -> None:
 def test_established_out_of_order_segments_reassembled() -> None:
     p = Pair()
     a, _b = p.establish()
+    p.net.link(p.c, p.s).update(loss=1.0)  # B's TCB must not see A's replies
     p.send("s>c", ACK, 11, ack=1, payload=b"klmnopqrst")
     p.send("s>c", ACK, 21, ack=1, payload=b"uvwxyz")
     p.at(0.05)
     assert a.recv(100, p.net.now) is None
     p.send("s>c", ACK, 1, ack=1, payload=b"abcdefghij")
     p.at(0.1)
-    assert [row for row in p.rows() if row[0] == "c>s"] == [
-        ("c>s", 0.01, ".", 1, 1, 0),
-        ("c>s", 0.01, ".", 1, 1, 0),
-        ("c>s", 0.06, ".", 1, 27, 0),
+    assert [row for row in p.rows() if row[0] == "c>s✗"] == [
+        ("c>s✗", 0.01, ".", 1, 1, 0),  # out of order: duplicate ACKs at once
+        ("c>s✗", 0.01, ".", 1, 1, 0),
+        ("c>s✗", 0.06, ".", 1, 27, 0),  # the hole filled: everything at once
     ]
     assert recv_all(a, p.net.now) == b"abcdefghijklmnopqrstuvwxyz"
 
@@ -281,15 +296,16 @@ def test_established_out_of_order_segments_reassembled() -> None:
 def test_established_segment_without_ack_is_dropped() -> None:
     p = Pair()
     _a, b = p.establish()
+    p.net.link(p.s, p.c).update(loss=1.0)  # A's TCB must not see B's replies
     p.send("c>s", 0, 1, payload=b"n" * 1000)  # no flags at all
     p.at(0.5)
     assert b.readable_bytes == 0
-    assert [row for row in p.rows() if row[0] == "s>c"] == []
+    assert [row for row in p.rows() if row[0] == "s>c✗"] == []
     assert b.state is State.ESTABLISHED
     p.send("c>s", ACK, 1, ack=1, payload=b"n" * 1000)
     p.at(1.0)
     assert b.readable_bytes == 1000
-    assert [row for row in p.rows() if row[0] == "s>c"] == [("s>c", 0.51, ".", 1, 1001, 0)]
+    assert [row for row in p.rows() if row[0] == "s>c✗"] == [("s>c✗", 0.51, ".", 1, 1001, 0)]
 
 
 # -- SYN in a synchronized state (RFC 5961 section 4) ------------------------------------------
