@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from aiotcpsim import Network
+from aiotcpsim import Connection, Network, State
 from aiotcpsim.asyncio_loop import (
     DeadlockError,
     NetworkDriver,
@@ -501,3 +501,68 @@ def test_real_time_mode_on_a_stock_loop() -> None:
     asyncio.run(main())  # a plain asyncio loop: real (short) waits
     assert len(fired) == 1
     assert fired[0] >= 0.001
+
+
+# -- a core TCP connection driven by the loop ---------------------------------------------
+
+
+class _HandshakeUser:
+    """A bare ConnectionUser: resolves a future with the loop time at tcp_connected."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.connected: asyncio.Future[float] = loop.create_future()
+
+    def tcp_connected(self, conn: Connection) -> None:
+        if not self.connected.done():
+            self.connected.set_result(self.loop.time())
+
+    def tcp_readable(self, conn: Connection) -> None:
+        pass
+
+    def tcp_writable(self, conn: Connection) -> None:
+        pass
+
+    def tcp_closed(self, conn: Connection) -> None:
+        pass
+
+
+def test_core_handshake_completes_in_virtual_time() -> None:
+    net = Network(seed=1, delay=0.05)
+    server = net.add_host("server")
+    client = net.add_host("client")
+
+    async def main() -> tuple[float, State, State, float]:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(2)
+        listener = server.listen(80)
+        user = _HandshakeUser(loop)
+        conn = client.connect("server", 80, user=user)
+        connected_at = await user.connected
+        await asyncio.sleep(1)  # the final ACK reaches the server
+        child = listener.accept()
+        assert child is not None
+        return connected_at, conn.state, child.state, net.now
+
+    connected_at, client_state, server_state, now = run(main(), network=net)
+    assert connected_at == pytest.approx(2.1, abs=1e-9)  # SYN + SYN-ACK, 50 ms each
+    assert (client_state, server_state) == (State.ESTABLISHED, State.ESTABLISHED)
+    assert now == pytest.approx(3.1, abs=1e-9)
+
+
+def test_lost_syn_is_retransmitted_on_the_virtual_clock() -> None:
+    net = Network(seed=1, delay=0.05)
+    server = net.add_host("server")
+    client = net.add_host("client")
+    link = net.link(client, server).update(loss=1.0)
+    net.call_at(0.5, lambda: link.update(loss=0.0))
+
+    async def main() -> float:
+        server.listen(80)
+        user = _HandshakeUser(asyncio.get_running_loop())
+        client.connect("server", 80, user=user)
+        return await user.connected
+
+    # The first SYN is lost; the retransmission leaves at the initial RTO (1 s).
+    assert run(main(), network=net) == pytest.approx(1.1, abs=1e-9)
+    assert net.statistics()["retransmissions"] == 1
