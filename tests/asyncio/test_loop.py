@@ -555,7 +555,11 @@ def test_lost_syn_is_retransmitted_on_the_virtual_clock() -> None:
     server = net.add_host("server")
     client = net.add_host("client")
     link = net.link(client, server).update(loss=1.0)
-    net.call_at(0.5, lambda: link.update(loss=0.0))
+
+    def heal() -> None:
+        link.update(loss=0.0)
+
+    net.call_at(0.5, heal)
 
     async def main() -> float:
         server.listen(80)
