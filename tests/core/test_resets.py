@@ -51,8 +51,8 @@ def test_established_abort_sends_rst_at_snd_nxt() -> None:
     assert b.state is State.CLOSED
     p.idle()
     assert [row for row in p.rows() if row[0] == "s>c" and row[1] == 0.0] == [
-        ("s>c", 0.0, "P.", 1, 1, 1460),
-        ("s>c", 0.0, "P.", 1461, 1, 1460),
+        ("s>c", 0.0, ".", 1, 1, 1460),
+        ("s>c", 0.0, ".", 1461, 1, 1460),
         ("s>c", 0.0, "P.", 2921, 1, 80),
         ("s>c", 0.0, "R.", 3001, 1, 0),  # <SEQ=SND.NXT><ACK=RCV.NXT>
     ]
@@ -265,7 +265,7 @@ def test_established_peer_crashed_and_restarted_resets_on_next_write() -> None:
         ("c>s", 5.0, "P.", 1, 1, 10),
         ("s>c", 5.01, "R", 1, None, 0),  # the new stack knows nothing: RST seq = SEG.ACK
     ]
-    assert p.states("c") == [(5.01, "c", "CLOSED")]
+    assert p.states() == [(0.0, "s", "CLOSED"), (5.02, "c", "CLOSED")]  # the crash, the RST
     with pytest.raises(ConnectionResetError):
         a.recv(10, p.net.now)
 
@@ -287,7 +287,14 @@ def test_established_data_to_crashed_peer_is_retransmitted() -> None:
     p.s.crash()
     a.send(b"0123456789", p.net.now)
     p.at(10.0)
-    assert [row[1] for row in p.rows()] == [0.0, 0.2, 0.6, 1.4, 3.0, 6.2]
+    assert [row[:2] for row in p.rows()] == [
+        ("c>s✗", 0.0),
+        ("c>s✗", 0.22),  # RTO = SRTT + max(4 * RTTVAR, rto_min) = 0.02 + 0.2
+        ("c>s✗", 0.66),
+        ("c>s✗", 1.54),
+        ("c>s✗", 3.3),
+        ("c>s✗", 6.82),
+    ]
     assert a.state is State.ESTABLISHED
 
 
