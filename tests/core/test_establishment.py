@@ -547,6 +547,26 @@ def test_listen_non_syn_segments_then_handshake_on_same_tuple() -> None:
     assert listener.accept() is None
 
 
+# -- 19. segments to a port with no socket ----------------------------------------------------
+
+
+def test_closed_port_answers_segments_with_rst() -> None:
+    p = Pair()  # no listener on 8080
+    p.tuple = (A_IP, 40000, B_IP, 8080)
+    p.isn = {"c": 0, "s": 0}  # absolute numbers
+    p.send("c>s", ACK, 100, ack=777, payload=b"abc")  # ACK = N -> R N:N(0)
+    p.send("c>s", FIN, 100, payload=b"ab")  # no ACK -> R. 0:0(0) ack SEG.SEQ + SEG.LEN
+    p.send("c>s", SYN, 500)  # SYN counts one
+    p.send("c>s", RST, 100)  # never answer a RST
+    p.send("c>s", RST | ACK, 100, ack=5)
+    p.idle()
+    assert [row for row in p.rows() if row[0] == "s>c"] == [
+        ("s>c", 0.01, "R", 777, None, 0),
+        ("s>c", 0.01, "R.", 0, 103, 0),
+        ("s>c", 0.01, "R.", 0, 501, 0),
+    ]
+
+
 # -- 21, 22. accept queue full ---------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ import errno
 import pytest
 from ladder import App, Pair
 
-from aiotcpsim.connection import State
+from aiotcpsim.connection import Connection, State
 from aiotcpsim.segment import ACK, RST, SYN
 
 # -- 42. close with unread data sends RST ------------------------------------------------------
@@ -71,11 +71,11 @@ def test_established_abort_before_any_data() -> None:
     assert a.take_error() is None
 
 
-def recv_all_then_error(conn: object, now: float) -> tuple[bytes, type[BaseException] | None]:
+def recv_all_then_error(conn: Connection, now: float) -> tuple[bytes, type[BaseException] | None]:
     out = bytearray()
     while True:
         try:
-            chunk = conn.recv(1 << 20, now)  # type: ignore[attr-defined]
+            chunk = conn.recv(1 << 20, now)
         except OSError as exc:
             return bytes(out), type(exc)
         if not chunk:
