@@ -166,7 +166,9 @@ def attach(loop: asyncio.AbstractEventLoop, network: Network) -> NetworkDriver:
 
     Network time is the loop's clock minus its value now, plus the network's
     current time: a fresh network starts at 0 when attached.  Returns the driver;
-    call its ``detach()`` (or use it as a context manager) when done.
+    call its ``detach()`` (or use it as a context manager) when done.  This only
+    runs the network's clock; :func:`aiotcpsim.asyncio_loop.install` also routes
+    the loop's ``create_connection``/``create_server``... to the network.
 
     Raises:
         RuntimeError: the network is already driven by another loop.
