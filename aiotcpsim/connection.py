@@ -212,8 +212,8 @@ class Connection:
         "_rtx_stamp",
         "_scheduled",
         "_snd_max",
-        "_snd_sml",
         "_snd_nxt",
+        "_snd_sml",
         "_snd_una",
         "_snd_wl1",
         "_snd_wl2",
@@ -1567,7 +1567,7 @@ class Connection:
         self._transmit(self._snd_una - 1, ACK, b"", NO_OPTIONS, False)
         self._ka_probes += 1
         self._backoff += 1
-        self._persist_at = now + min(self._rto * (1 << self._backoff), self.config.rto_max)
+        self._persist_at = now + min(self._rto * (1 << min(self._backoff, 30)), self.config.rto_max)
 
     def _on_keepalive_timeout(self, now: float) -> None:
         """RFC 9293 3.8.4; Linux ``tcp_keepalive_timer``."""

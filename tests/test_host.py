@@ -295,3 +295,23 @@ def test_time_never_goes_backwards() -> None:
     net.advance(5)
     with pytest.raises(ValueError, match="time cannot go backwards"):
         net.advance(4)
+
+
+def test_zero_window_stall_of_days_keeps_probing_then_resumes() -> None:
+    # CONFORMANCE 54: probes back off to rto_max and never give up while they
+    # are answered, however long the reader sleeps (here two simulated days).
+    net, client, server = pair(rcvbuf=4096, sndbuf=8192)
+    listener = server.listen(8080)
+    conn = client.connect("10.0.0.2", 8080)
+    net.advance(0.1)
+    child = listener.accept()
+    assert child is not None
+    sent = conn.send(b"x" * 8192, net.now)
+    net.advance(200_000.0)
+    assert conn.state is State.ESTABLISHED
+    assert child.readable_bytes == 4096
+    probes = [s for s in net.trace.segments() if s.src_ip == "10.0.0.1" and not s.payload]
+    assert len(probes) > 1000
+    assert read_all(child, net.now) == b"x" * 4096
+    net.advance(net.now + 300.0)  # the window update, then the rest of the data
+    assert read_all(child, net.now) == b"x" * (sent - 4096)
