@@ -61,16 +61,18 @@ def test_established_retries2_knob_shortens_give_up() -> None:
 
 
 def test_established_user_timeout_bounds_retransmission() -> None:
+    # TCP_USER_TIMEOUT: the last RTO is clamped so the connection fails exactly
+    # user_timeout after the first unacknowledged transmission
+    # (tcp_clamp_rto_to_user_timeout).
     p = Pair()
     a, _b = p.establish()
     a.user_timeout = 5.0
     p.net.link(p.c, p.s).update(loss=1.0)
     a.send(b"x" * 10, p.net.now)
     p.idle()
+    assert [row[1] for row in p.rows()] == [0.0, 0.22, 0.66, 1.54, 3.3]
+    assert p.states("c") == [(5.0, "c", "CLOSED")]
     assert a.error == errno.ETIMEDOUT
-    closed = p.states("c")[-1]
-    assert closed[2] == "CLOSED"
-    assert 5.0 <= closed[0] <= 6.2
 
 
 def test_established_lost_segment_retransmitted_and_recovered() -> None:
@@ -306,6 +308,32 @@ def test_established_segment_without_ack_is_dropped() -> None:
     p.at(1.0)
     assert b.readable_bytes == 1000
     assert [row for row in p.rows() if row[0] == "s>c✗"] == [("s>c✗", 0.51, ".", 1, 1001, 0)]
+
+
+# -- ACK checks (RFC 5961 section 5, RFC 9293 3.10.7.4) ----------------------------------------
+
+
+def test_established_ack_of_unsent_data_is_acked_and_dropped() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    p.net.link(p.c, p.s).update(loss=1.0)  # B's TCB must not see A's replies
+    p.send("s>c", ACK, 1, ack=5000, payload=b"bogus")  # SEG.ACK > SND.NXT
+    p.at(0.1)
+    assert [row for row in p.rows() if row[0] == "c>s✗"] == [("c>s✗", 0.01, ".", 1, 1, 0)]
+    assert a.readable_bytes == 0
+    assert a.state is State.ESTABLISHED
+
+
+def test_established_ack_far_below_window_draws_challenge_ack() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    p.net.link(p.c, p.s).update(loss=1.0)
+    # SEG.ACK < SND.UNA - MAX.SND.WND: a blind data injection attempt.
+    p.send("s>c", ACK, 1, ack=(1 - 10_000_000) & 0xFFFFFFFF, payload=b"blind")
+    p.at(0.1)
+    assert [row for row in p.rows() if row[0] == "c>s✗"] == [("c>s✗", 0.01, ".", 1, 1, 0)]
+    assert a.readable_bytes == 0
+    assert (0.01, "c", "challenge ACK (ACK below the acceptable range)") in p.notes()
 
 
 # -- SYN in a synchronized state (RFC 5961 section 4) ------------------------------------------
