@@ -5,8 +5,10 @@ that ACK by up to 40 ms), its application closes a second later and sends its
 own FIN; the client, the active closer, holds TIME-WAIT for 60 s.
 
 Three segments: the server's application closes as soon as it reads the end
-of stream, within the delayed-ACK time, so its FIN carries the ACK of the
-client's FIN: the client goes FIN-WAIT-1 -> TIME-WAIT directly.
+of stream.  Linux delays the ACK of a FIN (``tcp_fin`` enters pingpong mode),
+so the server's FIN carries that ACK; a TCP that acknowledges at once sends
+a bare ACK first -- a rule drops that lone ACK, so either way the client
+receives a single FIN|ACK and goes FIN-WAIT-1 -> TIME-WAIT directly.
 
 Run: ``python examples/close.py``
 """
@@ -28,6 +30,7 @@ def scenario(*, server_closes_after: float | None) -> SimpleNamespace:
     a.close()
     if server_closes_after is None:
         b.close_on_eof = True
+        net.faults.drop(src="server", flags="ACK", payload=False, state="CLOSE-WAIT", count=1)
     else:
         net.call_at(1.0 + server_closes_after, b.close)
     drive(net, [a, b])

@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from _sim import PORT, SERVER_IP, App, drive, pair, show
 
 from aiotcpsim import TcpConfig
+from aiotcpsim.connection import State
 
 
 def scenario(time_wait: float = 0.0) -> SimpleNamespace:
@@ -32,7 +33,11 @@ def scenario(time_wait: float = 0.0) -> SimpleNamespace:
                     state=("TIME-WAIT", "CLOSED"))  # fmt: skip
     b.close_on_eof = True
     a.close()
-    drive(net, [a, b], stop=lambda: a.conn is not None and a.conn.state.name == "CLOSED")
+    drive(
+        net,
+        [a, b],
+        stop=lambda: a.conn is not None and a.conn.state in (State.TIME_WAIT, State.CLOSED),
+    )
     reconnect_error = None
     new = None
     try:

@@ -7,8 +7,9 @@ retransmits, and with ``TCP_USER_TIMEOUT`` = 30 s the write ends in ETIMEDOUT
 that knows nothing of the connection, which answers with a RST: ECONNRESET
 after one round trip.
 (c) The client only reads (idle); keep-alive (idle 60 s, 10 s interval,
-3 probes) sends probes at 60, 70 and 80 s after the last activity and the
-connection fails with ETIMEDOUT at 90 s.
+3 probes), turned on at 1 s, sends probes at 61, 71 and 81 s and the
+connection fails with ETIMEDOUT at 91 s (Linux arms the timer when
+``SO_KEEPALIVE`` is set).
 
 Run: ``python examples/peer_crash.py``
 """
@@ -54,7 +55,7 @@ def write_to_restarted() -> SimpleNamespace:
 def idle_keepalive() -> SimpleNamespace:
     run = _established()
     assert run.a.conn is not None
-    run.a.conn.set_keepalive(True, idle=60.0, interval=10.0, count=3)
+    run.a.conn.set_keepalive(True, idle=60.0, interval=10.0, count=3, now=run.net.now)
     run.net.faults.crash(run.server)
     drive(run.net, [run.a], stop=lambda: run.a.error is not None)
     return run
