@@ -77,6 +77,24 @@ def test_loop_exposes_its_network() -> None:
     assert isinstance(run(main(), seed=5), Network)
 
 
+def test_debug_mode() -> None:
+    async def main() -> tuple[bool, float]:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(30)
+        return loop.get_debug(), loop.time()
+
+    assert run(main(), debug=True) == (True, 30.0)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="asyncio.run(loop_factory=) is 3.12+")
+def test_asyncio_run_with_loop_factory() -> None:
+    async def main() -> float:
+        await asyncio.sleep(7)
+        return asyncio.get_running_loop().time()
+
+    assert asyncio.run(main(), loop_factory=loop_factory(seed=4)) == 7.0  # type: ignore[call-arg,unused-ignore]
+
+
 def test_network_and_seed_are_exclusive() -> None:
     with pytest.raises(ValueError, match="either network= or seed="):
         VirtualTimeLoop(Network(), seed=1)
@@ -570,3 +588,22 @@ def test_lost_syn_is_retransmitted_on_the_virtual_clock() -> None:
     # The first SYN is lost; the retransmission leaves at the initial RTO (1 s).
     assert run(main(), network=net) == pytest.approx(1.1, abs=1e-9)
     assert net.statistics()["retransmissions"] == 1
+
+
+def test_same_seed_same_run() -> None:
+    def once() -> tuple[list[str], dict[str, int]]:
+        net = Network(seed=11, delay=0.01, jitter=0.005, loss=0.3)
+        server = net.add_host("server")
+        client = net.add_host("client")
+
+        async def main() -> list[str]:
+            server.listen(80)
+            users = [_HandshakeUser(asyncio.get_running_loop()) for _ in range(5)]
+            for user in users:
+                client.connect("server", 80, user=user)
+            times = await asyncio.gather(*(u.connected for u in users))
+            return [repr(t) for t in times]
+
+        return run(main(), network=net), net.statistics()
+
+    assert once() == once()
