@@ -166,6 +166,10 @@ def _render_ladder(
     for r in records:
         if r.kind in (SEND, STATE) and r.host not in hosts:
             hosts.append(r.host)
+    if left is None and right is None and len(hosts) == 1:
+        loopback = _loopback_sides(records, hosts[0])
+        if loopback is not None:
+            return _render_ladder(loopback[0], loopback[1], loopback[2], last, width)
     if left is None:
         left = hosts[0] if hosts else "A"
     if right is None:
@@ -212,6 +216,34 @@ def _render_ladder(
     if last is not None:
         rows = rows[-last:]
     return "\n".join([header, *rows])
+
+
+def _loopback_sides(
+    records: list[TraceRecord], host: str
+) -> tuple[list[TraceRecord], str, str] | None:
+    """Both ends on one host (loopback): name the columns by endpoint instead,
+    ``host:port``, following the first connection's two ends."""
+    first = next((r.segment for r in records if r.kind == SEND and r.segment), None)
+    if first is None:
+        return None
+    left = f"{host}:{first.src_port}"
+    right = f"{host}:{first.dst_port}"
+    if left == right:
+        return None  # a self-connect has a single end
+    ends = {(first.src_ip, first.src_port): left, (first.dst_ip, first.dst_port): right}
+    out: list[TraceRecord] = []
+    for r in records:
+        if r.kind == SEND and r.segment is not None:
+            side = ends.get((r.segment.src_ip, r.segment.src_port))
+        elif r.endpoint is not None:
+            side = ends.get((r.endpoint[0], r.endpoint[1]))
+        else:
+            side = None
+        if side is not None:
+            out.append(r._replace(host=side))
+        elif r.kind in (DROP, DUPLICATE):
+            out.append(r)
+    return out, left, right
 
 
 def _relative_label(seg: Segment, isn: dict[tuple[str, int, str, int], int]) -> str:
