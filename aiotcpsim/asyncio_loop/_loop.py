@@ -350,7 +350,10 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
     def _executor_threads(self) -> set[threading.Thread]:
         threads: set[threading.Thread] = set()
         for executor in list(self._executors):
-            threads.update(getattr(executor, "_threads", ()))
+            threads.update(getattr(executor, "_threads", ()))  # ThreadPoolExecutor
+            manager = getattr(executor, "_executor_manager_thread", None)  # ProcessPoolExecutor
+            if manager is not None:
+                threads.add(manager)
         return threads
 
     def _other_threads(self) -> list[threading.Thread]:
