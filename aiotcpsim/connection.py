@@ -955,11 +955,16 @@ class Connection:
             if state is CLOSED or state is TIME_WAIT:
                 return
         fin_acked = self._fin_queued and self._snd_una == self._written + 2
+        fin_wait_2_later = False
         if state is FIN_WAIT_1 and fin_acked:
-            self._set_state(FIN_WAIT_2, now)
-            state = FIN_WAIT_2
-            if self._closed_by_app:
-                self._timer_at = now + self.config.fin_timeout
+            if flags & FIN and not self._rcv_fin:
+                # The peer's FIN rides on the ACK of ours (three-segment close):
+                # FIN-WAIT-1 -> TIME-WAIT in the eighth step (RFC 9293 3.10.7.4),
+                # FIN-WAIT-2 only if that FIN cannot be taken yet.
+                fin_wait_2_later = True
+            else:
+                self._enter_fin_wait_2(now)
+                state = FIN_WAIT_2
         elif state is CLOSING and fin_acked:
             self._enter_time_wait(now)
             return
@@ -995,6 +1000,13 @@ class Connection:
             elif self._rcv_fin:
                 # A retransmitted FIN: our ACK was lost.
                 self._schedule_ack(now, immediate=True)
+        if fin_wait_2_later and self.state is FIN_WAIT_1:
+            self._enter_fin_wait_2(now)
+
+    def _enter_fin_wait_2(self, now: float) -> None:
+        self._set_state(FIN_WAIT_2, now)
+        if self._closed_by_app:
+            self._timer_at = now + self.config.fin_timeout
 
     def _challenge_ack(self, now: float, why: str) -> None:
         if now - self._last_challenge >= self.config.challenge_ack_interval:
