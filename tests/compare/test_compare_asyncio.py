@@ -1,0 +1,731 @@
+"""What an asyncio application sees: kernel TCP on loopback vs the simulation.
+
+Each test is plain asyncio code (``asyncio.start_server`` / ``open_connection``
+on 127.0.0.1, port 0) that records what the application observes -- bytes,
+EOF, exception types, errno and messages -- and returns the list.  The
+``run`` fixture (conftest.py) runs it on both backends; the list is asserted
+equal to one expected list written once, so the kernel and the simulation must
+both produce it.
+
+The kernel runs on a real clock: where a test must let a segment and its
+answer cross (a RST coming back), it sleeps ``SETTLE`` -- ample on loopback,
+and 50 virtual milliseconds on the simulation.
+
+Not compared here, because loopback cannot provoke them quickly:
+
+* the accept-queue overflow: asyncio's Server accepts as soon as a connection
+  is ready, so the queue never fills; a raw listening socket that never
+  accepts would fill it, but then the next SYN is dropped and retried for
+  131 s before ``ETIMEDOUT`` (docs TCP-REFERENCE.md, "Listen backlog");
+* the SYN timeout (131 s, or 19 s with ``TCP_SYNCNT=3``): it needs a peer that
+  never answers, and loopback always answers (RST from a closed port); a
+  blackhole needs root (an iptables DROP rule or a network namespace).  The
+  simulation-only test below checks the expected numbers instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+import socket
+import struct
+import sys
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from conftest import Runner
+
+SETTLE = 0.05  # long enough for a segment and its answer to cross loopback
+
+Observation = tuple[Any, ...]
+
+
+def outcome_of(exc: BaseException) -> Observation:
+    return (type(exc).__name__, getattr(exc, "errno", None), str(exc))
+
+
+async def attempt(aw: Awaitable[Any]) -> Observation:
+    """("ok", result) or (exception type name, errno, message)."""
+    try:
+        result = await aw
+    except (Exception, asyncio.CancelledError) as exc:
+        return outcome_of(exc)
+    return ("ok", result)
+
+
+def try_call(fn: Any, *args: Any) -> Observation:
+    try:
+        result = fn(*args)
+    except Exception as exc:
+        return outcome_of(exc)
+    return ("ok", result)
+
+
+async def serve(handle: Any, **kw: Any) -> tuple[asyncio.Server, int]:
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, **kw)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def close_writer(writer: asyncio.StreamWriter) -> Observation:
+    """Close and say what ``wait_closed()`` raised, if anything."""
+    writer.close()
+    return await attempt(writer.wait_closed())
+
+
+async def stop(server: asyncio.Server) -> None:
+    server.close()
+    await server.wait_closed()
+
+
+async def free_port() -> int:
+    """A port nobody listens on: a server's port 0 choice, then closed."""
+    server, port = await serve(lambda r, w: w.close())
+    await stop(server)
+    return port
+
+
+def pattern(n: int) -> bytes:
+    return bytes((i * 31 + 7) % 251 for i in range(n))
+
+
+CONN_LOST = ("ConnectionResetError", None, "Connection lost")
+RESET = ("ConnectionResetError", errno.ECONNRESET, "[Errno 104] Connection reset by peer")
+PIPE = ("BrokenPipeError", errno.EPIPE, "[Errno 32] Broken pipe")
+
+
+# -- data transfer -------------------------------------------------------------------------
+
+
+def test_echo(run: Runner) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(1000):
+            writer.write(data)
+            await writer.drain()
+        await close_writer(writer)
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        server, port = await serve(handle)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for msg in (b"one", b"two", b"three" * 10_000):
+            writer.write(msg)
+            await writer.drain()
+            seen.append(("echo", await reader.readexactly(len(msg)) == msg))
+        writer.write_eof()
+        seen.append(("eof", await reader.read()))
+        seen.append(("close", await close_writer(writer)))
+        await stop(server)
+        return seen
+
+    assert run(main) == [
+        ("echo", True),
+        ("echo", True),
+        ("echo", True),
+        ("eof", b""),
+        ("close", ("ok", None)),
+    ]
+
+
+def test_request_response_and_addresses(run: Runner) -> None:
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        server_saw: list[Any] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            server_saw.append(writer.get_extra_info("peername"))
+            server_saw.append(writer.get_extra_info("sockname"))
+            request = await reader.readline()
+            body = request.strip().upper() * 100
+            writer.write(b"%d\n" % len(body) + body)
+            await writer.drain()
+            await close_writer(writer)
+
+        server, port = await serve(handle)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"get /index\n")
+        size = int(await reader.readline())
+        seen.append(("body", size, await reader.readexactly(size) == b"GET /INDEX" * 100))
+        seen.append(("eof", await reader.read()))
+        sockname = writer.get_extra_info("sockname")
+        seen.append(("peername", writer.get_extra_info("peername") == ("127.0.0.1", port)))
+        seen.append(("server peername is client sockname", server_saw[0] == sockname))
+        seen.append(("server sockname", server_saw[1] == ("127.0.0.1", port)))
+        seen.append(("ephemeral", 32768 <= sockname[1] <= 60999))
+        sock = writer.get_extra_info("socket")
+        seen.append(("socket", sock.getsockname() == sockname, sock.family, sock.type))
+        seen.append(("close", await close_writer(writer)))
+        await stop(server)
+        return seen
+
+    assert run(main) == [
+        ("body", 1000, True),
+        ("eof", b""),
+        ("peername", True),
+        ("server peername is client sockname", True),
+        ("server sockname", True),
+        ("ephemeral", True),
+        ("socket", True, socket.AF_INET, socket.SOCK_STREAM),
+        ("close", ("ok", None)),
+    ]
+
+
+def test_write_eof_then_read_long_reply(run: Runner) -> None:
+    reply = pattern(1_000_000)
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            request = await reader.read()  # until the client's FIN
+            seen.append(("server got", len(request)))
+            writer.write(reply)
+            await writer.drain()
+            await close_writer(writer)
+
+        server, port = await serve(handle)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        seen.append(("can_write_eof", writer.can_write_eof()))
+        writer.write(b"upload" * 1000)
+        writer.write_eof()
+        data = await reader.read()
+        seen.append(
+            ("reply", len(data), hashlib.sha256(data).digest() == hashlib.sha256(reply).digest())
+        )
+        seen.append(("again", await reader.read()))
+        seen.append(("close", await close_writer(writer)))
+        await stop(server)
+        return seen
+
+    assert run(main) == [
+        ("can_write_eof", True),
+        ("server got", 6000),
+        ("reply", 1_000_000, True),
+        ("again", b""),
+        ("close", ("ok", None)),
+    ]
+
+
+def test_reading_after_eof(run: Runner) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"bye")
+        await close_writer(writer)
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        server, port = await serve(handle)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        seen.append(("read", await reader.read()))
+        seen.append(("read", await reader.read()))
+        seen.append(("read(10)", await reader.read(10)))
+        seen.append(("readline", await reader.readline()))
+        seen.append(("at_eof", reader.at_eof()))
+        try:
+            await reader.readexactly(1)
+        except asyncio.IncompleteReadError as exc:
+            seen.append(("readexactly", type(exc).__name__, exc.partial, exc.expected))
+        seen.append(("close", await close_writer(writer)))
+        await stop(server)
+        return seen
+
+    assert run(main) == [
+        ("read", b"bye"),
+        ("read", b""),
+        ("read(10)", b""),
+        ("readline", b""),
+        ("at_eof", True),
+        ("readexactly", "IncompleteReadError", b"", 1),
+        ("close", ("ok", None)),
+    ]
+
+
+def test_server_close_keeps_open_connections(run: Runner) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(100):
+            writer.write(data)
+        await close_writer(writer)
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        server, port = await serve(handle)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"a")
+        seen.append(("before", await reader.readexactly(1)))
+        server.close()
+        seen.append(("is_serving", server.is_serving(), len(server.sockets)))
+        writer.write(b"b")
+        seen.append(("after", await reader.readexactly(1)))
+        refused = await attempt(asyncio.open_connection("127.0.0.1", port))
+        seen.append(("new connection", refused[:2]))
+        writer.write_eof()
+        seen.append(("eof", await reader.read()))
+        seen.append(("close", await close_writer(writer)))
+        await server.wait_closed()
+        return seen
+
+    assert run(main) == [
+        ("before", b"a"),
+        ("is_serving", False, 0),
+        ("after", b"b"),
+        ("new connection", ("ConnectionRefusedError", errno.ECONNREFUSED)),
+        ("eof", b""),
+        ("close", ("ok", None)),
+    ]
+
+
+# -- resets --------------------------------------------------------------------------------
+
+
+def test_close_with_unread_data_resets_peer(run: Runner) -> None:
+    """CONFORMANCE 42: the server closes with bytes it never read -> RST; the
+    client's read raises ECONNRESET, and so does everything after."""
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        client_sent = asyncio.Event()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readexactly(5)
+            writer.write(b"reply")
+            writer.transport.pause_reading()  # the client's next bytes stay unread
+            await client_sent.wait()
+            await asyncio.sleep(SETTLE)
+            writer.close()
+
+        server, port = await serve(handle)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"hello")
+        seen.append(("reply", await reader.readexactly(5)))
+        writer.write(b"unread by the server")
+        await writer.drain()
+        client_sent.set()
+        seen.append(("read", await attempt(reader.read(100))))
+        seen.append(("write", try_call(writer.write, b"more")))
+        seen.append(("drain", await attempt(writer.drain())))
+        seen.append(("read again", await attempt(reader.read(100))))
+        seen.append(("close", await close_writer(writer)))
+        await stop(server)
+        return seen
+
+    assert run(main) == [
+        ("reply", b"reply"),
+        ("read", RESET),
+        ("write", ("ok", None)),
+        ("drain", RESET),
+        ("read again", RESET),
+        ("close", RESET),
+    ]
+
+
+def test_abort_with_unread_data_resets_peer(run: Runner) -> None:
+    """transport.abort() is close(2): with unread bytes the kernel sends RST."""
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        client_sent = asyncio.Event()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readexactly(4)
+            writer.transport.pause_reading()
+            writer.write(b"pong")
+            await client_sent.wait()
+            await asyncio.sleep(SETTLE)
+            writer.transport.abort()
+
+        server, port = await serve(handle)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"ping")
+        seen.append(("reply", await reader.readexactly(4)))
+        writer.write(b"never read")
+        await writer.drain()
+        client_sent.set()
+        seen.append(("read", await attempt(reader.read(100))))
+        seen.append(("close", await close_writer(writer)))
+        await stop(server)
+        return seen
+
+    assert run(main) == [("reply", b"pong"), ("read", RESET), ("close", RESET)]
+
+
+def test_abort_without_unread_data_is_a_fin(run: Runner) -> None:
+    """transport.abort() with nothing unread: the kernel sends what was written,
+    then FIN -- the peer reads the bytes and EOF, no reset."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readexactly(4)
+        writer.write(b"pong")
+        writer.transport.abort()
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        server, port = await serve(handle)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"ping")
+        seen.append(("read", await attempt(reader.read())))
+        seen.append(("close", await close_writer(writer)))
+        await stop(server)
+        return seen
+
+    assert run(main) == [("read", ("ok", b"pong")), ("close", ("ok", None))]
+
+
+def test_abort_with_linger_zero_resets_peer(run: Runner) -> None:
+    """CONFORMANCE 44: SO_LINGER {1, 0} makes close(2) abortive -- RST even with
+    nothing unread (what Toxiproxy's reset_peer does)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readexactly(4)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        server, port = await serve(handle)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"ping")
+        seen.append(("read", await attempt(reader.read())))
+        seen.append(("close", await close_writer(writer)))
+        await stop(server)
+        return seen
+
+    assert run(main) == [("read", RESET), ("close", RESET)]
+
+
+def test_data_before_reset_is_readable(run: Runner) -> None:
+    """CONFORMANCE 47: bytes queued before a RST are read first, then ECONNRESET."""
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        paused = asyncio.Event()
+        client_sent = asyncio.Event()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readexactly(4)
+            writer.transport.pause_reading()  # what comes next stays unread
+            paused.set()
+            writer.write(b"last words")
+            await client_sent.wait()
+            await asyncio.sleep(SETTLE)
+            writer.transport.abort()  # unread bytes: RST
+
+        server, port = await serve(handle)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.transport.pause_reading()  # let "last words" and the RST both queue up
+        writer.write(b"ping")
+        await paused.wait()
+        writer.write(b"unread")
+        await writer.drain()
+        client_sent.set()
+        await asyncio.sleep(2 * SETTLE)
+        writer.transport.resume_reading()
+        seen.append(("read", await attempt(reader.read(100))))
+        seen.append(("read", await attempt(reader.read(100))))
+        seen.append(("close", await close_writer(writer)))
+        await stop(server)
+        return seen
+
+    assert run(main) == [("read", ("ok", b"last words")), ("read", RESET), ("close", RESET)]
+
+
+def test_write_after_peer_reset(run: Runner) -> None:
+    """The peer reset the connection while we were not reading: the write
+    meets the error (send() -> ECONNRESET), and the stream reports it."""
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        paused = asyncio.Event()
+        client_sent = asyncio.Event()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readexactly(4)
+            writer.transport.pause_reading()  # what comes next stays unread
+            paused.set()
+            await client_sent.wait()
+            await asyncio.sleep(SETTLE)
+            writer.transport.abort()  # unread bytes: RST
+
+        server, port = await serve(handle)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.transport.pause_reading()  # the RST is not seen through a read
+        writer.write(b"ping")
+        await paused.wait()
+        writer.write(b"unread")
+        await writer.drain()
+        client_sent.set()
+        await asyncio.sleep(2 * SETTLE)
+        seen.append(("write", try_call(writer.write, b"after the reset")))
+        seen.append(("drain", await attempt(writer.drain())))
+        seen.append(("drain", await attempt(writer.drain())))
+        seen.append(("read", await attempt(reader.read(100))))
+        seen.append(("close", await close_writer(writer)))
+        await stop(server)
+        return seen
+
+    assert run(main) == [
+        ("write", ("ok", None)),
+        ("drain", CONN_LOST),
+        ("drain", RESET),
+        ("read", RESET),
+        ("close", RESET),
+    ]
+
+
+def test_peer_fin_then_two_writes(run: Runner) -> None:
+    """Peer closed (FIN): our first write is accepted (the peer answers RST,
+    which lands in CLOSE-WAIT: EPIPE), the second write meets EPIPE."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        server, port = await serve(handle)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        seen.append(("read", await reader.read()))
+        writer.write(b"first")
+        seen.append(("drain", await attempt(writer.drain())))
+        await asyncio.sleep(SETTLE)  # the RST comes back
+        seen.append(("write", try_call(writer.write, b"second")))
+        seen.append(("drain", await attempt(writer.drain())))
+        seen.append(("drain", await attempt(writer.drain())))
+        seen.append(("read", await attempt(reader.read())))
+        seen.append(("close", await close_writer(writer)))
+        await stop(server)
+        return seen
+
+    assert run(main) == [
+        ("read", b""),
+        ("drain", ("ok", None)),
+        ("write", ("ok", None)),
+        ("drain", CONN_LOST),
+        ("drain", PIPE),
+        ("read", PIPE),
+        ("close", PIPE),
+    ]
+
+
+# -- connection establishment and binding --------------------------------------------------
+
+
+def test_connection_refused(run: Runner) -> None:
+    async def main() -> list[Observation]:
+        port = await free_port()
+        result = await attempt(asyncio.open_connection("127.0.0.1", port))
+        return [
+            (
+                result[0],
+                result[1],
+                result[2] == f"[Errno 111] Connect call failed ('127.0.0.1', {port})",
+            )
+        ]
+
+    assert run(main) == [("ConnectionRefusedError", errno.ECONNREFUSED, True)]
+
+
+def test_bound_but_not_serving_refuses(run: Runner) -> None:
+    """start_server(start_serving=False) binds a socket but does not listen()
+    (asyncio calls listen() in Server._start_serving): the kernel refuses a
+    connection until serving starts."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"hi")
+        await close_writer(writer)
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        server, port = await serve(handle, start_serving=False)
+        seen.append(("is_serving", server.is_serving()))
+        result = await attempt(asyncio.open_connection("127.0.0.1", port))
+        if result[0] == "ok":
+            await close_writer(result[1][1])
+            result = ("ok", "connected")
+        seen.append(("connect", result[:2]))
+        await server.start_serving()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        seen.append(("read", await reader.read()))
+        seen.append(("close", await close_writer(writer)))
+        await asyncio.sleep(SETTLE)  # let every handler finish
+        await stop(server)
+        return seen
+
+    assert run(main) == [
+        ("is_serving", False),
+        ("connect", ("ConnectionRefusedError", errno.ECONNREFUSED)),
+        ("read", b"hi"),
+        ("close", ("ok", None)),
+    ]
+
+
+def test_bind_conflict(run: Runner) -> None:
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        server, port = await serve(lambda r, w: w.close())
+        second = await attempt(asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", port))
+        seen.append(("second server", second[:2]))
+        seen.append(
+            (
+                "message",
+                second[2]
+                == f"[Errno 98] error while attempting to bind on address ('127.0.0.1', {port}): "
+                "address already in use",
+            )
+        )
+        client = await attempt(
+            asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.1", port))
+        )
+        seen.append(("client bound to the server's port", client[:2]))
+        await stop(server)
+        return seen
+
+    assert run(main) == [
+        ("second server", ("OSError", errno.EADDRINUSE)),
+        ("message", True),
+        ("client bound to the server's port", ("OSError", errno.EADDRINUSE)),
+    ]
+
+
+def test_self_connect(run: Runner) -> None:
+    """CONFORMANCE 13: a socket bound to port P connects to P on its own
+    address -- a simultaneous open with itself; the stream echoes to itself."""
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        port = await free_port()
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, local_addr=("127.0.0.1", port)
+        )
+        me = ("127.0.0.1", port)
+        seen.append(
+            (
+                "addresses",
+                writer.get_extra_info("sockname") == me,
+                writer.get_extra_info("peername") == me,
+            )
+        )
+        writer.write(b"hello me")
+        seen.append(("read", await reader.readexactly(8)))
+        writer.write_eof()
+        seen.append(("eof", await reader.read()))
+        seen.append(("close", await close_writer(writer)))
+        return seen
+
+    assert run(main) == [
+        ("addresses", True, True),
+        ("read", b"hello me"),
+        ("eof", b""),
+        ("close", ("ok", None)),
+    ]
+
+
+# -- API misuse ----------------------------------------------------------------------------
+
+
+def test_write_after_write_eof(run: Runner) -> None:
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        server_saw: list[bytes] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            server_saw.append(await reader.read())
+            await close_writer(writer)
+
+        server, port = await serve(handle)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"body")
+        writer.write_eof()
+        seen.append(("write", try_call(writer.write, b"late")))
+        seen.append(("writelines", try_call(writer.writelines, [b"la", b"te"])))
+        seen.append(("write_eof again", try_call(writer.write_eof)))
+        seen.append(("drain", await attempt(writer.drain())))
+        seen.append(("eof", await reader.read()))
+        seen.append(("server read", server_saw[0]))
+        seen.append(("close", await close_writer(writer)))
+        await stop(server)
+        return seen
+
+    late = ("RuntimeError", None, "Cannot call write() after write_eof()")
+    # asyncio 3.12+ has its own writelines() with its own message
+    late_lines = (
+        late
+        if sys.version_info < (3, 12)
+        else ("RuntimeError", None, "Cannot call writelines() after write_eof()")
+    )
+    assert run(main) == [
+        ("write", late),
+        ("writelines", late_lines),
+        ("write_eof again", ("ok", None)),
+        ("drain", ("ok", None)),
+        ("eof", b""),
+        ("server read", b"body"),
+        ("close", ("ok", None)),
+    ]
+
+
+def test_write_after_close(run: Runner) -> None:
+    """asyncio drops writes after close() silently (the transport counts them);
+    drain() then reports the lost connection."""
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read()
+            await close_writer(writer)
+
+        server, port = await serve(handle)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.close()
+        seen.append(("write", try_call(writer.write, b"late")))
+        seen.append(("write_eof", try_call(writer.write_eof)))
+        seen.append(("drain", await attempt(writer.drain())))
+        seen.append(("wait_closed", await attempt(writer.wait_closed())))
+        await asyncio.sleep(SETTLE)  # the handler sees EOF and closes
+        await stop(server)
+        return seen
+
+    assert run(main) == [
+        ("write", ("ok", None)),
+        ("write_eof", ("ok", None)),
+        ("drain", CONN_LOST),
+        ("wait_closed", ("ok", None)),
+    ]
+
+
+# -- simulation only -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("syn_retries", "expected"), [(None, 131.0), (3, 19.0)])
+def test_syn_timeout_against_a_blackhole(
+    run: Runner, syn_retries: int | None, expected: float
+) -> None:
+    """A SYN that is never answered: ETIMEDOUT at 131 s (Linux >= 6.5 defaults),
+    19 s with TCP_SYNCNT=3 (docs TCP-REFERENCE.md, observed on Linux 6.18)."""
+    if run.network is None:
+        pytest.skip(
+            "kernel: needs a peer that never answers; loopback answers every SYN "
+            "(RST from a closed port), and a blackhole needs root (iptables DROP or a "
+            "network namespace); the 131 s wait is also too long for a test"
+        )
+    net = run.network
+    server = net.add_host("server")
+    client = net.add_host("client")
+    net.link(client, server).update(loss=1.0)
+
+    async def main() -> list[Observation]:
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            if syn_retries is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, syn_retries)
+            with client.current():
+                result = await attempt(loop.sock_connect(sock, (server.ip, 80)))
+        finally:
+            sock.close()
+        return [result[:2], ("at", loop.time())]
+
+    assert run(main) == [("TimeoutError", errno.ETIMEDOUT), ("at", pytest.approx(expected))]
