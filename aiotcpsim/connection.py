@@ -648,17 +648,18 @@ class Connection:
         Raises:
             ValueError: a non-positive idle or interval, or a count < 1.
         """
+        # Validate everything first: a bad value changes nothing.
+        if idle is not None and idle <= 0:
+            raise ValueError(f"keep-alive idle must be > 0 seconds, got {idle!r}")
+        if interval is not None and interval <= 0:
+            raise ValueError(f"keep-alive interval must be > 0 seconds, got {interval!r}")
+        if count is not None and count < 1:
+            raise ValueError(f"keep-alive count must be >= 1, got {count!r}")
         if idle is not None:
-            if idle <= 0:
-                raise ValueError(f"keep-alive idle must be > 0 seconds, got {idle!r}")
             self.keepalive_idle = float(idle)
         if interval is not None:
-            if interval <= 0:
-                raise ValueError(f"keep-alive interval must be > 0 seconds, got {interval!r}")
             self.keepalive_interval = float(interval)
         if count is not None:
-            if count < 1:
-                raise ValueError(f"keep-alive count must be >= 1, got {count!r}")
             self.keepalive_count = int(count)
         self.keepalive = bool(enabled)
         if not self.keepalive:
