@@ -125,7 +125,7 @@ def test_established_send_after_shutdown_raises_and_changes_nothing() -> None:
     a, _b = p.establish()
     a.shutdown(p.net.now)
     before = (a.state, a.snd_nxt, a.send_queued)
-    with pytest.raises(BrokenPipeError) as info:
+    with pytest.raises(BrokenPipeError, match="Broken pipe") as info:
         a.send(b"late", p.net.now)
     assert info.value.errno == errno.EPIPE
     assert (a.state, a.snd_nxt, a.send_queued) == before
@@ -167,3 +167,29 @@ def test_closed_abort_twice_is_harmless() -> None:
     a.abort(p.net.now)
     p.idle()
     assert [row for row in p.rows() if row[0] == "c>s"] == [("c>s", 0.0, "R.", 1, 1, 0)]
+
+
+def test_established_recv_of_nothing_is_a_value_error() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    with pytest.raises(ValueError, match="max_bytes must be >= 1, got 0"):
+        a.recv(0, p.net.now)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"idle": 0}, "keep-alive idle must be > 0 seconds"),
+        ({"interval": -1.0}, "keep-alive interval must be > 0 seconds"),
+        ({"idle": 30.0, "count": 0}, "keep-alive count must be >= 1"),
+    ],
+)
+def test_established_bad_keepalive_settings_raise(kwargs: dict[str, float], message: str) -> None:
+    p = Pair()
+    a, _b = p.establish()
+    with pytest.raises(ValueError, match=message):
+        a.set_keepalive(True, **kwargs)  # type: ignore[arg-type]
+    assert not a.keepalive
+    assert a.keepalive_idle == 7200.0  # nothing changed
+    p.idle()
+    assert p.rows() == []
