@@ -645,6 +645,10 @@ class Connection:
     ) -> None:
         """``SO_KEEPALIVE`` with ``TCP_KEEPIDLE``/``TCP_KEEPINTVL``/``TCP_KEEPCNT``.
 
+        Pass ``now``: as in Linux, the first probe then comes ``idle`` seconds
+        after this call (without it, ``idle`` seconds after the last segment
+        received).
+
         Raises:
             ValueError: a non-positive idle or interval, or a count < 1.
         """

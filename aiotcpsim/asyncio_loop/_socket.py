@@ -286,6 +286,7 @@ class SimSocket:
                 idle=float(idle) if idle is not None else None,
                 interval=float(interval) if interval is not None else None,
                 count=self._keepalive["count"],
+                now=network_time(self.network, self.loop),
             )
         user_timeout = getattr(socket, "TCP_USER_TIMEOUT", None)
         if user_timeout is not None and (tcp, user_timeout) in opts:
