@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -197,3 +198,80 @@ def test_idle_connection_closed_by_server_is_replaced() -> None:
     assert run(net, main) == [(200, "hello a"), (200, "hello b"), (200, "hello c"), True]
     # "a" and "b" shared a connection (10 s idle); "c" needed a new one
     assert peers[0] == peers[1] != peers[2]
+
+
+def test_client_timeout_on_virtual_time() -> None:
+    """A handler that takes 30 s against a client timeout of 5 s: the client
+    gives up on virtual time (aiohttp rounds timeouts of 5 s and more up to a
+    whole second), and the next request on the session still works."""
+    net, server_host, client_host = lossy_network(5)
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(30)
+        return web.Response(text="late")
+
+    async def main() -> list[object]:
+        seen: list[object] = []
+        loop = asyncio.get_running_loop()
+        app = make_app([])
+        app.router.add_get("/slow", slow)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        with server_host.current():
+            await web.TCPSite(runner, "0.0.0.0", 8080).start()
+        try:
+            with client_host.current():
+                async with aiohttp.ClientSession() as session:
+                    started = loop.time()
+                    try:
+                        async with session.get(
+                            "http://server:8080/slow", timeout=aiohttp.ClientTimeout(total=5)
+                        ) as resp:
+                            seen.append(await resp.text())
+                    except TimeoutError as exc:
+                        seen.append(type(exc).__name__)
+                    seen.append(5 <= loop.time() - started <= 6.01)
+                    async with session.get("http://server:8080/hello/again") as resp:
+                        seen.append((resp.status, await resp.text()))
+        finally:
+            await runner.cleanup()
+        return seen
+
+    assert run(net, main) == ["TimeoutError", True, (200, "hello again")]
+
+
+def test_file_response(tmp_path: Path) -> None:
+    """web.FileResponse sends with loop.sendfile(); on a transport without
+    os.sendfile asyncio falls back to reading and writing, which it allows only
+    for transports that are asyncio.transports._FlowControlMixin instances.
+    (The file is opened and read in executor threads, so the virtual clock
+    waits for them in real time: the bytes are deterministic, the times not.)"""
+    net, server_host, client_host = lossy_network(6)
+    data = pattern(300_000)
+    (tmp_path / "blob").write_bytes(data)
+
+    async def main() -> list[object]:
+        seen: list[object] = []
+
+        async def blob(request: web.Request) -> web.FileResponse:
+            return web.FileResponse(tmp_path / "blob")
+
+        app = web.Application()
+        app.router.add_get("/blob", blob)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        with server_host.current():
+            await web.TCPSite(runner, "0.0.0.0", 8080).start()
+        try:
+            with client_host.current():
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.get("http://server:8080/blob") as resp,
+                ):
+                    body = await resp.read()
+                    seen.append((resp.status, len(body), body == data))
+        finally:
+            await runner.cleanup()
+        return seen
+
+    assert run(net, main) == [(200, len(data), True)]
