@@ -32,6 +32,7 @@ import socket
 import struct
 import sys
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -505,6 +506,117 @@ def test_peer_fin_then_two_writes(run: Runner) -> None:
         ("drain", PIPE),
         ("read", PIPE),
         ("close", PIPE),
+    ]
+
+
+# -- beyond streams: sendfile, socket options, the loop's sock_* calls ----------------------
+
+
+def test_sendfile(run: Runner, tmp_path: Path) -> None:
+    """loop.sendfile(): os.sendfile on a kernel socket; on other transports
+    asyncio falls back to read + write (base_events._sendfile_fallback), which
+    needs a transports._FlowControlMixin transport."""
+    data = pattern(200_000)
+    (tmp_path / "blob").write_bytes(data)
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        loop = asyncio.get_running_loop()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            seen.append(("sent", await attempt(loop.sendfile(writer.transport, blob))))
+            await close_writer(writer)
+
+        server, port = await serve(handle)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        body = await reader.read()
+        seen.append(("received", len(body), body == data))
+        seen.append(("close", await close_writer(writer)))
+        await stop(server)
+        return seen
+
+    with open(tmp_path / "blob", "rb") as blob:
+        observed = run(main)
+    assert observed == [
+        ("sent", ("ok", len(data))),
+        ("received", len(data), True),
+        ("close", ("ok", None)),
+    ]
+
+
+def test_socket_options(run: Runner) -> None:
+    """What get_extra_info("socket") answers: asyncio turns TCP_NODELAY on for
+    every TCP transport (base_events._set_nodelay); keep-alive is off until set."""
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        server, port = await serve(lambda r, w: w.close())
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        sock = writer.get_extra_info("socket")
+        for level, name in (
+            (socket.IPPROTO_TCP, "TCP_NODELAY"),
+            (socket.SOL_SOCKET, "SO_KEEPALIVE"),
+            (socket.SOL_SOCKET, "SO_TYPE"),
+            (socket.SOL_SOCKET, "SO_ERROR"),
+        ):
+            seen.append((name, sock.getsockopt(level, getattr(socket, name))))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 30)
+        seen.append(("SO_KEEPALIVE set", sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)))
+        seen.append(("TCP_KEEPIDLE set", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)))
+        seen.append(("limits", writer.transport.get_write_buffer_limits()))
+        seen.append(("eof", await reader.read()))
+        seen.append(("close", await close_writer(writer)))
+        await stop(server)
+        return seen
+
+    assert run(main) == [
+        ("TCP_NODELAY", 1),
+        ("SO_KEEPALIVE", 0),
+        ("SO_TYPE", socket.SOCK_STREAM),
+        ("SO_ERROR", 0),
+        ("SO_KEEPALIVE set", 1),
+        ("TCP_KEEPIDLE set", 30),
+        ("limits", (16384, 65536)),
+        ("eof", b""),
+        ("close", ("ok", None)),
+    ]
+
+
+def test_sock_calls_with_a_socket_built_by_the_application(run: Runner) -> None:
+    """Libraries that build sockets themselves (aiohttp through aiohappyeyeballs,
+    anyio) use loop.sock_connect / sock_accept / sock_sendall / sock_recv.
+    The listening socket accepts handshakes from listen() on: the client
+    connects before the server calls sock_accept."""
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        loop = asyncio.get_running_loop()
+        with socket.socket() as listening, socket.socket() as client:
+            listening.setblocking(False)
+            client.setblocking(False)
+            listening.bind(("127.0.0.1", 0))
+            listening.listen()
+            port = listening.getsockname()[1]
+            connected = await attempt(loop.sock_connect(client, ("127.0.0.1", port)))
+            seen.append(("connect", connected[:2]))
+            if connected[0] != "ok":
+                return seen  # nothing to accept
+            conn, _addr = await loop.sock_accept(listening)
+            with conn:
+                await loop.sock_sendall(client, b"request")
+                seen.append(("server got", await loop.sock_recv(conn, 100)))
+                await loop.sock_sendall(conn, b"response")
+                seen.append(("client got", await loop.sock_recv(client, 100)))
+                client.shutdown(socket.SHUT_WR)
+                seen.append(("server eof", await loop.sock_recv(conn, 100)))
+        return seen
+
+    assert run(main) == [
+        ("connect", ("ok", None)),
+        ("server got", b"request"),
+        ("client got", b"response"),
+        ("server eof", b""),
     ]
 
 
