@@ -1228,7 +1228,13 @@ class Connection:
         state = self.state
         if state is ESTABLISHED or state is SYN_RECEIVED:
             self._set_state(CLOSE_WAIT, now)
-        elif state is FIN_WAIT_1:
+            # Linux tcp_fin(): interactive mode, so the ACK is delayed and usually
+            # rides on our own FIN when the application closes in time
+            # (the three-segment close).
+            self._pingpong = True
+            self._schedule_ack(now, immediate=False)
+            return
+        if state is FIN_WAIT_1:
             if self._fin_queued and self._snd_una == self._written + 2:
                 self._enter_time_wait(now)
                 self._ack_now = True
@@ -1238,8 +1244,7 @@ class Connection:
             self._enter_time_wait(now)
             self._ack_now = True
             return
-        immediate = self._quick > 0 and not self._pingpong
-        self._schedule_ack(now, immediate=immediate or state is not ESTABLISHED)
+        self._schedule_ack(now, immediate=True)
 
     def _enter_time_wait(self, now: float) -> None:
         self._rtx_at = self._persist_at = self._ka_at = self._ack_at = None
