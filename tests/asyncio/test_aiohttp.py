@@ -275,3 +275,39 @@ def test_file_response(tmp_path: Path) -> None:
         return seen
 
     assert run(net, main) == [(200, len(data), True)]
+
+
+def test_tcp_nodelay_reaches_the_connection() -> None:
+    """aiohttp turns Nagle's algorithm off on both ends (helpers.tcp_nodelay ->
+    setsockopt(TCP_NODELAY, 1)); the simulated connection must honour it, or
+    small writes wait for an ACK (up to the 40 ms delayed-ACK timer)."""
+    net, server_host, client_host = lossy_network(8)
+    server_side: list[bool] = []
+
+    async def where(request: web.Request) -> web.Response:
+        assert request.transport is not None
+        server_side.append(request.transport.get_extra_info("tcp_connection").nodelay)
+        return web.Response(text="here")
+
+    async def main() -> list[object]:
+        seen: list[object] = []
+        app = web.Application()
+        app.router.add_get("/", where)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        with server_host.current():
+            await web.TCPSite(runner, "0.0.0.0", 8080).start()
+        try:
+            with client_host.current():
+                async with aiohttp.ClientSession() as session:
+                    async with session.get("http://server:8080/") as resp:
+                        seen.append(await resp.text())
+                    # the connection waits in the pool: look at the client's end
+                    (conn,) = [c for c in net.connections() if c.local[0] == client_host.ip]
+                    seen.append(conn.nodelay)
+        finally:
+            await runner.cleanup()
+        return seen
+
+    assert run(net, main) == ["here", True]
+    assert server_side == [True]
