@@ -269,6 +269,8 @@ class SimSocket:
             return
         opts = self._options
         tcp = socket.IPPROTO_TCP
+        if (tcp, socket.TCP_NODELAY) in opts:
+            conn.nodelay = bool(opts[(tcp, socket.TCP_NODELAY)])
         for name, key in (
             ("TCP_KEEPIDLE", "idle"),
             ("TCP_KEEPINTVL", "interval"),

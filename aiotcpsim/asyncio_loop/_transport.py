@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import warnings
-from asyncio import constants
+from asyncio import constants, transports
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -48,10 +49,22 @@ def _set_result_unless_cancelled(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
-class SimTransport(asyncio.Transport):
-    """A TCP transport whose socket is a simulated connection."""
+class SimTransport(transports._FlowControlMixin):
+    """A TCP transport whose socket is a simulated connection.
+
+    Flow control (``pause_writing``/``resume_writing``, the write buffer
+    limits) is asyncio's own mixin, as for the selector transports: the write
+    buffer holds what the simulated send buffer has not taken."""
 
     _extra: dict[str, Any]
+    _loop: asyncio.AbstractEventLoop  # set by the mixin
+    _protocol_paused: bool
+
+    if TYPE_CHECKING:  # the mixin's, not declared in typeshed
+
+        def _maybe_pause_protocol(self) -> None: ...
+        def _maybe_resume_protocol(self) -> None: ...
+
     max_size = 256 * 1024  # what one read hands to data_received, as asyncio's
     _start_tls_compatible = True
     _sendfile_compatible = constants._SendfileMode.FALLBACK
@@ -66,13 +79,14 @@ class SimTransport(asyncio.Transport):
         extra: dict[str, Any] | None = None,
         server: Any = None,
     ) -> None:
-        super().__init__(extra)
+        super().__init__(extra, loop)
         assert sock.conn is not None, "a transport needs a connected SimSocket"
-        self._loop: asyncio.AbstractEventLoop = loop
         self._network = network
         self._sock: SimSocket | None = sock
         self._conn: Connection = sock.conn
         sock.loop = loop
+        # As asyncio's selector transports do (base_events._set_nodelay).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._extra["socket"] = sock
         self._extra["sockname"] = sock.getsockname()
         if "peername" not in self._extra:
@@ -95,9 +109,6 @@ class SimTransport(asyncio.Transport):
         self._writing = False  # the writer is "registered"
         self._read_scheduled = False
         self._write_scheduled = False
-        self._protocol_paused = False
-        self._high_water = 64 * 1024
-        self._low_water = 16 * 1024
         if server is not None:
             server._attach(self)
         sock.set_handler(self)
@@ -375,58 +386,7 @@ class SimTransport(asyncio.Transport):
     def can_write_eof(self) -> bool:
         return True
 
-    # -- flow control (transports._FlowControlMixin) -------------------------------------
-
-    def _maybe_pause_protocol(self) -> None:
-        size = self.get_write_buffer_size()
-        if size <= self._high_water:
-            return
-        if not self._protocol_paused:
-            self._protocol_paused = True
-            try:
-                self._protocol.pause_writing()
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._loop.call_exception_handler(
-                    {
-                        "message": "protocol.pause_writing() failed",
-                        "exception": exc,
-                        "transport": self,
-                        "protocol": self._protocol,
-                    }
-                )
-
-    def _maybe_resume_protocol(self) -> None:
-        if self._protocol_paused and self.get_write_buffer_size() <= self._low_water:
-            self._protocol_paused = False
-            try:
-                self._protocol.resume_writing()
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._loop.call_exception_handler(
-                    {
-                        "message": "protocol.resume_writing() failed",
-                        "exception": exc,
-                        "transport": self,
-                        "protocol": self._protocol,
-                    }
-                )
-
-    def get_write_buffer_limits(self) -> tuple[int, int]:
-        return (self._low_water, self._high_water)
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        if high is None:
-            high = 64 * 1024 if low is None else 4 * low
-        if low is None:
-            low = high // 4
-        if not high >= low >= 0:
-            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
-        self._high_water = high
-        self._low_water = low
-        self._maybe_pause_protocol()
+    # -- flow control: transports._FlowControlMixin ----------------------------------------
 
     def get_write_buffer_size(self) -> int:
         """Bytes the simulated send buffer has not taken yet."""
