@@ -277,6 +277,110 @@ def test_server_close_keeps_open_connections(run: Runner) -> None:
     ]
 
 
+def test_server_half_close_client_keeps_sending(run: Runner) -> None:
+    """The server sends its reply and write_eof(); the client reads EOF, then
+    still sends, and the server reads it all (half-close the other way)."""
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(b"greeting")
+            writer.write_eof()
+            seen.append(("server read", len(await reader.read())))
+            seen.append(("server close", await close_writer(writer)))
+
+        server, port = await serve(handle)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        seen.append(("client read", await reader.read()))
+        for _ in range(10):
+            writer.write(pattern(10_000))
+            await writer.drain()
+        writer.write_eof()
+        await asyncio.sleep(SETTLE)
+        seen.append(("client close", await close_writer(writer)))
+        await stop(server)
+        return seen
+
+    assert run(main) == [
+        ("client read", b"greeting"),
+        ("server read", 100_000),
+        ("server close", ("ok", None)),
+        ("client close", ("ok", None)),
+    ]
+
+
+def test_slow_reader_back_pressures_the_writer(run: Runner) -> None:
+    """A server that does not read: the client's drain() blocks once the
+    receive and send buffers are full (16 MB is more than Linux's loopback
+    buffers take, tcp_rmem + tcp_wmem maxima), and completes once it reads."""
+    size = 16 * 1024 * 1024
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        start_reading = asyncio.Event()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await start_reading.wait()
+            total = 0
+            while data := await reader.read(1 << 20):
+                total += len(data)
+            seen.append(("server read", total))
+            await close_writer(writer)
+
+        server, port = await serve(handle)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(bytes(size))
+        seen.append(("drain while unread", await attempt(asyncio.wait_for(writer.drain(), SETTLE))))
+        seen.append(("buffered", writer.transport.get_write_buffer_size() > 0))
+        start_reading.set()
+        seen.append(("drain after reading", await attempt(writer.drain())))
+        writer.write_eof()
+        seen.append(("eof", await reader.read()))
+        seen.append(("close", await close_writer(writer)))
+        await stop(server)
+        return seen
+
+    assert run(main) == [
+        ("drain while unread", ("TimeoutError", None, "")),
+        ("buffered", True),
+        ("drain after reading", ("ok", None)),
+        ("server read", 16 * 1024 * 1024),
+        ("eof", b""),
+        ("close", ("ok", None)),
+    ]
+
+
+def test_addresses_on_the_loopback_network(run: Runner) -> None:
+    """A server on 0.0.0.0 answers on 127.0.0.1, 127.0.0.2 (all of 127/8 is
+    loopback) and "localhost"; the client's address stays 127.0.0.1."""
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        server = await asyncio.start_server(lambda r, w: w.close(), "0.0.0.0", 0)
+        port = server.sockets[0].getsockname()[1]
+        seen.append(("server", server.sockets[0].getsockname() == ("0.0.0.0", port)))
+        for host in ("127.0.0.1", "127.0.0.2", "localhost"):
+            reader, writer = await asyncio.open_connection(host, port)
+            sockname = writer.get_extra_info("sockname")
+            peername = writer.get_extra_info("peername")
+            seen.append((host, sockname[0], peername[0], peername[1] == port))
+            seen.append(("eof", await reader.read()))
+            await close_writer(writer)
+        await stop(server)
+        return seen
+
+    assert run(main) == [
+        ("server", True),
+        ("127.0.0.1", "127.0.0.1", "127.0.0.1", True),
+        ("eof", b""),
+        ("127.0.0.2", "127.0.0.1", "127.0.0.2", True),
+        ("eof", b""),
+        ("localhost", "127.0.0.1", "127.0.0.1", True),
+        ("eof", b""),
+    ]
+
+
 # -- resets --------------------------------------------------------------------------------
 
 
