@@ -40,6 +40,7 @@ import enum
 import errno
 import os
 from bisect import bisect_right
+from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
 from .segment import ACK, FIN, NO_OPTIONS, PSH, RST, SYN, Segment, TcpOptions, seq_diff
@@ -200,6 +201,7 @@ class Connection:
         "_rcv_so",
         "_rcv_unacked",
         "_rcvq",
+        "_rcvq_len",
         "_recover",
         "_rip",
         "_rport",
@@ -316,7 +318,10 @@ class Connection:
         self._rcv_so = 0
         self._rcv_adv = 0
         self._rcv_fin = False
-        self._rcvq = bytearray()
+        # Received in-order data not yet read: the segments' payloads as they came
+        # (no copy until recv() joins them), and their total length.
+        self._rcvq: deque[bytes | memoryview] = deque()
+        self._rcvq_len = 0
         self._ooo: list[tuple[int, bytes | memoryview]] = []
         self._ooo_bytes = 0
         self._ooo_fin: int | None = None
@@ -381,7 +386,7 @@ class Connection:
     @property
     def readable_bytes(self) -> int:
         """Bytes :meth:`recv` can return now."""
-        return len(self._rcvq)
+        return self._rcvq_len
 
     @property
     def send_queued(self) -> int:
@@ -548,14 +553,8 @@ class Connection:
         """
         if max_bytes < 1:
             raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
-        q = self._rcvq
-        if q:
-            if max_bytes >= len(q):
-                data = bytes(q)
-                q.clear()
-            else:
-                data = bytes(q[:max_bytes])
-                del q[:max_bytes]
+        if self._rcvq_len:
+            data = self._take_received(max_bytes)
             if self.state in _RECEIVING:
                 self._window_update_after_read(now)
             return data
@@ -566,6 +565,32 @@ class Connection:
         if self.state is LISTEN:
             raise _os_error(errno.ENOTCONN)
         return None
+
+    def _take_received(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` from the receive queue, copied once."""
+        q = self._rcvq
+        if max_bytes >= self._rcvq_len:
+            self._rcvq_len = 0
+            if len(q) == 1:
+                data = q.pop()
+                return data if type(data) is bytes else bytes(data)
+            data = b"".join(q)
+            q.clear()
+            return data
+        self._rcvq_len -= max_bytes
+        parts: list[bytes | memoryview] = []
+        need = max_bytes
+        while need:
+            chunk = q.popleft()
+            n = len(chunk)
+            if n > need:
+                view = memoryview(chunk)
+                parts.append(view[:need])
+                q.appendleft(view[need:])
+                break
+            parts.append(chunk)
+            need -= n
+        return b"".join(parts)
 
     def shutdown(self, now: float) -> None:
         """Half-close (``shutdown(SHUT_WR)``): a FIN follows the queued data;
@@ -602,7 +627,7 @@ class Connection:
         if state is SYN_SENT:
             self._finish(now, None)
             return
-        if self._rcvq or self._ooo_bytes:
+        if self._rcvq_len or self._ooo_bytes:
             self.owner.note(self, "close() with unread data: RST", now)
             self._send_reset_abort(now)
             return
@@ -1166,7 +1191,8 @@ class Connection:
             self._queue_out_of_order(seg_so, payload)
             self._schedule_ack(now, immediate=True)
             return
-        self._rcvq += payload
+        self._rcvq.append(payload)
+        self._rcvq_len += plen
         self._rcv_so = rcv = rcv + plen
         had_ooo = bool(self._ooo)
         if had_ooo:
@@ -1213,7 +1239,9 @@ class Connection:
             self._ooo_bytes -= len(data)
             end = start + len(data)
             if end > rcv:
-                self._rcvq += data[rcv - start :]
+                piece = data[rcv - start :]
+                self._rcvq.append(piece)
+                self._rcvq_len += len(piece)
                 rcv = end
             i += 1
         del ooo[:i]
@@ -1272,7 +1300,7 @@ class Connection:
     def _select_window(self, *, commit: bool) -> int:
         """The window to advertise (receiver SWS avoidance, never shrinking)."""
         rcv = self._rcv_so
-        free = self.rcvbuf - len(self._rcvq) - self._ooo_bytes
+        free = self.rcvbuf - self._rcvq_len - self._ooo_bytes
         new_edge = rcv + (free if free > 0 else 0)
         edge = self._rcv_adv if self._rcv_adv > rcv else rcv
         if new_edge - edge >= min(self.rcvbuf // 2, self.mss):
