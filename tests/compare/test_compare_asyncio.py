@@ -706,8 +706,11 @@ def test_sock_calls_with_a_socket_built_by_the_application(run: Runner) -> None:
             seen.append(("connect", connected[:2]))
             if connected[0] != "ok":
                 return seen  # nothing to accept
-            conn, _addr = await loop.sock_accept(listening)
+            conn, addr = await loop.sock_accept(listening)
             with conn:
+                # the application's own socket object answers for the connection
+                seen.append(("client peername", client.getpeername() == ("127.0.0.1", port)))
+                seen.append(("client sockname", client.getsockname() == addr))
                 await loop.sock_sendall(client, b"request")
                 seen.append(("server got", await loop.sock_recv(conn, 100)))
                 await loop.sock_sendall(conn, b"response")
@@ -718,6 +721,8 @@ def test_sock_calls_with_a_socket_built_by_the_application(run: Runner) -> None:
 
     assert run(main) == [
         ("connect", ("ok", None)),
+        ("client peername", True),
+        ("client sockname", True),
         ("server got", b"request"),
         ("client got", b"response"),
         ("server eof", b""),
