@@ -63,6 +63,7 @@ class NetworkDriver:
         self.offset = loop.time() - network.now
         self._handle: asyncio.TimerHandle | None = None
         self._armed_for: float | None = None
+        self._soon = False  # a _fire_soon is scheduled
         self.attached = True
         _drivers[network] = self
         # The transport layer reads the offset from the loop to bring the
@@ -93,25 +94,37 @@ class NetworkDriver:
                 self._rearm()
 
     def _rearm(self) -> None:
-        """Keep the single loop timer at the network's next deadline."""
+        """Keep the single loop timer at the network's next deadline.
+
+        Cheap on the hot path: a deadline already due runs from one
+        ``call_soon`` (however many wake-ups ask for it), and an armed timer
+        that fires no later than needed is kept -- when it fires early it
+        finds nothing due and re-arms -- instead of being cancelled and
+        re-created for every segment.
+        """
         if not self.attached:
             return
-        if self.loop.is_closed():
+        loop = self.loop
+        if loop.is_closed():
             # Nobody can run the network any more; stop answering its wake-ups
             # instead of failing inside whatever call made it.
             self.detach()
             return
         deadline = self.network.next_deadline()
-        if deadline == self._armed_for:
+        if deadline is None:
+            return  # an armed timer, if any, fires and finds nothing to do
+        if deadline + self.offset <= loop.time():
+            if not self._soon:
+                self._soon = True
+                loop.call_soon(self._fire_soon)
+            return
+        armed = self._armed_for
+        if armed is not None and armed <= deadline:
             return
         if self._handle is not None:
             self._handle.cancel()
-            self._handle = None
-            self._armed_for = None
-        if deadline is None:
-            return
         self._armed_for = deadline
-        self._handle = self.loop.call_at(deadline + self.offset, self._fire, deadline)
+        self._handle = loop.call_at(deadline + self.offset, self._fire, deadline)
 
     def _fire(self, deadline: float) -> None:
         self._handle = None
@@ -124,6 +137,15 @@ class NetworkDriver:
         finally:
             # Re-arm even if a callback scheduled on the network raised: the
             # error goes to the loop's exception handler, the network goes on.
+            self._rearm()
+
+    def _fire_soon(self) -> None:
+        self._soon = False
+        if not self.attached:
+            return
+        try:
+            self.network.advance(self.network_time())
+        finally:
             self._rearm()
 
     def detach(self) -> None:
