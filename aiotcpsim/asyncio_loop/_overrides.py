@@ -633,6 +633,8 @@ async def sock_connect(
         raise OSError(errno.EISCONN, os.strerror(errno.EISCONN))
     if sim is None:
         sim = SimSocket(network, host, loop=loop)
+        if isinstance(sock, socket.socket):
+            sim.copy_options_from(sock)
     sim = await _connect(loop, network, host, target, sim=sim)
     if isinstance(sock, socket.socket):
         register_real_socket(sock, sim)

@@ -33,6 +33,7 @@ import asyncio
 import errno
 import os
 import socket
+import struct
 import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -102,6 +103,39 @@ _INT_OPTIONS_DEFAULTS: dict[tuple[int, int], int] = {
 }
 
 
+_LINGER = (socket.SOL_SOCKET, socket.SO_LINGER)
+_COPIED_OPTIONS = [
+    (socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+    _LINGER,
+    *(
+        (socket.IPPROTO_TCP, getattr(socket, name))
+        for name in (
+            "TCP_NODELAY",
+            "TCP_KEEPIDLE",
+            "TCP_KEEPINTVL",
+            "TCP_KEEPCNT",
+            "TCP_USER_TIMEOUT",
+            "TCP_SYNCNT",
+        )
+        if hasattr(socket, name)
+    ),
+]
+_fresh_options: dict[tuple[int, int], Any] = {}
+
+
+def _fresh_socket_options() -> dict[tuple[int, int], Any]:
+    """The options of a fresh kernel TCP socket (read once)."""
+    if not _fresh_options:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            for key in _COPIED_OPTIONS:
+                try:
+                    value = probe.getsockopt(*key, 8) if key == _LINGER else probe.getsockopt(*key)
+                except OSError:
+                    continue
+                _fresh_options[key] = value
+    return _fresh_options
+
+
 class SimSocket:
     """A socket-like object for one simulated TCP endpoint (connected or listening).
 
@@ -135,6 +169,7 @@ class SimSocket:
         self._handler: _Handler | None = None
         self._listen_handler: _ListenHandler | None = None
         self._options: dict[tuple[int, int], int] = {}
+        self._linger = (0, 0)  # SO_LINGER (l_onoff, l_linger)
         self._keepalive: dict[str, int | None] = {"idle": None, "interval": None, "count": None}
         self._real: socket.socket | None = None
         if conn is not None:
@@ -149,6 +184,19 @@ class SimSocket:
         self.conn = conn
         conn.user = self
         self._apply_options()
+
+    def copy_options_from(self, real: socket.socket) -> None:
+        """Take over the options a library set on its own kernel socket before
+        handing it to the loop (``TCP_SYNCNT``, keep-alive, ``SO_LINGER``...):
+        those that differ from a fresh kernel socket's."""
+        fresh = _fresh_socket_options()
+        for key, default in fresh.items():
+            try:
+                value = real.getsockopt(*key, 8) if key == _LINGER else real.getsockopt(*key)
+            except OSError:
+                continue
+            if value != default:
+                self.setsockopt(key[0], key[1], value)
 
     def own_real_socket(self, real: object) -> None:
         """Close the kernel socket ``real`` along with this one: a transport made
@@ -240,6 +288,12 @@ class SimSocket:
     def setsockopt(self, level: int, optname: int, value: Any, optlen: int | None = None) -> None:
         if self._closed:
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        if (level, optname) == (socket.SOL_SOCKET, socket.SO_LINGER):
+            if not isinstance(value, (bytes, bytearray)) or len(value) < 8:
+                raise OSError(errno.EINVAL, "SO_LINGER takes pack('ii', onoff, seconds)")
+            onoff, secs = struct.unpack("ii", bytes(value[:8]))
+            self._linger = (onoff, secs)
+            return
         if isinstance(value, (bytes, bytearray)):
             value = int.from_bytes(bytes(value[:4]) or b"\0", "little")
         if value is None:
@@ -253,6 +307,10 @@ class SimSocket:
         if (level, optname) == (socket.SOL_SOCKET, socket.SO_ERROR):
             err = self.conn.take_error() if self.conn is not None else None
             value: int = err or 0
+        elif (level, optname) == (socket.SOL_SOCKET, socket.SO_LINGER):
+            if buflen is not None:
+                return struct.pack("ii", *self._linger).ljust(buflen, b"\0")[:buflen]
+            return self._linger[0]
         elif (level, optname) == (socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
             value = int(self.listener is not None)
         elif (level, optname) in self._options:
@@ -338,7 +396,11 @@ class SimSocket:
             conn = self.conn
             conn.user = None
             if conn.state is not State.CLOSED:
-                conn.close(network_time(self.network, self.loop))
+                now = network_time(self.network, self.loop)
+                if self._linger[0] and self._linger[1] == 0:
+                    conn.abort(now)  # SO_LINGER {1, 0}: close() resets
+                else:
+                    conn.close(now)
         if self.listener is not None:
             self.listener.user = None
             self.listener.close()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 import warnings
 from asyncio import constants, transports
 from collections.abc import Iterable
@@ -341,7 +342,9 @@ class SimTransport(transports._FlowControlMixin):
 
     def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
         if self._eof:
-            raise RuntimeError("Cannot call writelines() after write_eof()")
+            # The stock transport's wording: 3.11 checks in write().
+            name = "writelines" if sys.version_info >= (3, 12) else "write"
+            raise RuntimeError(f"Cannot call {name}() after write_eof()")
         if self._empty_waiter is not None:
             raise RuntimeError("unable to writelines; sendfile is in progress")
         self.write(b"".join(list_of_data))
