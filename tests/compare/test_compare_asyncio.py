@@ -687,11 +687,23 @@ def test_socket_options(run: Runner) -> None:
     ]
 
 
-def test_sock_calls_with_a_socket_built_by_the_application(run: Runner) -> None:
+def test_sock_calls_with_a_socket_built_by_the_application(
+    run: Runner, request: pytest.FixtureRequest
+) -> None:
     """Libraries that build sockets themselves (aiohttp through aiohappyeyeballs,
     anyio) use loop.sock_connect / sock_accept / sock_sendall / sock_recv.
     The listening socket accepts handshakes from listen() on: the client
     connects before the server calls sock_accept."""
+    if run.backend == "sim":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="the simulation sees a kernel socket only when it is handed to the "
+                "loop: a listen() made on the socket itself opens nothing until the "
+                "first sock_accept, and getpeername()/shutdown() called on the "
+                "application's own socket object reach the kernel, not the simulation",
+            )
+        )
 
     async def main() -> list[Observation]:
         seen: list[Observation] = []
