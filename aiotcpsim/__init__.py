@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import TcpConfig
 from .connection import Connection, State
+from .faults import Faults, GilbertElliott, LinkHold, Partition, Rule
 from .host import Host, Listener
 from .network import Link, Network
 from .pcap import read_pcap, write_pcap
@@ -25,11 +26,16 @@ if TYPE_CHECKING:
 __all__ = [
     "Connection",
     "DeadlockError",
+    "Faults",
     "Flags",
+    "GilbertElliott",
     "Host",
     "Link",
+    "LinkHold",
     "Listener",
     "Network",
+    "Partition",
+    "Rule",
     "Segment",
     "SegmentDecodeError",
     "State",
