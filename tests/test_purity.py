@@ -12,7 +12,16 @@ import pytest
 import aiotcpsim
 
 PACKAGE = pathlib.Path(aiotcpsim.__file__).parent
-CORE = ["segment.py", "connection.py", "config.py", "host.py", "network.py", "trace.py"]
+CORE = [
+    "segment.py",
+    "connection.py",
+    "config.py",
+    "host.py",
+    "network.py",
+    "faults.py",
+    "trace.py",
+    "pcap.py",
+]
 FORBIDDEN = {"asyncio", "trio", "anyio", "time", "random", "socketserver", "selectors", "threading"}
 ALLOWED_FROM = {("random", "Random")}  # the network's own seeded instance
 
