@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from aiotcpsim.connection import Connection
+from aiotcpsim.connection import Connection, State
 from aiotcpsim.host import Listener
+from aiotcpsim.network import Network
 
 
 class Recorder:
@@ -36,3 +37,62 @@ def read_all(conn: Connection, now: float) -> bytes:
         if not chunk:
             return bytes(out)
         out += chunk
+
+
+class Side:
+    """One application: writes its payload, shuts down, reads to EOF, closes."""
+
+    def __init__(self, conn: Connection | None, payload: bytes, shutdown_first: bool) -> None:
+        self.conn = conn
+        self.payload = payload
+        self.sent = 0
+        self.received = bytearray()
+        self.eof = False
+        self.shut = False
+        self.closed = False
+        self.shutdown_first = shutdown_first
+
+    def step(self, now: float) -> None:
+        conn = self.conn
+        if conn is None or self.closed or conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
+            return
+        while self.sent < len(self.payload):
+            n = conn.send(memoryview(self.payload)[self.sent :], now)
+            if n == 0:
+                break
+            self.sent += n
+        if self.sent == len(self.payload) and not self.shut and (self.shutdown_first or self.eof):
+            conn.shutdown(now)
+            self.shut = True
+        while not self.eof:
+            chunk = conn.recv(65536, now)
+            if chunk is None:
+                break
+            if chunk == b"":
+                self.eof = True
+                break
+            self.received += chunk
+        if self.eof and self.shut:
+            conn.close(now)
+            self.closed = True
+
+
+def drive(net: Network, a: Side, b: Side, listener: Listener, steps: int = 300_000) -> None:
+    """Run two applications over ``net`` until nothing is left to happen; ``b``
+    takes its connection from ``listener`` once it is accepted."""
+    for _ in range(steps):
+        if b.conn is None:
+            b.conn = listener.accept()
+        a.step(net.now)
+        b.step(net.now)
+        deadline = net.next_deadline()
+        if deadline is None:
+            # Nothing pending: the applications may still have a step to take
+            # (reading an end of stream that just arrived, then shutting down).
+            a.step(net.now)
+            b.step(net.now)
+            deadline = net.next_deadline()
+            if deadline is None:
+                return
+        net.advance(deadline)
+    raise AssertionError(f"the run did not finish: {net!r}")

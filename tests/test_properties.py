@@ -12,52 +12,15 @@ import hashlib
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import Side, drive
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.connection import Connection, State
+from aiotcpsim.connection import State
 from aiotcpsim.network import Network
 
 # Generous retry limits: the property is about what TCP delivers, and at 50 %
 # loss each way Linux's default limits give up on a few percent of runs.
 PATIENT = TcpConfig(syn_retries=30, synack_retries=30, retries2=40, orphan_retries=40)
-
-
-class Side:
-    """One application: writes its payload, shuts down, reads to EOF, closes."""
-
-    def __init__(self, conn: Connection | None, payload: bytes, shutdown_first: bool) -> None:
-        self.conn = conn
-        self.payload = payload
-        self.sent = 0
-        self.received = bytearray()
-        self.eof = False
-        self.shut = False
-        self.closed = False
-        self.shutdown_first = shutdown_first
-
-    def step(self, now: float) -> None:
-        conn = self.conn
-        if conn is None or self.closed or conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
-            return
-        while self.sent < len(self.payload):
-            n = conn.send(memoryview(self.payload)[self.sent :], now)
-            if n == 0:
-                break
-            self.sent += n
-        if self.sent == len(self.payload) and not self.shut and (self.shutdown_first or self.eof):
-            conn.shutdown(now)
-            self.shut = True
-        while not self.eof:
-            chunk = conn.recv(65536, now)
-            if chunk is None:
-                break
-            if chunk == b"":
-                self.eof = True
-                break
-            self.received += chunk
-        if self.eof and self.shut:
-            conn.close(now)
-            self.closed = True
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -99,23 +62,7 @@ def test_bytes_arrive_exactly_once_in_order_and_both_sides_close(
     payload_b = hashlib.shake_128(b"b%d" % seed).digest(b_bytes)
     a = Side(a_host.connect(b_host.ip, 9000), payload_a, shutdown_first=a_first)
     b = Side(None, payload_b, shutdown_first=not a_first)
-    for _ in range(200_000):
-        if b.conn is None:
-            b.conn = listener.accept()
-        a.step(net.now)
-        b.step(net.now)
-        deadline = net.next_deadline()
-        if deadline is None:
-            # Nothing pending: the applications may still have a step to take
-            # (reading an end of stream that just arrived, then shutting down).
-            a.step(net.now)
-            b.step(net.now)
-            deadline = net.next_deadline()
-            if deadline is None:
-                break
-        net.advance(deadline)
-    else:
-        raise AssertionError(f"the run did not finish: {net!r}")
+    drive(net, a, b, listener)
     assert bytes(b.received) == payload_a
     assert bytes(a.received) == payload_b
     assert a.eof and b.eof
@@ -134,21 +81,7 @@ def _lifecycle(seed: int) -> str:
     listener = server.listen(80)
     a = Side(client.connect(server.ip, 80), b"x" * 5000, shutdown_first=True)
     b = Side(None, b"y" * 7000, shutdown_first=False)
-    while True:
-        if b.conn is None:
-            b.conn = listener.accept()
-        a.step(net.now)
-        b.step(net.now)
-        deadline = net.next_deadline()
-        if deadline is None:
-            # Nothing pending: the applications may still have a step to take
-            # (reading an end of stream that just arrived, then shutting down).
-            a.step(net.now)
-            b.step(net.now)
-            deadline = net.next_deadline()
-            if deadline is None:
-                break
-        net.advance(deadline)
+    drive(net, a, b, listener)
     return net.trace.digest()
 
 

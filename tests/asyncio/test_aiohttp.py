@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
+from loop_support import run
 
 import aiotcpsim
-from aiotcpsim.asyncio_loop import loop_factory
 from aiotcpsim.segment import SYN
 
 aiohttp = pytest.importorskip("aiohttp")
 from aiohttp import web  # noqa: E402
-
-T = TypeVar("T")
 
 BIG = 2 * 1024 * 1024
 
@@ -36,14 +33,6 @@ def pattern(n: int) -> bytes:
 async def chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
     for i in range(0, len(data), size):
         yield data[i : i + size]
-
-
-def run(net: aiotcpsim.Network, main: Callable[[], Awaitable[T]]) -> T:
-    async def wrapper() -> T:
-        return await main()
-
-    with asyncio.Runner(loop_factory=loop_factory(net)) as runner:
-        return runner.run(wrapper())
 
 
 def lossy_network(seed: int) -> tuple[aiotcpsim.Network, aiotcpsim.Host, aiotcpsim.Host]:

@@ -6,18 +6,13 @@ Each scenario runs on a clean and on a lossy network.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import socket
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import pytest
+from loop_support import close_writer, run
 
 import aiotcpsim
-from aiotcpsim.asyncio_loop import loop_factory
-
-T = TypeVar("T")
 
 # Loss without jitter: reordering lets a late ACK reach TIME-WAIT, whose answer
 # draws a RST that ends TIME-WAIT early (RFC 1337 assassination, as Linux does).
@@ -34,20 +29,6 @@ def lossy(request: pytest.FixtureRequest) -> bool:
 
 def make_net(lossy: bool, **kw: object) -> aiotcpsim.Network:
     return aiotcpsim.Network(seed=11, **NETWORKS["lossy" if lossy else "clean"], **kw)  # type: ignore[arg-type]
-
-
-def run(net: aiotcpsim.Network, main: Callable[[], Awaitable[T]]) -> T:
-    async def wrapper() -> T:
-        return await main()
-
-    with asyncio.Runner(loop_factory=loop_factory(net)) as runner:
-        return runner.run(wrapper())
-
-
-async def close_writer(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
 
 
 def test_connection_refused(lossy: bool) -> None:

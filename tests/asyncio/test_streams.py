@@ -7,18 +7,14 @@ sees must not change.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from loop_support import close_writer, run
 
 import aiotcpsim
-from aiotcpsim.asyncio_loop import loop_factory
-
-T = TypeVar("T")
 
 NETWORKS = {
     "clean": {},
@@ -31,22 +27,8 @@ def net(request: pytest.FixtureRequest) -> aiotcpsim.Network:
     return aiotcpsim.Network(seed=7, **NETWORKS[request.param])
 
 
-def run(net: aiotcpsim.Network, main: Callable[[], Awaitable[T]]) -> T:
-    async def wrapper() -> T:
-        return await main()
-
-    with asyncio.Runner(loop_factory=loop_factory(net)) as runner:
-        return runner.run(wrapper())
-
-
 def pattern(n: int, seed: int = 0) -> bytes:
     return bytes((i * 31 + seed) % 251 for i in range(n))
-
-
-async def close_writer(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
 
 
 def test_echo(net: aiotcpsim.Network) -> None:

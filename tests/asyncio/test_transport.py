@@ -4,36 +4,18 @@ TLS through loop.start_tls, and sockets that libraries build themselves."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import select
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from loop_support import close_writer, run
 
 import aiotcpsim
 from aiotcpsim import State
-from aiotcpsim.asyncio_loop import loop_factory
 from aiotcpsim.asyncio_loop._overrides import install
 from aiotcpsim.asyncio_loop._socket import SimSocket
-
-T = TypeVar("T")
-
-
-def run(net: aiotcpsim.Network, main: Callable[[], Awaitable[T]]) -> T:
-    async def wrapper() -> T:
-        return await main()
-
-    with asyncio.Runner(loop_factory=loop_factory(net)) as runner:
-        return runner.run(wrapper())
-
-
-async def close_writer(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
 
 
 class Recorder(asyncio.Protocol):

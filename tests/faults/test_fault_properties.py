@@ -18,68 +18,14 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import Side, drive
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.connection import Connection, State
+from aiotcpsim.connection import State
 from aiotcpsim.network import Network
 
 PATIENT = TcpConfig(syn_retries=30, synack_retries=30, retries2=40, orphan_retries=40)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-class Side:
-    """Writes its payload, shuts down, reads to EOF, closes (as in test_properties)."""
-
-    def __init__(self, conn: Connection | None, payload: bytes, shutdown_first: bool) -> None:
-        self.conn = conn
-        self.payload = payload
-        self.sent = 0
-        self.received = bytearray()
-        self.eof = False
-        self.shut = False
-        self.closed = False
-        self.shutdown_first = shutdown_first
-
-    def step(self, now: float) -> None:
-        conn = self.conn
-        if conn is None or self.closed or conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
-            return
-        while self.sent < len(self.payload):
-            n = conn.send(memoryview(self.payload)[self.sent :], now)
-            if n == 0:
-                break
-            self.sent += n
-        if self.sent == len(self.payload) and not self.shut and (self.shutdown_first or self.eof):
-            conn.shutdown(now)
-            self.shut = True
-        while not self.eof:
-            chunk = conn.recv(65536, now)
-            if chunk is None:
-                break
-            if chunk == b"":
-                self.eof = True
-                break
-            self.received += chunk
-        if self.eof and self.shut:
-            conn.close(now)
-            self.closed = True
-
-
-def _run(net: Network, a: Side, b: Side, listener: object, steps: int = 300_000) -> None:
-    for _ in range(steps):
-        if b.conn is None:
-            b.conn = listener.accept()  # type: ignore[attr-defined]
-        a.step(net.now)
-        b.step(net.now)
-        deadline = net.next_deadline()
-        if deadline is None:
-            a.step(net.now)  # a last reaction may send something (a FIN)
-            b.step(net.now)
-            deadline = net.next_deadline()
-            if deadline is None:
-                return
-        net.advance(deadline)
-    raise AssertionError(f"the run did not finish: {net!r}")
 
 
 events = st.lists(
@@ -148,7 +94,7 @@ def test_faults_never_lose_duplicate_or_reorder_application_bytes(
     payload_b = hashlib.shake_128(b"b%d" % seed).digest(b_bytes)
     a = Side(a_host.connect(b_host.ip, 9000), payload_a, shutdown_first=True)
     b = Side(None, payload_b, shutdown_first=False)
-    _run(net, a, b, listener)
+    drive(net, a, b, listener)
     assert bytes(b.received) == payload_a
     assert bytes(a.received) == payload_b
     assert a.eof and b.eof
@@ -210,7 +156,7 @@ def _lifecycle_with_faults(seed: int) -> str:
     listener = server.listen(80)
     a = Side(client.connect(server.ip, 80), b"x" * 50_000, shutdown_first=True)
     b = Side(None, b"y" * 70_000, shutdown_first=False)
-    _run(net, a, b, listener)
+    drive(net, a, b, listener)
     assert bytes(b.received) == b"x" * 50_000
     return net.trace.digest()
 
