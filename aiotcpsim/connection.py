@@ -68,6 +68,11 @@ class State(enum.Enum):
     LAST_ACK = "LAST-ACK"
     TIME_WAIT = "TIME-WAIT"
 
+    # Identity hashing in C: the hot paths test states against frozensets, and
+    # Enum's own __hash__ (hash of the name) is a Python-level call.  Members
+    # are singletons compared by identity, so this is equivalent.
+    __hash__ = object.__hash__
+
     def __str__(self) -> str:
         return self.value
 
