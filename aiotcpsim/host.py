@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from .connection import Connection, ConnectionUser, State
 from .segment import ACK, RST, SYN, Segment, seq_add
-from .trace import STATE, TraceRecord
+from .trace import DELIVER, STATE, TraceRecord
 
 if TYPE_CHECKING:
     from .config import TcpConfig
-    from .network import Network
+    from .network import Link, Network
 
 __all__ = ["Host", "Listener", "ListenerUser"]
 
@@ -134,6 +134,8 @@ class Host:
         self._children: dict[Connection, Listener] = {}
         self._time_wait = 0
         self._port_cursor: int | None = None
+        # Network._transmit's route cache: destination address -> (host, link).
+        self._routes: dict[str, tuple[Host, Link]] = {}
 
     # -- the application's calls -------------------------------------------------
 
@@ -323,7 +325,9 @@ class Host:
         if not self.up:
             net._drop(self, seg, "host down")
             return
-        net._delivered(self, seg)
+        net.stats["segments_delivered"] += 1  # Network._delivered, inline
+        if net.trace.enabled:
+            net.trace.append(TraceRecord(net.now, DELIVER, self.name, seg))
         now = net.now
         conn = self._conns.get((seg.dst_ip, seg.dst_port, seg.src_ip, seg.src_port))
         if conn is not None:

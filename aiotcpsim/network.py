@@ -939,11 +939,17 @@ class Network:
                     text="retransmission" if retransmission else "",
                 )
             )
-        dst = src.route(segment.dst_ip)
-        if dst is None:
-            self._drop(src, segment, "no route to host")
-            return
-        link = self._links.get((src.name, dst.name)) or self.link(src, dst)
+        # The (host, link) a destination address leads to, cached per sending host:
+        # addresses and links are never taken away, so a found route stays valid.
+        route = src._routes.get(segment.dst_ip)
+        if route is None:
+            dst = src.route(segment.dst_ip)
+            if dst is None:
+                self._drop(src, segment, "no route to host")
+                return
+            link = self._links.get((src.name, dst.name)) or self.link(src, dst)
+            route = src._routes[segment.dst_ip] = (dst, link)
+        dst, link = route
         faults = self.faults
         if faults._send_rules:
             verdict = faults._on_send(src, segment, dst, link)
@@ -952,11 +958,36 @@ class Network:
             extra, copies, corrupt = verdict
             link._send(src, segment, dst, extra, copies, corrupt)
             return
+        if link._clean and not link._partitions:
+            # Fast path, the same as Link._send + Link._launch for one copy on a
+            # clean link: no random draw, and the flight arrives now (no rate, no
+            # delay, no extra).  It is still registered on the link, so that an
+            # update() before it arrives re-times it.
+            now = self.now
+            self._counter = order = self._counter + 1
+            flight = _Flight(link, src, segment, dst, now, order)
+            link._flights[flight] = None
+            heap = self._heap
+            wake = (
+                self._wakeup is not None and not self._in_advance and (not heap or now < heap[0][0])
+            )
+            heapq.heappush(heap, (now, order, self._arrive_cb, flight))
+            if wake:
+                assert self._wakeup is not None
+                self._wakeup()
+            return
         link._send(src, segment, dst, 0.0, 1, False)
 
     def _arrive(self, flight: _Flight) -> None:
-        if not flight.cancelled:
-            flight.link._arrived(flight)
+        if flight.cancelled:
+            return
+        link = flight.link
+        if link._holds or link._partitions or flight.corrupt:
+            link._arrived(flight)
+            return
+        # Link._arrived without hold, partition or corruption: straight to the host.
+        del link._flights[flight]
+        flight.dst._deliver_from_wire(flight.segment)
 
     def _drop(self, host: Host, segment: Segment, why: str) -> None:
         self.stats["segments_dropped"] += 1
