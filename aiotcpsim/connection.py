@@ -487,8 +487,9 @@ class Connection:
         self._rcv_so = 1
         self._rcv_adv = 1
         self.peer_mss = syn.options.mss or self.config.default_mss
-        self._snd_wnd = syn.window
-        self.max_snd_wnd = max(self.max_snd_wnd, syn.window)
+        window = self._snd_wnd = syn.window
+        if window > self.max_snd_wnd:
+            self.max_snd_wnd = window
         self._snd_wl1 = 0
         self._snd_wl2 = 0
 
@@ -863,23 +864,14 @@ class Connection:
         self._timer_at = now + self.config.time_wait
         self.owner.note(self, "TIME-WAIT timer restarted", now)
 
-    def _acceptable(self, seg: Segment, seg_so: int, seg_len: int, wnd: int) -> bool:
-        """RFC 9293 section 3.10.7.4, first check (the four cases)."""
-        rcv = self._rcv_so
-        if seg_len == 0:
-            if wnd == 0:
-                return seg_so == rcv
-            return rcv <= seg_so < rcv + wnd
-        if wnd == 0:
-            return False
-        end = seg_so + seg_len - 1
-        return (rcv <= seg_so < rcv + wnd) or (rcv <= end < rcv + wnd)
-
     def _receive_synchronized(self, seg: Segment, now: float) -> None:
         """SYN-RECEIVED and the synchronized states (RFC 9293 3.10.7.4)."""
         flags = seg.flags
         state = self.state
-        seg_so = self._rcv_so + seq_diff(seg.seq, self.rcv_nxt)
+        rcv = self._rcv_so
+        # seq_diff(seg.seq, RCV.NXT), inline: the segment's offset in our receive space.
+        d = (seg.seq - self.irs - rcv) & _MASK
+        seg_so = rcv + (d - 0x100000000 if d & 0x80000000 else d)
         payload = seg.payload
         plen = len(payload)
         seg_len = plen + (1 if flags & SYN else 0) + (flags & FIN)
@@ -892,7 +884,7 @@ class Connection:
             if (
                 flags & ACK
                 and not flags & RST
-                and seg_so + 1 == self._rcv_so
+                and seg_so + 1 == rcv
                 and self._snd_una + seq_diff(seg.ack, self.snd_una) == self._snd_nxt
             ):
                 # Simultaneous open: the peer's SYN-ACK completes ours (Linux passes it).
@@ -900,12 +892,18 @@ class Connection:
                 seg_so += 1
                 seg_len -= 1
 
-        wnd = self._rcv_adv - self._rcv_so
+        wnd = self._rcv_adv - rcv
         if wnd < 0:
             wnd = 0
-        # first: sequence number
-        if not self._acceptable(seg, seg_so, seg_len, wnd):
-            zero_window_ok = wnd == 0 and seg_so == self._rcv_so and not flags & (SYN | RST)
+        # first: sequence number (RFC 9293 3.10.7.4, the four cases)
+        if seg_len == 0:
+            acceptable = seg_so == rcv if wnd == 0 else rcv <= seg_so < rcv + wnd
+        else:
+            acceptable = wnd != 0 and (
+                rcv <= seg_so < rcv + wnd or rcv <= seg_so + seg_len - 1 < rcv + wnd
+            )
+        if not acceptable:
+            zero_window_ok = wnd == 0 and seg_so == rcv and not flags & (SYN | RST)
             if not zero_window_ok:
                 if not flags & RST:
                     if flags & SYN:
@@ -920,7 +918,7 @@ class Connection:
             flags &= ~FIN
         # second: RST (RFC 5961 section 3)
         if flags & RST:
-            if seg_so == self._rcv_so:
+            if seg_so == rcv:
                 if state is SYN_RECEIVED and self.passive:
                     self.owner.note(self, "RST in SYN-RECEIVED: back to LISTEN", now)
                     self._rtx_at = self._ack_at = None
@@ -949,9 +947,11 @@ class Connection:
         self._ka_probes = 0
         if self.keepalive:
             self._ka_at = now + self.keepalive_idle
-        ack_so = self._snd_una + seq_diff(seg.ack, self.snd_una)
+        una = self._snd_una
+        d = (seg.ack - self.iss - una) & _MASK  # seq_diff(seg.ack, SND.UNA), inline
+        ack_so = una + (d - 0x100000000 if d & 0x80000000 else d)
         if state is SYN_RECEIVED:
-            if not self._snd_una < ack_so <= self._snd_nxt:
+            if not una < ack_so <= self._snd_nxt:
                 self.owner.transmit(
                     Segment(self._lip, self._lport, self._rip, self._rport, seg.ack, 0, RST, 0)
                 )
@@ -1074,12 +1074,14 @@ class Connection:
 
     def _process_ack(self, seg: Segment, seg_so: int, ack_so: int, plen: int, now: float) -> None:
         una = self._snd_una
+        window = seg.window
         # Window update (RFC 9293 3.10.7.4, SND.WL1/SND.WL2 rule).
-        if self._snd_wl1 < seg_so or (self._snd_wl1 == seg_so and self._snd_wl2 <= ack_so):
-            window_changed = seg.window != self._snd_wnd
-            self._snd_wnd = seg.window
-            if seg.window > self.max_snd_wnd:
-                self.max_snd_wnd = seg.window
+        wl1 = self._snd_wl1
+        if wl1 < seg_so or (wl1 == seg_so and self._snd_wl2 <= ack_so):
+            window_changed = window != self._snd_wnd
+            self._snd_wnd = window
+            if window > self.max_snd_wnd:
+                self.max_snd_wnd = window
             self._snd_wl1 = seg_so
             self._snd_wl2 = ack_so
         else:
@@ -1091,14 +1093,15 @@ class Connection:
                 self._snd_nxt = ack_so
             self._release_acked()
             # RTT sample (Karn: only for segments never retransmitted).
-            if self._rtt_so is not None and ack_so >= self._rtt_so:
+            rtt_so = self._rtt_so
+            if rtt_so is not None and ack_so >= rtt_so:
                 self._rtt_sample(now - self._rtt_t)
                 self._rtt_so = None
             if self._backoff:
                 self._backoff = 0
                 self._set_rto()
             self._rtx_stamp = None
-            smss = self._smss()
+            smss = self.mss if self.mss < self.peer_mss else self.peer_mss
             if self._recover is not None:
                 if ack_so >= self._recover:
                     # Full ACK: leave fast recovery (RFC 6582 3.2 step 3).
@@ -1113,7 +1116,7 @@ class Connection:
             else:
                 self._cwnd += max(1, smss * smss // self._cwnd)
             self._dupacks = 0
-            if self._snd_una >= self._snd_max:
+            if ack_so >= self._snd_max:
                 self._rtx_at = None
             else:
                 self._rtx_at = now + self._rto
@@ -1160,13 +1163,19 @@ class Connection:
         self._chunk_head = head
 
     def _rtt_sample(self, r: float) -> None:
-        if self._srtt is None:
-            self._srtt = r
-            self._rttvar = r / 2
+        srtt = self._srtt
+        if srtt is None:
+            srtt = r
+            rttvar = r / 2
         else:
-            self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self._srtt - r)
-            self._srtt = 0.875 * self._srtt + 0.125 * r
-        self._set_rto()
+            rttvar = 0.75 * self._rttvar + 0.25 * abs(srtt - r)
+            srtt = 0.875 * srtt + 0.125 * r
+        self._srtt = srtt
+        self._rttvar = rttvar
+        # _set_rto() with SRTT known, inline.
+        config = self.config
+        rto_min = config.rto_min
+        self._rto = min(max(srtt + max(4 * rttvar, rto_min), rto_min), config.rto_max)
 
     def _set_rto(self) -> None:
         config = self.config
@@ -1482,7 +1491,20 @@ class Connection:
 
     def _arm(self) -> None:
         """Ask the owner for a wake-up if our earliest deadline moved earlier."""
-        when = self.next_deadline
+        # self.next_deadline, inline (this runs after every segment and call).
+        when = self._rtx_at
+        t = self._ack_at
+        if t is not None and (when is None or t < when):
+            when = t
+        t = self._persist_at
+        if t is not None and (when is None or t < when):
+            when = t
+        t = self._ka_at
+        if t is not None and (when is None or t < when):
+            when = t
+        t = self._timer_at
+        if t is not None and (when is None or t < when):
+            when = t
         if when is None:
             return
         scheduled = self._scheduled
