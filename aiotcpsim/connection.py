@@ -52,6 +52,10 @@ __all__ = ["Connection", "ConnectionOwner", "ConnectionUser", "State"]
 
 _MASK = 0xFFFFFFFF
 
+# Segment(...) without the Python-level __new__ of the named tuple: all ten
+# fields are given, so this is what that __new__ does, one call less per segment.
+_new_segment = tuple.__new__
+
 
 class State(enum.Enum):
     """The eleven TCP states of RFC 9293 section 3.3.2; ``str()`` gives the RFC spelling."""
@@ -1365,8 +1369,10 @@ class Connection:
 
     def _output(self, now: float) -> None:
         """Send what the windows and Nagle allow (RFC 9293 3.8.6, RFC 1122 4.2.3.4)."""
-        smss = self._smss()
         fin_so = self._written + 1  # where a FIN goes
+        if self._snd_nxt >= fin_so and not self._fin_queued:
+            return  # nothing to send (the common case after an ACK)
+        smss = self.mss if self.mss < self.peer_mss else self.peer_mss  # _smss()
         while True:
             nxt = self._snd_nxt
             unsent = fin_so - nxt
@@ -1411,7 +1417,10 @@ class Connection:
         end = so + n + (flags & FIN)
         self._transmit(so, ACK | flags, payload, NO_OPTIONS, retransmission)
         self._snd_nxt = end
-        if 0 < n < self._smss() and so + n > self._snd_sml:
+        if (
+            0 < n < (self.mss if self.mss < self.peer_mss else self.peer_mss)
+            and so + n > self._snd_sml
+        ):
             self._snd_sml = so + n
         if end > self._snd_max:
             self._snd_max = end
@@ -1454,8 +1463,19 @@ class Connection:
         if retransmission:
             self.retransmissions += 1
         if flags & ACK:
-            ack = (self.irs + self._rcv_so) & _MASK
-            window = self._select_window(commit=True)
+            rcv = self._rcv_so
+            ack = (self.irs + rcv) & _MASK
+            # _select_window(commit=True), inline.
+            rcvbuf = self.rcvbuf
+            free = rcvbuf - self._rcvq_len - self._ooo_bytes
+            new_edge = rcv + (free if free > 0 else 0)
+            edge = self._rcv_adv
+            if edge < rcv:
+                edge = rcv
+            if new_edge - edge >= min(rcvbuf // 2, self.mss):
+                edge = new_edge
+            self._rcv_adv = edge
+            window = edge - rcv
             self._ack_at = None
             self._ack_now = False
             if self._quick > 0 and self._rcv_unacked:
@@ -1467,17 +1487,20 @@ class Connection:
             if self.state is SYN_SENT:
                 self._rcv_adv = 0
         self.owner.transmit(
-            Segment(
-                self._lip,
-                self._lport,
-                self._rip,
-                self._rport,
-                (self.iss + so) & _MASK,
-                ack,
-                flags,
-                window,
-                payload,
-                options,
+            _new_segment(
+                Segment,
+                (
+                    self._lip,
+                    self._lport,
+                    self._rip,
+                    self._rport,
+                    (self.iss + so) & _MASK,
+                    ack,
+                    flags,
+                    window,
+                    payload,
+                    options,
+                ),
             ),
             retransmission=retransmission,
         )

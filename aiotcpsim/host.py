@@ -24,7 +24,16 @@ from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from .connection import Connection, ConnectionUser, State
+from .connection import (
+    CLOSED,
+    ESTABLISHED,
+    LISTEN,
+    SYN_RECEIVED,
+    TIME_WAIT,
+    Connection,
+    ConnectionUser,
+    State,
+)
 from .segment import ACK, RST, SYN, Segment, seq_add
 from .trace import DELIVER, STATE, TraceRecord
 
@@ -273,18 +282,17 @@ class Host:
             net.trace.append(
                 TraceRecord(now, STATE, self.name, endpoint=_key(conn), old=old, new=new)
             )
-        if new is State.TIME_WAIT:
-            self._time_wait += 1
-        elif old is State.TIME_WAIT:
+        if old is TIME_WAIT:
             self._time_wait -= 1
-        if new is State.ESTABLISHED and old is State.SYN_RECEIVED:
-            listener = self._children.get(conn)
-            if listener is not None and conn in listener._syn_queue:
-                listener._syn_queue.discard(conn)
-                listener._accept_queue.append(conn)
-                if listener.user is not None:
-                    listener.user.tcp_acceptable(listener)
-        elif new is State.CLOSED or new is State.LISTEN:
+        if new is ESTABLISHED:
+            if old is SYN_RECEIVED:
+                listener = self._children.get(conn)
+                if listener is not None and conn in listener._syn_queue:
+                    listener._syn_queue.discard(conn)
+                    listener._accept_queue.append(conn)
+                    if listener.user is not None:
+                        listener.user.tcp_acceptable(listener)
+        elif new is CLOSED or new is LISTEN:
             # LISTEN: a passive child reset in SYN-RECEIVED goes back to its listener.
             key = _key(conn)
             if self._conns.get(key) is conn:
@@ -293,10 +301,12 @@ class Host:
             listener = self._children.pop(conn, None)
             if listener is not None:
                 listener._syn_queue.discard(conn)
-        if new is State.TIME_WAIT and self._time_wait > self.config.max_tw_buckets:
-            # tcp_time_wait(): no bucket left, the connection just closes.
-            net.note(self.name, "TIME-WAIT bucket table overflow", _key(conn))
-            conn.drop(now)
+        elif new is TIME_WAIT:
+            self._time_wait += 1
+            if self._time_wait > self.config.max_tw_buckets:
+                # tcp_time_wait(): no bucket left, the connection just closes.
+                net.note(self.name, "TIME-WAIT bucket table overflow", _key(conn))
+                conn.drop(now)
 
     def admit(self, conn: Connection) -> bool:
         listener = self._children.get(conn)
@@ -331,7 +341,7 @@ class Host:
         now = net.now
         conn = self._conns.get((seg.dst_ip, seg.dst_port, seg.src_ip, seg.src_port))
         if conn is not None:
-            if conn.state is State.TIME_WAIT and conn.accepts_new_syn(seg):
+            if conn.state is TIME_WAIT and conn.accepts_new_syn(seg):
                 listener = self._listeners.get(seg.dst_port)
                 if listener is not None and not listener.closed:
                     # RFC 1122 4.2.2.13 / Linux TCP_TW_SYN: the new incarnation starts
