@@ -56,6 +56,9 @@ _MASK = 0xFFFFFFFF
 # fields are given, so this is what that __new__ does, one call less per segment.
 _new_segment = tuple.__new__
 
+# The options of our SYNs, one immutable TcpOptions per MSS value.
+_MSS_OPTIONS: dict[int, TcpOptions] = {}
+
 
 class State(enum.Enum):
     """The eleven TCP states of RFC 9293 section 3.3.2; ``str()`` gives the RFC spelling."""
@@ -502,7 +505,10 @@ class Connection:
         self._snd_nxt = max(self._snd_nxt, 1)
         self._snd_max = max(self._snd_max, 1)
         self._hs_rtt_t = now if timed and not retransmission else None
-        self._transmit(0, flags, b"", TcpOptions(mss=self.mss), retransmission)
+        options = _MSS_OPTIONS.get(self.mss)
+        if options is None:
+            options = _MSS_OPTIONS[self.mss] = TcpOptions(mss=self.mss)
+        self._transmit(0, flags, b"", options, retransmission)
 
     def accepts_new_syn(self, seg: Segment) -> bool:
         """In TIME-WAIT: may ``seg`` open a new incarnation of this 4-tuple?
@@ -1059,7 +1065,7 @@ class Connection:
         self._set_state(ESTABLISHED, now)
         self._rtx_at = None
         self._backoff = 0
-        self._cwnd = 10 * self._smss()
+        self._cwnd = 10 * (self.mss if self.mss < self.peer_mss else self.peer_mss)  # _smss()
         if self._srtt is None:
             self._rto = self.config.rto_fallback
         if self.keepalive:

@@ -320,7 +320,8 @@ class Host:
         return True
 
     def note(self, conn: Connection, text: str, now: float) -> None:
-        self.network.note(self.name, text, _key(conn))
+        if self.network.trace.enabled:  # no work for a trace that is off
+            self.network.note(self.name, text, _key(conn))
 
     # -- segments from the wire ----------------------------------------------------------
 

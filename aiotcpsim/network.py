@@ -848,8 +848,9 @@ class Network:
             elif fn is fire:
                 # A connection's wake-up: drop it when the connection's timers
                 # moved later or stopped, so virtual time never visits a moment
-                # where nothing happens.
-                due = arg._wake_time(when)
+                # where nothing happens.  (A wake-up superseded by an earlier
+                # one is dropped without the call: Connection._wake_time's first test.)
+                due = arg._wake_time(when) if arg._scheduled == when else None
                 if due == when:
                     return when
                 heapq.heappop(heap)
@@ -876,7 +877,8 @@ class Network:
             while heap and heap[0][0] <= now:
                 when, _, fn, arg = pop(heap)
                 if fn is fire:
-                    due = arg._wake_time(when)
+                    # (Connection._wake_time's first test inline: superseded, dropped.)
+                    due = arg._wake_time(when) if arg._scheduled == when else None
                     if due != when:  # the connection's timers moved or stopped
                         if due is not None:
                             self._counter += 1
