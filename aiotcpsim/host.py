@@ -181,7 +181,8 @@ class Host:
         self._check_up()
         _check_port("port", port, allow_zero=False)
         _check_port("local_port", local_port, allow_zero=True)
-        ip = self.network.resolve(ip) if not _is_ipv4(ip) else ip
+        if ip not in self.network._by_ip and not _is_ipv4(ip):  # a host's address is one
+            ip = self.network.resolve(ip)
         if ip.startswith("127."):
             lip = "127.0.0.1"
         elif self.ip.startswith("127."):
@@ -274,7 +275,8 @@ class Host:
         self.network._transmit(self, segment, retransmission)
 
     def schedule(self, conn: Connection, when: float) -> None:
-        self.network._schedule_timer(conn, when)
+        net = self.network
+        net._push(when, net._fire_cb, conn)  # net._schedule_timer(conn, when), inline
 
     def state_changed(self, conn: Connection, old: State, new: State, now: float) -> None:
         net = self.network
