@@ -502,8 +502,10 @@ class Connection:
 
     def _send_syn(self, now: float, *, retransmission: bool, timed: bool = True) -> None:
         flags = SYN | ACK if self.state is SYN_RECEIVED else SYN
-        self._snd_nxt = max(self._snd_nxt, 1)
-        self._snd_max = max(self._snd_max, 1)
+        if self._snd_nxt < 1:
+            self._snd_nxt = 1
+        if self._snd_max < 1:
+            self._snd_max = 1
         self._hs_rtt_t = now if timed and not retransmission else None
         options = _MSS_OPTIONS.get(self.mss)
         if options is None:
@@ -992,7 +994,7 @@ class Connection:
                     self._last_oow_ack = now
                     self._send_ack(now)
                 return
-            if ack_so < self._snd_una - max(self.max_snd_wnd, 1) - 1:
+            if ack_so < self._snd_una - (self.max_snd_wnd or 1) - 1:  # max(MAX.SND.WND, 1)
                 self._challenge_ack(now, "ACK below the acceptable range")
                 return
             self._process_ack(seg, seg_so, ack_so, plen, now)
@@ -1122,7 +1124,7 @@ class Connection:
                     self._retransmit_head(now)
                     self._cwnd = max(self._cwnd - acked + smss, smss)
             elif self._cwnd < self._ssthresh:
-                self._cwnd += min(acked, 2 * smss)
+                self._cwnd += acked if acked < 2 * smss else 2 * smss
             else:
                 self._cwnd += max(1, smss * smss // self._cwnd)
             self._dupacks = 0
@@ -1185,7 +1187,11 @@ class Connection:
         # _set_rto() with SRTT known, inline.
         config = self.config
         rto_min = config.rto_min
-        self._rto = min(max(srtt + max(4 * rttvar, rto_min), rto_min), config.rto_max)
+        rto_max = config.rto_max
+        rto = srtt + (4 * rttvar if 4 * rttvar >= rto_min else rto_min)  # builtins spelled out
+        if rto < rto_min:
+            rto = rto_min
+        self._rto = rto_max if rto_max < rto else rto
 
     def _set_rto(self) -> None:
         config = self.config
@@ -1390,14 +1396,18 @@ class Connection:
                     continue
                 break
             wnd_edge = self._snd_una + self._snd_wnd
-            usable = min(wnd_edge - nxt, self._cwnd - in_flight)
+            usable = wnd_edge - nxt
+            if self._cwnd - in_flight < usable:
+                usable = self._cwnd - in_flight
             if usable > 0:
                 self._persist_at = None
             else:
                 if wnd_edge <= nxt and in_flight == 0 and self._persist_at is None:
                     self._persist_at = now + self._rto  # zero window: start probing
                 break
-            n = min(unsent, smss, usable)
+            n = unsent if unsent < smss else smss
+            if usable < n:
+                n = usable
             if n < smss and n < unsent:
                 # Window-limited: sender SWS avoidance.
                 if in_flight and n < self.max_snd_wnd // 2:
@@ -1478,7 +1488,7 @@ class Connection:
             edge = self._rcv_adv
             if edge < rcv:
                 edge = rcv
-            if new_edge - edge >= min(rcvbuf // 2, self.mss):
+            if new_edge - edge >= (rcvbuf // 2 if rcvbuf // 2 < self.mss else self.mss):
                 edge = new_edge
             self._rcv_adv = edge
             window = edge - rcv
