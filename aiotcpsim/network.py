@@ -682,6 +682,12 @@ class Network:
         self._hosts: dict[str, Host] = {}
         self._by_ip: dict[str, Host] = {}
         self._heap: list[tuple[float, int, Callable[[Any], None], Any]] = []
+        # Flights launched on a clean link arrive at the time they were sent: they
+        # go to this FIFO instead of the heap, as long as that keeps it in
+        # (time, counter) order.  Taking whichever of the two heads is smaller
+        # then runs events in exactly the order of one heap, for O(1) instead of
+        # two O(log n) heap operations per segment.
+        self._ready: deque[tuple[float, int, Callable[[Any], None], Any]] = deque()
         self._counter = 0
         self._in_advance = False
         self._wakeup: Callable[[], None] | None = None
@@ -837,9 +843,16 @@ class Network:
     def next_deadline(self) -> float | None:
         """When the network next needs to run, or None when nothing is pending."""
         heap = self._heap
+        ready = self._ready
         arrive = self._arrive_cb
         fire = self._fire_cb
-        while heap:
+        while heap or ready:
+            if ready and (not heap or ready[0] < heap[0]):
+                # The earliest entry is a clean-link flight (see self._ready).
+                if not ready[0][3].cancelled:
+                    return ready[0][0]
+                ready.popleft()  # a flight rescheduled by a link update
+                continue
             when, _, fn, arg = heap[0]
             if fn is arrive:
                 if not arg.cancelled:
@@ -870,13 +883,22 @@ class Network:
         if now < self.now:
             raise ValueError(f"time cannot go backwards: {now!r} < {self.now!r}")
         heap = self._heap
+        ready = self._ready
         pop = heapq.heappop
         arrive = self._arrive_cb
         fire = self._fire_cb
         self._in_advance = True
         try:
-            while heap and heap[0][0] <= now:
-                when, _, fn, arg = pop(heap)
+            while True:
+                # The smaller head of self._ready and the heap, as if they were one heap.
+                if ready and (not heap or ready[0] < heap[0]):
+                    if ready[0][0] > now:
+                        break
+                    when, _, fn, arg = ready.popleft()
+                elif heap and heap[0][0] <= now:
+                    when, _, fn, arg = pop(heap)
+                else:
+                    break
                 if fn is arrive:
                     # self._arrive(arg), inline: one call less per segment.
                     self.now = when
@@ -923,7 +945,13 @@ class Network:
 
     def _push(self, when: float, fn: Callable[[Any], None], arg: Any) -> None:
         heap = self._heap
-        wake = self._wakeup is not None and not self._in_advance and (not heap or when < heap[0][0])
+        ready = self._ready
+        wake = (
+            self._wakeup is not None
+            and not self._in_advance
+            and (not heap or when < heap[0][0])
+            and (not ready or when < ready[0][0])
+        )
         self._counter += 1
         heapq.heappush(heap, (when, self._counter, fn, arg))
         if wake:
@@ -976,20 +1004,24 @@ class Network:
             extra, copies, corrupt = verdict
             link._send(src, segment, dst, extra, copies, corrupt)
             return
-        if link._clean and not link._partitions:
+        ready = self._ready
+        if link._clean and not link._partitions and (not ready or ready[-1][0] <= self.now):
             # Fast path, the same as Link._send + Link._launch for one copy on a
             # clean link: no random draw, and the flight arrives now (no rate, no
-            # delay, no extra).  It is still registered on the link, so that an
-            # update() before it arrives re-times it.
+            # delay, no extra), so it goes to self._ready.  It is still registered
+            # on the link, so that an update() before it arrives re-times it.
             now = self.now
             self._counter = order = self._counter + 1
             flight = _Flight(link, src, segment, dst, now, order)
             link._flights[flight] = None
             heap = self._heap
             wake = (
-                self._wakeup is not None and not self._in_advance and (not heap or now < heap[0][0])
+                self._wakeup is not None
+                and not self._in_advance
+                and (not heap or now < heap[0][0])
+                and (not ready or now < ready[0][0])
             )
-            heapq.heappush(heap, (now, order, self._arrive_cb, flight))
+            ready.append((now, order, self._arrive_cb, flight))
             if wake:
                 assert self._wakeup is not None
                 self._wakeup()
@@ -1066,7 +1098,7 @@ class Network:
         out["connections_open"] = sum(h.connection_count() for h in self._hosts.values())
         out["segments_in_flight"] = sum(link.in_flight for link in self._links.values())
         self.next_deadline()
-        out["pending_events"] = len(self._heap)
+        out["pending_events"] = len(self._heap) + len(self._ready)
         return out
 
     def connections(self) -> Iterator[Connection]:
@@ -1077,7 +1109,7 @@ class Network:
     def __repr__(self) -> str:
         return (
             f"<Network seed={self.seed} t={self.now:.6f}s hosts={len(self._hosts)} "
-            f"pending={len(self._heap)}>"
+            f"pending={len(self._heap) + len(self._ready)}>"
         )
 
 
