@@ -251,7 +251,14 @@ def _relative_label(seg: Segment, isn: dict[tuple[str, int, str, int], int]) -> 
     back = (seg.dst_ip, seg.dst_port, seg.src_ip, seg.src_port)
     if seg.flags & SYN:
         isn[key] = seg.seq
-    base = isn.get(key, seg.seq)
+    elif key not in isn:
+        # The handshake is not in this trace (cleared, or cut by ``last``): count
+        # from the first segment seen, as if its sequence space began just
+        # before, so numbers read as they would after a handshake.
+        isn[key] = (seg.seq - 1) & 0xFFFFFFFF
+        if seg.flags & ACK and back not in isn:
+            isn[back] = (seg.ack - 1) & 0xFFFFFFFF
+    base = isn[key]
     rel = (seg.seq - base) & 0xFFFFFFFF
     text = f"{flag_names(seg.flags)} {rel}"
     n = len(seg.payload)

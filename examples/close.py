@@ -6,9 +6,8 @@ own FIN; the client, the active closer, holds TIME-WAIT for 60 s.
 
 Three segments: the server's application closes as soon as it reads the end
 of stream.  Linux delays the ACK of a FIN (``tcp_fin`` enters pingpong mode),
-so the server's FIN carries that ACK; a TCP that acknowledges at once sends
-a bare ACK first -- a rule drops that lone ACK, so either way the client
-receives a single FIN|ACK and goes FIN-WAIT-1 -> TIME-WAIT directly.
+so the server's FIN carries that ACK: the client receives a single FIN|ACK
+and goes FIN-WAIT-1 -> TIME-WAIT directly.
 
 Run: ``python examples/close.py``
 """
@@ -30,7 +29,6 @@ def scenario(*, server_closes_after: float | None) -> SimpleNamespace:
     a.close()
     if server_closes_after is None:
         b.close_on_eof = True
-        net.faults.drop(src="server", flags="ACK", payload=False, state="CLOSE-WAIT", count=1)
     else:
         net.call_at(1.0 + server_closes_after, b.close)
     drive(net, [a, b])
