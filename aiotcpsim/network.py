@@ -279,7 +279,10 @@ class Link:
         self.queue_bytes: int | None = None
         self.mtu: int | None = None
         self._bad = False  # Gilbert-Elliott state
-        self._flights: dict[_Flight, None] = {}  # in flight, in send order
+        # In flight: each flight -> the heap counter when it was (re)registered, so
+        # the dict is in that order.  Flights of Network._transmit's fast path are
+        # not here until _materialize() puts them in their place.
+        self._flights: dict[_Flight, int] = {}
         self._txq: deque[_Flight] = deque()  # not yet fully serialized (rate only)
         self._txq_bytes = 0
         self._busy_until = 0.0
@@ -379,7 +382,7 @@ class Link:
         net.note(self.src, f"link {self.src} -> {self.dst} released ({len(parked)} held)")
         for flight in parked:
             flight.arrival = net.now
-            self._flights[flight] = None
+            self._flights[flight] = net._counter + 1
             net._push(net.now, net._arrive_cb, flight)
 
     # -- sending -------------------------------------------------------------------
@@ -464,7 +467,7 @@ class Link:
         if self.reorder and rng.random() < self.reorder:
             flight.reordered = True
         when = flight.arrival = self._arrival(flight)
-        self._flights[flight] = None
+        self._flights[flight] = flight.order
         net._push_flight(when, flight)
 
     def _variate(self, rng: Random) -> float:
@@ -494,6 +497,7 @@ class Link:
         net = self.network
         rng = net.rng
         now = net.now
+        self._materialize()
         flights = list(self._flights)
         if not flights:
             if self.rate is None:
@@ -559,8 +563,31 @@ class Link:
                     if queued is flight:
                         self._txq[i] = new
                 new.arrival = when
-                self._flights[new] = None
+                self._flights[new] = net._counter + 1
                 net._push_flight(when, new)
+
+    def _materialize(self) -> None:
+        """Make the flights Network._transmit's fast path left in the network's
+        ready queue as bare ``(link, src, segment, dst, order)`` entries into registered
+        flights, in the place of ``_flights`` they would have had all along."""
+        net = self.network
+        ready = net._ready
+        clean = net._arrive_clean_cb
+        found: list[tuple[_Flight, int]] = []
+        for i, (when, order, fn, arg) in enumerate(list(ready)):
+            if fn is clean and arg[0] is self:
+                flight = _Flight(self, arg[1], arg[2], arg[3], when, order)
+                ready[i] = (when, order, net._arrive_cb, flight)
+                found.append((flight, order))
+        if found:
+            merged = sorted([*self._flights.items(), *found], key=lambda item: item[1])
+            self._flights = dict(merged)
+
+    def _arrived_clean(self, when: float, arg: tuple[Any, ...]) -> None:
+        """A fast-path flight reached a held or partitioned link: as a registered one."""
+        flight = _Flight(self, arg[1], arg[2], arg[3], when, arg[4])
+        self._flights[flight] = arg[4]
+        self._arrived(flight)
 
     def _arrived(self, flight: _Flight) -> None:
         """The flight reached the far end of the link."""
@@ -585,7 +612,9 @@ class Link:
     @property
     def in_flight(self) -> int:
         """Segments on this link now (held ones included)."""
-        return len(self._flights) + len(self._parked)
+        clean = self.network._arrive_clean_cb
+        fast = sum(1 for _, _, fn, arg in self.network._ready if fn is clean and arg[0] is self)
+        return len(self._flights) + len(self._parked) + fast
 
     def __repr__(self) -> str:
         parts = [
@@ -694,6 +723,7 @@ class Network:
         self._next_ip = 1
         self._outside: dict[str, str] = {}
         self._arrive_cb: Callable[[Any], None] = self._arrive
+        self._arrive_clean_cb: Callable[[Any], None] = self._arrive_clean
         self._fire_cb: Callable[[Any], None] = self._fire_timer
         self.stats: dict[str, int] = {
             "segments_sent": 0,
@@ -849,7 +879,7 @@ class Network:
         while heap or ready:
             if ready and (not heap or ready[0] < heap[0]):
                 # The earliest entry is a clean-link flight (see self._ready).
-                if not ready[0][3].cancelled:
+                if ready[0][2] is self._arrive_clean_cb or not ready[0][3].cancelled:
                     return ready[0][0]
                 ready.popleft()  # a flight rescheduled by a link update
                 continue
@@ -886,6 +916,7 @@ class Network:
         ready = self._ready
         pop = heapq.heappop
         arrive = self._arrive_cb
+        arrive_clean = self._arrive_clean_cb
         fire = self._fire_cb
         self._in_advance = True
         try:
@@ -899,6 +930,15 @@ class Network:
                     when, _, fn, arg = pop(heap)
                 else:
                     break
+                if fn is arrive_clean:
+                    # self._arrive_clean(arg), inline: a fast-path flight.
+                    self.now = when
+                    link = arg[0]
+                    if link._holds or link._partitions:
+                        link._arrived_clean(when, arg)
+                    else:
+                        arg[3]._deliver_from_wire(arg[2])
+                    continue
                 if fn is arrive:
                     # self._arrive(arg), inline: one call less per segment.
                     self.now = when
@@ -1008,12 +1048,12 @@ class Network:
         if link._clean and not link._partitions and (not ready or ready[-1][0] <= self.now):
             # Fast path, the same as Link._send + Link._launch for one copy on a
             # clean link: no random draw, and the flight arrives now (no rate, no
-            # delay, no extra), so it goes to self._ready.  It is still registered
-            # on the link, so that an update() before it arrives re-times it.
+            # delay, no extra), so it goes to self._ready, as a bare tuple rather
+            # than a _Flight registered on the link: Link._materialize() makes it
+            # one if the link changes (update(), reset()) before it arrives, and
+            # Link._arrived_clean() if the link is held or partitioned then.
             now = self.now
             self._counter = order = self._counter + 1
-            flight = _Flight(link, src, segment, dst, now, order)
-            link._flights[flight] = None
             heap = self._heap
             wake = (
                 self._wakeup is not None
@@ -1021,12 +1061,21 @@ class Network:
                 and (not heap or now < heap[0][0])
                 and (not ready or now < ready[0][0])
             )
-            ready.append((now, order, self._arrive_cb, flight))
+            ready.append((now, order, self._arrive_clean_cb, (link, src, segment, dst, order)))
             if wake:
                 assert self._wakeup is not None
                 self._wakeup()
             return
         link._send(src, segment, dst, 0.0, 1, False)
+
+    def _arrive_clean(self, arg: tuple[Any, ...]) -> None:
+        """A fast-path flight ``(link, src, segment, dst, order)`` arrives
+        (advance() runs a copy of this inline)."""
+        link = arg[0]
+        if link._holds or link._partitions:
+            link._arrived_clean(self.now, arg)
+        else:
+            arg[3]._deliver_from_wire(arg[2])
 
     def _arrive(self, flight: _Flight) -> None:
         # (advance() runs a copy of this inline.)
