@@ -32,6 +32,7 @@ from asyncio import constants, transports
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..connection import State
 from ._socket import SimSocket, network_time
 
 if TYPE_CHECKING:
@@ -43,6 +44,24 @@ __all__ = ["SimTransport"]
 logger = logging.getLogger("asyncio")
 
 _LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
+
+# States in which recv() answers at once (b"" or an error), data or not.
+_NOT_WAITING = frozenset({State.CLOSED, State.TIME_WAIT, State.LISTEN})
+
+
+def _still_readable(conn: Connection) -> bool:
+    """Whether ``conn.recv`` may return something now (data, EOF, an error).
+
+    Errs on the side of True: a read that finds nothing costs one callback,
+    a missed one would lose the wake-up.
+    """
+    return bool(
+        conn.readable_bytes
+        or conn.eof_received
+        or conn.pending_error is not None
+        or conn.error is not None
+        or conn.state in _NOT_WAITING
+    )
 
 
 def _set_result_unless_cancelled(fut: asyncio.Future[None]) -> None:
@@ -189,7 +208,10 @@ class SimTransport(transports._FlowControlMixin):
         if not self.is_reading() or self._conn_lost:
             return
         self._reading = True
-        self._schedule_read()  # level-triggered: data may already be waiting
+        # Level-triggered: data may already be waiting (else tcp_readable()
+        # schedules the read when it comes).
+        if _still_readable(self._conn):
+            self._schedule_read()
 
     def _remove_reader(self) -> None:
         self._reading = False
@@ -227,7 +249,11 @@ class SimTransport(transports._FlowControlMixin):
             more = self._read_ready__data_received()
         if self._sock is not None:
             self._sock.refresh()
-        if more and self._reading:
+        # Level-triggered, as epoll: read again next iteration only while the
+        # socket is still readable (more than max_size was waiting, or EOF or
+        # an error follows the data).  Otherwise tcp_readable() reschedules
+        # when something new arrives; an extra read would find nothing.
+        if more and self._reading and _still_readable(self._conn):
             self._schedule_read()
 
     def _read_ready__get_buffer(self) -> bool:
