@@ -10,6 +10,15 @@ The network is sans-I/O: it says when it next needs to run
   ``advance`` -- an application ``send()``, a test's ``net.call_later`` --
   moved the deadline earlier, and the driver re-arms.
 
+On the virtual-time loop the driver is *polled*: instead of a ``call_soon``
+for a deadline already due, it raises a flag that the loop's selector checks
+at the top of every iteration (:meth:`NetworkDriver.poll`), where a kernel
+socket's readiness would be collected.  Segments sent during one iteration
+then reach their peer before the next iteration's callbacks run, and the
+callbacks they trigger (a transport's read) run in that same iteration, as
+they would after an ``epoll`` that reported the peer readable -- one loop
+iteration per hop instead of two.
+
 The same driver serves both clocks.  Network time is ``loop.time() - offset``,
 with ``offset`` fixed when the driver attaches: on the virtual-time loop the
 loop's clock starts at the network's time, so the offset is 0 and the two
@@ -46,7 +55,9 @@ class NetworkDriver:
     offset: float
     attached: bool
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, network: Network) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, network: Network, *, polled: bool = False
+    ) -> None:
         if not isinstance(network, Network):
             raise TypeError(f"expected an aiotcpsim Network, got {network!r}")
         other = _drivers.get(network)
@@ -63,7 +74,8 @@ class NetworkDriver:
         self.offset = loop.time() - network.now
         self._handle: asyncio.TimerHandle | None = None
         self._armed_for: float | None = None
-        self._soon = False  # a _fire_soon is scheduled
+        self._soon = False  # a deadline is due now: _fire_soon scheduled, or poll() will run it
+        self._polled = polled  # the loop calls poll() every iteration (no call_soon)
         self.attached = True
         _drivers[network] = self
         # The transport layer reads the offset from the loop to bring the
@@ -116,7 +128,8 @@ class NetworkDriver:
         if deadline + self.offset <= loop.time():
             if not self._soon:
                 self._soon = True
-                loop.call_soon(self._fire_soon)
+                if not self._polled:
+                    loop.call_soon(self._fire_soon)
             return
         armed = self._armed_for
         if armed is not None and armed <= deadline:
@@ -138,6 +151,23 @@ class NetworkDriver:
             # Re-arm even if a callback scheduled on the network raised: the
             # error goes to the loop's exception handler, the network goes on.
             self._rearm()
+
+    def poll(self) -> None:
+        """Run what is due now, if anything (a polled driver's loop calls this
+        once per iteration, before collecting I/O events).
+
+        An exception from a network callback goes to the loop's exception
+        handler, as it would from the ``call_soon`` of an unpolled driver.
+        """
+        if self._soon:
+            try:
+                self._fire_soon()
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self.loop.call_exception_handler(
+                    {"message": "exception in a network callback", "exception": exc}
+                )
 
     def _fire_soon(self) -> None:
         self._soon = False

@@ -48,6 +48,7 @@ never fires, since virtual time does not pass during a callback.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import heapq
 import math
@@ -152,9 +153,18 @@ class _VirtualTimeSelector(selectors.BaseSelector):
         self._selector = selector
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        loop = self._loop
+        # The network's segments due now arrive here, where a kernel socket's
+        # readiness would be collected; the callbacks they schedule (a
+        # transport's read) run in this iteration.  See NetworkDriver.poll.
+        driver = loop._driver
+        if driver._soon:
+            driver.poll()
+            if loop._ready:
+                timeout = 0  # no longer idle
         if timeout is not None and timeout <= 0:
             return self._selector.select(0)
-        return self._loop._idle_select(timeout)
+        return loop._idle_select(timeout)
 
     def register(
         self, fileobj: FileDescriptorLike, events: int, data: Any = None
@@ -199,6 +209,7 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
     _clock_resolution: float
     _timer_cancelled_count: int
     _default_executor: concurrent.futures.ThreadPoolExecutor | None
+    _ready: collections.deque[asyncio.Handle]
 
     def __init__(self, network: Network | None = None, *, seed: int | None = None) -> None:
         self._now = 0.0  # anything may call time(), even the base class
@@ -226,7 +237,7 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
                 )
             self._now = network.now
             self.network = network
-            self._driver = NetworkDriver(self, network)
+            self._driver = NetworkDriver(self, network, polled=True)
         except BaseException:
             super().close()  # a half-built loop must not leak its self-pipe
             raise
