@@ -17,6 +17,7 @@ on ``lo`` precedes it.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shutil
 import socket
@@ -211,7 +212,6 @@ class LoopbackCapture:
         self._reader: threading.Thread | None = None
         self._buffer = bytearray()
         self._lock = threading.Lock()
-        self._probes_sent = 0
 
     def __enter__(self) -> LoopbackCapture:
         exe = shutil.which("dumpcap")
@@ -311,11 +311,8 @@ class LoopbackCapture:
     def _probe(self) -> None:
         with socket.socket() as s:
             s.settimeout(1.0)
-            try:
+            with contextlib.suppress(OSError):  # refused: the RST is the point
                 s.connect(("127.0.0.1", self.probe_port))
-            except OSError:
-                pass  # refused: the RST is the point
-        self._probes_sent += 1
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None
