@@ -83,7 +83,7 @@ class NetworkDriver:
         # written in C may refuse new attributes).
         with contextlib.suppress(AttributeError):
             loop._aiotcpsim_epoch = self.offset  # type: ignore[attr-defined]
-        network.set_wakeup(self._rearm)
+        network.set_wakeup(self._wake if polled else self._rearm)
         self._rearm()
 
     def network_time(self) -> float:
@@ -104,6 +104,14 @@ class NetworkDriver:
                 self.network.advance(now)
             finally:
                 self._rearm()
+
+    def _wake(self) -> None:
+        """A polled driver's wake-up: the loop's next ``select`` runs :meth:`poll`,
+        which advances the network to now and re-arms the timer for what lies
+        ahead.  (The loop reads its timers after that poll, so the timer need
+        not exist before; computing the deadline here, once per application
+        send, would be wasted.)"""
+        self._soon = True
 
     def _rearm(self) -> None:
         """Keep the single loop timer at the network's next deadline.
