@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
 import socket
 import struct
@@ -27,6 +28,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from types import TracebackType
+from typing import IO
 
 from aiotcpsim import read_pcap
 from aiotcpsim.segment import ACK, FIN, PSH, RST, SYN, Segment
@@ -228,7 +230,8 @@ class LoopbackCapture:
             )
         except OSError as exc:
             raise CaptureUnavailable(f"cannot run dumpcap: {exc}") from exc
-        self._reader = threading.Thread(target=self._read, daemon=True)
+        assert self._proc.stdout is not None
+        self._reader = threading.Thread(target=self._read, args=(self._proc.stdout,), daemon=True)
         self._reader.start()
         try:
             self._await_probe(START_TIMEOUT)
@@ -257,9 +260,8 @@ class LoopbackCapture:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _read(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        while chunk := self._proc.stdout.read1(1 << 16):
+    def _read(self, stream: IO[bytes]) -> None:
+        while chunk := os.read(stream.fileno(), 1 << 16):
             with self._lock:
                 self._buffer.extend(chunk)
 

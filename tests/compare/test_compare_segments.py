@@ -48,7 +48,7 @@ import errno
 import socket
 import struct
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pytest
 from segments_support import (
@@ -248,7 +248,9 @@ def test_close_with_unread_data(wire: Wire) -> None:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await reader.readexactly(5)
             writer.write(b"reply")
-            writer.transport.pause_reading()  # the client's next bytes stay unread
+            cast(
+                asyncio.ReadTransport, writer.transport
+            ).pause_reading()  # the client's next bytes stay unread
             await client_sent.wait()
             await asyncio.sleep(SETTLE)
             writer.close()
