@@ -143,7 +143,8 @@ class _SequencedTimerHandle(asyncio.TimerHandle):
 class _VirtualTimeSelector(selectors.BaseSelector):
     """The loop's OS selector, except that a sleeping ``select()`` asks the loop.
 
-    ``select(0)`` (something is ready or due) goes straight to the OS.  A
+    ``select(0)`` (something is ready or due) goes straight to the OS (when
+    anything but the self-pipe could be ready there).  A
     ``select(timeout)`` with a positive or no timeout is where the stock loop
     would sleep until the next timer; the virtual-time loop decides instead.
     """
@@ -151,6 +152,11 @@ class _VirtualTimeSelector(selectors.BaseSelector):
     def __init__(self, loop: VirtualTimeLoop, selector: selectors.BaseSelector) -> None:
         self._loop = loop
         self._selector = selector
+        # Whether a descriptor other than the loop's self-pipe (registered
+        # before this wrapper) is registered; see select().
+        self._other_fds = len(selector.get_map()) > 1
+        # The Unix loop's handlers by signal (a dict it only ever mutates).
+        self._signal_handlers: dict[int, Any] = getattr(loop, "_signal_handlers", {})
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         loop = self._loop
@@ -163,16 +169,30 @@ class _VirtualTimeSelector(selectors.BaseSelector):
             if loop._ready:
                 timeout = 0  # no longer idle
         if timeout is not None and timeout <= 0:
-            return self._selector.select(0)
+            # Something is ready: the stock loop polls the OS without waiting.
+            # With only the self-pipe registered and no signal handler that
+            # poll can only find the byte ``call_soon_threadsafe`` writes to
+            # wake a sleeping selector (its callback is already in the ready
+            # queue) and drain it; that waits for the next idle select, which
+            # always polls.  It saves a system call per iteration.
+            if self._other_fds or self._signal_handlers:
+                return self._selector.select(0)
+            return []
         return loop._idle_select(timeout)
 
     def register(
         self, fileobj: FileDescriptorLike, events: int, data: Any = None
     ) -> selectors.SelectorKey:
-        return self._selector.register(fileobj, events, data)
+        try:
+            return self._selector.register(fileobj, events, data)
+        finally:
+            self._other_fds = len(self._selector.get_map()) > 1
 
     def unregister(self, fileobj: FileDescriptorLike) -> selectors.SelectorKey:
-        return self._selector.unregister(fileobj)
+        try:
+            return self._selector.unregister(fileobj)
+        finally:
+            self._other_fds = len(self._selector.get_map()) > 1
 
     def modify(
         self, fileobj: FileDescriptorLike, events: int, data: Any = None
