@@ -415,3 +415,71 @@ def test_half_close_then_long_reply(wire: Wire) -> None:
             (C, ".", 18, 100_002, 0),
         ],
     )
+
+
+# -- the normalisation itself ---------------------------------------------------------------
+
+
+def test_rows_are_relative_to_each_side_and_flagged_like_tcpdump() -> None:
+    from aiotcpsim.segment import ACK, FIN, PSH, RST, SYN
+
+    def seg(src: int, dst: int, flags: int, seq: int, ack: int, n: int = 0) -> aiotcpsim.Segment:
+        return aiotcpsim.Segment(
+            "127.0.0.1", src, "127.0.0.1", dst, seq, ack, flags, 65535, b"x" * n
+        )
+
+    table = rows(
+        [
+            seg(40000, 9, SYN, 0xFFFFFFF0, 0),
+            seg(9, 40000, SYN | ACK, 500, 0xFFFFFFF1),
+            seg(40000, 9, PSH | ACK, 0xFFFFFFF1, 501, 3),
+            seg(9, 40000, FIN | ACK, 501, 0xFFFFFFF4),
+            seg(40000, 7, SYN, 1, 0),  # another port: not this server's
+            seg(9, 40001, RST | ACK, 0, 2),  # no SYN seen from either side
+        ],
+        9,
+    )
+    assert table == [
+        (C, "S", 0, 0, 0),
+        (S, "S.", 0, 1, 0),
+        (C, "P.", 1, 1, 3),
+        (S, "F.", 1, 4, 0),
+        (S, "R.", 0, 2, 0),
+    ]
+
+
+def test_coalesce_and_causal_order_leave_only_segmentation_out() -> None:
+    kernel = [
+        (C, "P.", 1, 1, 16),
+        (S, ".", 1, 17, 0),
+        (C, "F.", 17, 1, 0),
+        (S, ".", 1, 18, 32768),
+        (C, ".", 18, 32769, 0),  # part of the run: dropped
+        (S, "P.", 32769, 18, 32768),
+        (C, ".", 18, 32769, 0),  # a window update: dropped
+        (S, "P.", 65537, 18, 34464),
+        (S, "F.", 100001, 18, 0),
+        (C, ".", 18, 100002, 0),
+    ]
+    assert causal_order(coalesce(kernel)) == [
+        (C, "P.", 1, 1, 16),
+        (C, "F.", 17, 1, 0),  # nothing orders it with the server's ACK of 17
+        (S, ".", 1, 17, 0),
+        (S, "P.", 1, 18, 100_000),
+        (S, "F.", 100_001, 18, 0),
+        (C, ".", 18, 100_002, 0),
+    ]
+    # A missing or extra segment is not normalised away.
+    assert coalesce([(S, "P.", 1, 1, 10), (S, ".", 1, 1, 0)]) == [
+        (S, "P.", 1, 1, 10),
+        (S, ".", 1, 1, 0),
+    ]
+    assert causal_order([(S, "P.", 1, 1, 10), (C, ".", 1, 11, 0)]) == [
+        (S, "P.", 1, 1, 10),
+        (C, ".", 1, 11, 0),
+    ]
+    assert coalesce([(S, "P.", 1, 1, 10), (C, "P.", 1, 1, 5), (S, "P.", 11, 1, 10)]) == [
+        (S, "P.", 1, 1, 10),
+        (C, "P.", 1, 1, 5),
+        (S, "P.", 11, 1, 10),
+    ]
