@@ -170,7 +170,7 @@ def _unordered(first: Row, second: Row) -> bool:
 
 
 def causal_order(table: Sequence[Row]) -> list[Row]:
-    """``table`` with neighbours that nothing orders put client row first.
+    """``table`` with the client's row first wherever nothing orders two neighbours.
 
     On loopback the kernel runs the receiver inside the sender's system call
     (the softirq runs when the sender's transmit path re-enables bottom
