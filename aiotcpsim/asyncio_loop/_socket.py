@@ -122,6 +122,23 @@ _COPIED_OPTIONS = [
 ]
 _fresh_options: dict[tuple[int, int], Any] = {}
 
+# The options SimSocket._apply_options hands to the connection.
+_NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY)
+_KEEPALIVE = (socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+_KEEPALIVE_PARAMS = [
+    ((socket.IPPROTO_TCP, getattr(socket, name)), key)
+    for name, key in (
+        ("TCP_KEEPIDLE", "idle"),
+        ("TCP_KEEPINTVL", "interval"),
+        ("TCP_KEEPCNT", "count"),
+    )
+    if hasattr(socket, name)
+]
+_USER_TIMEOUT = (
+    (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) if hasattr(socket, "TCP_USER_TIMEOUT") else None
+)
+_SYNCNT = (socket.IPPROTO_TCP, socket.TCP_SYNCNT) if hasattr(socket, "TCP_SYNCNT") else None
+
 
 def _fresh_socket_options() -> dict[tuple[int, int], Any]:
     """The options of a fresh kernel TCP socket (read once)."""
@@ -323,38 +340,31 @@ class SimSocket:
 
     def _apply_options(self) -> None:
         conn = self.conn
-        if conn is None:
-            return
         opts = self._options
-        tcp = socket.IPPROTO_TCP
-        if (tcp, socket.TCP_NODELAY) in opts:
-            conn.nodelay = bool(opts[(tcp, socket.TCP_NODELAY)])
-        for name, key in (
-            ("TCP_KEEPIDLE", "idle"),
-            ("TCP_KEEPINTVL", "interval"),
-            ("TCP_KEEPCNT", "count"),
-        ):
-            opt = getattr(socket, name, None)
-            if opt is not None and (tcp, opt) in opts:
-                self._keepalive[key] = opts[(tcp, opt)]
-        if (socket.SOL_SOCKET, socket.SO_KEEPALIVE) in opts or any(
-            v is not None for v in self._keepalive.values()
-        ):
-            idle, interval = self._keepalive["idle"], self._keepalive["interval"]
+        if conn is None or not opts:
+            return  # nothing set (the keep-alive parameters come from opts too)
+        if _NODELAY in opts:
+            conn.nodelay = bool(opts[_NODELAY])
+        if len(opts) == 1 and _NODELAY in opts:
+            return  # the common case: asyncio's transports set TCP_NODELAY only
+        keepalive = self._keepalive
+        for key, name in _KEEPALIVE_PARAMS:
+            if key in opts:
+                keepalive[name] = opts[key]
+        if _KEEPALIVE in opts or any(v is not None for v in keepalive.values()):
+            idle, interval = keepalive["idle"], keepalive["interval"]
             conn.set_keepalive(
-                bool(opts.get((socket.SOL_SOCKET, socket.SO_KEEPALIVE), 0)),
+                bool(opts.get(_KEEPALIVE, 0)),
                 idle=float(idle) if idle is not None else None,
                 interval=float(interval) if interval is not None else None,
-                count=self._keepalive["count"],
+                count=keepalive["count"],
                 now=network_time(self.network, self.loop),
             )
-        user_timeout = getattr(socket, "TCP_USER_TIMEOUT", None)
-        if user_timeout is not None and (tcp, user_timeout) in opts:
-            ms = opts[(tcp, user_timeout)]
+        if _USER_TIMEOUT is not None and _USER_TIMEOUT in opts:
+            ms = opts[_USER_TIMEOUT]
             conn.user_timeout = ms / 1000 if ms > 0 else None
-        syncnt = getattr(socket, "TCP_SYNCNT", None)
-        if syncnt is not None and (tcp, syncnt) in opts:
-            conn.syn_retries = opts[(tcp, syncnt)]
+        if _SYNCNT is not None and _SYNCNT in opts:
+            conn.syn_retries = opts[_SYNCNT]
 
     def setblocking(self, flag: bool) -> None:
         if flag:
@@ -444,9 +454,9 @@ def network_time(network: Network, loop: asyncio.AbstractEventLoop | None = None
     (running whatever fell due meanwhile).  In real-time mode the driver sets
     ``loop._aiotcpsim_epoch`` to the loop time at which the network's clock read 0.
     """
-    if loop is not None and not network._in_advance and not loop.is_closed():
+    if loop is not None and not loop.is_closed():
         t = loop.time() - getattr(loop, "_aiotcpsim_epoch", 0.0)
-        if t > network.now:
+        if t > network.now and not network._in_advance:
             network.advance(t)
     return network.now
 
