@@ -58,13 +58,11 @@ class ListenerUser(Protocol):
 
 
 class Listener:
-    """A socket in the LISTEN state.
+    """A socket in the LISTEN state (or bound for it: :meth:`Host.bind`).
 
     Established connections wait in the accept queue until :meth:`accept`;
     at most ``backlog + 1`` of them (Linux's ``sk_acceptq_is_full``).
     """
-
-    state = State.LISTEN
 
     def __init__(self, host: Host, ip: str, port: int, backlog: int, reuse_address: bool) -> None:
         self.host = host
@@ -74,12 +72,32 @@ class Listener:
         self.reuse_address = reuse_address
         self.user: ListenerUser | None = None
         self.closed = False
+        self.listening = True
+        """False while only bound: SYNs get a RST, as at a closed port."""
         self._syn_queue: set[Connection] = set()
         self._accept_queue: deque[Connection] = deque()
 
     @property
     def sockname(self) -> tuple[str, int]:
         return (self.ip, self.port)
+
+    @property
+    def state(self) -> State:
+        return State.LISTEN if self.listening and not self.closed else State.CLOSED
+
+    def listen(self, backlog: int = 100) -> None:
+        """Start listening (``listen(backlog)`` on a bound socket); again: a new backlog.
+
+        Raises:
+            OSError: EINVAL when the listener is closed.
+            ValueError: a negative backlog.
+        """
+        if self.closed:
+            raise _os_error(errno.EINVAL, "listener is closed")
+        if not isinstance(backlog, int) or backlog < 0:
+            raise ValueError(f"backlog must be an int >= 0, got {backlog!r}")
+        self.backlog = min(backlog, self.host.config.somaxconn)
+        self.listening = True
 
     def accept(self) -> Connection | None:
         """The oldest established connection, or None when the queue is empty.
@@ -225,18 +243,30 @@ class Host:
             OSError: ``EADDRINUSE`` when the port is taken (see ``CONFORMANCE`` 25).
             ValueError: a port outside 0..65535 or a negative backlog.
         """
-        self._check_up()
-        _check_port("port", port, allow_zero=True)
         if not isinstance(backlog, int) or backlog < 0:
             raise ValueError(f"backlog must be an int >= 0, got {backlog!r}")
+        listener = self.bind(port, reuse_address=reuse_address, ip=ip)
+        listener.user = user
+        listener.listen(backlog)
+        return listener
+
+    def bind(self, port: int = 0, *, reuse_address: bool = True, ip: str | None = None) -> Listener:
+        """A socket bound to ``port`` for listening, not listening yet
+        (``bind()`` without ``listen()``): the port is taken, SYNs to it are
+        refused until :meth:`Listener.listen`.
+
+        Raises:
+            OSError: ``EADDRINUSE`` when the port is taken.
+            ValueError: a port outside 0..65535.
+        """
+        self._check_up()
+        _check_port("port", port, allow_zero=True)
         if port == 0:
             port = self._free_listen_port()
         else:
             self._check_bind(port, reuse_address)
-        listener = Listener(
-            self, ip or self.ip, port, min(backlog, self.config.somaxconn), reuse_address
-        )
-        listener.user = user
+        listener = Listener(self, ip or self.ip, port, 0, reuse_address)
+        listener.listening = False
         self._listeners[port] = listener
         return listener
 
@@ -346,7 +376,7 @@ class Host:
         if conn is not None:
             if conn.state is TIME_WAIT and conn.accepts_new_syn(seg):
                 listener = self._listeners.get(seg.dst_port)
-                if listener is not None and not listener.closed:
+                if listener is not None and listener.listening and not listener.closed:
                     # RFC 1122 4.2.2.13 / Linux TCP_TW_SYN: the new incarnation starts
                     # above the old one's sequence space.
                     iss = seq_add(conn.snd_nxt, 65537)
@@ -357,7 +387,7 @@ class Host:
             conn.receive(seg, now)
             return
         listener = self._listeners.get(seg.dst_port)
-        if listener is not None and not listener.closed:
+        if listener is not None and listener.listening and not listener.closed:
             self._listen_receive(listener, seg, now)
             return
         self._reset_closed(seg)

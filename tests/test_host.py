@@ -315,3 +315,25 @@ def test_zero_window_stall_of_days_keeps_probing_then_resumes() -> None:
     assert read_all(child, net.now) == b"x" * 4096
     net.advance(net.now + 300.0)  # the window update, then the rest of the data
     assert read_all(child, net.now) == b"x" * (sent - 4096)
+
+
+def test_bound_port_refuses_until_listen_then_accepts() -> None:
+    # bind() without listen(): the port is taken, a SYN draws RST|ACK as at a
+    # closed port; after listen() the handshake completes.
+    net, client, server = pair()
+    bound = server.bind(8080)
+    assert bound.state is State.CLOSED
+    with pytest.raises(OSError, match="Address already in use") as info:
+        server.listen(8080)
+    assert info.value.errno == errno.EADDRINUSE
+    refused = client.connect("10.0.0.2", 8080)
+    net.advance(0.05)
+    assert refused.state is State.CLOSED
+    assert refused.take_error() == errno.ECONNREFUSED
+    bound.listen(5)
+    assert bound.state is State.LISTEN
+    assert bound.backlog == 5
+    conn = client.connect("10.0.0.2", 8080)
+    net.advance(0.1)
+    assert conn.state is State.ESTABLISHED
+    assert bound.accept() is not None

@@ -16,9 +16,8 @@ Which calls reach the simulation:
   a single IPv4 address, so there is nothing to race.
 * ``create_server`` / ``start_server`` (host, list of hosts, port 0, backlog,
   ``ssl``, ``start_serving``, ``sock=``); ``reuse_port`` is accepted and ignored.
-  A simulated listener accepts handshakes from the moment ``create_server``
-  binds it, even with ``start_serving=False`` (a kernel socket that is bound but
-  not listening would refuse them); they wait in the accept queue.
+  As with asyncio's own servers, the socket is bound by ``create_server`` and
+  listens from ``start_serving``: before that, a connection is refused.
 * ``getaddrinfo`` / ``getnameinfo`` answer from the network's names, at once,
   without a thread.  The network is IPv4 only.
 * ``sock_connect``, ``sock_accept``, ``connect_accepted_socket``, ``sock_recv``,
@@ -558,9 +557,9 @@ async def create_server(
                         sim.listener = shared.listener  # a second address, same listener
                     else:
                         network_time(network, loop)
-                        listener = me.listen(
-                            sa[1], backlog=backlog, reuse_address=bool(reuse_address), ip=sa[0]
-                        )
+                        # Bound now, listening from _start_serving, as asyncio's
+                        # Server calls listen() there.
+                        listener = me.bind(sa[1], reuse_address=bool(reuse_address), ip=sa[0])
                         sim = SimSocket(network, me, listener=listener, loop=loop)
                         by_port[listener.port] = sim
                 except OSError as err:

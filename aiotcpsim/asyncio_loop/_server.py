@@ -133,6 +133,8 @@ class SimServer(asyncio.base_events.Server):
         for sock in self._sim_sockets:
             sock.set_listen_handler(_AcceptHandler(self, sock))
             assert sock.listener is not None
+            if not sock.listener.listening:
+                sock.listener.listen(self._backlog)
             if sock.listener.pending():
                 self._schedule_accept(sock)
 
