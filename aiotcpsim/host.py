@@ -194,10 +194,10 @@ class Host:
             OSError: ``EADDRNOTAVAIL`` when no ephemeral port is free for this
                 destination; ``EADDRINUSE`` when ``local_port`` is taken;
                 ``ENETUNREACH`` for an address no host owns.
-            ValueError: a port outside 1..65535.
+            ValueError: a port outside 0..65535 (port 0 is refused, as by Linux).
         """
         self._check_up()
-        _check_port("port", port, allow_zero=False)
+        _check_port("port", port, allow_zero=True)  # port 0: refused, as by Linux
         _check_port("local_port", local_port, allow_zero=True)
         if ip not in self.network._by_ip and not _is_ipv4(ip):  # a host's address is one
             ip = self.network.resolve(ip)

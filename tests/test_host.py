@@ -337,3 +337,10 @@ def test_bound_port_refuses_until_listen_then_accepts() -> None:
     net.advance(0.1)
     assert conn.state is State.ESTABLISHED
     assert bound.accept() is not None
+
+
+def test_connect_to_port_zero_is_refused_as_by_linux() -> None:
+    net, client, _server = pair()
+    conn = client.connect("10.0.0.2", 0)
+    net.advance(0.05)
+    assert conn.take_error() == errno.ECONNREFUSED
