@@ -76,6 +76,7 @@ class NetworkDriver:
         self._armed_for: float | None = None
         self._soon = False  # a deadline is due now: _fire_soon scheduled, or poll() will run it
         self._polled = polled  # the loop calls poll() every iteration (no call_soon)
+        self._stale = False  # polled: the timer may lag next_deadline() (see refresh())
         self.attached = True
         _drivers[network] = self
         # The transport layer reads the offset from the loop to bring the
@@ -122,6 +123,7 @@ class NetworkDriver:
         finds nothing due and re-arms -- instead of being cancelled and
         re-created for every segment.
         """
+        self._stale = False
         if not self.attached:
             return
         loop = self.loop
@@ -160,6 +162,25 @@ class NetworkDriver:
             # error goes to the loop's exception handler, the network goes on.
             self._rearm()
 
+    def refresh(self) -> None:
+        """Re-arm the timer if a poll left it stale (a polled driver's loop
+        calls this before it idles: looks for its next timer).
+
+        A polled driver does not look for the network's next deadline after
+        each poll: while the loop has callbacks ready its clock stands still,
+        so no timer can come due; only the loop's decision to sleep or jump
+        needs the timer right.
+        """
+        if self._stale:
+            try:
+                self._rearm()
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self.loop.call_exception_handler(
+                    {"message": "exception in a network callback", "exception": exc}
+                )
+
     def poll(self) -> None:
         """Run what is due now, if anything (a polled driver's loop calls this
         once per iteration, before collecting I/O events).
@@ -184,7 +205,10 @@ class NetworkDriver:
         try:
             self.network.advance(self.network_time())
         finally:
-            self._rearm()
+            if self._polled:
+                self._stale = True  # see refresh()
+            else:
+                self._rearm()
 
     def detach(self) -> None:
         """Stop driving the network (idempotent).  Pending network events stay

@@ -178,6 +178,12 @@ class _VirtualTimeSelector(selectors.BaseSelector):
             if self._other_fds or self._signal_handlers:
                 return self._selector.select(0)
             return []
+        if driver._stale:
+            # The loop is about to sleep or jump: its timer for the network
+            # must be right now (see NetworkDriver.refresh).
+            driver.refresh()
+            if driver._soon:
+                return []  # something is due after all: the loop decides again
         return loop._idle_select(timeout)
 
     def register(
