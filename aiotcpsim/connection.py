@@ -185,6 +185,7 @@ class Connection:
     __slots__ = (
         "_ack_at",
         "_ack_now",
+        "_ato",
         "_backoff",
         "_chunk_head",
         "_chunk_starts",
@@ -201,6 +202,7 @@ class Connection:
         "_last_rcv_time",
         "_lip",
         "_lport",
+        "_lrcvtime",
         "_notify",
         "_ooo",
         "_ooo_bytes",
@@ -210,6 +212,7 @@ class Connection:
         "_quick",
         "_rcv_adv",
         "_rcv_fin",
+        "_rcv_mss",
         "_rcv_so",
         "_rcv_unacked",
         "_rcvq",
@@ -339,7 +342,13 @@ class Connection:
         self._ooo_fin: int | None = None
         self._rcv_unacked = 0
         self._ack_now = False
-        self._quick = config.quickack_segments
+        # The delayed-ACK engine, as Linux's icsk_ack: no ATO until the first data
+        # arrives (then quick-ACK mode starts), the time of the last data, the
+        # receive-MSS estimate, interactive (ping-pong) mode.
+        self._quick = 0
+        self._ato = 0.0
+        self._lrcvtime = 0.0
+        self._rcv_mss = 0
         self._pingpong = False
         self._last_rcv_time = 0.0
         self._last_challenge = -1e18
@@ -1072,6 +1081,9 @@ class Connection:
             self._rto = self.config.rto_fallback
         if self.keepalive:
             self._ka_at = now + self.keepalive_idle
+        # tcp_initialize_rcv_mss: a guess until segments are measured.
+        self._rcv_mss = max(88, min(self.mss, self.peer_mss, self.rcvbuf // 2, 536))
+        self._lrcvtime = now
         if not self.passive:
             self._notify |= _N_CONNECTED
         if self._fin_queued:
@@ -1215,12 +1227,23 @@ class Connection:
             plen = len(payload)
             seg_so = rcv
         if plen <= 0:
+            self._enter_quickack()
             self._schedule_ack(now, immediate=True)  # duplicate: ACK at once
             return
         if seg_so > rcv:
             self._queue_out_of_order(seg_so, payload)
+            self._enter_quickack()
             self._schedule_ack(now, immediate=True)
             return
+        # tcp_event_data_recv: measure the receive MSS, start or feed the ATO engine.
+        if plen >= self._rcv_mss:
+            self._rcv_mss = plen if plen < self.mss else self.mss
+        if not self._ato:
+            self._incr_quickack()  # the first data: quick-ACK mode begins
+            self._ato = self.config.delack_min
+        elif now - self._lrcvtime > self._rto:
+            self._incr_quickack()  # a long silence: ACK quickly again
+        self._lrcvtime = now
         self._rcvq.append(payload)
         self._rcvq_len += plen
         self._rcv_so = rcv = rcv + plen
@@ -1232,10 +1255,27 @@ class Connection:
         if self._ooo_fin is not None and self._ooo_fin == self._rcv_so:
             self._receive_fin(now)
             return
+        # __tcp_ack_snd_check: more than one full segment unacknowledged, quick-ACK
+        # mode (not interactive), or a hole just filled.
         immediate = (
-            had_ooo or self._rcv_unacked > self._smss() or (self._quick > 0 and not self._pingpong)
+            had_ooo or self._rcv_unacked > self._rcv_mss or (self._quick > 0 and not self._pingpong)
         )
         self._schedule_ack(now, immediate=immediate)
+
+    def _incr_quickack(self) -> None:
+        """Linux ``tcp_incr_quickack``: a budget of quick ACKs, about half a
+        receive window's worth of segments, at least 2, at most ``quickack_segments``."""
+        quickacks = (self._rcv_adv - self._rcv_so) // (2 * self._rcv_mss) or 2
+        quickacks = min(quickacks, self.config.quickack_segments)
+        if quickacks > self._quick:
+            self._quick = quickacks
+
+    def _enter_quickack(self) -> None:
+        """Linux ``tcp_enter_quickack_mode`` (duplicate or out-of-order data)."""
+        if self._rcv_mss:
+            self._incr_quickack()
+        self._pingpong = False
+        self._ato = self.config.delack_min
 
     def _queue_out_of_order(self, seg_so: int, payload: bytes | memoryview) -> None:
         ooo = self._ooo
@@ -1312,10 +1352,25 @@ class Connection:
             self._notify |= _N_CLOSED
 
     def _schedule_ack(self, now: float, *, immediate: bool) -> None:
-        if immediate:
+        if immediate or not self._ato:
+            # No ATO yet (no data received): Linux's delayed ACK would fire at once.
             self._ack_now = True  # sent at the end of receive() unless data carries it
         elif self._ack_at is None:
-            self._ack_at = now + self.config.delack_min
+            self._ack_at = now + self._delack_timeout()
+
+    def _delack_timeout(self) -> float:
+        """Linux ``tcp_send_delayed_ack``: the ATO, bounded by the RTT once it grew."""
+        ato = self._ato
+        config = self.config
+        if ato > config.delack_min:
+            max_ato = config.delack_max if self._pingpong else 0.5
+            if self._srtt is not None:
+                rtt = self._srtt if self._srtt > config.delack_min else config.delack_min
+                if rtt < max_ato:
+                    max_ato = rtt
+            if ato > max_ato:
+                ato = max_ato
+        return ato
 
     def _window_update_after_read(self, now: float) -> None:
         """Linux ``tcp_cleanup_rbuf``: tell the peer when reading at least
@@ -1448,8 +1503,8 @@ class Connection:
         if self._rtx_at is None:
             self._rtx_at = now + self._rto
             self._rtx_armed_at = now
-        if n and now - self._last_rcv_time < self.config.delack_min:
-            self._pingpong = True
+        if n and now - self._lrcvtime < self._ato:
+            self._pingpong = True  # tcp_event_data_sent: we answer data promptly
 
     def _retransmit_head(self, now: float) -> None:
         una = self._snd_una
@@ -1494,8 +1549,10 @@ class Connection:
             window = edge - rcv
             self._ack_at = None
             self._ack_now = False
-            if self._quick > 0 and self._rcv_unacked:
+            if self._quick:  # tcp_dec_quickack_mode: every ACK sent uses one up
                 self._quick -= 1
+                if not self._quick:
+                    self._ato = self.config.delack_min
             self._rcv_unacked = 0
         else:
             ack = 0
@@ -1573,7 +1630,11 @@ class Connection:
             return
         if self._ack_at is not None and now >= self._ack_at:
             self._ack_at = None
-            self._pingpong = False  # Linux leaves interactive mode on a delack timeout
+            if self._pingpong:  # tcp_delack_timer_handler: leave interactive mode
+                self._pingpong = False
+                self._ato = self.config.delack_min
+            else:  # the delayed ACK missed: inflate the ATO
+                self._ato = min(2 * self._ato, self._rto)
             self._send_ack(now)
         if self._rtx_at is not None and now >= self._rtx_at:
             self._rtx_at = None

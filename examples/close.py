@@ -24,6 +24,8 @@ def scenario(*, server_closes_after: float | None) -> SimpleNamespace:
     listener = server.listen(PORT)
     a = App(net, client.connect(SERVER_IP, PORT))
     b = App(net, listener=listener)
+    drive(net, [a, b], until=0.5)
+    a.write(b"request")  # the server's delayed-ACK engine starts with its first data
     drive(net, [a, b], until=1.0)
     net.trace.clear()
     a.close()

@@ -181,33 +181,35 @@ def test_established_zero_window_probes_then_window_update_on_read() -> None:
     a, b = p.establish()
     payload = bytes(range(256)) * 40  # 10240 bytes, more than B's buffer
     assert a.send(payload, p.net.now) == len(payload)
-    p.at(0.03)
+    p.at(0.12)
     assert b.readable_bytes == 4096
     assert p.rows(window=True) == [
         ("c>s", 0.0, ".", 1, 1, 1460, 4096),
         ("c>s", 0.0, ".", 1461, 1, 1460, 4096),
+        # Quick-ACK budget: rcv_wnd / (2 * rcv_mss) = 4096 / 2920 = 1 (tcp_incr_quickack);
+        # then one segment unacknowledged is not "more than one full segment".
         ("s>c", 0.01, ".", 1, 1461, 0, 2636),
-        ("s>c", 0.01, ".", 1, 2921, 0, 1176),
+        ("s>c", 0.05, ".", 1, 2921, 0, 1176),  # delayed ACK, 40 ms
         # Sender SWS avoidance: no sub-MSS segment into a small window while
         # data is in flight; the rest goes when everything is acknowledged.
-        ("c>s", 0.02, ".", 2921, 1, 1176, 4096),
-        ("s>c", 0.03, ".", 1, 4097, 0, 0),  # the window is closed
+        ("c>s", 0.06, ".", 2921, 1, 1176, 4096),
+        ("s>c", 0.11, ".", 1, 4097, 0, 0),  # the window is closed
     ]
     p.at(3600.0)  # an hour later: probes all along, never a timeout
     assert a.state is State.ESTABLISHED
-    probes = [row for row in p.rows() if row[0] == "c>s" and row[1] > 0.03]
+    probes = [row for row in p.rows() if row[0] == "c>s" and row[1] > 0.11]
     times = [row[1] for row in probes]
-    # Probes from the zero-window ACK (0.04) on, RTO 0.22 s doubled each time.
-    assert times[:5] == [0.26, 0.7, 1.58, 3.34, 6.86]
+    # Probes from the zero-window ACK (0.12) on, RTO 0.225 s doubled each time.
+    assert times[:5] == [0.345, 0.795, 1.695, 3.495, 7.095]
     gaps = [round(b - a, 6) for a, b in itertools.pairwise(times)]
     assert max(gaps) == 120.0  # capped at rto_max
     # Linux's probe: zero-length, SEG.SEQ = SND.UNA - 1 (tcp_xmit_probe_skb).
     assert {row[2:] for row in probes} == {(".", 4096, 1, 0)}
-    answers = [row for row in p.rows(window=True) if row[0] == "s>c" and row[1] > 0.03]
+    answers = [row for row in p.rows(window=True) if row[0] == "s>c" and row[1] > 0.11]
     assert {row[2:] for row in answers} == {(".", 1, 4097, 0, 0)}
     # Answers to old-sequence segments are rate-limited (tcp_invalid_ratelimit,
-    # 500 ms): the probe at 0.7 s, 0.44 s after the previous one, goes unanswered.
-    assert [row[1] for row in answers[:3]] == [0.27, 1.59, 3.35]
+    # 500 ms): the probe at 0.795 s, 0.45 s after the previous one, goes unanswered.
+    assert [row[1] for row in answers[:3]] == [0.355, 1.705, 3.505]
     assert b.readable_bytes == 4096
     # The reader comes back: a window update, and the writer resumes.
     start = p.now
@@ -229,7 +231,7 @@ def test_established_send_buffer_fills_when_reader_stalls() -> None:
     a.user = app
     accepted = a.send(b"w" * 100000, p.net.now)
     assert accepted == 16384  # bounded by the send buffer
-    p.at(0.1)
+    p.at(0.2)  # every (possibly delayed) ACK is back
     assert b.readable_bytes == 8192
     # The acknowledged 8192 bytes left the send buffer: room for 8192 more.
     assert a.send_buffer_free == 8192
@@ -238,7 +240,7 @@ def test_established_send_buffer_fills_when_reader_stalls() -> None:
     assert a.send_queued == 16384
     n = len(recv_all(b, p.net.now))
     assert n == 8192
-    p.at(0.2)
+    p.at(0.4)  # window update, data, (delayed) ACKs
     assert a.send_buffer_free > 0
     assert app.first("writable") is not None  # the writer is woken up
 

@@ -147,10 +147,10 @@ def test_synchronized_rst_reports_econnreset(state: str) -> None:
         a.shutdown(p.net.now)
     elif state == "FIN-WAIT-2":
         a.shutdown(p.net.now)
-    p.at(0.07)  # the peer's delayed ACK of the FIN arrived at 0.06
+    p.at(0.05)
     assert str(a.state) == state
     p.send("s>c", RST, 1)
-    p.at(0.08)
+    p.at(0.06)
     assert a.state is State.CLOSED
     assert a.take_error() == errno.ECONNRESET
     assert a.take_error() is None

@@ -13,7 +13,7 @@ import pytest
 from ladder import App, Pair, recv_all
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.connection import State
+from aiotcpsim.connection import Connection, State
 from aiotcpsim.segment import ACK, FIN, RST
 
 # -- 26. four-way close, TIME-WAIT on the active closer ------------------------------------
@@ -27,45 +27,11 @@ def test_established_close_four_way_and_time_wait_60s() -> None:
     a.close(p.net.now)
     p.at(0.01)
     assert b.recv(100, p.net.now) == b""  # EOF at d
-    p.at(0.1)  # B's application closes after its delayed ACK went out
-    b.close(p.net.now)
-    p.idle()
-    # CONFORMANCE 26 draws the ACK at d; Linux delays the ACK of a FIN
-    # (tcp_fin() enters interactive mode), so four segments need an application
-    # that closes more than 40 ms after the FIN.
-    assert p.rows() == [
-        ("c>s", 0.0, "F.", 1, 1, 0),
-        ("s>c", 0.05, ".", 1, 2, 0),  # delayed ACK: d + 40 ms
-        ("s>c", 0.1, "F.", 1, 2, 0),
-        ("c>s", 0.11, ".", 2, 2, 0),
-    ]
-    assert p.states() == [
-        (0.0, "c", "FIN-WAIT-1"),
-        (0.01, "s", "CLOSE-WAIT"),
-        (0.06, "c", "FIN-WAIT-2"),
-        (0.1, "s", "LAST-ACK"),
-        (0.11, "c", "TIME-WAIT"),
-        (0.12, "s", "CLOSED"),
-        (60.11, "c", "CLOSED"),  # TIME-WAIT: a fixed 60 s on Linux
-    ]
-    assert b_app.events == [(0.01, "readable")]  # close() ends the callbacks
-    assert p.net.next_deadline() is None
-    assert p.c.connection_count() == p.s.connection_count() == 0
-
-
-def test_close_wait_prompt_close_makes_a_three_segment_close() -> None:
-    # CONFORMANCE 27 with Linux's timing: the application closes as soon as it
-    # reads the end of the stream, within the 40 ms of the delayed ACK, so the
-    # ACK of A's FIN rides on B's FIN and A goes FIN-WAIT-1 -> TIME-WAIT.
-    p = Pair()
-    a, b = p.establish()
-    a.close(p.net.now)
-    p.at(0.01)
-    assert b.recv(100, p.net.now) == b""
     b.close(p.net.now)
     p.idle()
     assert p.rows() == [
         ("c>s", 0.0, "F.", 1, 1, 0),
+        ("s>c", 0.01, ".", 1, 2, 0),  # quick ACK, before the application reacts
         ("s>c", 0.01, "F.", 1, 2, 0),
         ("c>s", 0.02, ".", 2, 2, 0),
     ]
@@ -73,10 +39,14 @@ def test_close_wait_prompt_close_makes_a_three_segment_close() -> None:
         (0.0, "c", "FIN-WAIT-1"),
         (0.01, "s", "CLOSE-WAIT"),
         (0.01, "s", "LAST-ACK"),
+        (0.02, "c", "FIN-WAIT-2"),
         (0.02, "c", "TIME-WAIT"),
         (0.03, "s", "CLOSED"),
-        (60.02, "c", "CLOSED"),
+        (60.02, "c", "CLOSED"),  # TIME-WAIT: a fixed 60 s on Linux
     ]
+    assert b_app.events == [(0.01, "readable")]  # close() ends the callbacks
+    assert p.net.next_deadline() is None
+    assert p.c.connection_count() == p.s.connection_count() == 0
 
 
 def test_time_wait_length_follows_config() -> None:
@@ -110,41 +80,66 @@ def test_time_wait_holds_the_four_tuple_until_expiry() -> None:
 # -- 27. three-segment close: the ACK rides on the peer's FIN -------------------------
 
 
-def test_fin_wait_1_fin_ack_goes_straight_to_time_wait() -> None:
-    # No quick-ACK mode: B's ACK of the FIN is delayed 40 ms, and B closes
-    # within that window.
-    p = Pair(quickack_segments=0)
+def _after_a_request(p: Pair) -> tuple[Connection, Connection]:
+    """A sends 10 bytes, B reads them: B's delayed-ACK engine is running
+    (Linux sets the ATO at the first data; before it, an ACK goes at once)."""
     a, b = p.establish()
+    a.send(b"x" * 10, p.net.now)
+    p.at(0.02)  # B's quick ACK of the data is back
+    assert recv_all(b, p.net.now) == b"x" * 10
+    return a, b
+
+
+def test_fin_wait_1_fin_ack_goes_straight_to_time_wait() -> None:
+    # B's ACK of the FIN is delayed 40 ms (tcp_fin enters interactive mode), and
+    # B closes within that window: the ACK rides on B's FIN.
+    p = Pair()
+    a, b = _after_a_request(p)
     a.close(p.net.now)
-    p.at(0.015)
+    p.at(0.035)
     assert b.state is State.CLOSE_WAIT
     b.close(p.net.now)
     p.idle()
     assert p.rows() == [
-        ("c>s", 0.0, "F.", 1, 1, 0),
-        ("s>c", 0.015, "F.", 1, 2, 0),
-        ("c>s", 0.025, ".", 2, 2, 0),
+        ("c>s", 0.0, "P.", 1, 1, 10),
+        ("s>c", 0.01, ".", 1, 11, 0),  # quick ACK of the first data
+        ("c>s", 0.02, "F.", 11, 1, 0),
+        ("s>c", 0.035, "F.", 1, 12, 0),
+        ("c>s", 0.045, ".", 12, 2, 0),
     ]
     assert p.states("c") == [
-        (0.0, "c", "FIN-WAIT-1"),
-        (0.025, "c", "TIME-WAIT"),  # never FIN-WAIT-2
-        (60.025, "c", "CLOSED"),
+        (0.02, "c", "FIN-WAIT-1"),
+        (0.045, "c", "TIME-WAIT"),  # never FIN-WAIT-2
+        (60.045, "c", "CLOSED"),
     ]
     assert p.states("s") == [
-        (0.01, "s", "CLOSE-WAIT"),
-        (0.015, "s", "LAST-ACK"),
-        (0.035, "s", "CLOSED"),
+        (0.03, "s", "CLOSE-WAIT"),
+        (0.035, "s", "LAST-ACK"),
+        (0.055, "s", "CLOSED"),
     ]
 
 
 def test_close_wait_delayed_ack_of_fin_after_40ms() -> None:
-    p = Pair(quickack_segments=0)
-    a, _b = p.establish()
+    p = Pair()
+    a, _b = _after_a_request(p)
     a.close(p.net.now)
     p.at(1.0)
+    assert p.rows(since=0.02) == [
+        ("c>s", 0.02, "F.", 11, 1, 0),
+        ("s>c", 0.07, ".", 1, 12, 0),  # FIN at 0.03 + TCP_DELACK_MIN
+    ]
+
+
+def test_close_wait_ack_of_fin_is_immediate_before_any_data() -> None:
+    # No data received yet: no ATO, so Linux's delayed ACK fires at once and the
+    # close takes four segments even when B closes promptly.
+    p = Pair()
+    a, _b = p.establish()
+    a.close(p.net.now)
+    p.at(0.02)
     assert p.rows() == [
         ("c>s", 0.0, "F.", 1, 1, 0),
-        ("s>c", 0.05, ".", 1, 2, 0),  # d + TCP_DELACK_MIN
+        ("s>c", 0.01, ".", 1, 2, 0),
     ]
 
 
@@ -191,7 +186,8 @@ def test_fin_wait_2_half_close_peer_keeps_sending() -> None:
     p.at(500.01)
     assert p.rows() == [
         ("c>s", 0.0, "F.", 1, 1, 0),
-        ("s>c", 0.01, "P.", 1, 2, 1000),  # the delayed ACK of the FIN rides on data
+        ("s>c", 0.01, ".", 1, 2, 0),
+        ("s>c", 0.01, "P.", 1, 2, 1000),
         ("c>s", 0.02, ".", 2, 1001, 0),
         ("s>c", 500.0, "F.", 1001, 2, 0),
         ("c>s", 500.01, ".", 2, 1002, 0),
@@ -318,7 +314,7 @@ def test_fin_wait_1_lost_fin_retransmitted_after_rto() -> None:
         ("c>s✗", 0.0, "F.", 1, 1, 0),
         # RTO after a 20 ms RTT sample: SRTT + max(4 * RTTVAR, rto_min) = 0.22 s
         ("c>s", 0.22, "F.", 1, 1, 0),
-        ("s>c", 0.27, ".", 1, 2, 0),  # the ACK of a FIN is delayed 40 ms
+        ("s>c", 0.23, ".", 1, 2, 0),
     ]
     assert b_app.first("readable") == 0.23
 
@@ -336,7 +332,8 @@ def test_time_wait_retransmitted_fin_is_reacked_and_restarts_timer() -> None:
     p.idle()
     assert p.rows() == [
         ("c>s", 0.0, "F.", 1, 1, 0),
-        ("s>c", 0.01, "F.", 1, 2, 0),  # three-segment close: the ACK rides on the FIN
+        ("s>c", 0.01, ".", 1, 2, 0),
+        ("s>c", 0.01, "F.", 1, 2, 0),
         ("c>s✗", 0.02, ".", 2, 2, 0),
         ("s>c", 0.23, "F.", 1, 2, 0),  # LAST-ACK retransmits its FIN after the RTO
         ("c>s", 0.24, ".", 2, 2, 0),  # TIME-WAIT re-ACKs it ...
@@ -345,6 +342,7 @@ def test_time_wait_retransmitted_fin_is_reacked_and_restarts_timer() -> None:
         (0.0, "c", "FIN-WAIT-1"),
         (0.01, "s", "CLOSE-WAIT"),
         (0.01, "s", "LAST-ACK"),
+        (0.02, "c", "FIN-WAIT-2"),
         (0.02, "c", "TIME-WAIT"),
         (0.25, "s", "CLOSED"),
         (60.24, "c", "CLOSED"),  # ... and TIME-WAIT ends 60 s after the re-ACK
@@ -381,15 +379,15 @@ def test_fin_wait_2_orphan_times_out_after_fin_timeout() -> None:
     p.at(100.02)
     assert p.rows() == [
         ("c>s", 0.0, "F.", 1, 1, 0),
-        ("s>c", 0.05, ".", 1, 2, 0),  # delayed ACK of the FIN
+        ("s>c", 0.01, ".", 1, 2, 0),
         ("s>c", 100.0, "P.", 1, 2, 5),
         ("c>s", 100.01, "R", 2, None, 0),  # nobody home: RST seq = SEG.ACK
     ]
     assert p.states() == [
         (0.0, "c", "FIN-WAIT-1"),
         (0.01, "s", "CLOSE-WAIT"),
-        (0.06, "c", "FIN-WAIT-2"),
-        (60.06, "c", "CLOSED"),  # tcp_fin_timeout
+        (0.02, "c", "FIN-WAIT-2"),
+        (60.02, "c", "CLOSED"),  # tcp_fin_timeout
         (100.02, "s", "CLOSED"),
     ]
     with pytest.raises(BrokenPipeError):  # RST in CLOSE-WAIT -> EPIPE
@@ -404,8 +402,8 @@ def test_fin_wait_2_orphan_fin_timeout_knob() -> None:
     p.idle()
     assert p.states("c") == [
         (0.0, "c", "FIN-WAIT-1"),
-        (0.06, "c", "FIN-WAIT-2"),  # after the peer's delayed ACK
-        (5.06, "c", "CLOSED"),
+        (0.02, "c", "FIN-WAIT-2"),
+        (5.02, "c", "CLOSED"),
     ]
 
 
