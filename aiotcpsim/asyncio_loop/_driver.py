@@ -202,8 +202,11 @@ class NetworkDriver:
         self._soon = False
         if not self.attached:
             return
+        network = self.network
         try:
-            self.network.advance(self.network_time())
+            # self.network_time(), inline: this runs once per loop iteration
+            # in which the application sent something.
+            network.advance(max(network.now, self.loop.time() - self.offset))
         finally:
             if self._polled:
                 self._stale = True  # see refresh()

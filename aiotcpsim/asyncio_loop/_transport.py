@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..connection import State
-from ._socket import SimSocket, network_time
+from ._socket import SimSocket
 
 if TYPE_CHECKING:
     from ..connection import Connection
@@ -160,7 +160,14 @@ class SimTransport(transports._FlowControlMixin):
             self._sock.close()
 
     def _now(self) -> float:
-        return network_time(self._network, self._loop)
+        # network_time(self._network, self._loop), inline (called on every
+        # send and read): the network's clock, brought up to the loop's.
+        network = self._network
+        loop = self._loop
+        t = loop.time() - getattr(loop, "_aiotcpsim_epoch", 0.0)
+        if t > network.now and not network._in_advance and not loop.is_closed():
+            network.advance(t)
+        return network.now
 
     # -- extra info ----------------------------------------------------------------
 
