@@ -28,8 +28,8 @@ import logging
 import socket
 import sys
 import warnings
-from asyncio import constants, transports
-from collections.abc import Iterable
+from asyncio import constants, format_helpers, transports
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..connection import State
@@ -61,6 +61,24 @@ def _still_readable(conn: Connection) -> bool:
         or conn.pending_error is not None
         or conn.error is not None
         or conn.state in _NOT_WAITING
+    )
+
+
+def _report_callback_error(
+    loop: asyncio.AbstractEventLoop,
+    callback: Callable[..., object],
+    args: tuple[Any, ...],
+    exc: BaseException,
+) -> None:
+    """Report ``exc`` from ``callback(*args)`` as ``asyncio.Handle._run`` does
+    when the callback was scheduled on its own."""
+    source = format_helpers._format_callback_source(callback, args)
+    loop.call_exception_handler(
+        {
+            "message": f"Exception in callback {source}",
+            "exception": exc,
+            "handle": asyncio.Handle(callback, args, loop),
+        }
     )
 
 
@@ -132,12 +150,48 @@ class SimTransport(transports._FlowControlMixin):
         if server is not None:
             server._attach(self)
         sock.set_handler(self)
-        loop.call_soon(protocol.connection_made, self)
-        # only start reading when connection_made() has been called
-        loop.call_soon(self._add_reader)
+        if loop.get_debug():
+            # As asyncio's: each step its own callback, timed and traced as such.
+            loop.call_soon(protocol.connection_made, self)
+            # only start reading when connection_made() has been called
+            loop.call_soon(self._add_reader)
+            if waiter is not None:
+                # only wake up the waiter when connection_made() has been called
+                loop.call_soon(_set_result_unless_cancelled, waiter)
+        else:
+            loop.call_soon(self._connection_made, protocol, waiter)
+
+    def _connection_made(
+        self, protocol: asyncio.BaseProtocol, waiter: asyncio.Future[None] | None
+    ) -> None:
+        """asyncio's three callbacks after a transport is made, as one:
+        ``connection_made``, then start reading, then wake the waiter.
+
+        asyncio schedules them back to back, so nothing runs between them
+        either way; one callback saves two trips through the ready queue.
+        Each step runs even if the one before raised, and an error is
+        reported as its own callback's would be (see _report_callback_error).
+        """
+        loop = self._loop
+        try:
+            protocol.connection_made(self)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            _report_callback_error(loop, protocol.connection_made, (self,), exc)
+        try:
+            self._add_reader()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            _report_callback_error(loop, self._add_reader, (), exc)
         if waiter is not None:
-            # only wake up the waiter when connection_made() has been called
-            loop.call_soon(_set_result_unless_cancelled, waiter)
+            try:
+                _set_result_unless_cancelled(waiter)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                _report_callback_error(loop, _set_result_unless_cancelled, (waiter,), exc)
 
     def __repr__(self) -> str:
         info = [self.__class__.__name__]
