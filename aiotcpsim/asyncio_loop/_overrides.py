@@ -900,7 +900,8 @@ def _mixin_method(name: str) -> Any:
         # The dispatcher inline, one coroutine frame less on the path of
         # every open_connection (its body runs on each resumption).
         async def method(self: Any, *args: Any, **kw: Any) -> Any:
-            if _is_unregistered_real(kw.get("sock")):
+            sock = kw.get("sock")
+            if sock is not None and _is_unregistered_real(sock):
                 return await super(NetworkLoopMixin, self).create_connection(*args, **kw)
             return await create_connection(self, self.network, *args, **kw)
 

@@ -234,7 +234,8 @@ class SimSocket:
             self._handler.tcp_connected(conn)
 
     def tcp_readable(self, conn: Connection) -> None:
-        self.refresh()
+        if self._fd is not None:  # self.refresh(), inline: once per segment with data
+            self.refresh()
         if self._handler is not None:
             self._handler.tcp_readable(conn)
 

@@ -287,8 +287,9 @@ class SimTransport(transports._FlowControlMixin):
         pass
 
     def tcp_readable(self, conn: Connection) -> None:
-        if self._reading:
-            self._schedule_read()
+        if self._reading and not self._read_scheduled:  # self._schedule_read(), inline
+            self._read_scheduled = True
+            self._loop.call_soon(self._read_ready)
 
     def tcp_writable(self, conn: Connection) -> None:
         if self._writing and not self._write_scheduled:
@@ -308,8 +309,9 @@ class SimTransport(transports._FlowControlMixin):
             more = self._read_ready__get_buffer()
         else:
             more = self._read_ready__data_received()
-        if self._sock is not None:
-            self._sock.refresh()
+        sock = self._sock
+        if sock is not None and sock._fd is not None:  # sock.refresh(), inline
+            sock.refresh()
         # Level-triggered, as epoll: read again next iteration only while the
         # socket is still readable (more than max_size was waiting, or EOF or
         # an error follows the data).  Otherwise tcp_readable() reschedules
