@@ -41,7 +41,7 @@ import errno
 import os
 from bisect import bisect_right
 from collections import deque
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .segment import ACK, FIN, NO_OPTIONS, PSH, RST, SYN, Segment, TcpOptions, seq_diff
 
@@ -103,6 +103,10 @@ _SYNCHRONIZED = frozenset(
 _RECEIVING = frozenset({ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2})
 # States in which our data may still go out.
 _SENDING = frozenset({ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK})
+# States whose segments go through _receive_synchronized.
+_RECEIVE_SYNCHRONIZED = frozenset(
+    {SYN_RECEIVED, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK}
+)
 # Linux tcp_need_reset(): an abort sends a RST from these states.
 _ABORT_RESETS = frozenset({ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, FIN_WAIT_2, SYN_RECEIVED})
 
@@ -112,11 +116,23 @@ def _os_error(code: int) -> OSError:
     return OSError(code, os.strerror(code))
 
 
+class _Wire(Protocol):
+    """The part of the network a connection sends through directly."""
+
+    def _transmit(self, src: Any, segment: Segment, retransmission: bool) -> None: ...
+
+
 class ConnectionOwner(Protocol):
     """What a :class:`Connection` needs from the stack that holds it (the host).
 
     All calls are made synchronously from inside a Connection method.
     """
+
+    @property
+    def network(self) -> _Wire:
+        """Where data, ACK and SYN segments go without :meth:`transmit`, as
+        ``network._transmit(owner, segment, retransmission)``: one call less per
+        segment.  Segments the owner must see (RSTs, counted) use :meth:`transmit`."""
 
     def transmit(self, segment: Segment, *, retransmission: bool = False) -> None:
         """Put ``segment`` on the wire.  Never delivers synchronously."""
@@ -469,7 +485,9 @@ class Connection:
         if self.state is not CLOSED or self._snd_max:
             raise _os_error(errno.EISCONN if self.state in _SYNCHRONIZED else errno.EALREADY)
         self._syn_start = now
-        self._set_state(SYN_SENT, now)
+        old = self.state  # self._set_state(SYN_SENT, now), inline
+        self.state = SYN_SENT
+        self.owner.state_changed(self, old, SYN_SENT, now)
         self._send_syn(now, retransmission=False)
         self._rtx_at = now + self._rto
         self._arm()
@@ -492,7 +510,9 @@ class Connection:
         conn.state = LISTEN
         conn._take_syn(syn)
         conn._syn_start = now
-        conn._set_state(SYN_RECEIVED, now)
+        old = conn.state  # conn._set_state(SYN_RECEIVED, now), inline
+        conn.state = SYN_RECEIVED
+        conn.owner.state_changed(conn, old, SYN_RECEIVED, now)
         conn._send_syn(now, retransmission=False)
         conn._rtx_at = now + conn._rto
         conn._arm()
@@ -811,17 +831,35 @@ class Connection:
         Never raises for anything the peer sends.
         """
         state = self.state
-        if state is SYN_SENT:
+        if state in _RECEIVE_SYNCHRONIZED:  # the common case first
+            self._receive_synchronized(seg, now)
+        elif state is SYN_SENT:
             self._receive_syn_sent(seg, now)
         elif state is TIME_WAIT:
             self._receive_time_wait(seg, now)
-        elif state is CLOSED or state is LISTEN:
-            return
         else:
-            self._receive_synchronized(seg, now)
+            return  # CLOSED, LISTEN
         if self._ack_now and self.state is not CLOSED:
             self._send_ack(now)
-        self._arm()
+        # self._arm(), inline (this runs for every segment).
+        when = self._rtx_at
+        t = self._ack_at
+        if t is not None and (when is None or t < when):
+            when = t
+        t = self._persist_at
+        if t is not None and (when is None or t < when):
+            when = t
+        t = self._ka_at
+        if t is not None and (when is None or t < when):
+            when = t
+        t = self._timer_at
+        if t is not None and (when is None or t < when):
+            when = t
+        if when is not None:
+            scheduled = self._scheduled
+            if scheduled is None or when < scheduled:
+                self._scheduled = when
+                self.owner.schedule(self, when)
         if self._notify:
             self._fire()
 
@@ -1073,7 +1111,9 @@ class Connection:
             self.owner.note(self, f"challenge ACK rate-limited ({why})", now)
 
     def _established(self, now: float) -> None:
-        self._set_state(ESTABLISHED, now)
+        old = self.state  # self._set_state(ESTABLISHED, now), inline
+        self.state = ESTABLISHED
+        self.owner.state_changed(self, old, ESTABLISHED, now)
         self._rtx_at = None
         self._backoff = 0
         self._cwnd = 10 * (self.mss if self.mss < self.peer_mss else self.peer_mss)  # _smss()
@@ -1325,7 +1365,9 @@ class Connection:
         self._notify |= _N_READABLE
         state = self.state
         if state is ESTABLISHED or state is SYN_RECEIVED:
-            self._set_state(CLOSE_WAIT, now)
+            old = self.state  # self._set_state(CLOSE_WAIT, now), inline
+            self.state = CLOSE_WAIT
+            self.owner.state_changed(self, old, CLOSE_WAIT, now)
             # Linux tcp_fin(): interactive mode, so the ACK is delayed and usually
             # rides on our own FIN when the application closes in time
             # (the three-segment close).
@@ -1347,7 +1389,9 @@ class Connection:
     def _enter_time_wait(self, now: float) -> None:
         self._rtx_at = self._persist_at = self._ka_at = self._ack_at = None
         self._timer_at = now + self.config.time_wait
-        self._set_state(TIME_WAIT, now)
+        old = self.state  # self._set_state(TIME_WAIT, now), inline
+        self.state = TIME_WAIT
+        self.owner.state_changed(self, old, TIME_WAIT, now)
         if self.state is TIME_WAIT and self.user is not None:
             self._notify |= _N_CLOSED
 
@@ -1403,9 +1447,13 @@ class Connection:
         self._fin_queued = True
         state = self.state
         if state is ESTABLISHED:
-            self._set_state(FIN_WAIT_1, now)
+            old = self.state  # self._set_state(FIN_WAIT_1, now), inline
+            self.state = FIN_WAIT_1
+            self.owner.state_changed(self, old, FIN_WAIT_1, now)
         elif state is CLOSE_WAIT:
-            self._set_state(LAST_ACK, now)
+            old = self.state  # self._set_state(LAST_ACK, now), inline
+            self.state = LAST_ACK
+            self.owner.state_changed(self, old, LAST_ACK, now)
         else:
             return  # SYN-RECEIVED: the FIN waits for the handshake (RFC 9293 3.10.4)
         self._output(now)
@@ -1559,7 +1607,11 @@ class Connection:
             window = self._select_window(commit=True) if self.state is not SYN_SENT else self.rcvbuf
             if self.state is SYN_SENT:
                 self._rcv_adv = 0
-        self.owner.transmit(
+        # self.owner.transmit(segment, retransmission=...), inline: the host
+        # only counts RSTs, and this path never sends one.
+        owner = self.owner
+        owner.network._transmit(
+            owner,
             _new_segment(
                 Segment,
                 (
@@ -1575,7 +1627,7 @@ class Connection:
                     options,
                 ),
             ),
-            retransmission=retransmission,
+            retransmission,
         )
 
     def _send_ack(self, now: float) -> None:
