@@ -18,6 +18,7 @@ that builds the protocol and transport (TLS included) and awaits
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import socket
 import ssl as _ssl
 import sys
@@ -102,6 +103,7 @@ class SimServer(asyncio.base_events.Server):
         self._serving = False
         self._serving_forever_fut: asyncio.Future[None] | None = None
         self._accept_scheduled: set[SimSocket] = set()
+        self._accept_context = contextvars.Context()  # set by _start_serving
 
     def __repr__(self) -> str:
         return f"<{self.__class__.__name__} sockets={self.sockets!r}>"
@@ -130,6 +132,11 @@ class SimServer(asyncio.base_events.Server):
         if self._serving or self._sim_sockets is None:
             return
         self._serving = True
+        # The accept callbacks (and so the tasks that set up each connection,
+        # and their protocols) run in a copy of this call's context, as those
+        # of the Handle asyncio's loop makes when it starts serving: the
+        # context of create_server() (``with host.current():`` included).
+        self._accept_context = contextvars.copy_context()
         for sock in self._sim_sockets:
             sock.set_listen_handler(_AcceptHandler(self, sock))
             assert sock.listener is not None
@@ -141,7 +148,7 @@ class SimServer(asyncio.base_events.Server):
     def _schedule_accept(self, sock: SimSocket) -> None:
         if sock not in self._accept_scheduled:
             self._accept_scheduled.add(sock)
-            self._loop.call_soon(self._accept_ready, sock)
+            self._loop.call_soon(self._accept_ready, sock, context=self._accept_context)
 
     def _accept_ready(self, sock: SimSocket) -> None:
         self._accept_scheduled.discard(sock)

@@ -24,6 +24,7 @@ Errors are the connection's own ``OSError`` subclasses (``ConnectionResetError``
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import socket
 import sys
@@ -147,6 +148,7 @@ class SimTransport(transports._FlowControlMixin):
         self._writing = False  # the writer is "registered"
         self._read_scheduled = False
         self._write_scheduled = False
+        self._read_context = self._write_context = contextvars.Context()  # set when used
         if server is not None:
             server._attach(self)
         sock.set_handler(self)
@@ -269,6 +271,10 @@ class SimTransport(transports._FlowControlMixin):
         if not self.is_reading() or self._conn_lost:
             return
         self._reading = True
+        # The reader's callbacks run in a copy of the context of this call,
+        # as those of the Handle asyncio's loop makes in _add_reader (not in
+        # whatever context the network delivered the data from).
+        self._read_context = contextvars.copy_context()
         # Level-triggered: data may already be waiting (else tcp_readable()
         # schedules the read when it comes).
         if _still_readable(self._conn):
@@ -280,7 +286,7 @@ class SimTransport(transports._FlowControlMixin):
     def _schedule_read(self) -> None:
         if not self._read_scheduled:
             self._read_scheduled = True
-            self._loop.call_soon(self._read_ready)
+            self._loop.call_soon(self._read_ready, context=self._read_context)
 
     # ConnectionUser (through the SimSocket); called from inside network.advance()
     def tcp_connected(self, conn: Connection) -> None:
@@ -289,12 +295,12 @@ class SimTransport(transports._FlowControlMixin):
     def tcp_readable(self, conn: Connection) -> None:
         if self._reading and not self._read_scheduled:  # self._schedule_read(), inline
             self._read_scheduled = True
-            self._loop.call_soon(self._read_ready)
+            self._loop.call_soon(self._read_ready, context=self._read_context)
 
     def tcp_writable(self, conn: Connection) -> None:
         if self._writing and not self._write_scheduled:
             self._write_scheduled = True
-            self._loop.call_soon(self._write_ready)
+            self._loop.call_soon(self._write_ready, context=self._write_context)
 
     def tcp_closed(self, conn: Connection) -> None:
         # A kernel socket reports a reset or a timeout through readability and
@@ -424,6 +430,9 @@ class SimTransport(transports._FlowControlMixin):
                 return
             # Not all was taken; wait for the connection to become writable.
             self._writing = True
+            # As asyncio's _add_writer Handle: the write-ready callbacks run in
+            # a copy of this call's context.
+            self._write_context = contextvars.copy_context()
             self._buffer.extend(chunk)
         else:
             self._buffer.extend(data)
