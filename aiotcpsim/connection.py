@@ -1209,7 +1209,8 @@ class Connection:
         if window_changed and self._snd_wnd and self._recover is None and ack_so == una:
             self._backoff = 0  # the window opened: probing is over
             self._set_rto()
-        if self.state in _SENDING:
+        # _output's first test here: most ACKs leave nothing to send.
+        if self.state in _SENDING and (self._snd_nxt <= self._written or self._fin_queued):
             self._output(now)
 
     def _release_acked(self) -> None:

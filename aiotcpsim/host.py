@@ -22,6 +22,7 @@ import errno
 import os
 from collections import deque
 from collections.abc import Iterator
+from heapq import heappush
 from typing import TYPE_CHECKING, Protocol
 
 from .connection import (
@@ -305,8 +306,19 @@ class Host:
         self.network._transmit(self, segment, retransmission)
 
     def schedule(self, conn: Connection, when: float) -> None:
+        # net._schedule_timer(conn, when) -> net._push(when, net._fire_cb, conn), inline.
         net = self.network
-        net._push(when, net._fire_cb, conn)  # net._schedule_timer(conn, when), inline
+        heap = net._heap
+        if net._wakeup is not None and not net._in_advance:
+            ready = net._ready
+            wake = (not heap or when < heap[0][0]) and (not ready or when < ready[0][0])
+        else:
+            wake = False
+        net._counter += 1
+        heappush(heap, (when, net._counter, net._fire_cb, conn))
+        if wake:
+            assert net._wakeup is not None
+            net._wakeup()
 
     def state_changed(self, conn: Connection, old: State, new: State, now: float) -> None:
         net = self.network
