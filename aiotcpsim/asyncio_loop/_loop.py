@@ -236,6 +236,8 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
     _timer_cancelled_count: int
     _default_executor: concurrent.futures.ThreadPoolExecutor | None
     _ready: collections.deque[asyncio.Handle]
+    _closed: bool
+    _debug: bool
 
     def __init__(self, network: Network | None = None, *, seed: int | None = None) -> None:
         self._now = 0.0  # anything may call time(), even the base class
@@ -289,6 +291,26 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
                 self.call_exception_handler(
                     {"message": "exception in a network callback", "exception": exc}
                 )
+
+    def call_soon(
+        self,
+        callback: Callable[[*_Ts], object],
+        *args: *_Ts,
+        context: Context | None = None,
+    ) -> asyncio.Handle:
+        """Like ``BaseEventLoop.call_soon`` (the same code in 3.11 to 3.13),
+        without its two inner method calls outside debug mode: a simulated
+        connection schedules several callbacks per segment."""
+        if self._debug:
+            handle = super().call_soon(callback, *args, context=context)
+            if handle._source_traceback:  # type: ignore[attr-defined]
+                del handle._source_traceback[-1]  # type: ignore[attr-defined]
+            return handle
+        if self._closed:
+            raise RuntimeError("Event loop is closed")
+        handle = asyncio.Handle(callback, args, self, context)
+        self._ready.append(handle)
+        return handle
 
     def call_at(
         self,
