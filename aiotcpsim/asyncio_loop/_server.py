@@ -103,7 +103,7 @@ class SimServer(asyncio.base_events.Server):
         self._serving = False
         self._serving_forever_fut: asyncio.Future[None] | None = None
         self._accept_scheduled: set[SimSocket] = set()
-        self._accept_context = contextvars.Context()  # set by _start_serving
+        self._accept_context: contextvars.Context | None = None  # set by _start_serving
 
     def __repr__(self) -> str:
         return f"<{self.__class__.__name__} sockets={self.sockets!r}>"

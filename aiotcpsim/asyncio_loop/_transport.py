@@ -148,7 +148,9 @@ class SimTransport(transports._FlowControlMixin):
         self._writing = False  # the writer is "registered"
         self._read_scheduled = False
         self._write_scheduled = False
-        self._read_context = self._write_context = contextvars.Context()  # set when used
+        # Set where asyncio's loop would make the reader's / writer's Handle.
+        self._read_context: contextvars.Context | None = None
+        self._write_context: contextvars.Context | None = None
         if server is not None:
             server._attach(self)
         sock.set_handler(self)
