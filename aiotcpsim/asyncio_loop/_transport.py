@@ -4,11 +4,14 @@ It mirrors ``asyncio.selector_events._SelectorSocketTransport`` call for call,
 with the selector replaced by the connection's callbacks:
 
 * "reader registered" is ``_reading``; ``tcp_readable`` then schedules the read
-  handler with ``loop.call_soon``, and the handler reschedules itself while it
-  gets data -- one ``recv`` per loop iteration, as a level-triggered selector
-  gives.  A paused transport does not call ``conn.recv``, so the simulated
-  receive buffer fills and the advertised window closes.
+  handler with ``loop.call_soon``, and the handler reschedules itself while the
+  connection stays readable -- one ``recv`` per loop iteration, as a
+  level-triggered selector gives.  A paused transport does not call
+  ``conn.recv``, so the simulated receive buffer fills and the advertised
+  window closes.
 * "writer registered" is ``_writing``; ``tcp_writable`` schedules the write handler.
+* The read and write handlers run in the context captured when the reader or
+  writer is "registered", as asyncio's do (their Handle copies it then).
 * The write buffer holds only the bytes the simulated send buffer has not taken
   (``conn.send`` returned fewer), so ``drain()`` blocks exactly when a kernel
   socket's would: when the peer's window and our send buffer are full.
