@@ -290,6 +290,8 @@ async def _connect(
             ECONNREFUSED, ETIMEDOUT, ECONNRESET, EHOSTUNREACH.
     """
     ip, port = address[0], address[1]
+    if not 0 <= port <= 65535:
+        raise OverflowError("connect(): port must be 0-65535.")  # as the socket module
     if sim is None:
         sim = SimSocket(network, host, loop=loop)
     waiter = _ConnectWaiter(loop, (ip, port))
@@ -567,6 +569,8 @@ async def create_server(
         completed = False
         try:
             for _, _, _, _, sa in infos:
+                if not 0 <= sa[1] <= 65535:
+                    raise OverflowError("bind(): port must be 0-65535.")  # as the socket module
                 try:
                     _check_local_ip(me, sa[0])
                     shared = by_port.get(sa[1]) if sa[1] else None
@@ -948,7 +952,7 @@ def install(loop: asyncio.AbstractEventLoop, network: Network) -> Callable[[], N
     function that restores the loop's own methods.
 
     The methods are set on the instance, so this needs a loop that accepts
-    instance attributes (the stock loops do; uvloop's does not).
+    instance attributes (the stock loops and uvloop do).
 
     Raises:
         TypeError: the loop does not accept instance attributes.

@@ -962,3 +962,27 @@ def test_syn_timeout_against_a_blackhole(
         return [result[:2], ("at", loop.time())]
 
     assert run(main) == [("TimeoutError", errno.ETIMEDOUT), ("at", pytest.approx(expected))]
+
+
+def test_bad_ports(run: Runner) -> None:
+    """Ports out of range fail as the socket module fails them; port 0 is a
+    port like any other for connect(), and nothing listens there."""
+
+    async def main() -> list[Observation]:
+        return [
+            await attempt(asyncio.open_connection("127.0.0.1", 70000)),
+            await attempt(asyncio.open_connection("127.0.0.1", -1)),
+            await attempt(asyncio.open_connection("127.0.0.1", 0)),
+            await attempt(asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 70000)),
+        ]
+
+    assert run(main) == [
+        ("OverflowError", None, "connect(): port must be 0-65535."),
+        ("OverflowError", None, "connect(): port must be 0-65535."),
+        (
+            "ConnectionRefusedError",
+            errno.ECONNREFUSED,
+            "[Errno 111] Connect call failed ('127.0.0.1', 0)",
+        ),
+        ("OverflowError", None, "bind(): port must be 0-65535."),
+    ]
