@@ -123,8 +123,10 @@ class TcpConfig:
     """Upper bound of the delayed-ACK timeout (``TCP_DELACK_MAX``, 200 ms)."""
 
     quickack_segments: int = 16
-    """Segments acknowledged at once at the start of a connection (Linux's
-    quick-ACK mode) before delayed ACKs begin."""
+    """Most ACKs sent at once in quick-ACK mode (``TCP_MAX_QUICKACKS``): it starts
+    with the first data received, with a budget of ``rcv_wnd / (2 * rcv_mss)``
+    ACKs (at least 2, at most this), and again after a long silence or
+    out-of-order data (``tcp_incr_quickack``)."""
 
     keepalive_time: float = 7200.0
     """Idle time before the first keep-alive probe (``net.ipv4.tcp_keepalive_time``)."""
