@@ -1,0 +1,74 @@
+"""Run trio's networking over a simulated network.
+
+Inside ``async with open_network(net):`` the unmodified trio calls --
+``trio.open_tcp_stream``, ``trio.serve_tcp``, ``trio.open_tcp_listeners``,
+``trio.socket.socket`` and the ``SocketStream`` they return -- speak TCP on
+``net``, from the host made current with ``with host.current():`` (tasks
+inherit it as they inherit contextvars; ``localhost`` otherwise)::
+
+    import trio, trio.testing, aiotcpsim
+    from aiotcpsim.trio_net import open_network
+
+    net = aiotcpsim.Network(seed=1, loss=0.05, delay=0.01)
+    server = net.add_host("server")
+
+    async def main():
+        async with open_network(net):
+            ...  # serve_tcp on server.current(), open_tcp_stream("server", port)
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+With ``MockClock(autojump_threshold=0)`` trio's clock is the network's virtual
+clock: ``trio.current_time()`` reads network time (both start at 0), and a
+131-second SYN timeout takes no real time.  On trio's normal clock the network
+runs in real time.  The same seed gives the same run, whatever order trio runs
+its tasks in (see :mod:`aiotcpsim.trio_net._driver`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import trio
+
+from ..network import Network
+from ._driver import TrioDriver
+from ._resolver import SimHostnameResolver, SimSocketFactory
+from ._socket import SimSocket
+
+__all__ = ["SimHostnameResolver", "SimSocket", "SimSocketFactory", "TrioDriver", "open_network"]
+
+
+@asynccontextmanager
+async def open_network(network: Network) -> AsyncIterator[TrioDriver]:
+    """Route the current trio run's sockets and name lookups to ``network``.
+
+    Installs a socket factory and hostname resolver (restoring the previous
+    ones on exit) and starts the driver that runs the network on trio's
+    clock.  Yields the :class:`TrioDriver`.
+
+    Sockets still open on exit stop working (their calls raise
+    ``trio.ClosedResourceError``); close them first.
+
+    Raises:
+        RuntimeError: ``network`` is already driven by another ``open_network``.
+        TypeError: ``network`` is not an :class:`aiotcpsim.Network`.
+        Exception: the first exception a callback scheduled on the network
+            (``network.call_later``, a fault) raised, on exit; it is logged on
+            the ``aiotcpsim`` logger when it happens.
+    """
+    driver = TrioDriver(network)
+    driver.start()
+    factory = SimSocketFactory(driver)
+    resolver = SimHostnameResolver(driver)
+    old_factory = trio.socket.set_custom_socket_factory(factory)
+    old_resolver = trio.socket.set_custom_hostname_resolver(resolver)
+    try:
+        yield driver
+    finally:
+        driver.stop()
+        trio.socket.set_custom_socket_factory(old_factory)
+        trio.socket.set_custom_hostname_resolver(old_resolver)
+    if driver.errors:
+        raise driver.errors[0]

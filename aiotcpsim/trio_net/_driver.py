@@ -1,0 +1,384 @@
+"""Drive a :class:`~aiotcpsim.network.Network` from a trio run.
+
+Trio runs the tasks that are ready in each batch in a random order (on
+purpose: code must not rely on it).  If sockets called into the network
+directly, two tasks woken at the same instant -- a client and a server
+handler -- would transmit in a different order from run to run, draw the
+network's random numbers (loss, duplication) in a different order, and the
+same seed would no longer give the same run.
+
+So the network never moves while a task runs.  A socket operation is a
+request (:meth:`TrioDriver.call`) that parks the calling task; the driver
+carries out the requests when trio is idle -- no task runnable, no deadline
+due -- from the run loop's ``before_io_wait`` instrument hook, in a canonical
+order (by socket, then by kind of operation), and reschedules the tasks with
+their results.  Between two idle points the simulated network is frozen, so
+what a task reads from it (``getpeername``, ``is_readable``) does not depend on
+the order of the batch either.
+
+At an idle point the driver:
+
+1. brings the network to the present (``network.advance(now)``: timers and
+   segments due run, connection callbacks move parked requests back to the
+   queue);
+2. carries out the queued requests, sorted; a request that would block
+   (``recv`` with nothing to read) is parked on its socket until the
+   connection's next callback;
+3. repeats both until nothing is due at this instant (a segment sent with no
+   delay arrives at once);
+4. moves the deadline of one system task's cancel scope to
+   ``network.next_deadline()``, so that trio -- and
+   ``MockClock(autojump_threshold=0)`` -- sleeps or jumps exactly until the
+   network next needs to run.
+
+Tasks rescheduled at an idle point make the loop busy again, so the mock
+clock does not jump while a socket operation can still complete at the
+current instant; when nothing can, the clock jumps to the next network or
+task deadline as usual.  ``trio.testing.wait_all_tasks_blocked`` returns once
+the network has settled at the current instant.
+
+Network time is ``trio.current_time() - offset``, with ``offset`` fixed when
+the driver starts: 0 under a fresh ``MockClock`` and a fresh network, the
+clock's arbitrary origin otherwise (real time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import math
+import os
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import outcome
+import trio
+
+from ..network import Network
+
+if TYPE_CHECKING:
+    from ._socket import SimSocket
+
+__all__ = ["BLOCK", "TrioDriver"]
+
+logger = logging.getLogger("aiotcpsim")
+
+# Drivers per network: a network is driven by one trio run at a time.
+_drivers: weakref.WeakKeyDictionary[Network, TrioDriver] = weakref.WeakKeyDictionary()
+
+
+class _Block:
+    def __repr__(self) -> str:
+        return "BLOCK"
+
+
+BLOCK: Any = _Block()
+"""What a request returns to say "would block: retry at the socket's next callback"."""
+
+# Request ranks: on one socket, synchronous calls (close, shutdown, options)
+# go first, in the order they were made -- a task makes them before its one
+# pending asynchronous call -- then the asynchronous ones by kind.
+RANK_SYNC = 0
+RANK_RECV = 1
+RANK_SEND = 2
+RANK_OTHER = 3
+
+
+class _Request:
+    __slots__ = ("cancelled", "done", "fn", "key", "sock", "task")
+
+    def __init__(
+        self,
+        sock: SimSocket,
+        key: tuple[Any, ...],
+        fn: Callable[[], Any],
+        task: trio.lowlevel.Task | None,
+    ) -> None:
+        self.sock = sock
+        self.key = key
+        self.fn = fn
+        self.task = task
+        self.cancelled = False
+        self.done = False
+
+
+class TrioDriver(trio.abc.Instrument):
+    """Runs one network inside the current trio run; see the module docstring.
+
+    Made and started by :func:`aiotcpsim.trio_net.open_network`.
+    """
+
+    def __init__(self, network: Network) -> None:
+        if not isinstance(network, Network):
+            raise TypeError(f"expected an aiotcpsim Network, got {network!r}")
+        self.network = network
+        self.offset = trio.current_time() - network.now
+        self.active = False
+        self.errors: list[BaseException] = []
+        self._queue: list[_Request] = []
+        self._seq = 0
+        self._scope: trio.CancelScope | None = None
+        self._stop = trio.CancelScope()
+        self._armed: float | None = None  # the network deadline the system task sleeps to
+        self._due: float | None = None  # that deadline came (set by the system task)
+        self._target = math.inf
+        # Canonical task identities (see socket_key).
+        self._paths: weakref.WeakKeyDictionary[trio.lowlevel.Task, tuple[int, ...]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._indices: weakref.WeakKeyDictionary[trio.lowlevel.Task, int] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._children: weakref.WeakKeyDictionary[trio.lowlevel.Task, int] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._task_sockets: weakref.WeakKeyDictionary[trio.lowlevel.Task, int] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> None:
+        other = _drivers.get(self.network)
+        if other is not None and other.active:
+            raise RuntimeError(
+                f"{self.network!r} is already driven by a trio run; leave its open_network() first"
+            )
+        _drivers[self.network] = self
+        self.active = True
+        self.network.set_wakeup(self._wakeup)
+        trio.lowlevel.add_instrument(self)
+        trio.lowlevel.spawn_system_task(self._sleeper, name="aiotcpsim network driver")
+
+    def stop(self) -> None:
+        if not self.active:
+            return
+        self.active = False
+        self._stop.cancel()
+        with contextlib.suppress(KeyError):  # removed by trio after an error in the hook
+            trio.lowlevel.remove_instrument(self)
+        if _drivers.get(self.network) is self:
+            del _drivers[self.network]
+            self.network.set_wakeup(None)
+        for request in self._queue:
+            self._fail(request, trio.ClosedResourceError("the simulated network was closed"))
+        self._queue.clear()
+
+    async def _sleeper(self) -> None:
+        """The system task whose cancel-scope deadline is the network's next deadline."""
+        with self._stop:
+            while True:
+                with trio.CancelScope(deadline=self._target) as scope:
+                    self._scope = scope
+                    await trio.sleep_forever()
+                self._scope = None
+                # The deadline came: the next idle point runs what fell due.
+                self._due = self._armed
+                self._target = math.inf
+
+    def _wakeup(self) -> None:
+        # The network's next deadline may have moved earlier (a call made by a
+        # task outside advance()).  Nothing to do now: the clock cannot move
+        # before the next idle point, which re-arms the deadline.
+        pass
+
+    # -- requests ----------------------------------------------------------------
+
+    def socket_key(self) -> tuple[int, ...]:
+        """A canonical key for a socket made by the current task.
+
+        Trio's batches run in random order, so neither the order in which
+        sockets are made nor the order of spawns by different tasks is stable.
+        The key is the task's place in the task tree -- its ancestors' and its
+        own spawn index under its parent, the program's own order -- then
+        ``0`` and the number of sockets the task made so far.  Keys of accepted
+        sockets extend their listener's with ``1`` and the accept count.
+        """
+        task = trio.lowlevel.current_task()
+        count = self._task_sockets.get(task, 0) + 1
+        self._task_sockets[task] = count
+        return (*self._path(task), 0, count)
+
+    def _path(self, task: trio.lowlevel.Task) -> tuple[int, ...]:
+        path = self._paths.get(task)
+        if path is None:
+            nursery = task.parent_nursery
+            parent = nursery.parent_task if nursery is not None else None
+            index = self._indices.get(task)
+            if index is None:  # spawned before the driver started
+                index = self._spawn_index(task)
+            path = (*(self._path(parent) if parent is not None else ()), index)
+            self._paths[task] = path
+        return path
+
+    def _spawn_index(self, task: trio.lowlevel.Task) -> int:
+        nursery = task.parent_nursery
+        parent = nursery.parent_task if nursery is not None else None
+        if parent is None:
+            return 1
+        index = self._children.get(parent, 0) + 1
+        self._children[parent] = index
+        self._indices[task] = index
+        return index
+
+    def task_spawned(self, task: trio.lowlevel.Task) -> None:
+        self._spawn_index(task)
+
+    async def call(
+        self,
+        sock: SimSocket,
+        rank: int,
+        fn: Callable[[], Any],
+        on_cancel: Callable[[], None] | None = None,
+    ) -> Any:
+        """Run ``fn()`` at the next idle point and return its result (or raise
+        its exception).  ``fn`` returning :data:`BLOCK` parks the request on
+        ``sock`` until the socket's next connection callback, then retries it.
+        Cancellation withdraws a request that has not completed."""
+        if not self.active:
+            raise trio.ClosedResourceError("the simulated network was closed")
+        task = trio.lowlevel.current_task()
+        self._seq += 1
+        request = _Request(sock, (sock.key, rank, self._seq), fn, task)
+        self._queue.append(request)
+
+        def abort(_: Any) -> trio.lowlevel.Abort:
+            request.cancelled = True
+            sock._parked.discard(request)
+            if on_cancel is not None:
+                on_cancel()
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        return await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def post(self, sock: SimSocket, fn: Callable[[], Any]) -> None:
+        """Run ``fn()`` at the next idle point, for a synchronous call (close,
+        shutdown, an option) whose effect on the network must wait for it."""
+        self._seq += 1
+        self._queue.append(_Request(sock, (sock.key, RANK_SYNC, self._seq), fn, None))
+
+    def retry(self, requests: set[_Request]) -> None:
+        """Queue parked requests again (a connection callback fired)."""
+        self._queue.extend(requests)
+        requests.clear()
+
+    def fail_socket(self, sock: SimSocket, exc: BaseException) -> None:
+        """Fail every request of ``sock`` still waiting (the socket was closed)."""
+        for request in list(sock._parked):
+            self._fail(request, exc)
+        sock._parked.clear()
+        for request in self._queue:
+            if request.sock is sock and request.task is not None:
+                self._fail(request, exc)
+
+    def _fail(self, request: _Request, exc: BaseException) -> None:
+        if request.done or request.cancelled:
+            return
+        request.done = True
+        if request.task is not None:
+            trio.lowlevel.reschedule(request.task, outcome.Error(exc))
+
+    # -- time ---------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Network time (never earlier than ``network.now``)."""
+        return max(self.network.now, trio.current_time() - self.offset)
+
+    # -- the idle point -------------------------------------------------------------
+
+    def before_io_wait(self, timeout: float) -> None:
+        if not self.active:
+            return
+        stats = trio.lowlevel.current_statistics()
+        if (
+            stats.tasks_runnable
+            or stats.run_sync_soon_queue_size
+            or stats.seconds_to_next_deadline <= 0
+        ):
+            return  # not idle: tasks still run (or are about to) at this instant
+        try:
+            woke = self._settle()
+        except Exception as exc:  # the hook must survive: trio drops a failing instrument
+            logger.exception("aiotcpsim: error while running the simulated network")
+            self.errors.append(exc)
+            woke = True
+        if woke and timeout > 0:
+            # The run loop computed its I/O wait before this hook ran: make it
+            # return at once (the mock clock's autojump passes timeout 0 anyway).
+            trio.lowlevel.current_trio_token().run_sync_soon(_nothing)
+
+    def _settle(self) -> bool:
+        """Run the network and the queued requests until nothing more happens at
+        this instant; re-arm the sleeper.  True when the run loop has new work."""
+        network = self.network
+        now = max(network.now, trio.current_time() - self.offset)
+        if self._due is not None:
+            now = max(now, self._due)  # a real clock may read a hair before the deadline
+            self._due = None
+        woke = False
+        while True:
+            try:
+                network.advance(now)
+            except Exception as exc:
+                logger.exception("aiotcpsim: error in a network callback")
+                self.errors.append(exc)
+                woke = True
+            queue = self._queue
+            if not queue:
+                break
+            self._queue = []
+            queue.sort(key=_key)
+            for request in queue:
+                if request.cancelled or request.done:
+                    continue
+                try:
+                    result = request.fn()
+                except Exception as exc:
+                    request.done = True
+                    if request.task is not None:
+                        trio.lowlevel.reschedule(request.task, outcome.Error(exc))
+                        woke = True
+                    else:
+                        logger.debug("aiotcpsim: %s: %r", request.sock, exc)
+                    continue
+                if result is BLOCK:
+                    request.sock._parked.add(request)
+                    continue
+                request.done = True
+                if request.task is not None:
+                    trio.lowlevel.reschedule(request.task, outcome.Value(result))
+                    woke = True
+            for request in queue:
+                if request.done:
+                    request.sock._refresh()
+        deadline = network.next_deadline()
+        self._armed = deadline
+        target = math.inf if deadline is None else deadline + self.offset
+        if target != self._target:
+            self._target = target
+            if self._scope is not None:
+                self._scope.deadline = target
+            woke = woke or target < math.inf
+        return woke
+
+    def __repr__(self) -> str:
+        state = "active" if self.active else "stopped"
+        return f"<TrioDriver {state} offset={self.offset!r} {self.network!r}>"
+
+
+def _key(request: _Request) -> tuple[Any, ...]:
+    return request.key
+
+
+def _nothing() -> None:
+    pass
+
+
+def os_error(code: int, text: str | None = None) -> OSError:
+    """``OSError(code, strerror)``: Python picks the subclass (ConnectionResetError...)."""
+    return OSError(code, text or os.strerror(code))
+
+
+EBADF = errno.EBADF

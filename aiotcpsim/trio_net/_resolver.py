@@ -1,0 +1,148 @@
+"""trio's socket factory and hostname resolver, answered by a simulated network."""
+
+from __future__ import annotations
+
+import socket as _stdlib_socket
+from typing import TYPE_CHECKING, Any, Literal
+
+import trio
+
+from ._driver import os_error
+from ._socket import SimSocket
+
+if TYPE_CHECKING:
+    from ._driver import TrioDriver
+
+__all__ = ["SimHostnameResolver", "SimSocketFactory"]
+
+
+class SimSocketFactory(trio.abc.SocketFactory):
+    """Makes :class:`SimSocket` objects on the network's current host.
+
+    Only IPv4 TCP is simulated: another family raises ``EAFNOSUPPORT`` (which
+    ``trio.open_tcp_listeners`` skips, as on a host without IPv6), another
+    type ``ESOCKTNOSUPPORT``.
+    """
+
+    def __init__(self, driver: TrioDriver) -> None:
+        self._driver = driver
+
+    def socket(
+        self,
+        family: _stdlib_socket.AddressFamily | int = _stdlib_socket.AF_INET,
+        type: _stdlib_socket.SocketKind | int = _stdlib_socket.SOCK_STREAM,
+        proto: int = 0,
+    ) -> trio.socket.SocketType:
+        if family != _stdlib_socket.AF_INET:
+            raise os_error(_errno("EAFNOSUPPORT"), "the simulated network is IPv4 only")
+        flags = getattr(_stdlib_socket, "SOCK_NONBLOCK", 0) | getattr(
+            _stdlib_socket, "SOCK_CLOEXEC", 0
+        )
+        if type & ~flags != _stdlib_socket.SOCK_STREAM:
+            raise os_error(_errno("ESOCKTNOSUPPORT"), "the simulated network carries TCP only")
+        if proto not in (0, _stdlib_socket.IPPROTO_TCP):
+            raise os_error(_errno("EPROTONOSUPPORT"))
+        network = self._driver.network
+        return SimSocket(self._driver, network.current_host(), proto=proto)
+
+
+class SimHostnameResolver(trio.abc.HostnameResolver):
+    """``getaddrinfo``/``getnameinfo`` over the network's host names.
+
+    trio answers numeric addresses itself without asking the resolver; names
+    (``"server"``, ``"localhost"``) come here.  An unknown name raises
+    ``socket.gaierror`` (EAI_NONAME) as the system resolver does.
+    """
+
+    def __init__(self, driver: TrioDriver) -> None:
+        self._driver = driver
+
+    async def getaddrinfo(
+        self,
+        host: bytes | None,
+        port: bytes | str | int | None,
+        family: int = 0,
+        type: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+    ) -> list[
+        tuple[
+            Literal[_stdlib_socket.AddressFamily.AF_INET],
+            _stdlib_socket.SocketKind,
+            int,
+            str,
+            tuple[str, int],
+        ]
+        | tuple[
+            Literal[_stdlib_socket.AddressFamily.AF_INET6],
+            _stdlib_socket.SocketKind,
+            int,
+            str,
+            tuple[str, int, int, int] | tuple[int, bytes],
+        ]
+    ]:
+        await trio.lowlevel.checkpoint()
+        if family not in (0, _stdlib_socket.AF_INET):
+            raise _stdlib_socket.gaierror(
+                _stdlib_socket.EAI_ADDRFAMILY, "Address family for hostname not supported"
+            )
+        if type not in (0, _stdlib_socket.SOCK_STREAM) or proto not in (
+            0,
+            _stdlib_socket.IPPROTO_TCP,
+        ):
+            raise _stdlib_socket.gaierror(_stdlib_socket.EAI_SOCKTYPE, "ai_socktype not supported")
+        if host is None:
+            ip = "0.0.0.0" if flags & _stdlib_socket.AI_PASSIVE else "127.0.0.1"
+        else:
+            name = host.decode("ascii") if isinstance(host, bytes) else str(host)
+            ip = self._driver.network.resolve(name)
+        return [
+            (
+                _stdlib_socket.AF_INET,
+                _stdlib_socket.SOCK_STREAM,
+                _stdlib_socket.IPPROTO_TCP,
+                "",
+                (ip, _port(port)),
+            )
+        ]
+
+    async def getnameinfo(
+        self, sockaddr: tuple[str, int] | tuple[str, int, int, int], flags: int
+    ) -> tuple[str, str]:
+        await trio.lowlevel.checkpoint()
+        ip, port = sockaddr[0], sockaddr[1]
+        name = ip
+        if not flags & _stdlib_socket.NI_NUMERICHOST:
+            host = self._driver.network.host_for_address(ip)
+            if host is not None:
+                name = host.name
+            elif flags & _stdlib_socket.NI_NAMEREQD:
+                raise _stdlib_socket.gaierror(
+                    _stdlib_socket.EAI_NONAME, "Name or service not known"
+                )
+        return (name, str(port))
+
+
+def _port(port: Any) -> int:
+    if port is None:
+        return 0
+    if isinstance(port, bytes):
+        port = port.decode("ascii")
+    if isinstance(port, int):
+        return port
+    try:
+        return int(port)
+    except ValueError:
+        try:
+            return _stdlib_socket.getservbyname(port, "tcp")
+        except OSError:
+            raise _stdlib_socket.gaierror(
+                _stdlib_socket.EAI_SERVICE, "Servname not supported for ai_socktype"
+            ) from None
+
+
+def _errno(name: str) -> int:
+    import errno
+
+    code: int = getattr(errno, name)
+    return code

@@ -1,0 +1,615 @@
+"""A trio socket object for one simulated TCP endpoint.
+
+:class:`SimSocket` subclasses :class:`trio.socket.SocketType`, the documented
+base for custom socket objects, so trio's own ``SocketStream``,
+``SocketListener``, ``open_tcp_stream`` and ``open_tcp_listeners`` accept it.
+Every call that changes the network is a request carried out by the
+:class:`~aiotcpsim.trio_net._driver.TrioDriver` at trio's next idle point
+(see there why); the blocking calls park until it completes.
+
+Errors are the kernel's: ``OSError`` with its errno (``ConnectionRefusedError``,
+``TimeoutError``, ``ConnectionResetError``, ``BrokenPipeError``, ``EADDRINUSE``,
+``EADDRNOTAVAIL``, ``ENOTCONN``; ``EBADF`` once closed), which ``SocketStream``
+translates into ``BrokenResourceError`` / ``ClosedResourceError`` as it does
+for kernel sockets.  A task blocked on a socket that another task closes gets
+``trio.ClosedResourceError``, as from ``trio.lowlevel.notify_closing``.
+
+``fileno()`` hands out a real descriptor (an eventfd) that ``poll()`` reports
+readable exactly when the simulated socket is, and ``-1`` once closed: clients
+that poll a pooled connection's descriptor to see whether the peer closed it
+stay correct.  The descriptor carries no data.
+"""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import ipaddress
+import os
+import socket as _stdlib_socket
+import struct
+import sys
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, overload
+
+import trio
+
+from ..connection import State
+from ._driver import BLOCK, RANK_OTHER, RANK_RECV, RANK_SEND, os_error
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from typing_extensions import Buffer
+
+    from ..connection import Connection
+    from ..host import Host, Listener
+    from ._driver import TrioDriver, _Request
+
+__all__ = ["SimSocket"]
+
+_LINGER = (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_LINGER)
+_NODELAY = (_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY)
+_KEEPALIVE = (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_KEEPALIVE)
+_REUSEADDR = (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_REUSEADDR)
+_KEEPALIVE_PARAMS = [
+    ((_stdlib_socket.IPPROTO_TCP, getattr(_stdlib_socket, name)), key)
+    for name, key in (("TCP_KEEPIDLE", "idle"), ("TCP_KEEPINTVL", "interval"))
+    if hasattr(_stdlib_socket, name)
+]
+_KEEPCNT = (
+    (_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_KEEPCNT)
+    if hasattr(_stdlib_socket, "TCP_KEEPCNT")
+    else None
+)
+_USER_TIMEOUT = (
+    (_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_USER_TIMEOUT)
+    if hasattr(_stdlib_socket, "TCP_USER_TIMEOUT")
+    else None
+)
+_SYNCNT = (
+    (_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_SYNCNT)
+    if hasattr(_stdlib_socket, "TCP_SYNCNT")
+    else None
+)
+_DEFAULTS: dict[tuple[int, int], int] = {
+    (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_TYPE): _stdlib_socket.SOCK_STREAM,
+    (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_DOMAIN): _stdlib_socket.AF_INET,
+    (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_PROTOCOL): _stdlib_socket.IPPROTO_TCP,
+}
+_NOT_CONNECTED = frozenset({State.CLOSED, State.LISTEN, State.SYN_SENT})
+_CLOSED_MESSAGE = "another task closed this socket"
+
+
+class _ReadinessFd:
+    """A real descriptor whose readability mirrors a simulated socket's."""
+
+    def __init__(self) -> None:
+        self._set = False
+        self._pair: tuple[_stdlib_socket.socket, _stdlib_socket.socket] | None = None
+        if hasattr(os, "eventfd"):
+            self.fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        else:  # pragma: no cover - platforms without eventfd
+            self._pair = _stdlib_socket.socketpair()
+            for s in self._pair:
+                s.setblocking(False)
+            self.fd = self._pair[0].fileno()
+
+    def update(self, readable: bool) -> None:
+        if readable == self._set:
+            return
+        self._set = readable
+        if self._pair is None:
+            if readable:
+                os.eventfd_write(self.fd, 1)
+            else:
+                os.eventfd_read(self.fd)
+        elif readable:  # pragma: no cover
+            self._pair[1].send(b"\0")
+        else:  # pragma: no cover
+            self._pair[0].recv(16)
+
+    def close(self) -> None:
+        if self._pair is None:
+            if self.fd >= 0:
+                os.close(self.fd)
+        else:  # pragma: no cover
+            for s in self._pair:
+                s.close()
+        self.fd = -1
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+class SimSocket(trio.socket.SocketType):
+    """A TCP socket of the simulated network, as a trio socket object.
+
+    Made by :func:`trio.socket.socket` inside :func:`~aiotcpsim.trio_net.open_network`,
+    on the network's current host (``with host.current():``), and by ``accept()``.
+    """
+
+    def __init__(
+        self,
+        driver: TrioDriver,
+        host: Host,
+        *,
+        proto: int = 0,
+        key: tuple[int, ...] | None = None,
+        conn: Connection | None = None,
+    ) -> None:
+        super().__init__()
+        self._driver = driver
+        self._host = host
+        self._proto = proto
+        self.key: tuple[int, ...] = key if key is not None else driver.socket_key()
+        self._conn: Connection | None = None
+        self._listener: Listener | None = None
+        self._listening = False
+        self._bound: tuple[str, int] | None = None
+        self._closed = False
+        self._shut_wr = False
+        self._accepted = 0
+        self._parked: set[_Request] = set()
+        self._options: dict[tuple[int, int], int] = {}
+        self._linger = (0, 0)
+        self._fd: _ReadinessFd | None = None
+        if conn is not None:
+            self._conn = conn
+            conn.user = self
+
+    # -- connection callbacks (ConnectionUser / ListenerUser) -----------------------
+
+    def _wake(self) -> None:
+        if self._parked:
+            self._driver.retry(self._parked)
+        if self._fd is not None:
+            self._refresh()
+
+    def tcp_connected(self, conn: Connection) -> None:
+        self._wake()
+
+    def tcp_readable(self, conn: Connection) -> None:
+        self._wake()
+
+    def tcp_writable(self, conn: Connection) -> None:
+        self._wake()
+
+    def tcp_closed(self, conn: Connection) -> None:
+        self._wake()
+
+    def tcp_acceptable(self, listener: Listener) -> None:
+        self._wake()
+
+    # -- readiness -----------------------------------------------------------------------
+
+    def is_readable(self) -> bool:
+        """What ``poll()`` says of a kernel socket: POLLIN, POLLHUP or POLLERR."""
+        if self._closed:
+            return False
+        if self._listener is not None:
+            return self._listening and self._listener.pending() > 0
+        conn = self._conn
+        if conn is None:
+            return False
+        return bool(
+            conn.readable_bytes > 0
+            or conn.eof_received
+            or conn.error is not None
+            or conn.state is State.CLOSED
+        )
+
+    def _refresh(self) -> None:
+        if self._fd is not None:
+            self._fd.update(self.is_readable())
+
+    def fileno(self) -> int:
+        """A real descriptor, readable exactly when this socket is; -1 once closed."""
+        if self._closed:
+            return -1
+        if self._fd is None:
+            self._fd = _ReadinessFd()
+            self._refresh()
+        return self._fd.fd
+
+    # -- identity ------------------------------------------------------------------------
+
+    @property
+    def family(self) -> _stdlib_socket.AddressFamily:
+        return _stdlib_socket.AF_INET
+
+    @property
+    def type(self) -> _stdlib_socket.SocketKind:
+        return _stdlib_socket.SOCK_STREAM
+
+    @property
+    def proto(self) -> int:
+        return self._proto
+
+    @property
+    def did_shutdown_SHUT_WR(self) -> bool:
+        return self._shut_wr
+
+    @property
+    def connection(self) -> Connection | None:
+        """The simulated TCB, once connected or accepted."""
+        return self._conn
+
+    def getsockname(self) -> tuple[str, int]:
+        self._check_open()
+        if self._conn is not None:
+            return (self._conn.local[0], self._conn.local[1])
+        if self._bound is not None:
+            return self._bound
+        return ("0.0.0.0", 0)
+
+    def getpeername(self) -> tuple[str, int]:
+        self._check_open()
+        conn = self._conn
+        if conn is None or conn.state in _NOT_CONNECTED:
+            raise os_error(errno.ENOTCONN)
+        return (conn.remote[0], conn.remote[1])
+
+    def __repr__(self) -> str:
+        parts = [f"<aiotcpsim.trio_net.SimSocket host={self._host.name}"]
+        if self._closed:
+            parts.append("[closed]")
+        else:
+            parts.append(f"laddr={self.getsockname()}")
+        if self._conn is not None:
+            parts.append(f"raddr={self._conn.remote}")
+            parts.append(f"state={self._conn.state}")
+        elif self._listening:
+            parts.append("state=LISTEN")
+        return " ".join(parts) + ">"
+
+    # -- options ---------------------------------------------------------------------------
+
+    @overload
+    def getsockopt(self, level: int, optname: int) -> int: ...
+
+    @overload
+    def getsockopt(self, level: int, optname: int, buflen: int) -> bytes: ...
+
+    def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> int | bytes:
+        self._check_open()
+        key = (level, optname)
+        if key == (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_ERROR):
+            err = self._conn.take_error() if self._conn is not None else None
+            value = err or 0
+        elif key == _LINGER:
+            if buflen is not None:
+                return struct.pack("ii", *self._linger).ljust(buflen, b"\0")[:buflen]
+            return self._linger[0]
+        elif key == (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_ACCEPTCONN):
+            value = int(self._listening)
+        elif key in self._options:
+            value = self._options[key]
+        else:
+            value = _DEFAULTS.get(key, 0)
+        if buflen is not None:
+            return value.to_bytes(4, sys.byteorder, signed=True).ljust(buflen, b"\0")[:buflen]
+        return value
+
+    @overload
+    def setsockopt(self, level: int, optname: int, value: int | Buffer) -> None: ...
+
+    @overload
+    def setsockopt(self, level: int, optname: int, value: None, optlen: int) -> None: ...
+
+    def setsockopt(
+        self, level: int, optname: int, value: int | Buffer | None, optlen: int | None = None
+    ) -> None:
+        self._check_open()
+        key = (level, optname)
+        if key == _LINGER:
+            raw = bytes(value) if value is not None and not isinstance(value, int) else b""
+            if len(raw) < 8:
+                raise os_error(errno.EINVAL, "SO_LINGER takes struct.pack('ii', onoff, seconds)")
+            onoff, seconds = struct.unpack("ii", raw[:8])
+            self._linger = (onoff, seconds)
+            return
+        if value is None:
+            number = 0
+        elif isinstance(value, int):
+            number = value
+        else:
+            number = int.from_bytes(bytes(value)[:4] or b"\0", sys.byteorder, signed=True)
+        self._options[key] = int(number)
+        if self._conn is not None:
+            self._driver.post(self, self._apply_options)
+
+    def _apply_options(self) -> None:
+        conn = self._conn
+        if conn is None or self._closed:
+            return
+        opts = self._options
+        if _NODELAY in opts:
+            conn.nodelay = bool(opts[_NODELAY])
+        params: dict[str, int] = {name: opts[key] for key, name in _KEEPALIVE_PARAMS if key in opts}
+        count = opts.get(_KEEPCNT) if _KEEPCNT is not None else None
+        if _KEEPALIVE in opts or params or count is not None:
+            idle, interval = params.get("idle"), params.get("interval")
+            conn.set_keepalive(
+                bool(opts.get(_KEEPALIVE, 0)),
+                idle=float(idle) if idle is not None else None,
+                interval=float(interval) if interval is not None else None,
+                count=count,
+                now=self._driver.now(),
+            )
+        if _USER_TIMEOUT is not None and _USER_TIMEOUT in opts:
+            ms = opts[_USER_TIMEOUT]
+            conn.user_timeout = ms / 1000 if ms > 0 else None
+        if _SYNCNT is not None and _SYNCNT in opts:
+            conn.syn_retries = opts[_SYNCNT]
+
+    def get_inheritable(self) -> bool:
+        return False
+
+    def set_inheritable(self, inheritable: bool) -> None:
+        if inheritable:
+            raise os_error(errno.EOPNOTSUPP, "a simulated socket cannot be inherited")
+
+    def detach(self) -> int:
+        raise os_error(errno.EOPNOTSUPP, "a simulated socket has no kernel descriptor to detach")
+
+    def dup(self) -> SimSocket:
+        raise os_error(errno.EOPNOTSUPP, "a simulated socket cannot be duplicated")
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    def _address(self, address: Any) -> tuple[str, int]:
+        if not isinstance(address, tuple) or len(address) != 2:
+            raise ValueError(f"address should be a (host, port) tuple, got {address!r}")
+        host, port = address
+        if isinstance(host, bytes):
+            host = host.decode("ascii")
+        if not isinstance(host, str):
+            raise TypeError(f"host must be str, got {host!r}")
+        if not isinstance(port, int) or isinstance(port, bool):
+            raise TypeError(f"port must be an int, got {port!r}")
+        if not 0 <= port <= 65535:
+            raise OverflowError("connect(): port must be 0-65535.")
+        if host in ("", "0.0.0.0") or _is_ipv4(host):
+            return (host or "0.0.0.0", port)
+        return (self._driver.network.resolve(host), port)
+
+    # -- opening ---------------------------------------------------------------------------------
+
+    async def bind(self, address: Any) -> None:
+        ip, port = self._address(address)
+        self._check_open()
+
+        def bind() -> None:
+            self._check_open()
+            if self._bound is not None or self._conn is not None:
+                raise os_error(errno.EINVAL)
+            host = self._host
+            if ip != "0.0.0.0" and ip != host.ip and not ip.startswith("127."):
+                raise os_error(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+            listener = host.bind(
+                port,
+                reuse_address=bool(self._options.get(_REUSEADDR, 0)),
+                ip=None if ip == "0.0.0.0" else ip,
+            )
+            listener.user = self
+            self._listener = listener
+            self._bound = (ip, listener.port)
+
+        await self._driver.call(self, RANK_OTHER, bind)
+
+    def listen(self, backlog: int = min(_stdlib_socket.SOMAXCONN, 128)) -> None:
+        self._check_open()
+        if self._conn is not None:
+            raise os_error(errno.EINVAL)
+        self._listening = True
+        if self._bound is None:
+            # listen() on an unbound socket binds an ephemeral port (as the kernel).
+            listener = self._host.bind(0)
+            listener.user = self
+            self._listener = listener
+            self._bound = ("0.0.0.0", listener.port)
+        bound = self._listener
+        assert bound is not None
+
+        def listen() -> None:
+            if not self._closed and not bound.closed:
+                bound.listen(max(0, backlog))
+
+        self._driver.post(self, listen)
+
+    async def accept(self) -> tuple[SimSocket, tuple[str, int]]:
+        self._check_open()
+
+        def accept() -> Any:
+            self._check_open()
+            listener = self._listener
+            if listener is None or not self._listening:
+                raise os_error(errno.EINVAL)
+            conn = listener.accept()
+            if conn is None:
+                return BLOCK
+            self._accepted += 1
+            sock = SimSocket(
+                self._driver,
+                self._host,
+                proto=self._proto,
+                key=(*self.key, 1, self._accepted),
+                conn=conn,
+            )
+            return (sock, (conn.remote[0], conn.remote[1]))
+
+        result: tuple[SimSocket, tuple[str, int]] = await self._driver.call(
+            self, RANK_OTHER, accept
+        )
+        return result
+
+    async def connect(self, address: Any) -> None:
+        self._check_open()
+        ip, port = self._address(address)
+        if ip == "0.0.0.0":
+            ip = "127.0.0.1"  # Linux: connecting to INADDR_ANY reaches the host itself
+
+        def connect() -> Any:
+            self._check_open()
+            conn = self._conn
+            if conn is None:
+                if self._listening:
+                    raise os_error(errno.EINVAL)
+                local_port = 0
+                reuse = bool(self._options.get(_REUSEADDR, 0))
+                if self._listener is not None:
+                    # A socket bound before connect(): its port becomes the local port.
+                    local_port = self._listener.port
+                    self._listener.user = None
+                    self._listener.close()
+                    self._listener = None
+                conn = self._host.connect(ip, port, local_port=local_port, reuse_address=reuse)
+                conn.user = self
+                self._conn = conn
+                self._apply_options()
+                return BLOCK
+            if conn.state not in _NOT_CONNECTED:
+                return None
+            if conn.state is State.CLOSED:
+                err = conn.take_error() or conn.error or errno.ECONNREFUSED
+                raise OSError(err, f"Error connecting to {(ip, port)!r}: {os.strerror(err)}")
+            return BLOCK
+
+        await self._driver.call(self, RANK_OTHER, connect, self._abandon_connect)
+
+    def _abandon_connect(self) -> None:
+        # trio closes a kernel socket whose connect() was cancelled: the attempt
+        # cannot be taken back otherwise.
+        self.close()
+
+    # -- data ------------------------------------------------------------------------------------
+
+    async def send(self, data: Buffer, flags: int = 0, /) -> int:
+        self._check_open()
+        if flags:
+            raise os_error(errno.EOPNOTSUPP, "send() flags are not simulated")
+
+        def send() -> Any:
+            self._check_open()
+            conn = self._conn
+            if conn is None:
+                raise os_error(errno.EPIPE)
+            n = conn.send(memoryview(data), self._driver.now())
+            if n == 0 and len(memoryview(data)):
+                return BLOCK
+            return n
+
+        result: int = await self._driver.call(self, RANK_SEND, send)
+        return result
+
+    async def recv(self, buflen: int, flags: int = 0, /) -> bytes:
+        self._check_open()
+        if flags:
+            raise os_error(errno.EOPNOTSUPP, "recv() flags are not simulated")
+        if buflen < 0:
+            raise ValueError("negative buffersize in recv")
+
+        def recv() -> Any:
+            self._check_open()
+            conn = self._conn
+            if conn is None:
+                raise os_error(errno.ENOTCONN)
+            if buflen == 0:
+                return b""
+            data = conn.recv(buflen, self._driver.now())
+            return BLOCK if data is None else data
+
+        result: bytes = await self._driver.call(self, RANK_RECV, recv)
+        return result
+
+    async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: int = 0) -> int:
+        view = memoryview(buffer).cast("B")
+        data = await self.recv(nbytes or len(view), flags)
+        view[: len(data)] = data
+        return len(data)
+
+    async def wait_writable(self) -> None:
+        self._check_open()
+
+        def writable() -> Any:
+            self._check_open()
+            conn = self._conn
+            if (
+                conn is None
+                or conn.send_buffer_free > 0
+                or conn.error is not None
+                or conn.state not in (State.ESTABLISHED, State.CLOSE_WAIT)
+            ):
+                return None
+            return BLOCK
+
+        await self._driver.call(self, RANK_SEND, writable)
+
+    # -- closing ---------------------------------------------------------------------------------
+
+    def shutdown(self, flag: int) -> None:
+        """``SHUT_WR``/``SHUT_RDWR`` half-close: a FIN follows the queued data."""
+        self._check_open()
+        conn = self._conn
+        if conn is None or (conn.state in _NOT_CONNECTED and not self._shut_wr):
+            raise os_error(errno.ENOTCONN)
+        if flag in (_stdlib_socket.SHUT_WR, _stdlib_socket.SHUT_RDWR) and not self._shut_wr:
+            self._shut_wr = True
+            self._driver.post(self, lambda: conn.shutdown(self._driver.now()))
+
+    def close(self) -> None:
+        """Close as ``close(2)`` does: FIN after queued data, RST if unread data is
+        discarded (or with ``SO_LINGER`` {1, 0}); a listener resets the connections
+        waiting in its accept queue.  Tasks blocked on the socket get
+        ``trio.ClosedResourceError``."""
+        if self._closed:
+            return
+        self._closed = True
+        self._driver.fail_socket(self, trio.ClosedResourceError(_CLOSED_MESSAGE))
+        conn, listener = self._conn, self._listener
+        if conn is not None:
+            conn.user = None
+        if listener is not None:
+            listener.user = None
+        abort = self._linger[0] != 0 and self._linger[1] == 0
+
+        def close() -> None:
+            now = self._driver.now()
+            if conn is not None and conn.state is not State.CLOSED:
+                if abort:
+                    conn.abort(now)  # SO_LINGER {1, 0}: close() resets
+                else:
+                    conn.close(now)
+            if listener is not None:
+                listener.close()
+
+        self._driver.post(self, close)
+        if self._fd is not None:
+            self._fd.close()
+            self._fd = None
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise os_error(errno.EBADF)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: builtins.type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            fd.close()
