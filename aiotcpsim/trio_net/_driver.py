@@ -81,9 +81,8 @@ BLOCK: Any = _Block()
 # go first, in the order they were made -- a task makes them before its one
 # pending asynchronous call -- then the asynchronous ones by kind.
 RANK_SYNC = 0
-RANK_RECV = 1
-RANK_SEND = 2
-RANK_OTHER = 3
+RANK_RECV = 1  # recv, accept: the reading direction
+RANK_SEND = 2  # send, wait_writable, connect, bind: the writing direction
 
 
 class _Request:
@@ -239,6 +238,12 @@ class TrioDriver(trio.abc.Instrument):
         Cancellation withdraws a request that has not completed."""
         if not self.active:
             raise trio.ClosedResourceError("the simulated network was closed")
+        # One waiting reader and one waiting writer per socket, as trio's I/O
+        # manager allows per descriptor.
+        reading = rank == RANK_RECV
+        if sock._reader if reading else sock._writer:
+            verb = "reading from" if reading else "writing to"
+            raise trio.BusyResourceError(f"another task is already {verb} this socket")
         task = trio.lowlevel.current_task()
         self._seq += 1
         request = _Request(sock, (sock.key, rank, self._seq), fn, task)
@@ -251,7 +256,17 @@ class TrioDriver(trio.abc.Instrument):
                 on_cancel()
             return trio.lowlevel.Abort.SUCCEEDED
 
-        return await trio.lowlevel.wait_task_rescheduled(abort)
+        if reading:
+            sock._reader = True
+        else:
+            sock._writer = True
+        try:
+            return await trio.lowlevel.wait_task_rescheduled(abort)
+        finally:
+            if reading:
+                sock._reader = False
+            else:
+                sock._writer = False
 
     def post(self, sock: SimSocket, fn: Callable[[], Any]) -> None:
         """Run ``fn()`` at the next idle point, for a synchronous call (close,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import builtins
 import errno
 import ipaddress
+import operator
 import os
 import socket as _stdlib_socket
 import struct
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING, Any, overload
 import trio
 
 from ..connection import State
-from ._driver import BLOCK, RANK_OTHER, RANK_RECV, RANK_SEND, os_error
+from ._driver import BLOCK, RANK_RECV, RANK_SEND, os_error
 
 if TYPE_CHECKING:
     from typing import Self
@@ -156,6 +157,8 @@ class SimSocket(trio.socket.SocketType):
         self._shut_wr = False
         self._accepted = 0
         self._parked: set[_Request] = set()
+        self._reader = False  # a task waits in recv/accept
+        self._writer = False  # a task waits in send/wait_writable/connect/bind
         self._options: dict[tuple[int, int], int] = {}
         self._linger = (0, 0)
         self._fd: _ReadinessFd | None = None
@@ -401,7 +404,7 @@ class SimSocket(trio.socket.SocketType):
             self._listener = listener
             self._bound = (ip, listener.port)
 
-        await self._driver.call(self, RANK_OTHER, bind)
+        await self._driver.call(self, RANK_SEND, bind)
 
     def listen(self, backlog: int = min(_stdlib_socket.SOMAXCONN, 128)) -> None:
         self._check_open()
@@ -444,9 +447,7 @@ class SimSocket(trio.socket.SocketType):
             )
             return (sock, (conn.remote[0], conn.remote[1]))
 
-        result: tuple[SimSocket, tuple[str, int]] = await self._driver.call(
-            self, RANK_OTHER, accept
-        )
+        result: tuple[SimSocket, tuple[str, int]] = await self._driver.call(self, RANK_RECV, accept)
         return result
 
     async def connect(self, address: Any) -> None:
@@ -481,7 +482,7 @@ class SimSocket(trio.socket.SocketType):
                 raise OSError(err, f"Error connecting to {(ip, port)!r}: {os.strerror(err)}")
             return BLOCK
 
-        await self._driver.call(self, RANK_OTHER, connect, self._abandon_connect)
+        await self._driver.call(self, RANK_SEND, connect, self._abandon_connect)
 
     def _abandon_connect(self) -> None:
         # trio closes a kernel socket whose connect() was cancelled: the attempt
@@ -512,6 +513,7 @@ class SimSocket(trio.socket.SocketType):
         self._check_open()
         if flags:
             raise os_error(errno.EOPNOTSUPP, "recv() flags are not simulated")
+        buflen = operator.index(buflen)  # TypeError for 1.5, as socket.recv
         if buflen < 0:
             raise ValueError("negative buffersize in recv")
 

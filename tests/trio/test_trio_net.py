@@ -327,3 +327,56 @@ def test_same_seed_same_trace() -> None:
     for _ in range(3):
         assert _lossy_transfer(seed=11, clients=2) == first
     assert _lossy_transfer(seed=12, clients=2)[0] != first[0]
+
+
+# -- trio's own stream conformance suite ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "impairments",
+    [{}, {"loss": 0.1, "delay": 0.01}, {"duplicate": 0.1, "reorder": 0.2, "delay": 0.01}],
+    ids=["clean", "lossy", "duplicating-reordering"],
+)
+def test_trio_check_half_closeable_stream(impairments: dict[str, float]) -> None:
+    net = aiotcpsim.Network(seed=9, **impairments)
+
+    async def stream_pair() -> tuple[trio.SocketStream, trio.SocketStream]:
+        (listener,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        client = await trio.open_tcp_stream("127.0.0.1", listener.socket.getsockname()[1])
+        server = await listener.accept()
+        await listener.aclose()
+        return client, server
+
+    async def main() -> None:
+        async with open_network(net):
+            await trio.testing.check_half_closeable_stream(stream_pair, None)
+
+    run_virtual(main)
+
+
+# -- real time -----------------------------------------------------------------------------------
+
+
+def test_real_time_echo_on_trios_own_clock() -> None:
+    """Without MockClock the network runs on trio's clock in real time."""
+    net, server, client = _network(seed=10, delay=0.002)
+
+    async def main() -> bytes:
+        with trio.fail_after(5):
+            async with open_network(net) as driver, trio.open_nursery() as nursery:
+                assert driver.offset == pytest.approx(trio.current_time())
+                with server.current():
+                    await nursery.start(trio.serve_tcp, _echo, PORT)
+                with client.current():
+                    stream = await trio.open_tcp_stream("server", PORT)
+                await stream.send_all(b"x" * 100_000)
+                await stream.send_eof()
+                received = bytearray()
+                while chunk := await stream.receive_some():
+                    received += chunk
+                await stream.aclose()
+                nursery.cancel_scope.cancel()
+                return bytes(received)
+
+    assert trio.run(main) == b"x" * 100_000
+    assert net.now > 0.004  # at least the handshake's round trip, in real seconds
