@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 import trio
 
+from .._readiness import ReadinessFd
 from ..connection import State
 from ._driver import BLOCK, RANK_RECV, RANK_SEND, os_error
 
@@ -82,44 +83,6 @@ _NOT_CONNECTED = frozenset({State.CLOSED, State.LISTEN, State.SYN_SENT})
 _CLOSED_MESSAGE = "another task closed this socket"
 
 
-class _ReadinessFd:
-    """A real descriptor whose readability mirrors a simulated socket's."""
-
-    def __init__(self) -> None:
-        self._set = False
-        self._pair: tuple[_stdlib_socket.socket, _stdlib_socket.socket] | None = None
-        if hasattr(os, "eventfd"):
-            self.fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        else:  # pragma: no cover - platforms without eventfd
-            self._pair = _stdlib_socket.socketpair()
-            for s in self._pair:
-                s.setblocking(False)
-            self.fd = self._pair[0].fileno()
-
-    def update(self, readable: bool) -> None:
-        if readable == self._set:
-            return
-        self._set = readable
-        if self._pair is None:
-            if readable:
-                os.eventfd_write(self.fd, 1)
-            else:
-                os.eventfd_read(self.fd)
-        elif readable:  # pragma: no cover
-            self._pair[1].send(b"\0")
-        else:  # pragma: no cover
-            self._pair[0].recv(16)
-
-    def close(self) -> None:
-        if self._pair is None:
-            if self.fd >= 0:
-                os.close(self.fd)
-        else:  # pragma: no cover
-            for s in self._pair:
-                s.close()
-        self.fd = -1
-
-
 def _is_ipv4(text: str) -> bool:
     try:
         ipaddress.IPv4Address(text)
@@ -161,7 +124,7 @@ class SimSocket(trio.socket.SocketType):
         self._writer = False  # a task waits in send/wait_writable/connect/bind
         self._options: dict[tuple[int, int], int] = {}
         self._linger = (0, 0)
-        self._fd: _ReadinessFd | None = None
+        self._fd: ReadinessFd | None = None
         if conn is not None:
             self._conn = conn
             conn.user = self
@@ -216,7 +179,7 @@ class SimSocket(trio.socket.SocketType):
         if self._closed:
             return -1
         if self._fd is None:
-            self._fd = _ReadinessFd()
+            self._fd = ReadinessFd()
             self._refresh()
         return self._fd.fd
 
