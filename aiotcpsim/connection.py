@@ -56,6 +56,9 @@ _MASK = 0xFFFFFFFF
 # fields are given, so this is what that __new__ does, one call less per segment.
 _new_segment = tuple.__new__
 
+# The flags of a segment header prediction takes (ACK, with or without PSH), with PSH set.
+_ACK_PSH = ACK | PSH
+
 # The options of our SYNs, one immutable TcpOptions per MSS value.
 _MSS_OPTIONS: dict[int, TcpOptions] = {}
 
@@ -928,6 +931,28 @@ class Connection:
         flags = seg.flags
         state = self.state
         rcv = self._rcv_so
+        # Header prediction, as Linux's tcp_rcv_established: in ESTABLISHED, a
+        # segment with ACK or ACK|PSH only, at RCV.NXT, whose payload fits the
+        # window and whose ACK lies within [SND.UNA, SND.MAX] passes every test
+        # below (acceptable, no RST, no SYN, an ACK in range, no FIN), so it goes
+        # straight to what those steps would do with it.  _process_ack leaves an
+        # ESTABLISHED connection ESTABLISHED, and an application's close() leaves
+        # ESTABLISHED at once (FIN-WAIT-1 or a reset), so the data step's
+        # "data after close()" test cannot apply either.
+        if state is ESTABLISHED and flags | PSH == _ACK_PSH and seg.seq == (self.irs + rcv) & _MASK:
+            payload = seg.payload
+            plen = len(payload)
+            una = self._snd_una
+            d = (seg.ack - self.iss - una) & _MASK  # seq_diff(seg.ack, SND.UNA) when >= 0
+            if plen <= self._rcv_adv - rcv and not d & 0x80000000 and una + d <= self._snd_max:
+                self._last_rcv_time = now
+                self._ka_probes = 0
+                if self.keepalive:
+                    self._ka_at = now + self.keepalive_idle
+                self._process_ack(seg, rcv, una + d, plen, now)
+                if plen:
+                    self._receive_data(rcv, payload, now)
+                return
         # seq_diff(seg.seq, RCV.NXT), inline: the segment's offset in our receive space.
         d = (seg.seq - self.irs - rcv) & _MASK
         seg_so = rcv + (d - 0x100000000 if d & 0x80000000 else d)
