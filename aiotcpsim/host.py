@@ -84,7 +84,7 @@ class Listener:
 
     @property
     def state(self) -> State:
-        return State.LISTEN if self.listening and not self.closed else State.CLOSED
+        return LISTEN if self.listening and not self.closed else CLOSED
 
     def listen(self, backlog: int = 100) -> None:
         """Start listening (``listen(backlog)`` on a bound socket); again: a new backlog.
@@ -110,7 +110,7 @@ class Listener:
             raise _os_error(errno.EINVAL, "listener is closed")
         while self._accept_queue:
             conn = self._accept_queue.popleft()
-            if conn.state is not State.CLOSED:
+            if conn.state is not CLOSED:
                 return conn
         return None
 
@@ -429,7 +429,7 @@ class Host:
         child = Connection.accept_syn(
             self, self.config, (seg.dst_ip, seg.dst_port), (seg.src_ip, seg.src_port), iss, seg, now
         )
-        if child.state is State.SYN_RECEIVED:
+        if child.state is SYN_RECEIVED:
             self._conns[key] = child
             self._reuse[child] = listener.reuse_address
             self._children[child] = listener
@@ -468,7 +468,7 @@ class Host:
                 raise _os_error(errno.EADDRINUSE, "Address already in use")
 
     def _reusable_time_wait(self, conn: Connection) -> bool:
-        return conn.state is State.TIME_WAIT and self.config.tw_reuse
+        return conn.state is TIME_WAIT and self.config.tw_reuse
 
     def _port_taken(self, lip: str, port: int, rip: str, rport: int) -> bool:
         if port in self._listeners:

@@ -37,7 +37,7 @@ import struct
 import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..connection import State
+from ..connection import CLOSED, SYN_SENT
 
 if TYPE_CHECKING:
     from ..connection import Connection
@@ -269,7 +269,7 @@ class SimSocket:
             conn.readable_bytes > 0
             or conn.eof_received
             or conn.error is not None
-            or conn.state is State.CLOSED
+            or conn.state is CLOSED
         )
 
     def refresh(self) -> None:
@@ -299,7 +299,7 @@ class SimSocket:
 
     def getpeername(self) -> tuple[str, int]:
         conn = self.conn
-        if conn is None or self._closed or conn.state in (State.SYN_SENT, State.CLOSED):
+        if conn is None or self._closed or conn.state is SYN_SENT or conn.state is CLOSED:
             raise OSError(errno.ENOTCONN, os.strerror(errno.ENOTCONN))
         return (conn.remote[0], conn.remote[1])
 
@@ -317,6 +317,14 @@ class SimSocket:
         if value is None:
             value = 0
         self._options[(level, optname)] = int(value)
+        self._apply_options()
+
+    def set_nodelay(self) -> None:
+        """``setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)``, what every transport does
+        when it is made, without the general code's tests."""
+        if self._closed:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        self._options[_NODELAY] = 1
         self._apply_options()
 
     def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> Any:
@@ -406,7 +414,7 @@ class SimSocket:
         if self.conn is not None:
             conn = self.conn
             conn.user = None
-            if conn.state is not State.CLOSED:
+            if conn.state is not CLOSED:
                 now = network_time(self.network, self.loop)
                 if self._linger[0] and self._linger[1] == 0:
                     conn.abort(now)  # SO_LINGER {1, 0}: close() resets

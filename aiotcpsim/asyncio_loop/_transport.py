@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import socket
 import sys
 import warnings
 from asyncio import constants, format_helpers, transports
@@ -128,7 +127,7 @@ class SimTransport(transports._FlowControlMixin):
         self._conn: Connection = sock.conn
         sock.loop = loop
         # As asyncio's selector transports do (base_events._set_nodelay).
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.set_nodelay()  # sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
         self._extra["socket"] = sock
         self._extra["sockname"] = sock.getsockname()
         if "peername" not in self._extra:
