@@ -573,7 +573,8 @@ class Connection:
         n = len(data)
         if not n:
             return 0
-        room = self.sndbuf - self.send_queued
+        una = self._snd_una
+        room = self.sndbuf - self._written + (una - 1 if una > 1 else 0)  # - self.send_queued
         if room <= 0:
             self._want_write = True
             return 0
@@ -843,7 +844,7 @@ class Connection:
         else:
             return  # CLOSED, LISTEN
         if self._ack_now and self.state is not CLOSED:
-            self._send_ack(now)
+            self._transmit(self._snd_max, ACK, b"", NO_OPTIONS, False)  # self._send_ack(now)
         # self._arm(), inline (this runs for every segment).
         when = self._rtx_at
         t = self._ack_at
@@ -1235,7 +1236,7 @@ class Connection:
             self._backoff = 0  # the window opened: probing is over
             self._set_rto()
         # _output's first test here: most ACKs leave nothing to send.
-        if self.state in _SENDING and (self._snd_nxt <= self._written or self._fin_queued):
+        if self.state in _SENDING and self._snd_nxt < self._written + 1 + self._fin_queued:
             self._output(now)
 
     def _release_acked(self) -> None:
@@ -1511,8 +1512,8 @@ class Connection:
     def _output(self, now: float) -> None:
         """Send what the windows and Nagle allow (RFC 9293 3.8.6, RFC 1122 4.2.3.4)."""
         fin_so = self._written + 1  # where a FIN goes
-        if self._snd_nxt >= fin_so and not self._fin_queued:
-            return  # nothing to send (the common case after an ACK)
+        if self._snd_nxt >= fin_so + self._fin_queued:
+            return  # nothing to send: all data, and the FIN if queued, went out
         smss = self.mss if self.mss < self.peer_mss else self.peer_mss  # _smss()
         while True:
             nxt = self._snd_nxt

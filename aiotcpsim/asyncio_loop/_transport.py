@@ -59,7 +59,7 @@ def _still_readable(conn: Connection) -> bool:
     a missed one would lose the wake-up.
     """
     return bool(
-        conn.readable_bytes
+        conn._rcvq_len  # conn.readable_bytes
         or conn.eof_received
         or conn.pending_error is not None
         or conn.error is not None
