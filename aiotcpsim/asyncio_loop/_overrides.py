@@ -313,44 +313,34 @@ async def _connect(
     return sim
 
 
-async def _connect_sock(
-    loop: asyncio.AbstractEventLoop,
-    network: Network,
-    exceptions: list[list[OSError]],
-    addr_info: _AddrInfo,
+def _local_port(
+    host: Host,
+    my_exceptions: list[OSError],
+    family: int,
     local_addr_infos: list[_AddrInfo] | None,
-) -> SimSocket:
-    """``BaseEventLoop._connect_sock``: bind (if asked), then connect."""
-    my_exceptions: list[OSError] = []
-    exceptions.append(my_exceptions)
-    family, _, _, _, address = addr_info
-    host = network.current_host()
-    local_port = 0
-    try:
-        if local_addr_infos is not None:
-            for lfamily, _, _, _, laddr in local_addr_infos:
-                if lfamily != family:
-                    continue
-                try:
-                    _check_local_ip(host, laddr[0])
-                    if laddr[1]:
-                        host._check_bind(laddr[1], False)
-                    local_port = laddr[1]
-                    break
-                except OSError as exc:
-                    msg = (
-                        f"error while attempting to bind on address {laddr!r}: "
-                        f"{(exc.strerror or '').lower()}"
-                    )
-                    my_exceptions.append(OSError(exc.errno, msg))
-            else:
-                if my_exceptions:
-                    raise my_exceptions.pop()
-                raise OSError(f"no matching local address with {family=} found")
-        return await _connect(loop, network, host, address, local_port=local_port)
-    except OSError as exc:
-        my_exceptions.append(exc)
-        raise
+) -> int:
+    """The bind half of ``BaseEventLoop._connect_sock``: the local port to connect
+    from (0: an ephemeral one).  The error of each local address that fails goes
+    to ``my_exceptions``; the last one is raised if none fits."""
+    if local_addr_infos is None:
+        return 0
+    for lfamily, _, _, _, laddr in local_addr_infos:
+        if lfamily != family:
+            continue
+        try:
+            _check_local_ip(host, laddr[0])
+            if laddr[1]:
+                host._check_bind(laddr[1], False)
+            return laddr[1]
+        except OSError as exc:
+            msg = (
+                f"error while attempting to bind on address {laddr!r}: "
+                f"{(exc.strerror or '').lower()}"
+            )
+            my_exceptions.append(OSError(exc.errno, msg))
+    if my_exceptions:
+        raise my_exceptions.pop()
+    raise OSError(f"no matching local address with {family=} found")
 
 
 async def _create_connection_transport(
@@ -364,6 +354,38 @@ async def _create_connection_transport(
     ssl_handshake_timeout: float | None = None,
     ssl_shutdown_timeout: float | None = None,
 ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
+    transport, protocol, waiter = _start_transport(
+        loop,
+        network,
+        sim,
+        protocol_factory,
+        ssl,
+        server_hostname,
+        server_side,
+        ssl_handshake_timeout,
+        ssl_shutdown_timeout,
+    )
+    try:
+        await waiter
+    except BaseException:
+        transport.close()
+        raise
+    return transport, protocol
+
+
+def _start_transport(
+    loop: asyncio.AbstractEventLoop,
+    network: Network,
+    sim: SimSocket,
+    protocol_factory: _ProtocolFactory,
+    ssl: Any,
+    server_hostname: str | None,
+    server_side: bool = False,
+    ssl_handshake_timeout: float | None = None,
+    ssl_shutdown_timeout: float | None = None,
+) -> tuple[asyncio.Transport, asyncio.BaseProtocol, asyncio.Future[None]]:
+    """``BaseEventLoop._create_connection_transport`` up to its wait: the
+    protocol, the transport, and the future done once the protocol is connected."""
     protocol = protocol_factory()
     waiter: asyncio.Future[None] = loop.create_future()
     sslcontext: _ssl.SSLContext | None = None
@@ -385,12 +407,7 @@ async def _create_connection_transport(
         ssl_handshake_timeout=ssl_handshake_timeout,
         ssl_shutdown_timeout=ssl_shutdown_timeout,
     )
-    try:
-        await waiter
-    except BaseException:
-        transport.close()
-        raise
-    return transport, protocol
+    return transport, protocol, waiter
 
 
 def _check_ssl_args(
@@ -464,11 +481,18 @@ async def create_connection(
         exceptions: list[list[OSError]] = []
         sim: SimSocket | None = None
         for addrinfo in infos:
+            # BaseEventLoop._connect_sock, inline (one coroutine less per
+            # connection): bind if asked, then connect; the errors of each
+            # address in a list of their own.
+            my_exceptions: list[OSError] = []
+            exceptions.append(my_exceptions)
             try:
-                sim = await _connect_sock(loop, network, exceptions, addrinfo, laddr_infos)
+                origin = network.current_host()
+                local_port = _local_port(origin, my_exceptions, addrinfo[0], laddr_infos)
+                sim = await _connect(loop, network, origin, addrinfo[4], local_port=local_port)
                 break
-            except OSError:
-                continue
+            except OSError as exc:
+                my_exceptions.append(exc)
         if sim is None:
             flat = [exc for sub in exceptions for exc in sub]
             try:
@@ -489,7 +513,8 @@ async def create_connection(
             raise ValueError(f"A Stream Socket was expected, got {sock!r}")
         sim = _connected_sim(sock)
         sim.own_real_socket(sock)
-    return await _create_connection_transport(
+    # _create_connection_transport, inline (one coroutine less per connection).
+    transport, protocol, waiter = _start_transport(
         loop,
         network,
         sim,
@@ -499,6 +524,12 @@ async def create_connection(
         ssl_handshake_timeout=ssl_handshake_timeout,
         ssl_shutdown_timeout=ssl_shutdown_timeout,
     )
+    try:
+        await waiter
+    except BaseException:
+        transport.close()
+        raise
+    return transport, protocol
 
 
 # -- serving --------------------------------------------------------------------------------
