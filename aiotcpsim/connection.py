@@ -1181,7 +1181,8 @@ class Connection:
             self._snd_una = ack_so
             if self._snd_nxt < ack_so:
                 self._snd_nxt = ack_so
-            self._release_acked()
+            if self._chunk_head < len(self._chunks):  # written chunks not yet all released
+                self._release_acked()
             # RTT sample (Karn: only for segments never retransmitted).
             rtt_so = self._rtt_so
             if rtt_so is not None and ack_so >= rtt_so:
