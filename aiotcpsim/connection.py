@@ -1148,7 +1148,13 @@ class Connection:
         if self.keepalive:
             self._ka_at = now + self.keepalive_idle
         # tcp_initialize_rcv_mss: a guess until segments are measured.
-        self._rcv_mss = max(88, min(self.mss, self.peer_mss, self.rcvbuf // 2, 536))
+        # max(88, min(mss, peer_mss, rcvbuf // 2, 536)) as comparisons
+        rcv_mss = self.mss if self.mss < self.peer_mss else self.peer_mss
+        if self.rcvbuf // 2 < rcv_mss:
+            rcv_mss = self.rcvbuf // 2
+        if rcv_mss > 536:
+            rcv_mss = 536
+        self._rcv_mss = rcv_mss if rcv_mss > 88 else 88
         self._lrcvtime = now
         if not self.passive:
             self._notify |= _N_CONNECTED
@@ -1260,7 +1266,8 @@ class Connection:
             srtt = r
             rttvar = r / 2
         else:
-            rttvar = 0.75 * self._rttvar + 0.25 * abs(srtt - r)
+            err = srtt - r
+            rttvar = 0.75 * self._rttvar + 0.25 * (err if err >= 0 else -err)  # abs()
             srtt = 0.875 * srtt + 0.125 * r
         self._srtt = srtt
         self._rttvar = rttvar

@@ -199,7 +199,8 @@ class Host:
         """
         self._check_up()
         _check_port("port", port, allow_zero=True)  # port 0: refused, as by Linux
-        _check_port("local_port", local_port, allow_zero=True)
+        if local_port or type(local_port) is not int:  # (the default 0 is fine)
+            _check_port("local_port", local_port, allow_zero=True)
         if ip not in self.network._by_ip and not _is_ipv4(ip):  # a host's address is one
             ip = self.network.resolve(ip)
         if ip.startswith("127."):

@@ -206,7 +206,8 @@ class NetworkDriver:
         try:
             # self.network_time(), inline: this runs once per loop iteration
             # in which the application sent something.
-            network.advance(max(network.now, self.loop.time() - self.offset))
+            t = self.loop.time() - self.offset
+            network.advance(t if t > network.now else network.now)
         finally:
             if self._polled:
                 self._stale = True  # see refresh()

@@ -116,7 +116,7 @@ class SimServer(asyncio.base_events.Server):
 
     def _detach(self, transport: SimTransport) -> None:
         self._clients.discard(transport)
-        if len(self._clients) == 0 and self._sim_sockets is None:
+        if self._sim_sockets is None and len(self._clients) == 0:
             self._wakeup()
 
     def _wakeup(self) -> None:
