@@ -128,17 +128,18 @@ class SimTransport(transports._FlowControlMixin):
         sock.loop = loop
         # As asyncio's selector transports do (base_events._set_nodelay).
         sock.set_nodelay()  # sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
-        self._extra["socket"] = sock
-        self._extra["sockname"] = sock.getsockname()
-        if "peername" not in self._extra:
+        info = self._extra
+        info["socket"] = sock
+        info["sockname"] = sock.getsockname()
+        if "peername" not in info:
             try:
-                self._extra["peername"] = sock.getpeername()
+                info["peername"] = sock.getpeername()
             except OSError:
-                self._extra["peername"] = None
-        self._protocol: Any = None
-        self._protocol_connected = False
-        self._buffered = False
-        self.set_protocol(protocol)
+                info["peername"] = None
+        # self.set_protocol(protocol), inline.
+        self._buffered = isinstance(protocol, asyncio.BufferedProtocol)
+        self._protocol: Any = protocol
+        self._protocol_connected = True
         self._server = server
         self._buffer = bytearray()
         self._conn_lost = 0
