@@ -85,6 +85,19 @@ def _report_callback_error(
     )
 
 
+# What transports._FlowControlMixin.__init__(extra, loop) does, with the
+# BaseTransport.__init__ and _set_write_buffer_limits() it calls: store the
+# extra info, the loop, "not paused" and the default limits (64 KiB, 16 KiB).
+# The same code in 3.11 to 3.13; SimTransport.__init__ stores them itself
+# (three Python calls less per transport) unless a version changes it.
+_INLINE_MIXIN_INIT = (
+    transports._FlowControlMixin.__init__.__code__.co_names
+    == ("super", "__init__", "_loop", "_protocol_paused", "_set_write_buffer_limits")
+    and transports.BaseTransport.__init__.__code__.co_names == ("_extra",)
+    and 65536 in transports._FlowControlMixin._set_write_buffer_limits.__code__.co_consts  # type: ignore[attr-defined]
+)
+
+
 def _set_result_unless_cancelled(fut: asyncio.Future[None]) -> None:
     if not fut.cancelled():
         fut.set_result(None)
@@ -120,7 +133,14 @@ class SimTransport(transports._FlowControlMixin):
         extra: dict[str, Any] | None = None,
         server: Any = None,
     ) -> None:
-        super().__init__(extra, loop)
+        if _INLINE_MIXIN_INIT:
+            self._extra = {} if extra is None else extra
+            self._loop = loop
+            self._protocol_paused = False
+            self._high_water = 64 * 1024
+            self._low_water = self._high_water // 4
+        else:
+            super().__init__(extra, loop)
         assert sock.conn is not None, "a transport needs a connected SimSocket"
         self._network = network
         self._sock: SimSocket | None = sock
