@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -190,10 +191,14 @@ def interleaved(
     """Medians of kernel and simulation, and the median of per-round ratios.
 
     The two alternate within each round, so a noisy neighbour hits both sides.
+    Each run starts after a full garbage collection, so that neither pays for
+    the garbage of the run before it (as pyperf does).
     """
     ks, ss = [], []
     for _ in range(rounds):
+        gc.collect()
         ks.append(kernel())
+        gc.collect()
         ss.append(sim())
     ratios = [s / k for k, s in zip(ks, ss, strict=True)]
     return statistics.median(ks), statistics.median(ss), statistics.median(ratios)

@@ -11,6 +11,7 @@ machines are shared and noisy).
 from __future__ import annotations
 
 import argparse
+import gc
 import socket
 import statistics
 import threading
@@ -142,7 +143,14 @@ def kernel_bulk(total: int) -> float:
 
 
 def median(rounds: int, fn: Callable[[], float]) -> float:
-    return statistics.median(fn() for _ in range(rounds))
+    """The median of ``rounds`` runs, each after a full garbage collection (so
+    none pays for the garbage of the run before it, as pyperf does)."""
+
+    def run() -> float:
+        gc.collect()
+        return fn()
+
+    return statistics.median(run() for _ in range(rounds))
 
 
 def main() -> None:
