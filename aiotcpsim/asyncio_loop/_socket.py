@@ -37,6 +37,7 @@ import struct
 import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._readiness import ReadinessFd
 from ..connection import CLOSED, SYN_SENT
 
 if TYPE_CHECKING:
@@ -56,43 +57,6 @@ class _Handler(Protocol):
 
 class _ListenHandler(Protocol):
     def tcp_acceptable(self, listener: Listener) -> None: ...
-
-
-class _ReadinessFd:
-    """A real descriptor whose readability mirrors a simulated socket's."""
-
-    def __init__(self) -> None:
-        self._set = False
-        self._pair: tuple[socket.socket, socket.socket] | None = None
-        if hasattr(os, "eventfd"):
-            self.fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        else:  # pragma: no cover - platforms without eventfd
-            self._pair = socket.socketpair()
-            for s in self._pair:
-                s.setblocking(False)
-            self.fd = self._pair[0].fileno()
-
-    def update(self, readable: bool) -> None:
-        if readable == self._set:
-            return
-        self._set = readable
-        if self._pair is None:
-            if readable:
-                os.eventfd_write(self.fd, 1)
-            else:
-                os.eventfd_read(self.fd)
-        elif readable:  # pragma: no cover
-            self._pair[1].send(b"\0")
-        else:  # pragma: no cover
-            self._pair[0].recv(1)
-
-    def close(self) -> None:
-        if self._pair is None:
-            os.close(self.fd)
-        else:  # pragma: no cover
-            for s in self._pair:
-                s.close()
-        self.fd = -1
 
 
 _INT_OPTIONS_DEFAULTS: dict[tuple[int, int], int] = {
@@ -182,7 +146,7 @@ class SimSocket:
         self.listener = listener
         self._sockname = sockname
         self._closed = False
-        self._fd: _ReadinessFd | None = None
+        self._fd: ReadinessFd | None = None
         self._handler: _Handler | None = None
         self._listen_handler: _ListenHandler | None = None
         self._options: dict[tuple[int, int], int] = {}
@@ -284,7 +248,7 @@ class SimSocket:
         if self._closed:
             return -1
         if self._fd is None:
-            self._fd = _ReadinessFd()
+            self._fd = ReadinessFd()
             self.refresh()
         return self._fd.fd
 
