@@ -255,6 +255,7 @@ def test_states_that_can_match_are_accepted() -> None:
     net.faults.drop(flags="SYN|ACK", state="SYN_RECEIVED")
     net.faults.drop(with_flags="FIN", state="LAST-ACK")
     net.faults.drop(flags="RST", state="CLOSED")
+    assert len(net.faults.rules) == 4  # none refused
 
 
 def test_bad_actions_and_parameters() -> None:
