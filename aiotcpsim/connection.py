@@ -845,25 +845,7 @@ class Connection:
             return  # CLOSED, LISTEN
         if self._ack_now and self.state is not CLOSED:
             self._transmit(self._snd_max, ACK, b"", NO_OPTIONS, False)  # self._send_ack(now)
-        # self._arm(), inline (this runs for every segment).
-        when = self._rtx_at
-        t = self._ack_at
-        if t is not None and (when is None or t < when):
-            when = t
-        t = self._persist_at
-        if t is not None and (when is None or t < when):
-            when = t
-        t = self._ka_at
-        if t is not None and (when is None or t < when):
-            when = t
-        t = self._timer_at
-        if t is not None and (when is None or t < when):
-            when = t
-        if when is not None:
-            scheduled = self._scheduled
-            if scheduled is None or when < scheduled:
-                self._scheduled = when
-                self.owner.schedule(self, when)
+        self._arm()
         if self._notify:
             self._fire()
 
@@ -1674,20 +1656,7 @@ class Connection:
 
     def _arm(self) -> None:
         """Ask the owner for a wake-up if our earliest deadline moved earlier."""
-        # self.next_deadline, inline (this runs after every segment and call).
-        when = self._rtx_at
-        t = self._ack_at
-        if t is not None and (when is None or t < when):
-            when = t
-        t = self._persist_at
-        if t is not None and (when is None or t < when):
-            when = t
-        t = self._ka_at
-        if t is not None and (when is None or t < when):
-            when = t
-        t = self._timer_at
-        if t is not None and (when is None or t < when):
-            when = t
+        when = self.next_deadline
         if when is None:
             return
         scheduled = self._scheduled
