@@ -1664,9 +1664,10 @@ class Connection:
             self._scheduled = when
             self.owner.schedule(self, when)
 
-    def _wake_time(self, when: float) -> float | None:
-        """For the network: is a wake-up requested for ``when`` still wanted?
-        Returns ``when`` if so, a later time to move it to, or None to drop it."""
+    def wake_time(self, when: float) -> float | None:
+        """For the owner's event queue: is the wake-up requested for ``when``
+        still wanted?  Returns ``when`` if so, a later time to move it to, or
+        None to drop it (superseded by an earlier request, or no timer left)."""
         if self._scheduled != when:
             return None  # superseded by an earlier request
         deadline = self.next_deadline

@@ -210,7 +210,7 @@ class Host:
         else:
             lip = self.ip
         if local_port:
-            self._check_bind(local_port, reuse_address)
+            self.check_bind(local_port, reuse_address)
             key = (lip, local_port, ip, port)
             existing = self._conns.get(key)
             if existing is not None and not self._reusable_time_wait(existing):
@@ -266,7 +266,7 @@ class Host:
         if port == 0:
             port = self._free_listen_port()
         else:
-            self._check_bind(port, reuse_address)
+            self.check_bind(port, reuse_address)
         listener = Listener(self, ip or self.ip, port, 0, reuse_address)
         listener.listening = False
         self._listeners[port] = listener
@@ -458,8 +458,9 @@ class Host:
         if not self.up:
             raise _os_error(errno.ENETDOWN, f"host {self.name!r} is down (crashed)")
 
-    def _check_bind(self, port: int, reuse_address: bool) -> None:
-        """Linux ``inet_csk_bind_conflict``, simplified to one address per host."""
+    def check_bind(self, port: int, reuse_address: bool) -> None:
+        """Raise EADDRINUSE if ``port`` cannot be bound (Linux ``inet_csk_bind_conflict``,
+        simplified to one address per host)."""
         if port in self._listeners:
             raise _os_error(errno.EADDRINUSE, "Address already in use")
         for key, conn in self._conns.items():

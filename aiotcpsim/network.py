@@ -857,6 +857,11 @@ class Network:
 
     # -- time ------------------------------------------------------------------
 
+    @property
+    def in_advance(self) -> bool:
+        """True while :meth:`advance` runs (a wake-up is then not needed)."""
+        return self._in_advance
+
     def set_wakeup(self, callback: Callable[[], None] | None) -> None:
         """Register the adapter's wake-up: called when ``next_deadline()`` may
         have moved earlier because of a call made outside :meth:`advance`."""
@@ -892,8 +897,8 @@ class Network:
                 # A connection's wake-up: drop it when the connection's timers
                 # moved later or stopped, so virtual time never visits a moment
                 # where nothing happens.  (A wake-up superseded by an earlier
-                # one is dropped without the call: Connection._wake_time's first test.)
-                due = arg._wake_time(when) if arg._scheduled == when else None
+                # one is dropped too.)
+                due = arg.wake_time(when)
                 if due == when:
                     return when
                 heapq.heappop(heap)
@@ -952,8 +957,7 @@ class Network:
                         arg.dst._deliver_from_wire(arg.segment)
                     continue
                 if fn is fire:
-                    # (Connection._wake_time's first test inline: superseded, dropped.)
-                    due = arg._wake_time(when) if arg._scheduled == when else None
+                    due = arg.wake_time(when)
                     if due != when:  # the connection's timers moved or stopped
                         if due is not None:
                             self._counter += 1

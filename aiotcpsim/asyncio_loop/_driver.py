@@ -97,7 +97,7 @@ class NetworkDriver:
         The virtual-time loop calls this whenever its clock moves, so that
         ``network.now == loop.time()`` holds in every callback.
         """
-        if not self.attached or self.network._in_advance:
+        if not self.attached or self.network.in_advance:
             return
         now = self.network_time()
         if now > self.network.now:

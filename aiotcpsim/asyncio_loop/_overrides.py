@@ -330,7 +330,7 @@ def _local_port(
         try:
             _check_local_ip(host, laddr[0])
             if laddr[1]:
-                host._check_bind(laddr[1], False)
+                host.check_bind(laddr[1], False)
             return laddr[1]
         except OSError as exc:
             msg = (

@@ -431,7 +431,7 @@ def network_time(network: Network, loop: asyncio.AbstractEventLoop | None = None
         # The clocks first: on the virtual-time loop they agree but while its
         # clock jumps, so the other tests are rarely needed.
         t = loop.time() - getattr(loop, "_aiotcpsim_epoch", 0.0)
-        if t > network.now and not network._in_advance and not loop.is_closed():
+        if t > network.now and not network.in_advance and not loop.is_closed():
             network.advance(t)
     return network.now
 

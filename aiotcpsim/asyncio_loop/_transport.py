@@ -59,7 +59,7 @@ def _still_readable(conn: Connection) -> bool:
     a missed one would lose the wake-up.
     """
     return bool(
-        conn._rcvq_len  # conn.readable_bytes
+        conn.readable_bytes
         or conn.eof_received
         or conn.pending_error is not None
         or conn.error is not None
@@ -246,7 +246,7 @@ class SimTransport(transports._FlowControlMixin):
         network = self._network
         loop = self._loop
         t = loop.time() - getattr(loop, "_aiotcpsim_epoch", 0.0)
-        if t > network.now and not network._in_advance and not loop.is_closed():
+        if t > network.now and not network.in_advance and not loop.is_closed():
             network.advance(t)
         return network.now
 
