@@ -29,10 +29,10 @@ from collections.abc import Callable
 from typing import Any
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.connection import Connection, State
 from aiotcpsim.host import Host, Listener
 from aiotcpsim.network import Network
 from aiotcpsim.segment import ACK, FIN, PSH, RST, SYN, Segment
+from aiotcpsim.tcp import Connection, State
 from aiotcpsim.trace import DROP, NOTE, SEND, TraceRecord
 
 A_IP = "10.0.0.1"

@@ -12,8 +12,8 @@ import errno
 import pytest
 from ladder import App, Pair
 
-from aiotcpsim.connection import Connection, State
 from aiotcpsim.segment import ACK, RST, SYN
+from aiotcpsim.tcp import Connection, State
 
 # -- 42. close with unread data sends RST ------------------------------------------------------
 

@@ -13,8 +13,8 @@ import pytest
 from ladder import App, Pair, recv_all
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.connection import Connection, State
 from aiotcpsim.segment import ACK, FIN, RST
+from aiotcpsim.tcp import Connection, State
 
 # -- 26. four-way close, TIME-WAIT on the active closer ------------------------------------
 

@@ -36,17 +36,36 @@ it to the owner (the trace).
 
 from __future__ import annotations
 
-import enum
 import errno
 import os
 from bisect import bisect_right
 from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .segment import ACK, FIN, NO_OPTIONS, PSH, RST, SYN, Segment, TcpOptions, seq_diff
+from ..segment import ACK, FIN, NO_OPTIONS, PSH, RST, SYN, Segment, TcpOptions, seq_diff
+from .state import (
+    ABORT_RESETS,
+    CLOSE_WAIT,
+    CLOSED,
+    CLOSING,
+    ESTABLISHED,
+    FIN_WAIT_1,
+    FIN_WAIT_2,
+    LAST_ACK,
+    LISTEN,
+    RECEIVING,
+    SEGMENT_STEPS,
+    SENDING,
+    SYN_RECEIVED,
+    SYN_SENT,
+    SYNCHRONIZED,
+    TIME_WAIT,
+    WRITABLE,
+    State,
+)
 
 if TYPE_CHECKING:
-    from .config import TcpConfig
+    from ..config import TcpConfig
 
 __all__ = ["Connection", "ConnectionOwner", "ConnectionUser", "State"]
 
@@ -61,57 +80,6 @@ _ACK_PSH = ACK | PSH
 
 # The options of our SYNs, one immutable TcpOptions per MSS value.
 _MSS_OPTIONS: dict[int, TcpOptions] = {}
-
-
-class State(enum.Enum):
-    """The eleven TCP states of RFC 9293 section 3.3.2; ``str()`` gives the RFC spelling."""
-
-    CLOSED = "CLOSED"
-    LISTEN = "LISTEN"
-    SYN_SENT = "SYN-SENT"
-    SYN_RECEIVED = "SYN-RECEIVED"
-    ESTABLISHED = "ESTABLISHED"
-    FIN_WAIT_1 = "FIN-WAIT-1"
-    FIN_WAIT_2 = "FIN-WAIT-2"
-    CLOSE_WAIT = "CLOSE-WAIT"
-    CLOSING = "CLOSING"
-    LAST_ACK = "LAST-ACK"
-    TIME_WAIT = "TIME-WAIT"
-
-    # Identity hashing in C: the hot paths test states against frozensets, and
-    # Enum's own __hash__ (hash of the name) is a Python-level call.  Members
-    # are singletons compared by identity, so this is equivalent.
-    __hash__ = object.__hash__
-
-    def __str__(self) -> str:
-        return self.value
-
-
-CLOSED = State.CLOSED
-LISTEN = State.LISTEN
-SYN_SENT = State.SYN_SENT
-SYN_RECEIVED = State.SYN_RECEIVED
-ESTABLISHED = State.ESTABLISHED
-FIN_WAIT_1 = State.FIN_WAIT_1
-FIN_WAIT_2 = State.FIN_WAIT_2
-CLOSE_WAIT = State.CLOSE_WAIT
-CLOSING = State.CLOSING
-LAST_ACK = State.LAST_ACK
-TIME_WAIT = State.TIME_WAIT
-
-_SYNCHRONIZED = frozenset(
-    {ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT}
-)
-# States in which the peer's data is still accepted (RFC 9293 3.10.7.4, seventh).
-_RECEIVING = frozenset({ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2})
-# States in which our data may still go out.
-_SENDING = frozenset({ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK})
-# States whose segments go through _receive_synchronized.
-_RECEIVE_SYNCHRONIZED = frozenset(
-    {SYN_RECEIVED, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK}
-)
-# Linux tcp_need_reset(): an abort sends a RST from these states.
-_ABORT_RESETS = frozenset({ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, FIN_WAIT_2, SYN_RECEIVED})
 
 
 def _os_error(code: int) -> OSError:
@@ -486,7 +454,7 @@ class Connection:
             OSError: EISCONN/EALREADY when the connection is not fresh.
         """
         if self.state is not CLOSED or self._snd_max:
-            raise _os_error(errno.EISCONN if self.state in _SYNCHRONIZED else errno.EALREADY)
+            raise _os_error(errno.EISCONN if self.state in SYNCHRONIZED else errno.EALREADY)
         self._syn_start = now
         old = self.state  # self._set_state(SYN_SENT, now), inline
         self.state = SYN_SENT
@@ -568,7 +536,7 @@ class Connection:
         """
         if self.pending_error is not None:
             raise self._pending_exception()
-        if self._fin_queued or self._closed_by_app or self.state not in _WRITABLE_STATES:
+        if self._fin_queued or self._closed_by_app or self.state not in WRITABLE:
             raise _os_error(errno.EPIPE)
         n = len(data)
         if not n:
@@ -586,7 +554,7 @@ class Connection:
         self._chunks.append(chunk)
         self._chunk_starts.append(self._written)
         self._written += n
-        if self.state in _SENDING:
+        if self.state in SENDING:
             self._output(now)
             self._arm()
         return n
@@ -606,7 +574,7 @@ class Connection:
             raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
         if self._rcvq_len:
             data = self._take_received(max_bytes)
-            if self.state in _RECEIVING:
+            if self.state in RECEIVING:
                 self._window_update_after_read(now)
             return data
         if self.pending_error is not None and self.pending_error != errno.EPIPE:
@@ -696,7 +664,7 @@ class Connection:
         self.user = None
         if self.state is CLOSED:
             return
-        if self.state in _ABORT_RESETS:
+        if self.state in ABORT_RESETS:
             self._send_reset_abort(now)
         else:
             self._finish(now, None)
@@ -744,7 +712,7 @@ class Connection:
         self.keepalive = bool(enabled)
         if not self.keepalive:
             self._ka_at = None
-        elif self.state in _SYNCHRONIZED and self.state is not TIME_WAIT:
+        elif self.state in SYNCHRONIZED and self.state is not TIME_WAIT:
             base = self._last_rcv_time if now is None else max(self._last_rcv_time, now)
             self._ka_at = base + self.keepalive_idle
             self._arm()
@@ -835,7 +803,7 @@ class Connection:
         Never raises for anything the peer sends.
         """
         state = self.state
-        if state in _RECEIVE_SYNCHRONIZED:  # the common case first
+        if state in SEGMENT_STEPS:  # the common case first
             self._receive_synchronized(seg, now)
         elif state is SYN_SENT:
             self._receive_syn_sent(seg, now)
@@ -1040,7 +1008,7 @@ class Connection:
             state = self.state
             if ack_so > self._snd_una:
                 self._process_ack(seg, seg_so, ack_so, plen, now)
-            elif state in _SENDING:
+            elif state in SENDING:
                 self._output(now)
         else:
             if ack_so > self._snd_max:
@@ -1075,7 +1043,7 @@ class Connection:
             return
         # seventh: segment text
         if plen:
-            if state in _RECEIVING:
+            if state in RECEIVING:
                 if self._closed_by_app and seg_so + plen > self._rcv_so:
                     # Data for a socket nobody will read (Linux TCPAbortOnData):
                     # tcp_v4_send_reset answers the segment, <SEQ=SEG.ACK><CTL=RST>.
@@ -1096,7 +1064,7 @@ class Connection:
             fin_so = seg_so + plen
             if fin_so == self._rcv_so and not self._rcv_fin:
                 self._receive_fin(now)
-            elif fin_so > self._rcv_so and state in _RECEIVING:
+            elif fin_so > self._rcv_so and state in RECEIVING:
                 self._ooo_fin = fin_so
                 self._schedule_ack(now, immediate=True)
             elif self._rcv_fin:
@@ -1225,7 +1193,7 @@ class Connection:
             self._backoff = 0  # the window opened: probing is over
             self._set_rto()
         # _output's first test here: most ACKs leave nothing to send.
-        if self.state in _SENDING and self._snd_nxt < self._written + 1 + self._fin_queued:
+        if self.state in SENDING and self._snd_nxt < self._written + 1 + self._fin_queued:
             self._output(now)
 
     def _release_acked(self) -> None:
@@ -1265,7 +1233,7 @@ class Connection:
     def _set_rto(self) -> None:
         config = self.config
         if self._srtt is None:
-            base = config.rto_fallback if self.state in _SYNCHRONIZED else config.rto_initial
+            base = config.rto_fallback if self.state in SYNCHRONIZED else config.rto_initial
         else:
             base = self._srtt + max(4 * self._rttvar, config.rto_min)
         self._rto = min(max(base, config.rto_min), config.rto_max)
@@ -1786,7 +1754,7 @@ class Connection:
 
     def _on_persist_timeout(self, now: float) -> None:
         """Zero-window probe (RFC 9293 3.8.6.1; Linux ``tcp_probe_timer``)."""
-        if self.state not in _SENDING or self._snd_nxt < self._snd_una:
+        if self.state not in SENDING or self._snd_nxt < self._snd_una:
             return
         unsent = self._written + 1 - self._snd_nxt
         if unsent <= 0 or self._snd_max > self._snd_una:
@@ -1805,7 +1773,7 @@ class Connection:
 
     def _on_keepalive_timeout(self, now: float) -> None:
         """RFC 9293 3.8.4; Linux ``tcp_keepalive_timer``."""
-        if not self.keepalive or self.state not in _SYNCHRONIZED or self.state is TIME_WAIT:
+        if not self.keepalive or self.state not in SYNCHRONIZED or self.state is TIME_WAIT:
             return
         if self._snd_max > self._snd_una or self._written + 1 > self._snd_nxt:
             self._ka_at = now + self.keepalive_idle  # data outstanding: the RTO watches
@@ -1842,9 +1810,6 @@ class Connection:
             user.tcp_writable(self)
         if notify & _N_CLOSED and self.user is user:
             user.tcp_closed(self)
-
-
-_WRITABLE_STATES = frozenset({SYN_SENT, SYN_RECEIVED, ESTABLISHED, CLOSE_WAIT})
 
 
 def _model_timeout(boundary: int, config: TcpConfig) -> float:
