@@ -15,7 +15,8 @@ A map of the package, from the bottom up:
   :mod:`.timeouts` (timer expiry) and :mod:`.connection` (the user verbs).
 """
 
-from .connection import Connection, ConnectionOwner, ConnectionUser
+from .connection import Connection
 from .state import State
+from .tcb import ConnectionOwner, ConnectionUser
 
 __all__ = ["Connection", "ConnectionOwner", "ConnectionUser", "State"]
