@@ -112,13 +112,16 @@ class Connection(TcbTimeouts):
         """Passive open: a listener got ``syn``; the child answers with SYN-ACK
         and waits in SYN-RECEIVED (RFC 9293 section 3.10.7.2)."""
         conn = cls(owner, config, local, remote, iss, passive=True)
-        conn._take_syn(syn)
-        conn._syn_start = now
-        conn.set_state(SYN_RECEIVED, now)
-        conn._send_syn(now, retransmission=False)
-        conn._timers.rtx_at = now + conn._rtt.rto
-        conn._arm()
+        conn._open_passive(syn, now)
         return conn
+
+    def _open_passive(self, syn: Segment, now: float) -> None:
+        self._take_syn(syn)
+        self._syn_start = now
+        self.set_state(SYN_RECEIVED, now)
+        self._send_syn(now, retransmission=False)
+        self._timers.rtx_at = now + self._rtt.rto
+        self._arm()
 
     def accepts_new_syn(self, seg: Segment) -> bool:
         """In TIME-WAIT: may ``seg`` open a new incarnation of this 4-tuple?
