@@ -442,10 +442,7 @@ def test_fin_wait_2_orphan_peer_fin_goes_to_time_wait() -> None:
 
 
 def time_wait(p: Pair) -> None:
-    a, b = p.establish()
-    a.close(p.net.now)
-    p.at(0.01)
-    b.close(p.net.now)
+    a, _b = p.time_wait()
     p.at(1.0)
     assert a.state is State.TIME_WAIT
 
