@@ -26,6 +26,28 @@ ABORT_RESETS      an abort sends a RST (Linux ``tcp_need_reset``):
 SYN-SENT and TIME-WAIT have receive steps of their own (RFC 9293 3.10.7.3;
 Linux ``tcp_timewait_state_process``); CLOSED and LISTEN ignore segments (the
 host answers for them).
+
+The user verbs in each state (RFC 9293 3.10; the Connection's methods):
+
+=============  ======================  ==========================  ===================
+state          ``send``                ``shutdown`` / ``close``    ``abort``
+=============  ======================  ==========================  ===================
+CLOSED         EPIPE (or the error)    ENOTCONN / nothing          nothing
+LISTEN         EPIPE                   ENOTCONN / nothing          CLOSED, no RST
+SYN-SENT       queued until ESTAB.     ENOTCONN / CLOSED           CLOSED, no RST
+SYN-RECEIVED   queued until ESTAB.     FIN after the handshake     RST
+ESTABLISHED    sent                    FIN: FIN-WAIT-1             RST
+CLOSE-WAIT     sent                    FIN: LAST-ACK               RST
+FIN-WAIT-1/2   EPIPE                   nothing more                RST
+CLOSING,       EPIPE                   nothing more                CLOSED, no RST
+LAST-ACK,
+TIME-WAIT
+=============  ======================  ==========================  ===================
+
+``close`` with unread data resets instead (RFC 9293 3.10.4, RFC 2525 2.17),
+and in FIN-WAIT-2 it starts the orphan timer (``fin_timeout``);
+``recv`` returns queued data in every state, then ``b""`` once the FIN or
+the end came.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, assert_never
 
 from ..segment import Segment
 from .congestion import NewReno
@@ -32,7 +32,7 @@ from .delack import DelayedAck
 from .reassembly import Reassembly
 from .rtt import RttEstimator
 from .sendbuf import SendBuffer
-from .state import CLOSE_WAIT, CLOSED, LISTEN, SYN_SENT, TIME_WAIT, State
+from .state import CLOSED, LISTEN, State
 from .timers import Timers
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ __all__ = [
     "ConnectionUser",
     "Tcb",
     "os_error",
+    "reset_errno",
 ]
 
 MASK: Final = 0xFFFFFFFF
@@ -66,6 +67,29 @@ def os_error(code: int) -> OSError:
     """``OSError(code, text)``: Python builds the PEP 3151 subclass
     (``ConnectionResetError``...)."""
     return OSError(code, os.strerror(code))
+
+
+def reset_errno(state: State) -> int | None:
+    """The error a valid RST reports in ``state`` (Linux ``tcp_reset``)."""
+    match state:
+        case State.SYN_SENT:
+            return errno.ECONNREFUSED
+        case State.CLOSE_WAIT:
+            return errno.EPIPE
+        case State.CLOSED | State.TIME_WAIT:
+            return None
+        case (
+            State.LISTEN
+            | State.SYN_RECEIVED
+            | State.ESTABLISHED
+            | State.FIN_WAIT_1
+            | State.FIN_WAIT_2
+            | State.CLOSING
+            | State.LAST_ACK
+        ):
+            return errno.ECONNRESET
+        case _:
+            assert_never(state)
 
 
 class ConnectionOwner(Protocol):
@@ -382,16 +406,7 @@ class Tcb:
 
     def _reset_by_peer(self, now: float) -> None:
         """A valid RST arrived (RFC 9293 3.10.7.4 second step; Linux ``tcp_reset``)."""
-        state = self.state
-        if state is SYN_SENT:
-            err: int | None = errno.ECONNREFUSED
-        elif state is CLOSE_WAIT:
-            err = errno.EPIPE
-        elif state is TIME_WAIT or state is CLOSED:
-            err = None
-        else:
-            err = errno.ECONNRESET
-        self._finish(now, err)
+        self._finish(now, reset_errno(self.state))
 
     def _take_pending(self) -> int | None:
         err = self.pending_error
