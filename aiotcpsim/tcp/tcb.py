@@ -247,6 +247,11 @@ class Tcb:
         self._closed_by_app = False
         self._notify = 0
         self._want_write = False  # send() found the buffer full: tell when it drains
+        self._init_sequence_spaces(config)
+
+    def _init_sequence_spaces(self, config: TcpConfig) -> None:
+        """The send and receive sequence variables (RFC 9293 3.3.1) and the
+        engines that work on them."""
         # -- send sequence space: offsets from iss --
         self._snd_una = 0
         self._snd_nxt = 0

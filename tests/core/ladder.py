@@ -21,6 +21,13 @@ A row is ``(direction, time, flags, seq, ack, len)``, for example::
 * len: payload bytes.
 
 ``rows(window=True)`` appends the advertised window as a seventh field.
+
+A ladder starts from one constructor per state: :meth:`Pair.establish`
+(ESTABLISHED), :meth:`Pair.syn_sent`, :meth:`Pair.syn_received`,
+:meth:`Pair.fin_wait_1`, :meth:`Pair.fin_wait_2`, :meth:`Pair.close_wait`,
+:meth:`Pair.last_ack`, :meth:`Pair.closing`, :meth:`Pair.time_wait`.  Each
+asserts the state it reached, so a broken handshake or teardown fails there,
+naming the state.
 """
 
 from __future__ import annotations
