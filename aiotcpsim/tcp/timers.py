@@ -38,10 +38,20 @@ class Timers:
 
     def next_deadline(self) -> float | None:
         """The earliest deadline, or None when every timer is off."""
-        best = _earlier(self.rtx_at, self.ack_at)
-        best = _earlier(best, self.persist_at)
-        best = _earlier(best, self.keepalive_at)
-        return _earlier(best, self.linger_at)
+        best = self.rtx_at
+        t = self.ack_at
+        if t is not None and (best is None or t < best):
+            best = t
+        t = self.persist_at
+        if t is not None and (best is None or t < best):
+            best = t
+        t = self.keepalive_at
+        if t is not None and (best is None or t < best):
+            best = t
+        t = self.linger_at
+        if t is not None and (best is None or t < best):
+            best = t
+        return best
 
     def cancel_all(self) -> None:
         """Stop every timer (the connection reached CLOSED)."""
@@ -73,11 +83,3 @@ class Timers:
             return deadline
         return when
 
-
-def _earlier(a: float | None, b: float | None) -> float | None:
-    """The earlier of two deadlines, either of which may be off (None)."""
-    if a is None:
-        return b
-    if b is None or a <= b:
-        return a
-    return b
