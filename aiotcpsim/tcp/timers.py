@@ -82,4 +82,3 @@ class Timers:
             self.scheduled = deadline
             return deadline
         return when
-
