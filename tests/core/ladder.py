@@ -223,7 +223,7 @@ class Pair:
         held = self.hold("c>s", ".")
         conn = self.connect(**kwargs)
         self.at(self.rel(self.net.now) + 2 * self.d)
-        child = next(iter(self.s.connections()), None)
+        child = next((c for c in self.s.connections() if c.remote == conn.local), None)
         assert child is not None, "no SYN reached the server: connect() is broken"
         _reached(conn, State.ESTABLISHED, "ESTABLISHED (client, on the SYN-ACK)")
         _reached(child, State.SYN_RECEIVED, "SYN-RECEIVED")
