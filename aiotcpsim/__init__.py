@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .config import TcpConfig
-from .connection import Connection, State
 from .faults import Faults, GilbertElliott, LinkHold, Partition, Rule
 from .host import Host, Listener
 from .network import Link, Network
 from .pcap import read_pcap, write_pcap
 from .segment import Flags, Segment, SegmentDecodeError, TcpOptions
+from .tcp import Connection, State
 from .trace import Trace, TraceRecord
 
 if TYPE_CHECKING:

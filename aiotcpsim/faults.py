@@ -46,9 +46,9 @@ from .segment import ACK, FIN, RST, SYN, Flags, Segment, seq_add
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from .connection import Connection, State
     from .host import Host
     from .network import Link, Network
+    from .tcp import Connection, State
 
 __all__ = ["Faults", "GilbertElliott", "LinkHold", "Partition", "Rule"]
 
@@ -158,7 +158,7 @@ def _never_sent(bits: int) -> str | None:
 
 
 def _parse_states(value: Any) -> frozenset[State]:
-    from .connection import State
+    from .tcp import State
 
     items: Iterable[Any] = [value] if isinstance(value, (str, State)) else value
     out = set()
@@ -183,7 +183,7 @@ def _impossible_for_state(state: State, must: int, payload: bool | None) -> str 
     """Why no segment sent by a TCB in ``state`` can carry the flags ``must``
     (and payload), or None.  The state is the sender's after the transition
     the segment announces (the final ACK of a close is sent in TIME-WAIT)."""
-    from .connection import State
+    from .tcp import State
 
     if state is State.LISTEN:
         return "a socket in LISTEN sends no segment (the stack's resets count as CLOSED)"
@@ -337,7 +337,7 @@ def sender_state(host: Host, seg: Segment) -> State:
     A segment that belongs to no registered connection is a SYN-ACK of a
     passive connection being created (SYN-RECEIVED), or a reset the stack
     sends for a segment that matched no socket (CLOSED)."""
-    from .connection import State
+    from .tcp import State
 
     conn = host._conns.get((seg.src_ip, seg.src_port, seg.dst_ip, seg.dst_port))
     if conn is not None:

@@ -1,6 +1,6 @@
 """A host's TCP stack: demultiplexing, listeners, ports, TIME-WAIT, resets.
 
-The host owns its connections (it is their :class:`~aiotcpsim.connection.ConnectionOwner`)
+The host owns its connections (it is their :class:`~aiotcpsim.tcp.ConnectionOwner`)
 and does what RFC 9293 gives to the layer around the TCB:
 
 * demultiplexing by 4-tuple (section 3.10.7);
@@ -25,17 +25,9 @@ from collections.abc import Iterator
 from heapq import heappush
 from typing import TYPE_CHECKING, Protocol
 
-from .connection import (
-    CLOSED,
-    ESTABLISHED,
-    LISTEN,
-    SYN_RECEIVED,
-    TIME_WAIT,
-    Connection,
-    ConnectionUser,
-    State,
-)
 from .segment import ACK, RST, SYN, Segment, seq_add
+from .tcp import Connection, ConnectionUser, State
+from .tcp.state import CLOSED, ESTABLISHED, LISTEN, SYN_RECEIVED, TIME_WAIT
 from .trace import DELIVER, STATE, TraceRecord
 
 if TYPE_CHECKING:

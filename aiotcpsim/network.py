@@ -42,8 +42,8 @@ from .segment import NO_OPTIONS, SYN, Segment, _encode_options
 from .trace import DELIVER, DROP, DUPLICATE, NOTE, SEND, Trace, TraceRecord
 
 if TYPE_CHECKING:
-    from .connection import Connection
     from .host import Host
+    from .tcp import Connection
 
 __all__ = ["DISTRIBUTIONS", "Link", "Network"]
 

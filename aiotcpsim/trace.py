@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 from .segment import ACK, FIN, RST, SYN, Segment, flag_names
 
 if TYPE_CHECKING:
-    from .connection import State
+    from .tcp import State
 
 __all__ = ["Trace", "TraceRecord"]
 

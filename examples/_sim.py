@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.connection import Connection, State
 from aiotcpsim.host import Host, Listener
 from aiotcpsim.network import Network
+from aiotcpsim.tcp import Connection, State
 
 CLIENT_IP = "10.0.0.1"
 SERVER_IP = "10.0.0.2"

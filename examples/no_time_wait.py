@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from _sim import PORT, SERVER_IP, App, drive, pair, show
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.connection import State
+from aiotcpsim.tcp import State
 
 
 def scenario(time_wait: float = 0.0) -> SimpleNamespace:

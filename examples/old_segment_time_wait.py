@@ -23,7 +23,7 @@ from types import SimpleNamespace
 from _sim import PORT, SERVER_IP, App, drive, pair, show
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.connection import State
+from aiotcpsim.tcp import State
 
 REPLY = b"r" * 1000
 

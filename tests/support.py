@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from aiotcpsim.connection import Connection, State
 from aiotcpsim.host import Listener
 from aiotcpsim.network import Network
+from aiotcpsim.tcp import Connection, State
 
 
 class Recorder:

@@ -9,9 +9,9 @@ import pytest
 from support import Recorder, read_all
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.connection import State
 from aiotcpsim.network import Network
 from aiotcpsim.segment import ACK, FIN, RST, SYN, Segment
+from aiotcpsim.tcp import State
 
 
 def pair(seed: int = 1, delay: float = 0.01, **tcp: object) -> tuple[Network, object, object]:

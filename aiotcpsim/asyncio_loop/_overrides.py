@@ -49,9 +49,9 @@ from ._server import SimServer, make_transport
 from ._socket import SimSocket, lookup_real_socket, network_time, register_real_socket
 
 if TYPE_CHECKING:
-    from ..connection import Connection
     from ..host import Host
     from ..network import Network
+    from ..tcp import Connection
 
 __all__ = [
     "NetworkLoopMixin",

@@ -38,12 +38,12 @@ import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._readiness import ReadinessFd
-from ..connection import CLOSED, SYN_SENT
+from ..tcp.state import CLOSED, SYN_SENT
 
 if TYPE_CHECKING:
-    from ..connection import Connection
     from ..host import Host, Listener
     from ..network import Network
+    from ..tcp import Connection
 
 __all__ = ["SimSocket", "lookup_real_socket", "network_time", "register_real_socket"]
 

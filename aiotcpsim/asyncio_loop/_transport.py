@@ -35,12 +35,12 @@ from asyncio import constants, format_helpers, transports
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..connection import State
+from ..tcp import State
 from ._socket import SimSocket
 
 if TYPE_CHECKING:
-    from ..connection import Connection
     from ..network import Network
+    from ..tcp import Connection
 
 __all__ = ["SimTransport"]
 

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, overload
 import trio
 
 from .._readiness import ReadinessFd
-from ..connection import State
+from ..tcp import State
 from ._driver import BLOCK, RANK_RECV, RANK_SEND, os_error
 
 if TYPE_CHECKING:
@@ -44,8 +44,8 @@ if TYPE_CHECKING:
 
     from typing_extensions import Buffer
 
-    from ..connection import Connection
     from ..host import Host, Listener
+    from ..tcp import Connection
     from ._driver import TrioDriver, _Request
 
 __all__ = ["SimSocket"]

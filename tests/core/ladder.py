@@ -21,6 +21,13 @@ A row is ``(direction, time, flags, seq, ack, len)``, for example::
 * len: payload bytes.
 
 ``rows(window=True)`` appends the advertised window as a seventh field.
+
+A ladder starts from one constructor per state: :meth:`Pair.establish`
+(ESTABLISHED), :meth:`Pair.syn_sent`, :meth:`Pair.syn_received`,
+:meth:`Pair.fin_wait_1`, :meth:`Pair.fin_wait_2`, :meth:`Pair.close_wait`,
+:meth:`Pair.last_ack`, :meth:`Pair.closing`, :meth:`Pair.time_wait`.  Each
+asserts the state it reached, so a broken handshake or teardown fails there,
+naming the state.
 """
 
 from __future__ import annotations
@@ -29,10 +36,10 @@ from collections.abc import Callable
 from typing import Any
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.connection import Connection, State
 from aiotcpsim.host import Host, Listener
 from aiotcpsim.network import Network
 from aiotcpsim.segment import ACK, FIN, PSH, RST, SYN, Segment
+from aiotcpsim.tcp import Connection, State
 from aiotcpsim.trace import DROP, NOTE, SEND, TraceRecord
 
 A_IP = "10.0.0.1"
@@ -188,6 +195,96 @@ class Pair:
         self.t0 = start + 3 * self.d
         self.net.trace.clear()
         return conn, child
+
+    # -- one constructor per state ---------------------------------------------------
+    #
+    # Each builds the connection under test in one state through public calls
+    # and checks that it got there, so a broken handshake or teardown fails
+    # here, with the state it could not reach, rather than deep in a ladder.
+    # The client ``a`` is in the named state; times stay relative to ``t0``
+    # (the end of the handshake once established) and the trace is kept.
+
+    def syn_sent(self, **kwargs: Any) -> tuple[Connection, list[Segment]]:
+        """A listening server and a client in SYN-SENT whose SYN is held (``⏸``):
+        returns the client connection and the held SYN, for :meth:`release`."""
+        if self.listener is None:
+            self.listen()
+        held = self.hold("c>s", "S")
+        conn = self.connect(**kwargs)
+        self.isn["c"] = conn.iss
+        _reached(conn, State.SYN_SENT, "SYN-SENT")
+        return conn, held
+
+    def syn_received(self, **kwargs: Any) -> tuple[Connection, Connection, list[Segment]]:
+        """The client ESTABLISHED, the server's child in SYN-RECEIVED: the third
+        ACK is held.  Returns (client, server child, held ACK); ISNs pinned."""
+        if self.listener is None:
+            self.listen()
+        held = self.hold("c>s", ".")
+        conn = self.connect(**kwargs)
+        self.at(self.rel(self.net.now) + 2 * self.d)
+        child = next((c for c in self.s.connections() if c.remote == conn.local), None)
+        assert child is not None, "no SYN reached the server: connect() is broken"
+        _reached(conn, State.ESTABLISHED, "ESTABLISHED (client, on the SYN-ACK)")
+        _reached(child, State.SYN_RECEIVED, "SYN-RECEIVED")
+        self.isn = {"c": conn.iss, "s": child.iss}
+        return conn, child, held
+
+    def fin_wait_1(self) -> tuple[Connection, Connection]:
+        """Established, then ``a`` shuts down: FIN-WAIT-1, its FIN in flight."""
+        a, b = self.establish()
+        a.shutdown(self.net.now)
+        _reached(a, State.FIN_WAIT_1, "FIN-WAIT-1")
+        return a, b
+
+    def fin_wait_2(self) -> tuple[Connection, Connection]:
+        """``a`` shut down and its FIN is acknowledged: FIN-WAIT-2 at 2d (``b``
+        in CLOSE-WAIT; no data was exchanged, so ``b``'s ACK is immediate)."""
+        a, b = self.fin_wait_1()
+        self.at(2 * self.d)
+        _reached(a, State.FIN_WAIT_2, "FIN-WAIT-2")
+        _reached(b, State.CLOSE_WAIT, "CLOSE-WAIT (peer)")
+        return a, b
+
+    def close_wait(self) -> tuple[Connection, Connection]:
+        """``b`` shut down first: ``a`` in CLOSE-WAIT, ``b`` in FIN-WAIT-2, at 2d."""
+        a, b = self.establish()
+        b.shutdown(self.net.now)
+        self.at(2 * self.d)
+        _reached(a, State.CLOSE_WAIT, "CLOSE-WAIT")
+        _reached(b, State.FIN_WAIT_2, "FIN-WAIT-2 (peer)")
+        return a, b
+
+    def last_ack(self) -> tuple[Connection, Connection]:
+        """``b`` shut down, ``a`` got the FIN at d and shuts down too: LAST-ACK,
+        its FIN in flight."""
+        a, b = self.establish()
+        b.shutdown(self.net.now)
+        self.at(self.d)
+        _reached(a, State.CLOSE_WAIT, "CLOSE-WAIT")
+        a.shutdown(self.net.now)
+        _reached(a, State.LAST_ACK, "LAST-ACK")
+        return a, b
+
+    def closing(self) -> tuple[Connection, Connection]:
+        """Both shut down at once; the FINs cross: both in CLOSING at d."""
+        a, b = self.establish()
+        a.shutdown(self.net.now)
+        b.shutdown(self.net.now)
+        self.at(self.d)
+        _reached(a, State.CLOSING, "CLOSING")
+        _reached(b, State.CLOSING, "CLOSING (peer)")
+        return a, b
+
+    def time_wait(self) -> tuple[Connection, Connection]:
+        """``a`` closed first, ``b`` after it at d: ``a`` in TIME-WAIT at 2d,
+        ``b`` in LAST-ACK until ``a``'s ACK arrives at 3d."""
+        a, b = self.fin_wait_1()
+        self.at(self.d)
+        b.shutdown(self.net.now)
+        self.at(2 * self.d)
+        _reached(a, State.TIME_WAIT, "TIME-WAIT")
+        return a, b
 
     # -- hand-made segments --------------------------------------------------------
 
@@ -382,6 +479,10 @@ class _Rule:
             and flags_text(seg.flags) == self.flags
             and (self.length is None or len(seg.payload) == self.length)
         )
+
+
+def _reached(conn: Connection, state: State, name: str) -> None:
+    assert conn.state is state, f"could not reach {name}: {conn!r}"
 
 
 def recv_all(conn: Connection, now: float) -> bytes:

@@ -12,7 +12,7 @@ import errno
 import pytest
 from ladder import Pair, recv_all
 
-from aiotcpsim.connection import State
+from aiotcpsim.tcp import State
 
 # -- segmentation and ACKs -------------------------------------------------------------------
 

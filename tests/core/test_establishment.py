@@ -13,8 +13,8 @@ import pytest
 from ladder import A_IP, B_IP, App, Pair, recv_all
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.connection import Connection, State
 from aiotcpsim.segment import ACK, FIN, RST, SYN
+from aiotcpsim.tcp import Connection, State
 
 # -- 1. three-way handshake ----------------------------------------------------------
 

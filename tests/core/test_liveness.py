@@ -14,8 +14,8 @@ import itertools
 import pytest
 from ladder import App, Pair, recv_all
 
-from aiotcpsim.connection import State
 from aiotcpsim.segment import ACK
+from aiotcpsim.tcp import State
 
 # -- 52. data retransmission: RTO backoff, give-up after retries2 --------------------------
 

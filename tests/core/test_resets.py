@@ -12,8 +12,8 @@ import errno
 import pytest
 from ladder import App, Pair
 
-from aiotcpsim.connection import Connection, State
 from aiotcpsim.segment import ACK, RST, SYN
+from aiotcpsim.tcp import Connection, State
 
 # -- 42. close with unread data sends RST ------------------------------------------------------
 
@@ -196,12 +196,13 @@ def test_established_challenge_acks_are_rate_limited() -> None:
 @pytest.mark.parametrize("state", ["FIN-WAIT-2", "CLOSE-WAIT", "LAST-ACK"])
 def test_closing_states_inexact_rst_draws_challenge_ack(state: str) -> None:
     p = Pair()
-    a, b = p.establish()
     if state == "FIN-WAIT-2":
-        a.shutdown(p.net.now)
+        a, _b = p.fin_wait_2()
+    elif state == "CLOSE-WAIT":
+        a, _b = p.close_wait()
     else:
+        a, b = p.establish()
         b.shutdown(p.net.now)
-    if state == "LAST-ACK":
         p.at(0.05)
         p.drop("s>c", ".")  # B's ACK of A's FIN is lost
         a.shutdown(p.net.now)

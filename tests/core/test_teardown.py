@@ -13,8 +13,8 @@ import pytest
 from ladder import App, Pair, recv_all
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.connection import Connection, State
 from aiotcpsim.segment import ACK, FIN, RST
+from aiotcpsim.tcp import Connection, State
 
 # -- 26. four-way close, TIME-WAIT on the active closer ------------------------------------
 
@@ -442,10 +442,7 @@ def test_fin_wait_2_orphan_peer_fin_goes_to_time_wait() -> None:
 
 
 def time_wait(p: Pair) -> None:
-    a, b = p.establish()
-    a.close(p.net.now)
-    p.at(0.01)
-    b.close(p.net.now)
+    a, _b = p.time_wait()
     p.at(1.0)
     assert a.state is State.TIME_WAIT
 

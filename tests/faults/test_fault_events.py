@@ -8,9 +8,9 @@ import errno
 import pytest
 from _sim import PORT, SERVER_IP, App, drive, pair, send_times
 
-from aiotcpsim.connection import State
 from aiotcpsim.network import Network
 from aiotcpsim.segment import RST
+from aiotcpsim.tcp import State
 from aiotcpsim.trace import DELIVER, SEND
 
 

@@ -8,10 +8,10 @@ import statistics
 import pytest
 from faultwire import FakeTcb, delivered, dropped, raw, send, two_hosts
 
-from aiotcpsim.connection import State
 from aiotcpsim.faults import GilbertElliott
 from aiotcpsim.network import Network
 from aiotcpsim.segment import SYN, TcpOptions
+from aiotcpsim.tcp import State
 from aiotcpsim.trace import DELIVER, DROP
 
 

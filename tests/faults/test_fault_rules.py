@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from faultwire import FakeTcb, delivered, dropped, raw, send, two_hosts
 
-from aiotcpsim.connection import State
 from aiotcpsim.faults import parse_flags
 from aiotcpsim.segment import ACK, FIN, PSH, RST, SYN, Flags
+from aiotcpsim.tcp import State
 from aiotcpsim.trace import DELIVER, SEND
 
 

@@ -27,7 +27,7 @@ import synack_lost
 from _sim import send_times, state_times
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.connection import Connection, State
+from aiotcpsim.tcp import Connection, State
 from aiotcpsim.trace import DELIVER, DROP, SEND
 
 

@@ -1,0 +1,128 @@
+"""What an acceptable ACK does (RFC 9293 3.10.7.4, fifth step), and the end of the handshake.
+
+This module owns the effects of an ACK that passed the checks of
+:mod:`.receive`:
+
+* the send window is updated only by a segment newer than the last update
+  (the SND.WL1/SND.WL2 rule);
+* an ACK of new data advances SND.UNA, releases the send buffer, gives an RTT
+  sample (Karn's rule), ends the RTO backoff, feeds congestion control and
+  restarts or stops the retransmission timer (RFC 6298 (5.2), (5.3));
+* a duplicate ACK (RFC 5681's definition: no data, no window change, no SYN
+  or FIN, data outstanding) goes to congestion control, which may ask for a
+  fast retransmit;
+* a handshake completes in :meth:`TcbAck._established`, the only way into
+  ESTABLISHED.
+"""
+
+from __future__ import annotations
+
+from ..segment import FIN, SYN, Segment
+from .output import TcbOutput
+from .state import ESTABLISHED, FIN_WAIT_1, SENDING
+from .tcb import NOTIFY_CONNECTED, NOTIFY_WRITABLE
+
+__all__ = ["TcbAck"]
+
+
+class TcbAck(TcbOutput):
+    """The TCB's ACK processing."""
+
+    __slots__ = ()
+
+    def _established(self, now: float) -> None:
+        """The handshake completed: ESTABLISHED (or FIN-WAIT-1 when the
+        application already shut down), engines started."""
+        self.set_state(ESTABLISHED, now)
+        self._timers.rtx_at = None
+        self._rtt.on_established()
+        self._cc.on_established(self._smss())
+        if self.keepalive:
+            self._timers.keepalive_at = now + self.keepalive_idle
+        # tcp_initialize_rcv_mss: a guess until segments are measured.
+        self._delack.on_established(max(88, min(self._smss(), self.rcvbuf // 2, 536)), now)
+        if not self.passive:
+            self._notify |= NOTIFY_CONNECTED
+        if self._fin_queued:
+            self.set_state(FIN_WAIT_1, now)
+
+    def _handshake_rtt(self, now: float) -> None:
+        """The SYN or SYN-ACK was acknowledged: an RTT sample unless it was
+        retransmitted (Karn's rule)."""
+        if self._hs_rtt_t is not None and self._rtt.backoff == 0:
+            self._rtt.sample(now - self._hs_rtt_t)
+        self._hs_rtt_t = None
+
+    def _note_peer_alive(self, now: float) -> None:
+        """An acceptable ACK arrived: the keep-alive idle time starts again."""
+        self._last_rcv_time = now
+        self._ka_probes = 0
+        if self.keepalive:
+            self._timers.keepalive_at = now + self.keepalive_idle
+
+    def _process_ack(self, seg: Segment, seg_so: int, ack_so: int, plen: int, now: float) -> None:
+        """An acceptable ACK (SND.UNA - MAX.SND.WND <= ack <= SND.MAX) at
+        receive offset ``seg_so``, acknowledging send offset ``ack_so``."""
+        una = self._snd_una
+        window_changed = self._update_window(seg.window, seg_so, ack_so)
+        if ack_so > una:
+            self._ack_new_data(ack_so, now)
+        elif (
+            ack_so == una
+            and plen == 0
+            and not window_changed
+            and not seg.flags & (SYN | FIN)
+            and self._snd_max > una
+        ):
+            self._duplicate_ack()
+        if window_changed and self._snd_wnd and not self._cc.in_recovery and ack_so == una:
+            self._rtt.reset_backoff()  # the window opened: probing is over
+        # Optimization: most ACKs leave nothing to send.
+        if self.state in SENDING and self._snd_nxt < self._sendbuf.written + 1 + self._fin_queued:
+            self._output(now)
+
+    def _duplicate_ack(self) -> None:
+        """A duplicate ACK (RFC 5681 section 2): congestion control may ask
+        for a fast retransmit."""
+        flight = self._snd_max - self._snd_una
+        if self._cc.on_duplicate_ack(flight, self._snd_max, self._smss()):
+            self._retransmit_head()
+
+    def _update_window(self, window: int, seg_so: int, ack_so: int) -> bool:
+        """RFC 9293 3.10.7.4: take SEG.WND if SND.WL1 < SEG.SEQ, or SND.WL1 =
+        SEG.SEQ and SND.WL2 =< SEG.ACK.  True when the window changed."""
+        wl1 = self._snd_wl1
+        if wl1 < seg_so or (wl1 == seg_so and self._snd_wl2 <= ack_so):
+            changed = window != self._snd_wnd
+            self._snd_wnd = window
+            self.max_snd_wnd = max(self.max_snd_wnd, window)
+            self._snd_wl1 = seg_so
+            self._snd_wl2 = ack_so
+            return changed
+        return False
+
+    def _ack_new_data(self, ack_so: int, now: float) -> None:
+        """SND.UNA < SEG.ACK =< SND.MAX: SND.UNA advances."""
+        acked = ack_so - self._snd_una
+        self._snd_una = ack_so
+        self._snd_nxt = max(self._snd_nxt, ack_so)
+        self._sendbuf.release(ack_so - 1)
+        rtt_so = self._rtt_so
+        if rtt_so is not None and ack_so >= rtt_so:
+            self._rtt.sample(now - self._rtt_t)
+            self._rtt_so = None
+        if self._rtt.backoff:
+            self._rtt.reset_backoff()  # RFC 6298 (5.7)
+        self._rtx_stamp = None
+        if self._cc.on_ack(ack_so, acked, self._snd_max, self._smss()):
+            self._retransmit_head()
+        timers = self._timers
+        if ack_so >= self._snd_max:
+            timers.rtx_at = None  # RFC 6298 (5.2): all data acknowledged
+        else:
+            timers.rtx_at = now + self._rtt.rto  # (5.3)
+            self._rtx_armed_at = now
+        timers.persist_at = None
+        if self._want_write and self.send_queued < self.sndbuf:
+            self._want_write = False
+            self._notify |= NOTIFY_WRITABLE

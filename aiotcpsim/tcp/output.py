@@ -1,0 +1,238 @@
+"""The send path: every segment the TCB sends is built here.
+
+This module owns what goes out and when the windows let it:
+
+* :meth:`TcbOutput._output` sends what the peer's window, the congestion
+  window, sender SWS avoidance and Nagle's algorithm allow (RFC 9293 3.8.6,
+  RFC 1122 4.2.3.4, Linux's Minshall variant), and starts the persist timer
+  at a zero window;
+* every segment carrying ACK advertises the receive window chosen by
+  :meth:`TcbOutput._select_window` (receiver SWS avoidance, never shrinking:
+  RFC 9293 3.8.6.2.2) and counts as the ACK the delayed-ACK engine waits for;
+* the first transmission of a segment is timed for the RTT estimator, one at
+  a time, and a retransmission cancels the timing (Karn's rule);
+* everything goes through ``owner.transmit``; RSTs too, built by the two
+  helpers at the end (RFC 9293 3.10.7.1 and 3.10.4).
+"""
+
+from __future__ import annotations
+
+from ..segment import ACK, FIN, NO_OPTIONS, PSH, RST, SYN, Segment, TcpOptions
+from .state import CLOSE_WAIT, ESTABLISHED, FIN_WAIT_1, LAST_ACK, SYN_RECEIVED, SYN_SENT
+from .tcb import MASK, Tcb
+
+__all__ = ["TcbOutput"]
+
+# The options of our SYNs, one immutable TcpOptions per MSS value.
+_MSS_OPTIONS: dict[int, TcpOptions] = {}
+
+
+def _mss_options(mss: int) -> TcpOptions:
+    options = _MSS_OPTIONS.get(mss)
+    if options is None:
+        options = _MSS_OPTIONS[mss] = TcpOptions(mss=mss)
+    return options
+
+
+class TcbOutput(Tcb):
+    """The TCB's send path."""
+
+    __slots__ = ()
+
+    def _transmit(
+        self,
+        so: int,
+        flags: int,
+        payload: bytes | memoryview,
+        options: TcpOptions,
+        retransmission: bool,
+    ) -> None:
+        """Send a segment at send offset ``so``; with ACK it also carries RCV.NXT
+        and a fresh window, and it is the ACK any delayed ACK waited for."""
+        if retransmission:
+            self.retransmissions += 1
+        if flags & ACK:
+            ack = self.rcv_nxt
+            window = self._select_window(commit=True)
+            self._timers.ack_at = None
+            self._delack.on_ack_sent()
+        else:  # our SYN
+            ack = 0
+            if self.state is SYN_SENT:
+                window = self.rcvbuf
+                self._rcv_adv = 0
+            else:
+                window = self._select_window(commit=True)
+        segment = Segment(
+            self._lip,
+            self._lport,
+            self._rip,
+            self._rport,
+            (self.iss + so) & MASK,
+            ack,
+            flags,
+            window,
+            payload,
+            options,
+        )
+        self.owner.transmit(segment, retransmission=retransmission)
+
+    def _select_window(self, *, commit: bool) -> int:
+        """The window to advertise: the free receive buffer, but the right edge
+        moves only by at least min(rcvbuf / 2, MSS) (receiver SWS avoidance,
+        RFC 9293 3.8.6.2.2) and never back (RFC 9293 3.8.6.2.1)."""
+        rcv = self._rcv_so
+        free = self.rcvbuf - self._rcvd.buffered
+        new_edge = rcv + max(free, 0)
+        edge = max(self._rcv_adv, rcv)
+        if new_edge - edge >= min(self.rcvbuf // 2, self.mss):
+            edge = new_edge
+        if commit:
+            self._rcv_adv = edge
+        return edge - rcv
+
+    def _send_ack(self) -> None:
+        """A bare ACK."""
+        # SND.MAX, not SND.NXT: after a timeout rewinds SND.NXT the peer may have
+        # RCV.NXT beyond it, and an ACK with an old sequence number is unacceptable.
+        self._transmit(self._snd_max, ACK, b"", NO_OPTIONS, False)
+
+    def _send_probe(self) -> None:
+        """A keep-alive or zero-window probe: an ACK one below SND.UNA, which
+        the peer must answer (RFC 9293 3.8.4, 3.8.6.1)."""
+        self._transmit(self._snd_una - 1, ACK, b"", NO_OPTIONS, False)
+
+    def _send_syn(self, now: float, *, retransmission: bool, timed: bool = True) -> None:
+        """Our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED), with the MSS option;
+        ``timed``: an RTT sample if it is acknowledged without a retransmission."""
+        flags = SYN | ACK if self.state is SYN_RECEIVED else SYN
+        self._snd_nxt = max(self._snd_nxt, 1)
+        self._snd_max = max(self._snd_max, 1)
+        self._hs_rtt_t = now if timed and not retransmission else None
+        self._transmit(0, flags, b"", _mss_options(self.mss), retransmission)
+
+    def _queue_fin(self, now: float) -> None:
+        """A FIN follows the queued data (RFC 9293 3.10.4, CLOSE call)."""
+        self._fin_queued = True
+        state = self.state
+        if state is ESTABLISHED:
+            self.set_state(FIN_WAIT_1, now)
+        elif state is CLOSE_WAIT:
+            self.set_state(LAST_ACK, now)
+        else:
+            return  # SYN-RECEIVED: the FIN waits for the handshake (RFC 9293 3.10.4)
+        self._output(now)
+        self._arm()
+
+    def _output(self, now: float) -> None:
+        """Send what the windows and Nagle allow (RFC 9293 3.8.6, RFC 1122 4.2.3.4)."""
+        fin_so = self._sendbuf.written + 1  # where a FIN goes
+        if self._snd_nxt >= fin_so + self._fin_queued:
+            return  # nothing to send: all data, and the FIN if queued, went out
+        smss = self._smss()
+        while True:
+            nxt = self._snd_nxt
+            unsent = fin_so - nxt
+            fin_now = self._fin_queued and unsent <= smss and nxt <= fin_so
+            if unsent <= 0:
+                if fin_now and nxt == fin_so:
+                    self._send_data(nxt, 0, FIN, now)
+                    continue
+                return
+            n = self._sendable(nxt, unsent, smss, fin_now, now)
+            if not n:
+                return
+            flags = PSH | (FIN if self._fin_queued else 0) if n == unsent else 0
+            self._send_data(nxt, n, flags, now)
+
+    def _sendable(self, nxt: int, unsent: int, smss: int, fin_now: bool, now: float) -> int:
+        """How many of the ``unsent`` bytes from ``nxt`` may go in one segment
+        now; 0 when the windows, SWS avoidance or Nagle hold them back."""
+        in_flight = nxt - self._snd_una
+        wnd_edge = self._snd_una + self._snd_wnd
+        usable = min(wnd_edge - nxt, self._cc.cwnd - in_flight)
+        if usable <= 0:
+            if wnd_edge <= nxt and in_flight == 0 and self._timers.persist_at is None:
+                self._timers.persist_at = now + self._rtt.rto  # zero window: start probing
+            return 0
+        self._timers.persist_at = None
+        n = min(unsent, smss, usable)
+        if n < smss and n < unsent:
+            # Window-limited: sender SWS avoidance (RFC 9293 3.8.6.2.1).
+            if in_flight and n < self.max_snd_wnd // 2:
+                return 0
+        elif (
+            n == unsent
+            and n < smss
+            and self._snd_sml > self._snd_una
+            and not self.nodelay
+            and not fin_now
+        ):
+            # Nagle as Linux does it (Minshall's variant, tcp_minshall_check): a
+            # small segment waits only while an earlier small one is unacknowledged.
+            return 0
+        return n
+
+    def _send_data(self, so: int, n: int, flags: int, now: float) -> None:
+        """Send ``n`` bytes from send offset ``so`` (and a FIN if ``flags`` say so)."""
+        payload = self._sendbuf.payload(so - 1, n) if n else b""
+        retransmission = so < self._snd_max
+        end = so + n + (flags & FIN)
+        self._transmit(so, ACK | flags, payload, NO_OPTIONS, retransmission)
+        self._snd_nxt = end
+        if 0 < n < self._smss() and so + n > self._snd_sml:
+            self._snd_sml = so + n
+        if end > self._snd_max:
+            self._snd_max = end
+            if self._rtt_so is None and not retransmission:
+                self._rtt_so = end  # time this segment (RFC 6298 section 3)
+                self._rtt_t = now
+        if retransmission and self._rtt_so is not None:
+            self._rtt_so = None  # Karn's rule
+        if self._timers.rtx_at is None:
+            self._timers.rtx_at = now + self._rtt.rto  # RFC 6298 (5.1)
+            self._rtx_armed_at = now
+        if n:
+            self._delack.on_data_sent(now)
+
+    def _retransmit_head(self) -> None:
+        """Resend the oldest unacknowledged segment (or the FIN alone)."""
+        una = self._snd_una
+        fin_so = self._sendbuf.written + 1
+        n = min(self._smss(), fin_so - una)
+        if n > 0:
+            fin = FIN if self._fin_queued and una + n == fin_so and self._snd_max > fin_so else 0
+            psh = PSH if una + n == fin_so else 0
+            payload = self._sendbuf.payload(una - 1, n)
+            self._transmit(una, ACK | psh | fin, payload, NO_OPTIONS, True)
+        elif self._fin_queued:
+            self._transmit(una, ACK | FIN, b"", NO_OPTIONS, True)
+        self._rtt_so = None
+
+    # ------------------------------------------------------------------ resets
+
+    def _send_reset(self) -> None:
+        """``<SEQ=SND.MAX><ACK=RCV.NXT><CTL=RST,ACK>``: we reset the connection."""
+        self.owner.transmit(
+            Segment(
+                self._lip,
+                self._lport,
+                self._rip,
+                self._rport,
+                (self.iss + self._snd_max) & MASK,
+                self.rcv_nxt,
+                RST | ACK,
+                0,
+            )
+        )
+
+    def _reset_segment(self, ack: int) -> None:
+        """``<SEQ=SEG.ACK><CTL=RST>``: the answer to an unacceptable ACK
+        (RFC 9293 3.10.7.3 and 3.10.7.4; Linux ``tcp_v4_send_reset``)."""
+        self.owner.transmit(Segment(self._lip, self._lport, self._rip, self._rport, ack, 0, RST, 0))
+
+    def _abort_with_reset(self, now: float) -> None:
+        """Send a RST, discard unsent data, go CLOSED (RFC 9293 3.10.5)."""
+        self._send_reset()
+        self._sendbuf.clear()
+        self._finish(now, None)

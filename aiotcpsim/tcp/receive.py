@@ -1,0 +1,383 @@
+"""Segment arrival: RFC 9293 section 3.10.7, one method per step.
+
+This module owns which segments are acceptable and what each kind does:
+
+* SYN-SENT (3.10.7.3): an ACK must acknowledge our SYN exactly, else it is
+  answered with a RST; a RST with that ACK refuses the connection; a SYN-ACK
+  establishes it, a bare SYN is a simultaneous open;
+* TIME-WAIT (Linux ``tcp_timewait_state_process``): a retransmitted FIN is
+  re-ACKed and restarts the timer, an exact RST ends it unless ``rfc1337``;
+* SYN-RECEIVED and the other synchronized states (3.10.7.4), in the RFC's
+  order: first the sequence number (the four acceptability cases), second
+  RST, fourth SYN, fifth ACK, seventh the text, eighth FIN (the third step,
+  security, does not apply: there are no compartments).  RST and SYN follow
+  RFC 5961: only an exact RST resets; an in-window RST or any SYN draws a
+  rate-limited challenge ACK, as does an ACK far below SND.UNA;
+* header prediction (Linux ``tcp_rcv_established``) is its own method: an
+  ESTABLISHED segment that would pass every test goes straight to the ACK and
+  text steps.
+
+A segment from the peer never raises: it is processed, dropped, or answered.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ..segment import ACK, FIN, PSH, RST, SYN, Segment, seq_diff
+from .data import TcbData
+from .state import (
+    CLOSED,
+    CLOSING,
+    ESTABLISHED,
+    FIN_WAIT_1,
+    LAST_ACK,
+    LISTEN,
+    RECEIVING,
+    SEGMENT_STEPS,
+    SENDING,
+    SYN_RECEIVED,
+    SYN_SENT,
+    TIME_WAIT,
+    State,
+)
+
+__all__ = ["TcbReceive"]
+
+# What the first step (sequence number) decides.
+_ACCEPT: Final = 0
+_ACK_ONLY: Final = 1  # a zero window: process the ACK (and RST), drop the text and FIN
+_DROP: Final = 2
+
+
+class TcbReceive(TcbData):
+    """The TCB's segment-arrival steps."""
+
+    __slots__ = ()
+
+    def receive(self, seg: Segment, now: float) -> None:
+        """Process one segment addressed to this connection (RFC 9293 3.10.7).
+
+        Never raises for anything the peer sends.
+        """
+        state = self.state
+        if state in SEGMENT_STEPS:  # the common case first
+            self._receive_synchronized(seg, now)
+        elif state is SYN_SENT:
+            self._receive_syn_sent(seg, now)
+        elif state is TIME_WAIT:
+            self._receive_time_wait(seg, now)
+        else:
+            return  # CLOSED, LISTEN: the host answers for them
+        if self._delack.ack_now and self.state is not CLOSED:
+            self._send_ack()
+        self._arm()
+        if self._notify:
+            self._fire()
+
+    # ------------------------------------------------------------------ SYN-SENT, TIME-WAIT
+
+    def _receive_syn_sent(self, seg: Segment, now: float) -> None:
+        """RFC 9293 section 3.10.7.3."""
+        flags = seg.flags
+        if flags & ACK:
+            ack_so = self._snd_una + seq_diff(seg.ack, self.snd_una)
+            if ack_so <= 0 or ack_so > self._snd_nxt:
+                # An old duplicate SYN-ACK (or garbage): reset it, keep trying.
+                if not flags & RST:
+                    self._reset_segment(seg.ack)
+                return
+            if flags & RST:
+                self._reset_by_peer(now)
+                return
+        elif flags & RST:
+            return
+        if not flags & SYN:
+            return
+        self._take_syn(seg)
+        self._last_rcv_time = now
+        if flags & ACK:
+            # SYN-ACK: our SYN is acknowledged.
+            self._snd_una = 1
+            self._snd_wl1 = 0
+            self._snd_wl2 = 1
+            self._handshake_rtt(now)
+            self._established(now)
+            self._send_ack()
+            self._output(now)
+        else:
+            # Crossed SYNs: simultaneous open (RFC 9293 Figure 7).
+            self.set_state(SYN_RECEIVED, now)
+            self._send_syn(now, retransmission=False, timed=False)
+            self._timers.rtx_at = now + self._rtt.rto
+
+    def _take_syn(self, syn: Segment) -> None:
+        """The peer's SYN: IRS, RCV.NXT, its MSS and window (RFC 9293 3.10.7.2-3)."""
+        self.irs = syn.seq
+        self._rcv_so = 1
+        self._rcv_adv = 1
+        self.peer_mss = syn.options.mss or self.config.default_mss
+        self._snd_wnd = syn.window
+        self.max_snd_wnd = max(self.max_snd_wnd, syn.window)
+        self._snd_wl1 = 0
+        self._snd_wl2 = 0
+
+    def _receive_time_wait(self, seg: Segment, now: float) -> None:
+        """Linux ``tcp_timewait_state_process`` for a real TIME-WAIT."""
+        flags = seg.flags
+        if seg.seq == self.rcv_nxt and (seg.seg_len == 0 or flags & RST):
+            if flags & RST:
+                if not self.config.rfc1337:
+                    self.owner.note(self, "RST ends TIME-WAIT (tcp_rfc1337=0)", now)
+                    self._finish(now, None)
+                return
+            self._restart_time_wait(now)
+            return
+        if flags & RST:
+            return
+        if flags & ACK:  # (a bare SYN below RCV.NXT is ACKed without a restart)
+            self._restart_time_wait(now)
+        self._ack_out_of_window(now)
+
+    def _restart_time_wait(self, now: float) -> None:
+        self._timers.linger_at = now + self.config.time_wait
+        self.owner.note(self, "TIME-WAIT timer restarted", now)
+
+    # ------------------------------------------------------------------ the synchronized states
+
+    def _header_prediction(self, seg: Segment, now: float) -> bool:
+        """Linux's fast path (``tcp_rcv_established``); True when it took ``seg``.
+
+        In ESTABLISHED, a segment with ACK or ACK|PSH only, at RCV.NXT, whose
+        payload fits the window and whose ACK lies within [SND.UNA, SND.MAX]
+        passes every step (acceptable, no RST, no SYN, an ACK in range, no
+        FIN), so it goes straight to what those steps would do with it.
+        _process_ack leaves an ESTABLISHED connection ESTABLISHED, and an
+        application's close() leaves ESTABLISHED at once (FIN-WAIT-1 or a
+        reset), so the text step's "data after close()" test cannot apply.
+        """
+        if seg.flags | PSH != ACK | PSH or seg.seq != self.rcv_nxt:
+            return False
+        payload = seg.payload
+        plen = len(payload)
+        rcv = self._rcv_so
+        una = self._snd_una
+        acked = seq_diff(seg.ack, self.snd_una)
+        if plen > self._rcv_adv - rcv or acked < 0 or una + acked > self._snd_max:
+            return False
+        self._note_peer_alive(now)
+        self._process_ack(seg, rcv, una + acked, plen, now)
+        if plen:
+            self._receive_data(rcv, payload, now)
+        return True
+
+    def _receive_synchronized(self, seg: Segment, now: float) -> None:
+        """SYN-RECEIVED and the synchronized states (RFC 9293 3.10.7.4)."""
+        if self.state is ESTABLISHED and self._header_prediction(seg, now):
+            return
+        flags = seg.flags
+        seg_so = self._rcv_so + seq_diff(seg.seq, self.rcv_nxt)  # SEG.SEQ as an offset
+        if self.state is SYN_RECEIVED and flags & SYN:
+            if not flags & (ACK | RST) and seg.seq == self.irs:
+                # The peer retransmitted its SYN: our SYN-ACK was lost (tcp_check_req).
+                self._send_syn(now, retransmission=True)
+                return
+            if self._completes_simultaneous_open(seg, seg_so):
+                flags &= ~SYN
+                seg_so += 1
+        payload = seg.payload
+        plen = len(payload)
+        seg_len = plen + (1 if flags & SYN else 0) + (flags & FIN)
+        verdict = self._check_sequence(seg_so, seg_len, flags, plen, now)  # first
+        if verdict == _DROP:
+            return
+        if verdict == _ACK_ONLY:
+            # RFC 9293: with a zero window, still process ACK (and RST, URG), drop the text.
+            payload = b""
+            plen = 0
+            flags &= ~FIN
+        if flags & RST:  # second: RST (RFC 5961 section 3)
+            self._check_rst(seg_so, now)
+            return
+        if flags & SYN:  # fourth: SYN (RFC 5961 section 4)
+            self._challenge_ack(now, "SYN in a synchronized state")
+            return
+        if not flags & ACK or not self._check_ack(seg, seg_so, plen, now):  # fifth: ACK
+            return
+        fin_wait_2_later = False
+        if self._fin_acked():
+            fin_wait_2_later = self._our_fin_acked(flags, now)
+            if self.state is CLOSED or self.state is TIME_WAIT:
+                return
+        state = self.state
+        if plen and not self._check_text(seg, seg_so, payload, now):  # seventh: text
+            return
+        if flags & FIN:  # eighth: FIN
+            self._check_fin(seg_so + plen, state, now)
+        if fin_wait_2_later and self.state is FIN_WAIT_1:
+            self._enter_fin_wait_2(now)
+
+    def _completes_simultaneous_open(self, seg: Segment, seg_so: int) -> bool:
+        """In SYN-RECEIVED, a SYN-ACK that repeats the peer's SYN and
+        acknowledges ours: the other half of a simultaneous open (Linux passes
+        it), taken as the ACK of our SYN."""
+        return (
+            seg.flags & (ACK | RST) == ACK
+            and seg_so + 1 == self._rcv_so
+            and self._snd_una + seq_diff(seg.ack, self.snd_una) == self._snd_nxt
+        )
+
+    def _check_sequence(self, seg_so: int, seg_len: int, flags: int, plen: int, now: float) -> int:
+        """First step: is the segment in the receive window (RFC 9293
+        3.10.7.4, the four cases)?  An unacceptable segment is answered with
+        an ACK (rate-limited when it carries no data; a challenge ACK for a
+        SYN, RFC 5961 section 4) unless it is a RST, and dropped."""
+        rcv = self._rcv_so
+        wnd = max(self._rcv_adv - rcv, 0)
+        if seg_len == 0:
+            acceptable = seg_so == rcv if wnd == 0 else rcv <= seg_so < rcv + wnd
+        else:
+            acceptable = wnd != 0 and (
+                rcv <= seg_so < rcv + wnd or rcv <= seg_so + seg_len - 1 < rcv + wnd
+            )
+        if acceptable:
+            return _ACCEPT
+        if wnd == 0 and seg_so == rcv and not flags & (SYN | RST):
+            return _ACK_ONLY
+        if not flags & RST:
+            if flags & SYN:
+                self._challenge_ack(now, "SYN in a synchronized state")
+            else:
+                self._ack_out_of_window(now, always=plen > 0)
+        return _DROP
+
+    def _check_rst(self, seg_so: int, now: float) -> None:
+        """Second step, RFC 5961 section 3: an exact RST resets (a passive open
+        in SYN-RECEIVED returns to LISTEN); any other in-window RST draws a
+        challenge ACK."""
+        passive_syn_received = self.state is SYN_RECEIVED and self.passive
+        if seg_so == self._rcv_so:
+            if passive_syn_received:
+                self._back_to_listen("RST in SYN-RECEIVED: back to LISTEN", now)
+            else:
+                self._reset_by_peer(now)
+        elif passive_syn_received and not self.config.rst_in_syn_received_challenge:
+            self._back_to_listen("in-window RST in SYN-RECEIVED drops the request", now)
+        else:
+            self._challenge_ack(now, "in-window RST")
+
+    def _back_to_listen(self, why: str, now: float) -> None:
+        """RFC 9293 3.10.7.4: a passive open reset in SYN-RECEIVED returns to LISTEN."""
+        self.owner.note(self, why, now)
+        self._timers.rtx_at = self._timers.ack_at = None
+        self.set_state(LISTEN, now)
+
+    def _check_ack(self, seg: Segment, seg_so: int, plen: int, now: float) -> bool:
+        """Fifth step: the ACK field.  True when the segment goes on to the
+        text and FIN steps."""
+        self._note_peer_alive(now)
+        una = self._snd_una
+        ack_so = una + seq_diff(seg.ack, self.snd_una)
+        if self.state is SYN_RECEIVED:
+            return self._ack_in_syn_received(seg, seg_so, ack_so, plen, now)
+        if ack_so > self._snd_max:
+            # Acknowledges something not yet sent: ACK and drop (RFC 9293; RFC 5961 5).
+            self._ack_out_of_window(now)
+            return False
+        if ack_so < una - (self.max_snd_wnd or 1) - 1:  # max(MAX.SND.WND, 1)
+            self._challenge_ack(now, "ACK below the acceptable range")
+            return False
+        self._process_ack(seg, seg_so, ack_so, plen, now)
+        return self.state is not CLOSED and self.state is not TIME_WAIT
+
+    def _ack_in_syn_received(
+        self, seg: Segment, seg_so: int, ack_so: int, plen: int, now: float
+    ) -> bool:
+        """An ACK in SYN-RECEIVED: if it acknowledges our SYN the connection is
+        ESTABLISHED (passive: if the accept queue has room); else a RST."""
+        if not self._snd_una < ack_so <= self._snd_nxt:
+            self._reset_segment(seg.ack)
+            return False
+        if self.passive and not self.owner.admit(self):
+            if self.config.abort_on_overflow:  # Linux tcp_abort_on_overflow
+                self._reset_segment(seg.ack)
+                self._finish(now, None, quiet=True)
+            return False
+        self._snd_una = 1
+        self._snd_wnd = seg.window
+        self.max_snd_wnd = max(self.max_snd_wnd, seg.window)
+        self._snd_wl1 = seg_so
+        self._snd_wl2 = ack_so
+        self._handshake_rtt(now)
+        self._established(now)
+        if ack_so > self._snd_una:
+            self._process_ack(seg, seg_so, ack_so, plen, now)
+        elif self.state in SENDING:
+            self._output(now)
+        return True
+
+    def _our_fin_acked(self, flags: int, now: float) -> bool:
+        """The ACK step acknowledged our FIN: FIN-WAIT-1 -> FIN-WAIT-2, CLOSING
+        -> TIME-WAIT, LAST-ACK -> CLOSED.  True when FIN-WAIT-2 must wait for
+        the FIN step: the peer's FIN rides on this ACK (three-segment close),
+        and FIN-WAIT-1 goes to TIME-WAIT in the eighth step, or to FIN-WAIT-2
+        only if that FIN cannot be taken yet."""
+        state = self.state
+        if state is FIN_WAIT_1:
+            if flags & FIN and not self._rcv_fin:
+                return True
+            self._enter_fin_wait_2(now)
+        elif state is CLOSING:
+            self._enter_time_wait(now)
+        elif state is LAST_ACK:
+            self._finish(now, None)
+        return False
+
+    def _check_text(
+        self, seg: Segment, seg_so: int, payload: bytes | memoryview, now: float
+    ) -> bool:
+        """Seventh step: the segment text.  False when the connection ended."""
+        if self.state not in RECEIVING:
+            self._schedule_ack(now, immediate=True)
+            return True
+        if self._closed_by_app and seg_so + len(payload) > self._rcv_so:
+            # Data for a socket nobody will read (Linux TCPAbortOnData):
+            # tcp_v4_send_reset answers the segment, <SEQ=SEG.ACK><CTL=RST>.
+            self.owner.note(self, "data after close(): RST", now)
+            self._reset_segment(seg.ack)
+            self._sendbuf.clear()
+            self._finish(now, None)
+            return False
+        self._receive_data(seg_so, payload, now)
+        return True
+
+    def _check_fin(self, fin_so: int, state: State, now: float) -> None:
+        """Eighth step: a FIN at receive offset ``fin_so`` (``state``: the
+        state the text step saw)."""
+        if fin_so == self._rcv_so and not self._rcv_fin:
+            self._receive_fin(now)
+        elif fin_so > self._rcv_so and state in RECEIVING:
+            self._ooo_fin = fin_so  # taken when the hole before it fills
+            self._schedule_ack(now, immediate=True)
+        elif self._rcv_fin:
+            # A retransmitted FIN: our ACK was lost.
+            self._schedule_ack(now, immediate=True)
+
+    # ------------------------------------------------------------------ answers
+
+    def _challenge_ack(self, now: float, why: str) -> None:
+        """RFC 5961 section 7: an ACK that tells a blind attacker nothing,
+        at most one per ``challenge_ack_interval``."""
+        if now - self._last_challenge >= self.config.challenge_ack_interval:
+            self._last_challenge = now
+            self.owner.note(self, f"challenge ACK ({why})", now)
+            self._send_ack()
+        else:
+            self.owner.note(self, f"challenge ACK rate-limited ({why})", now)
+
+    def _ack_out_of_window(self, now: float, *, always: bool = False) -> None:
+        """The ACK that answers an out-of-window segment, rate-limited as
+        Linux's ``tcp_oow_rate_limited`` unless ``always`` (it carried data)."""
+        if always or now - self._last_oow_ack >= self.config.challenge_ack_interval:
+            self._last_oow_ack = now
+            self._send_ack()
