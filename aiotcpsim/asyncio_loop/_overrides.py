@@ -45,6 +45,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
+from .._sockets import check_local_address, os_error, parse_ipv4
 from ._server import SimServer, make_transport
 from ._socket import SimSocket, lookup_real_socket, network_time, register_real_socket
 
@@ -84,21 +85,6 @@ def _gaierror(code: int, text: str) -> socket.gaierror:
     return socket.gaierror(code, text)
 
 
-def _is_ipv4(text: str) -> bool:
-    parts = text.split(".")
-    return len(parts) == 4 and all(p.isdigit() and int(p) < 256 and len(p) <= 3 for p in parts)
-
-
-@functools.lru_cache(maxsize=1024)
-def _dotted_quad(text: str) -> str | None:
-    """``text`` in canonical form if it is a dotted-quad IPv4 address
-    (``"127.000.0.1"`` -> ``"127.0.0.1"``), else None.  Cached: a client
-    connects to the same few addresses over and over."""
-    if not _is_ipv4(text):
-        return None
-    return ".".join(str(int(p)) for p in text.split("."))
-
-
 # -- names ----------------------------------------------------------------------------
 
 
@@ -126,7 +112,7 @@ def resolve(
         and isinstance(host, str)
         and isinstance(port, int)
     ):
-        ip = _dotted_quad(host)
+        ip = parse_ipv4(host)
         if ip is not None:
             return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (ip, port))]
     if isinstance(host, bytes):
@@ -159,7 +145,7 @@ def resolve(
     # the address
     if host is None:
         ip = "0.0.0.0" if flags & socket.AI_PASSIVE else "127.0.0.1"
-    elif (quad := _dotted_quad(host)) is not None:
+    elif (quad := parse_ipv4(host)) is not None:
         ip = quad
     elif ":" in host:
         raise _gaierror(
@@ -266,13 +252,6 @@ class _ConnectWaiter:
             self.fut.set_exception(OSError(err, f"Connect call failed {self.address}"))
 
 
-def _check_local_ip(host: Host, ip: str) -> None:
-    """A bind address must belong to the host (its address, loopback, or any)."""
-    if ip in ("0.0.0.0", "", host.ip) or ip.startswith("127."):
-        return
-    raise OSError(errno.EADDRNOTAVAIL, os.strerror(errno.EADDRNOTAVAIL))
-
-
 async def _connect(
     loop: asyncio.AbstractEventLoop,
     network: Network,
@@ -328,7 +307,7 @@ def _local_port(
         if lfamily != family:
             continue
         try:
-            _check_local_ip(host, laddr[0])
+            check_local_address(host, laddr[0])
             if laddr[1]:
                 host.check_bind(laddr[1], False)
             return laddr[1]
@@ -429,7 +408,7 @@ def _connected_sim(sock: object) -> SimSocket:
             "loop.sock_connect() first, or pass host and port"
         )
     if sim.conn is None or sim.closed:
-        raise OSError(errno.ENOTCONN, os.strerror(errno.ENOTCONN))
+        raise os_error(errno.ENOTCONN)
     return sim
 
 
@@ -603,7 +582,7 @@ async def create_server(
                 if not 0 <= sa[1] <= 65535:
                     raise OverflowError("bind(): port must be 0-65535.")  # as the socket module
                 try:
-                    _check_local_ip(me, sa[0])
+                    check_local_address(me, sa[0])
                     shared = by_port.get(sa[1]) if sa[1] else None
                     if shared is not None:
                         assert shared.listener is not None
@@ -685,7 +664,7 @@ async def sock_connect(
     host = network.current_host()
     sim = lookup_real_socket(sock)
     if sim is not None and sim.conn is not None:
-        raise OSError(errno.EISCONN, os.strerror(errno.EISCONN))
+        raise os_error(errno.EISCONN)
     if sim is None:
         sim = SimSocket(network, host, loop=loop)
         if isinstance(sock, socket.socket):

@@ -35,36 +35,17 @@ from asyncio import constants, format_helpers, transports
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..connection import State
+from .._readiness import recv_answers
 from ._socket import SimSocket
 
 if TYPE_CHECKING:
-    from ..connection import Connection
-    from ..network import Network
+    from .. import Connection, Network
 
 __all__ = ["SimTransport"]
 
 logger = logging.getLogger("asyncio")
 
 _LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
-
-# States in which recv() answers at once (b"" or an error), data or not.
-_NOT_WAITING = frozenset({State.CLOSED, State.TIME_WAIT, State.LISTEN})
-
-
-def _still_readable(conn: Connection) -> bool:
-    """Whether ``conn.recv`` may return something now (data, EOF, an error).
-
-    Errs on the side of True: a read that finds nothing costs one callback,
-    a missed one would lose the wake-up.
-    """
-    return bool(
-        conn.readable_bytes
-        or conn.eof_received
-        or conn.pending_error is not None
-        or conn.error is not None
-        or conn.state in _NOT_WAITING
-    )
 
 
 def _report_callback_error(
@@ -302,7 +283,7 @@ class SimTransport(transports._FlowControlMixin):
         self._read_context = contextvars.copy_context()
         # Level-triggered: data may already be waiting (else tcp_readable()
         # schedules the read when it comes).
-        if _still_readable(self._conn):
+        if recv_answers(self._conn):
             self._schedule_read()
 
     def _remove_reader(self) -> None:
@@ -347,7 +328,7 @@ class SimTransport(transports._FlowControlMixin):
         # socket is still readable (more than max_size was waiting, or EOF or
         # an error follows the data).  Otherwise tcp_readable() reschedules
         # when something new arrives; an extra read would find nothing.
-        if more and self._reading and _still_readable(self._conn):
+        if more and self._reading and recv_answers(self._conn):
             self._schedule_read()
 
     def _read_ready__get_buffer(self) -> bool:

@@ -45,10 +45,8 @@ clock's arbitrary origin otherwise (real time).
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import math
-import os
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -389,11 +387,3 @@ def _key(request: _Request) -> tuple[Any, ...]:
 
 def _nothing() -> None:
     pass
-
-
-def os_error(code: int, text: str | None = None) -> OSError:
-    """``OSError(code, strerror)``: Python picks the subclass (ConnectionResetError...)."""
-    return OSError(code, text or os.strerror(code))
-
-
-EBADF = errno.EBADF

@@ -24,71 +24,31 @@ from __future__ import annotations
 
 import builtins
 import errno
-import ipaddress
 import operator
 import os
 import socket as _stdlib_socket
-import struct
-import sys
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
 
 import trio
 
-from .._readiness import ReadinessFd
-from ..connection import State
-from ._driver import BLOCK, RANK_RECV, RANK_SEND, os_error
+from .. import State
+from .._readiness import ReadinessFd, poll_readable, writable
+from .._sockets import SocketOptions, check_local_address, os_error, parse_ipv4
+from ._driver import BLOCK, RANK_RECV, RANK_SEND
 
 if TYPE_CHECKING:
     from typing import Self
 
     from typing_extensions import Buffer
 
-    from ..connection import Connection
-    from ..host import Host, Listener
+    from .. import Connection, Host, Listener
     from ._driver import TrioDriver, _Request
 
 __all__ = ["SimSocket"]
 
-_LINGER = (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_LINGER)
-_NODELAY = (_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY)
-_KEEPALIVE = (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_KEEPALIVE)
-_REUSEADDR = (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_REUSEADDR)
-_KEEPALIVE_PARAMS = [
-    ((_stdlib_socket.IPPROTO_TCP, getattr(_stdlib_socket, name)), key)
-    for name, key in (("TCP_KEEPIDLE", "idle"), ("TCP_KEEPINTVL", "interval"))
-    if hasattr(_stdlib_socket, name)
-]
-_KEEPCNT = (
-    (_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_KEEPCNT)
-    if hasattr(_stdlib_socket, "TCP_KEEPCNT")
-    else None
-)
-_USER_TIMEOUT = (
-    (_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_USER_TIMEOUT)
-    if hasattr(_stdlib_socket, "TCP_USER_TIMEOUT")
-    else None
-)
-_SYNCNT = (
-    (_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_SYNCNT)
-    if hasattr(_stdlib_socket, "TCP_SYNCNT")
-    else None
-)
-_DEFAULTS: dict[tuple[int, int], int] = {
-    (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_TYPE): _stdlib_socket.SOCK_STREAM,
-    (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_DOMAIN): _stdlib_socket.AF_INET,
-    (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_PROTOCOL): _stdlib_socket.IPPROTO_TCP,
-}
 _NOT_CONNECTED = frozenset({State.CLOSED, State.LISTEN, State.SYN_SENT})
 _CLOSED_MESSAGE = "another task closed this socket"
-
-
-def _is_ipv4(text: str) -> bool:
-    try:
-        ipaddress.IPv4Address(text)
-    except ValueError:
-        return False
-    return True
 
 
 class SimSocket(trio.socket.SocketType):
@@ -122,8 +82,7 @@ class SimSocket(trio.socket.SocketType):
         self._parked: set[_Request] = set()
         self._reader = False  # a task waits in recv/accept
         self._writer = False  # a task waits in send/wait_writable/connect/bind
-        self._options: dict[tuple[int, int], int] = {}
-        self._linger = (0, 0)
+        self._options = SocketOptions()
         self._fd: ReadinessFd | None = None
         if conn is not None:
             self._conn = conn
@@ -160,15 +119,7 @@ class SimSocket(trio.socket.SocketType):
             return False
         if self._listener is not None:
             return self._listening and self._listener.pending() > 0
-        conn = self._conn
-        if conn is None:
-            return False
-        return bool(
-            conn.readable_bytes > 0
-            or conn.eof_received
-            or conn.error is not None
-            or conn.state is State.CLOSED
-        )
+        return self._conn is not None and poll_readable(self._conn)
 
     def _refresh(self) -> None:
         if self._fd is not None:
@@ -244,23 +195,7 @@ class SimSocket(trio.socket.SocketType):
 
     def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> int | bytes:
         self._check_open()
-        key = (level, optname)
-        if key == (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_ERROR):
-            err = self._conn.take_error() if self._conn is not None else None
-            value = err or 0
-        elif key == _LINGER:
-            if buflen is not None:
-                return struct.pack("ii", *self._linger).ljust(buflen, b"\0")[:buflen]
-            return self._linger[0]
-        elif key == (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_ACCEPTCONN):
-            value = int(self._listening)
-        elif key in self._options:
-            value = self._options[key]
-        else:
-            value = _DEFAULTS.get(key, 0)
-        if buflen is not None:
-            return value.to_bytes(4, sys.byteorder, signed=True).ljust(buflen, b"\0")[:buflen]
-        return value
+        return self._options.get(level, optname, buflen, conn=self._conn, listening=self._listening)
 
     @overload
     def setsockopt(self, level: int, optname: int, value: int | Buffer) -> None: ...
@@ -272,47 +207,13 @@ class SimSocket(trio.socket.SocketType):
         self, level: int, optname: int, value: int | Buffer | None, optlen: int | None = None
     ) -> None:
         self._check_open()
-        key = (level, optname)
-        if key == _LINGER:
-            raw = bytes(value) if value is not None and not isinstance(value, int) else b""
-            if len(raw) < 8:
-                raise os_error(errno.EINVAL, "SO_LINGER takes struct.pack('ii', onoff, seconds)")
-            onoff, seconds = struct.unpack("ii", raw[:8])
-            self._linger = (onoff, seconds)
-            return
-        if value is None:
-            number = 0
-        elif isinstance(value, int):
-            number = value
-        else:
-            number = int.from_bytes(bytes(value)[:4] or b"\0", sys.byteorder, signed=True)
-        self._options[key] = int(number)
+        self._options.set(level, optname, value)
         if self._conn is not None:
             self._driver.post(self, self._apply_options)
 
     def _apply_options(self) -> None:
-        conn = self._conn
-        if conn is None or self._closed:
-            return
-        opts = self._options
-        if _NODELAY in opts:
-            conn.nodelay = bool(opts[_NODELAY])
-        params: dict[str, int] = {name: opts[key] for key, name in _KEEPALIVE_PARAMS if key in opts}
-        count = opts.get(_KEEPCNT) if _KEEPCNT is not None else None
-        if _KEEPALIVE in opts or params or count is not None:
-            idle, interval = params.get("idle"), params.get("interval")
-            conn.set_keepalive(
-                bool(opts.get(_KEEPALIVE, 0)),
-                idle=float(idle) if idle is not None else None,
-                interval=float(interval) if interval is not None else None,
-                count=count,
-                now=self._driver.now(),
-            )
-        if _USER_TIMEOUT is not None and _USER_TIMEOUT in opts:
-            ms = opts[_USER_TIMEOUT]
-            conn.user_timeout = ms / 1000 if ms > 0 else None
-        if _SYNCNT is not None and _SYNCNT in opts:
-            conn.syn_retries = opts[_SYNCNT]
+        if self._conn is not None and not self._closed:
+            self._options.apply(self._conn, self._driver.now)
 
     def get_inheritable(self) -> bool:
         return False
@@ -341,8 +242,11 @@ class SimSocket(trio.socket.SocketType):
             raise TypeError(f"port must be an int, got {port!r}")
         if not 0 <= port <= 65535:
             raise OverflowError("connect(): port must be 0-65535.")
-        if host in ("", "0.0.0.0") or _is_ipv4(host):
-            return (host or "0.0.0.0", port)
+        if host in ("", "0.0.0.0"):
+            return ("0.0.0.0", port)
+        ip = parse_ipv4(host)
+        if ip is not None:
+            return (ip, port)
         return (self._driver.network.resolve(host), port)
 
     # -- opening ---------------------------------------------------------------------------------
@@ -356,11 +260,10 @@ class SimSocket(trio.socket.SocketType):
             if self._bound is not None or self._conn is not None:
                 raise os_error(errno.EINVAL)
             host = self._host
-            if ip != "0.0.0.0" and ip != host.ip and not ip.startswith("127."):
-                raise os_error(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+            check_local_address(host, ip)
             listener = host.bind(
                 port,
-                reuse_address=bool(self._options.get(_REUSEADDR, 0)),
+                reuse_address=self._options.reuse_address,
                 ip=None if ip == "0.0.0.0" else ip,
             )
             listener.user = self
@@ -426,7 +329,7 @@ class SimSocket(trio.socket.SocketType):
                 if self._listening:
                     raise os_error(errno.EINVAL)
                 local_port = 0
-                reuse = bool(self._options.get(_REUSEADDR, 0))
+                reuse = self._options.reuse_address
                 if self._listener is not None:
                     # A socket bound before connect(): its port becomes the local port.
                     local_port = self._listener.port
@@ -502,19 +405,14 @@ class SimSocket(trio.socket.SocketType):
     async def wait_writable(self) -> None:
         self._check_open()
 
-        def writable() -> Any:
+        def check_writable() -> Any:
             self._check_open()
             conn = self._conn
-            if (
-                conn is None
-                or conn.send_buffer_free > 0
-                or conn.error is not None
-                or conn.state not in (State.ESTABLISHED, State.CLOSE_WAIT)
-            ):
+            if conn is None or writable(conn):
                 return None
             return BLOCK
 
-        await self._driver.call(self, RANK_SEND, writable)
+        await self._driver.call(self, RANK_SEND, check_writable)
 
     # -- closing ---------------------------------------------------------------------------------
 
@@ -542,7 +440,7 @@ class SimSocket(trio.socket.SocketType):
             conn.user = None
         if listener is not None:
             listener.user = None
-        abort = self._linger[0] != 0 and self._linger[1] == 0
+        abort = self._options.abortive_close
 
         def close() -> None:
             now = self._driver.now()
