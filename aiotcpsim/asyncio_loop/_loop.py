@@ -188,7 +188,7 @@ class _VirtualTimeSelector(selectors.BaseSelector):
         # readiness would be collected; the callbacks they schedule (a
         # transport's read) run in this iteration.  See NetworkDriver.poll.
         driver = loop._driver
-        if driver._soon:
+        if driver.due:
             driver.poll()
             if loop._ready:
                 timeout = 0  # no longer idle
@@ -202,11 +202,11 @@ class _VirtualTimeSelector(selectors.BaseSelector):
             if self._other_fds or self._signal_handlers:
                 return self._selector.select(0)
             return []
-        if driver._stale:
+        if driver.stale:
             # The loop is about to sleep or jump: its timer for the network
             # must be right now (see NetworkDriver.refresh).
             driver.refresh()
-            if driver._soon:
+            if driver.due:
                 return []  # something is due after all: the loop decides again
         return loop._idle_select(timeout)
 

@@ -46,8 +46,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from .._sockets import check_local_address, os_error, parse_ipv4
+from ._driver import clock_for
 from ._server import SimServer, make_transport
-from ._socket import SimSocket, lookup_real_socket, network_time, register_real_socket
+from ._socket import SimSocket, lookup_real_socket, register_real_socket
 
 if TYPE_CHECKING:
     from ..connection import Connection
@@ -272,10 +273,10 @@ async def _connect(
     if not 0 <= port <= 65535:
         raise OverflowError("connect(): port must be 0-65535.")  # as the socket module
     if sim is None:
-        sim = SimSocket(network, host, loop=loop)
+        sim = SimSocket(network, host, clock=clock_for(loop, network))
     waiter = _ConnectWaiter(loop, (ip, port))
     sim.set_handler(waiter)
-    network_time(network, loop)
+    sim.clock.present()
     try:
         conn = host.connect(ip, port, local_port=local_port, user=sim)
     except BaseException:
@@ -526,7 +527,7 @@ def _listen_on_real_socket(
     ip, port = real.getsockname()[:2]
     host = network.current_host()
     listener = host.listen(port, backlog=backlog, reuse_address=True, ip=ip)
-    sim = SimSocket(network, host, listener=listener, loop=loop)
+    sim = SimSocket(network, host, clock=clock_for(loop, network), listener=listener)
     register_real_socket(real, sim)
     return sim
 
@@ -575,6 +576,7 @@ async def create_server(
                 if info not in infos:
                     infos.append(info)
         me = network.current_host()
+        clock = clock_for(loop, network)
         by_port: dict[int, SimSocket] = {}
         completed = False
         try:
@@ -586,16 +588,14 @@ async def create_server(
                     shared = by_port.get(sa[1]) if sa[1] else None
                     if shared is not None:
                         assert shared.listener is not None
-                        sim = SimSocket(
-                            network, me, listener=None, sockname=(sa[0], sa[1]), loop=loop
-                        )
+                        sim = SimSocket(network, me, clock=clock, sockname=(sa[0], sa[1]))
                         sim.listener = shared.listener  # a second address, same listener
                     else:
-                        network_time(network, loop)
+                        clock.present()
                         # Bound now, listening from _start_serving, as asyncio's
                         # Server calls listen() there.
                         listener = me.bind(sa[1], reuse_address=bool(reuse_address), ip=sa[0])
-                        sim = SimSocket(network, me, listener=listener, loop=loop)
+                        sim = SimSocket(network, me, clock=clock, listener=listener)
                         by_port[listener.port] = sim
                 except OSError as err:
                     if _PY313:
@@ -666,7 +666,7 @@ async def sock_connect(
     if sim is not None and sim.conn is not None:
         raise os_error(errno.EISCONN)
     if sim is None:
-        sim = SimSocket(network, host, loop=loop)
+        sim = SimSocket(network, host, clock=clock_for(loop, network))
         if isinstance(sock, socket.socket):
             sim.copy_options_from(sock)
     sim = await _connect(loop, network, host, target, sim=sim)
@@ -683,10 +683,10 @@ async def sock_accept(
     listener = sim.listener
     assert listener is not None
     while True:
-        network_time(network, loop)
+        sim.clock.present()
         conn = listener.accept()
         if conn is not None:
-            child = SimSocket(network, sim.host, conn=conn, loop=loop)
+            child = SimSocket(network, sim.host, clock=sim.clock, conn=conn)
             return child, (conn.remote[0], conn.remote[1])
         fut: asyncio.Future[None] = loop.create_future()
         sim.set_listen_handler(_FutureListenHandler(fut))
@@ -734,7 +734,7 @@ async def sock_recv(
     sim = _connected_sim(sock)
     assert sim.conn is not None
     while True:
-        data = sim.conn.recv(nbytes, network_time(network, loop))
+        data = sim.conn.recv(nbytes, sim.clock.present())
         sim.refresh()
         if data is not None:
             return data
@@ -760,7 +760,7 @@ async def sock_sendall(
     assert sim.conn is not None
     view = memoryview(data).cast("B")
     while view:
-        n = sim.conn.send(bytes(view), network_time(network, loop))
+        n = sim.conn.send(bytes(view), sim.clock.present())
         view = view[n:]
         if view:
             await _wait(loop, sim)

@@ -29,7 +29,6 @@ Real sockets
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import socket
 import weakref
@@ -38,11 +37,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .. import State
 from .._readiness import ReadinessFd, poll_readable
 from .._sockets import NODELAY, SocketOptions, os_error
+from ._driver import NetworkClock
 
 if TYPE_CHECKING:
     from .. import Connection, Host, Listener, Network
 
-__all__ = ["SimSocket", "lookup_real_socket", "network_time", "register_real_socket"]
+__all__ = ["SimSocket", "lookup_real_socket", "register_real_socket"]
 
 
 # getpeername() raises ENOTCONN in these states.
@@ -77,13 +77,13 @@ class SimSocket:
         network: Network,
         host: Host,
         *,
+        clock: NetworkClock,
         conn: Connection | None = None,
         listener: Listener | None = None,
         sockname: tuple[str, int] | None = None,
-        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.network = network
-        self.loop = loop
+        self.clock = clock  # asked for the network's present before each call
         self.host = host
         self.conn: Connection | None = None
         self.listener = listener
@@ -213,10 +213,7 @@ class SimSocket:
 
     def _apply_options(self) -> None:
         if self.conn is not None:
-            self._options.apply(self.conn, self._now)
-
-    def _now(self) -> float:
-        return network_time(self.network, self.loop)
+            self._options.apply(self.conn, self.clock.present)
 
     def setblocking(self, flag: bool) -> None:
         if flag:
@@ -240,7 +237,7 @@ class SimSocket:
         if self._closed or self.conn is None:
             raise os_error(errno.ENOTCONN)
         if how in (socket.SHUT_WR, socket.SHUT_RDWR):
-            self.conn.shutdown(network_time(self.network, self.loop))
+            self.conn.shutdown(self.clock.present())
 
     @property
     def closed(self) -> bool:
@@ -258,7 +255,7 @@ class SimSocket:
             conn = self.conn
             conn.user = None
             if conn.state is not State.CLOSED:
-                now = network_time(self.network, self.loop)
+                now = self.clock.present()
                 if self._options.abortive_close:
                     conn.abort(now)  # SO_LINGER {1, 0}: close() resets
                 else:
@@ -296,23 +293,6 @@ class SimSocket:
         fd = getattr(self, "_fd", None)
         if fd is not None:
             fd.close()
-
-
-def network_time(network: Network, loop: asyncio.AbstractEventLoop | None = None) -> float:
-    """The network's present, for a call the application makes now.
-
-    Between the network's own timers its clock lags the loop's; a segment sent
-    now must leave at the loop's time, so the network is first advanced to it
-    (running whatever fell due meanwhile).  In real-time mode the driver sets
-    ``loop._aiotcpsim_epoch`` to the loop time at which the network's clock read 0.
-    """
-    if loop is not None:
-        # The clocks first: on the virtual-time loop they agree but while its
-        # clock jumps, so the other tests are rarely needed.
-        t = loop.time() - getattr(loop, "_aiotcpsim_epoch", 0.0)
-        if t > network.now and not network.in_advance and not loop.is_closed():
-            network.advance(t)
-    return network.now
 
 
 # -- the registry of real sockets --------------------------------------------------

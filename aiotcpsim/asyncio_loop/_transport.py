@@ -126,7 +126,7 @@ class SimTransport(transports._FlowControlMixin):
         self._network = network
         self._sock: SimSocket | None = sock
         self._conn: Connection = sock.conn
-        sock.loop = loop
+        self._clock = sock.clock
         # As asyncio's selector transports do (base_events._set_nodelay).
         sock.set_nodelay()  # sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
         info = self._extra
@@ -222,14 +222,8 @@ class SimTransport(transports._FlowControlMixin):
             self._sock.close()
 
     def _now(self) -> float:
-        # network_time(self._network, self._loop), inline (called on every
-        # send and read): the network's clock, brought up to the loop's.
-        network = self._network
-        loop = self._loop
-        t = loop.time() - getattr(loop, "_aiotcpsim_epoch", 0.0)
-        if t > network.now and not network.in_advance and not loop.is_closed():
-            network.advance(t)
-        return network.now
+        """The network's present (the driver brings it up to the loop's clock)."""
+        return self._clock.present()
 
     # -- extra info ----------------------------------------------------------------
 

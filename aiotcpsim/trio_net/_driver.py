@@ -1,4 +1,8 @@
-"""Drive a :class:`~aiotcpsim.network.Network` from a trio run.
+"""Drive a :class:`~aiotcpsim.Network` from a trio run.
+
+Rule owned here: the network never moves while a task runs, and its clock
+moves in one place, :meth:`TrioDriver._advance`, called at trio's idle point;
+network time is read from trio's clock by one formula, :meth:`TrioDriver.now`.
 
 Trio runs the tasks that are ready in each batch in a random order (on
 purpose: code must not rely on it).  If sockets called into the network
@@ -297,7 +301,17 @@ class TrioDriver(trio.abc.Instrument):
 
     def now(self) -> float:
         """Network time (never earlier than ``network.now``)."""
-        return max(self.network.now, trio.current_time() - self.offset)
+        t = trio.current_time() - self.offset
+        now = self.network.now
+        return t if t > now else now
+
+    def _advance(self, now: float) -> None:
+        """Run the network up to ``now``.
+
+        This is the only place where the network clock moves; it runs only at
+        an idle point (see the module docstring).
+        """
+        self.network.advance(now)
 
     # -- the idle point -------------------------------------------------------------
 
@@ -326,14 +340,15 @@ class TrioDriver(trio.abc.Instrument):
         """Run the network and the queued requests until nothing more happens at
         this instant; re-arm the sleeper.  True when the run loop has new work."""
         network = self.network
-        now = max(network.now, trio.current_time() - self.offset)
+        now = self.now()
         if self._due is not None:
-            now = max(now, self._due)  # a real clock may read a hair before the deadline
+            # A real clock may read a hair before the deadline.
+            now = now if now > self._due else self._due
             self._due = None
         woke = False
         while True:
             try:
-                network.advance(now)
+                self._advance(now)
             except Exception as exc:
                 logger.exception("aiotcpsim: error in a network callback")
                 self.errors.append(exc)
