@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 from ._driver import NetworkDriver, attach
+from ._install import NetworkLoopMixin, install
 from ._loop import DeadlockError, VirtualTimeLoop, loop_factory, run
-from ._overrides import NetworkLoopMixin, install
 from ._server import SimServer
 from ._socket import SimSocket
 from ._transport import SimTransport

@@ -63,7 +63,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
 from ..network import Network
 from ._driver import NetworkDriver
-from ._overrides import NetworkLoopMixin
+from ._install import NetworkLoopMixin
 
 if TYPE_CHECKING:
     from _typeshed import FileDescriptorLike

@@ -42,7 +42,23 @@ from ._driver import NetworkClock
 if TYPE_CHECKING:
     from .. import Connection, Host, Listener, Network
 
-__all__ = ["SimSocket", "lookup_real_socket", "register_real_socket"]
+__all__ = [
+    "SimSocket",
+    "connected_socket",
+    "lookup_real_socket",
+    "register_real_socket",
+    "unsupported",
+]
+
+_UNSUPPORTED = (
+    "aiotcpsim simulates TCP over IPv4 only: {what} is not supported on a simulated "
+    "network (run it on a stock event loop)"
+)
+
+
+def unsupported(what: str) -> NotImplementedError:
+    """The error for a socket kind the simulated network does not carry (UDP, Unix)."""
+    return NotImplementedError(_UNSUPPORTED.format(what=what))
 
 
 # getpeername() raises ENOTCONN in these states.
@@ -324,4 +340,22 @@ def lookup_real_socket(real: object) -> SimSocket | None:
     if real.fileno() != fd:
         del _registry[real]
         return None
+    return sim
+
+
+def connected_socket(sock: object) -> SimSocket:
+    """The connected SimSocket ``sock`` stands for (``sock=`` arguments, ``sock_*`` calls).
+
+    Raises:
+        ValueError: ``sock`` was never connected on the simulated network.
+        OSError: ``ENOTCONN``, the simulated socket is not connected (or closed).
+    """
+    sim = lookup_real_socket(sock)
+    if sim is None:
+        raise ValueError(
+            f"{sock!r} is not connected on the simulated network: connect it with "
+            "loop.sock_connect() first, or pass host and port"
+        )
+    if sim.conn is None or sim.closed:
+        raise os_error(errno.ENOTCONN)
     return sim
