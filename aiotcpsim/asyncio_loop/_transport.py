@@ -66,19 +66,6 @@ def _report_callback_error(
     )
 
 
-# What transports._FlowControlMixin.__init__(extra, loop) does, with the
-# BaseTransport.__init__ and _set_write_buffer_limits() it calls: store the
-# extra info, the loop, "not paused" and the default limits (64 KiB, 16 KiB).
-# The same code in 3.11 to 3.13; SimTransport.__init__ stores them itself
-# (three Python calls less per transport) unless a version changes it.
-_INLINE_MIXIN_INIT = (
-    transports._FlowControlMixin.__init__.__code__.co_names
-    == ("super", "__init__", "_loop", "_protocol_paused", "_set_write_buffer_limits")
-    and transports.BaseTransport.__init__.__code__.co_names == ("_extra",)
-    and 65536 in transports._FlowControlMixin._set_write_buffer_limits.__code__.co_consts  # type: ignore[attr-defined]
-)
-
-
 def _set_result_unless_cancelled(fut: asyncio.Future[None]) -> None:
     if not fut.cancelled():
         fut.set_result(None)
@@ -94,6 +81,7 @@ class SimTransport(transports._FlowControlMixin):
     _extra: dict[str, Any]
     _loop: asyncio.AbstractEventLoop  # set by the mixin
     _protocol_paused: bool
+    _protocol: Any  # set by set_protocol(); None once the connection is lost
 
     if TYPE_CHECKING:  # the mixin's, not declared in typeshed
 
@@ -114,14 +102,7 @@ class SimTransport(transports._FlowControlMixin):
         extra: dict[str, Any] | None = None,
         server: Any = None,
     ) -> None:
-        if _INLINE_MIXIN_INIT:
-            self._extra = {} if extra is None else extra
-            self._loop = loop
-            self._protocol_paused = False
-            self._high_water = 64 * 1024
-            self._low_water = self._high_water // 4
-        else:
-            super().__init__(extra, loop)
+        super().__init__(extra, loop)
         assert sock.conn is not None, "a transport needs a connected SimSocket"
         self._network = network
         self._sock: SimSocket | None = sock
@@ -137,10 +118,7 @@ class SimTransport(transports._FlowControlMixin):
                 info["peername"] = sock.getpeername()
             except OSError:
                 info["peername"] = None
-        # self.set_protocol(protocol), inline.
-        self._buffered = isinstance(protocol, asyncio.BufferedProtocol)
-        self._protocol: Any = protocol
-        self._protocol_connected = True
+        self.set_protocol(protocol)
         self._server = server
         self._buffer = bytearray()
         self._conn_lost = 0
@@ -293,9 +271,8 @@ class SimTransport(transports._FlowControlMixin):
         pass
 
     def tcp_readable(self, conn: Connection) -> None:
-        if self._reading and not self._read_scheduled:  # self._schedule_read(), inline
-            self._read_scheduled = True
-            self._loop.call_soon(self._read_ready, context=self._read_context)
+        if self._reading:
+            self._schedule_read()
 
     def tcp_writable(self, conn: Connection) -> None:
         if self._writing and not self._write_scheduled:
@@ -315,9 +292,8 @@ class SimTransport(transports._FlowControlMixin):
             more = self._read_ready__get_buffer()
         else:
             more = self._read_ready__data_received()
-        sock = self._sock
-        if sock is not None and sock._fd is not None:  # sock.refresh(), inline
-            sock.refresh()
+        if self._sock is not None:
+            self._sock.refresh()  # the readiness behind its fileno()
         # Level-triggered, as epoll: read again next iteration only while the
         # socket is still readable (more than max_size was waiting, or EOF or
         # an error follows the data).  Otherwise tcp_readable() reschedules
