@@ -110,11 +110,13 @@ class SimServer(asyncio.base_events.Server):
 
     # -- clients ---------------------------------------------------------------------
 
-    def _attach(self, transport: SimTransport) -> None:
+    def attach_client(self, transport: SimTransport) -> None:
+        """A transport for a connection this server accepted was made."""
         assert self._sim_sockets is not None
         self._clients.add(transport)
 
-    def _detach(self, transport: SimTransport) -> None:
+    def detach_client(self, transport: SimTransport) -> None:
+        """That transport lost its connection (``wait_closed()`` may return)."""
         self._clients.discard(transport)
         if self._sim_sockets is None and len(self._clients) == 0:
             self._wakeup()

@@ -33,7 +33,7 @@ import sys
 import warnings
 from asyncio import constants, format_helpers, transports
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._readiness import recv_answers
 from ._socket import SimSocket
@@ -41,7 +41,7 @@ from ._socket import SimSocket
 if TYPE_CHECKING:
     from .. import Connection, Network
 
-__all__ = ["SimTransport"]
+__all__ = ["ClientTracker", "SimTransport"]
 
 logger = logging.getLogger("asyncio")
 
@@ -64,6 +64,14 @@ def _report_callback_error(
             "handle": asyncio.Handle(callback, args, loop),
         }
     )
+
+
+class ClientTracker(Protocol):
+    """What a transport tells the server that accepted its connection
+    (``SimServer``; asyncio's ``Server`` has the same two calls, private)."""
+
+    def attach_client(self, transport: SimTransport) -> None: ...
+    def detach_client(self, transport: SimTransport) -> None: ...
 
 
 def _set_result_unless_cancelled(fut: asyncio.Future[None]) -> None:
@@ -100,7 +108,7 @@ class SimTransport(transports._FlowControlMixin):
         protocol: asyncio.BaseProtocol,
         waiter: asyncio.Future[None] | None = None,
         extra: dict[str, Any] | None = None,
-        server: Any = None,
+        server: ClientTracker | None = None,
     ) -> None:
         super().__init__(extra, loop)
         assert sock.conn is not None, "a transport needs a connected SimSocket"
@@ -134,7 +142,7 @@ class SimTransport(transports._FlowControlMixin):
         self._read_context: contextvars.Context | None = None
         self._write_context: contextvars.Context | None = None
         if server is not None:
-            server._attach(self)
+            server.attach_client(self)
         sock.set_handler(self)
         if loop.get_debug():
             # As asyncio's: each step its own callback, timed and traced as such.
@@ -525,7 +533,7 @@ class SimTransport(transports._FlowControlMixin):
             self._protocol = None
             server = self._server
             if server is not None:
-                server._detach(self)
+                server.detach_client(self)
                 self._server = None
             if self._empty_waiter is not None and not self._empty_waiter.done():
                 self._empty_waiter.set_exception(ConnectionError("Connection is closed by peer"))

@@ -53,17 +53,14 @@ import logging
 import math
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import outcome
 import trio
 
-from ..network import Network
+from .. import Network
 
-if TYPE_CHECKING:
-    from ._socket import SimSocket
-
-__all__ = ["BLOCK", "TrioDriver"]
+__all__ = ["BLOCK", "RANK_RECV", "RANK_SEND", "SocketRequests", "TrioDriver"]
 
 logger = logging.getLogger("aiotcpsim")
 
@@ -87,12 +84,30 @@ RANK_RECV = 1  # recv, accept: the reading direction
 RANK_SEND = 2  # send, wait_writable, connect, bind: the writing direction
 
 
+class SocketRequests:
+    """One socket as the driver sees it: its canonical key (the order of its
+    requests), the requests parked until its next connection callback, whether
+    a task waits in each direction, and what to do after one of its requests
+    completed (``after``: the socket refreshes its readiness descriptor).
+    ``owner`` names the socket in log messages."""
+
+    __slots__ = ("after", "key", "owner", "parked", "reading", "writing")
+
+    def __init__(self, key: tuple[int, ...], owner: object, after: Callable[[], None]) -> None:
+        self.key = key
+        self.owner = owner
+        self.after = after
+        self.parked: set[_Request] = set()
+        self.reading = False  # a task waits in recv/accept
+        self.writing = False  # a task waits in send/wait_writable/connect/bind
+
+
 class _Request:
     __slots__ = ("cancelled", "done", "fn", "key", "sock", "task")
 
     def __init__(
         self,
-        sock: SimSocket,
+        sock: SocketRequests,
         key: tuple[Any, ...],
         fn: Callable[[], Any],
         task: trio.lowlevel.Task | None,
@@ -229,7 +244,7 @@ class TrioDriver(trio.abc.Instrument):
 
     async def call(
         self,
-        sock: SimSocket,
+        sock: SocketRequests,
         rank: int,
         fn: Callable[[], Any],
         on_cancel: Callable[[], None] | None = None,
@@ -243,7 +258,7 @@ class TrioDriver(trio.abc.Instrument):
         # One waiting reader and one waiting writer per socket, as trio's I/O
         # manager allows per descriptor.
         reading = rank == RANK_RECV
-        if sock._reader if reading else sock._writer:
+        if sock.reading if reading else sock.writing:
             verb = "reading from" if reading else "writing to"
             raise trio.BusyResourceError(f"another task is already {verb} this socket")
         task = trio.lowlevel.current_task()
@@ -253,39 +268,39 @@ class TrioDriver(trio.abc.Instrument):
 
         def abort(_: Any) -> trio.lowlevel.Abort:
             request.cancelled = True
-            sock._parked.discard(request)
+            sock.parked.discard(request)
             if on_cancel is not None:
                 on_cancel()
             return trio.lowlevel.Abort.SUCCEEDED
 
         if reading:
-            sock._reader = True
+            sock.reading = True
         else:
-            sock._writer = True
+            sock.writing = True
         try:
             return await trio.lowlevel.wait_task_rescheduled(abort)
         finally:
             if reading:
-                sock._reader = False
+                sock.reading = False
             else:
-                sock._writer = False
+                sock.writing = False
 
-    def post(self, sock: SimSocket, fn: Callable[[], Any]) -> None:
+    def post(self, sock: SocketRequests, fn: Callable[[], Any]) -> None:
         """Run ``fn()`` at the next idle point, for a synchronous call (close,
         shutdown, an option) whose effect on the network must wait for it."""
         self._seq += 1
         self._queue.append(_Request(sock, (sock.key, RANK_SYNC, self._seq), fn, None))
 
-    def retry(self, requests: set[_Request]) -> None:
-        """Queue parked requests again (a connection callback fired)."""
-        self._queue.extend(requests)
-        requests.clear()
+    def retry(self, sock: SocketRequests) -> None:
+        """Queue the requests parked on ``sock`` again (a connection callback fired)."""
+        self._queue.extend(sock.parked)
+        sock.parked.clear()
 
-    def fail_socket(self, sock: SimSocket, exc: BaseException) -> None:
+    def fail_socket(self, sock: SocketRequests, exc: BaseException) -> None:
         """Fail every request of ``sock`` still waiting (the socket was closed)."""
-        for request in list(sock._parked):
+        for request in list(sock.parked):
             self._fail(request, exc)
-        sock._parked.clear()
+        sock.parked.clear()
         for request in self._queue:
             if request.sock is sock and request.task is not None:
                 self._fail(request, exc)
@@ -357,30 +372,7 @@ class TrioDriver(trio.abc.Instrument):
             if not queue:
                 break
             self._queue = []
-            queue.sort(key=_key)
-            for request in queue:
-                if request.cancelled or request.done:
-                    continue
-                try:
-                    result = request.fn()
-                except Exception as exc:
-                    request.done = True
-                    if request.task is not None:
-                        trio.lowlevel.reschedule(request.task, outcome.Error(exc))
-                        woke = True
-                    else:
-                        logger.debug("aiotcpsim: %s: %r", request.sock, exc)
-                    continue
-                if result is BLOCK:
-                    request.sock._parked.add(request)
-                    continue
-                request.done = True
-                if request.task is not None:
-                    trio.lowlevel.reschedule(request.task, outcome.Value(result))
-                    woke = True
-            for request in queue:
-                if request.done:
-                    request.sock._refresh()
+            woke = self._run_requests(queue) or woke
         deadline = network.next_deadline()
         self._armed = deadline
         target = math.inf if deadline is None else deadline + self.offset
@@ -389,6 +381,36 @@ class TrioDriver(trio.abc.Instrument):
             if self._scope is not None:
                 self._scope.deadline = target
             woke = woke or target < math.inf
+        return woke
+
+    def _run_requests(self, queue: list[_Request]) -> bool:
+        """Carry out ``queue`` in canonical order; park those that would block.
+        True when a task was rescheduled."""
+        woke = False
+        queue.sort(key=_key)
+        for request in queue:
+            if request.cancelled or request.done:
+                continue
+            try:
+                result = request.fn()
+            except Exception as exc:
+                request.done = True
+                if request.task is not None:
+                    trio.lowlevel.reschedule(request.task, outcome.Error(exc))
+                    woke = True
+                else:
+                    logger.debug("aiotcpsim: %s: %r", request.sock.owner, exc)
+                continue
+            if result is BLOCK:
+                request.sock.parked.add(request)
+                continue
+            request.done = True
+            if request.task is not None:
+                trio.lowlevel.reschedule(request.task, outcome.Value(result))
+                woke = True
+        for request in queue:
+            if request.done:
+                request.sock.after()
         return woke
 
     def __repr__(self) -> str:

@@ -35,7 +35,7 @@ import trio
 from .. import State
 from .._readiness import ReadinessFd, poll_readable, writable
 from .._sockets import SocketOptions, check_local_address, os_error, parse_ipv4
-from ._driver import BLOCK, RANK_RECV, RANK_SEND
+from ._driver import BLOCK, RANK_RECV, RANK_SEND, SocketRequests
 
 if TYPE_CHECKING:
     from typing import Self
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from typing_extensions import Buffer
 
     from .. import Connection, Host, Listener
-    from ._driver import TrioDriver, _Request
+    from ._driver import TrioDriver
 
 __all__ = ["SimSocket"]
 
@@ -71,7 +71,10 @@ class SimSocket(trio.socket.SocketType):
         self._driver = driver
         self._host = host
         self._proto = proto
-        self.key: tuple[int, ...] = key if key is not None else driver.socket_key()
+        # This socket's requests to the driver, ordered by its canonical key.
+        self._requests = SocketRequests(
+            key if key is not None else driver.socket_key(), owner=self, after=self._refresh
+        )
         self._conn: Connection | None = None
         self._listener: Listener | None = None
         self._listening = False
@@ -79,9 +82,6 @@ class SimSocket(trio.socket.SocketType):
         self._closed = False
         self._shut_wr = False
         self._accepted = 0
-        self._parked: set[_Request] = set()
-        self._reader = False  # a task waits in recv/accept
-        self._writer = False  # a task waits in send/wait_writable/connect/bind
         self._options = SocketOptions()
         self._fd: ReadinessFd | None = None
         if conn is not None:
@@ -91,8 +91,8 @@ class SimSocket(trio.socket.SocketType):
     # -- connection callbacks (ConnectionUser / ListenerUser) -----------------------
 
     def _wake(self) -> None:
-        if self._parked:
-            self._driver.retry(self._parked)
+        if self._requests.parked:
+            self._driver.retry(self._requests)
         if self._fd is not None:
             self._refresh()
 
@@ -153,6 +153,11 @@ class SimSocket(trio.socket.SocketType):
         return self._shut_wr
 
     @property
+    def key(self) -> tuple[int, ...]:
+        """The socket's canonical key (see ``TrioDriver.socket_key``)."""
+        return self._requests.key
+
+    @property
     def connection(self) -> Connection | None:
         """The simulated TCB, once connected or accepted."""
         return self._conn
@@ -209,7 +214,7 @@ class SimSocket(trio.socket.SocketType):
         self._check_open()
         self._options.set(level, optname, value)
         if self._conn is not None:
-            self._driver.post(self, self._apply_options)
+            self._driver.post(self._requests, self._apply_options)
 
     def _apply_options(self) -> None:
         if self._conn is not None and not self._closed:
@@ -270,7 +275,7 @@ class SimSocket(trio.socket.SocketType):
             self._listener = listener
             self._bound = (ip, listener.port)
 
-        await self._driver.call(self, RANK_SEND, bind)
+        await self._driver.call(self._requests, RANK_SEND, bind)
 
     def listen(self, backlog: int = min(_stdlib_socket.SOMAXCONN, 128)) -> None:
         self._check_open()
@@ -290,7 +295,7 @@ class SimSocket(trio.socket.SocketType):
             if not self._closed and not bound.closed:
                 bound.listen(max(0, backlog))
 
-        self._driver.post(self, listen)
+        self._driver.post(self._requests, listen)
 
     async def accept(self) -> tuple[SimSocket, tuple[str, int]]:
         self._check_open()
@@ -313,7 +318,9 @@ class SimSocket(trio.socket.SocketType):
             )
             return (sock, (conn.remote[0], conn.remote[1]))
 
-        result: tuple[SimSocket, tuple[str, int]] = await self._driver.call(self, RANK_RECV, accept)
+        result: tuple[SimSocket, tuple[str, int]] = await self._driver.call(
+            self._requests, RANK_RECV, accept
+        )
         return result
 
     async def connect(self, address: Any) -> None:
@@ -348,7 +355,7 @@ class SimSocket(trio.socket.SocketType):
                 raise OSError(err, f"Error connecting to {(ip, port)!r}: {os.strerror(err)}")
             return BLOCK
 
-        await self._driver.call(self, RANK_SEND, connect, self._abandon_connect)
+        await self._driver.call(self._requests, RANK_SEND, connect, self._abandon_connect)
 
     def _abandon_connect(self) -> None:
         # trio closes a kernel socket whose connect() was cancelled: the attempt
@@ -372,7 +379,7 @@ class SimSocket(trio.socket.SocketType):
                 return BLOCK
             return n
 
-        result: int = await self._driver.call(self, RANK_SEND, send)
+        result: int = await self._driver.call(self._requests, RANK_SEND, send)
         return result
 
     async def recv(self, buflen: int, flags: int = 0, /) -> bytes:
@@ -393,7 +400,7 @@ class SimSocket(trio.socket.SocketType):
             data = conn.recv(buflen, self._driver.now())
             return BLOCK if data is None else data
 
-        result: bytes = await self._driver.call(self, RANK_RECV, recv)
+        result: bytes = await self._driver.call(self._requests, RANK_RECV, recv)
         return result
 
     async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: int = 0) -> int:
@@ -412,7 +419,7 @@ class SimSocket(trio.socket.SocketType):
                 return None
             return BLOCK
 
-        await self._driver.call(self, RANK_SEND, check_writable)
+        await self._driver.call(self._requests, RANK_SEND, check_writable)
 
     # -- closing ---------------------------------------------------------------------------------
 
@@ -424,7 +431,7 @@ class SimSocket(trio.socket.SocketType):
             raise os_error(errno.ENOTCONN)
         if flag in (_stdlib_socket.SHUT_WR, _stdlib_socket.SHUT_RDWR) and not self._shut_wr:
             self._shut_wr = True
-            self._driver.post(self, lambda: conn.shutdown(self._driver.now()))
+            self._driver.post(self._requests, lambda: conn.shutdown(self._driver.now()))
 
     def close(self) -> None:
         """Close as ``close(2)`` does: FIN after queued data, RST if unread data is
@@ -434,7 +441,7 @@ class SimSocket(trio.socket.SocketType):
         if self._closed:
             return
         self._closed = True
-        self._driver.fail_socket(self, trio.ClosedResourceError(_CLOSED_MESSAGE))
+        self._driver.fail_socket(self._requests, trio.ClosedResourceError(_CLOSED_MESSAGE))
         conn, listener = self._conn, self._listener
         if conn is not None:
             conn.user = None
@@ -452,7 +459,7 @@ class SimSocket(trio.socket.SocketType):
             if listener is not None:
                 listener.close()
 
-        self._driver.post(self, close)
+        self._driver.post(self._requests, close)
         if self._fd is not None:
             self._fd.close()
             self._fd = None
