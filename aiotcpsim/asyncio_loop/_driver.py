@@ -95,9 +95,7 @@ class NetworkDriver:
 
     def network_time(self) -> float:
         """The loop's clock in network time (never earlier than ``network.now``)."""
-        t = self.loop.time() - self.offset
-        now = self.network.now
-        return t if t > now else now
+        return max(self.network.now, self.loop.time() - self.offset)
 
     def _advance(self, now: float) -> None:
         """Run the network up to ``now``.
@@ -187,8 +185,7 @@ class NetworkDriver:
             # asyncio runs a timer up to its clock resolution early: the loop
             # decided the deadline is due, so the network reaches it too
             # (otherwise nothing would run and the timer would re-arm forever).
-            now = self.network_time()
-            self._advance(now if now > deadline else deadline)
+            self._advance(max(self.network_time(), deadline))
         finally:
             # Re-arm even if a callback scheduled on the network raised: the
             # error goes to the loop's exception handler, the network goes on.

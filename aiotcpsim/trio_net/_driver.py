@@ -316,9 +316,7 @@ class TrioDriver(trio.abc.Instrument):
 
     def now(self) -> float:
         """Network time (never earlier than ``network.now``)."""
-        t = trio.current_time() - self.offset
-        now = self.network.now
-        return t if t > now else now
+        return max(self.network.now, trio.current_time() - self.offset)
 
     def _advance(self, now: float) -> None:
         """Run the network up to ``now``.
@@ -358,7 +356,7 @@ class TrioDriver(trio.abc.Instrument):
         now = self.now()
         if self._due is not None:
             # A real clock may read a hair before the deadline.
-            now = now if now > self._due else self._due
+            now = max(now, self._due)
             self._due = None
         woke = False
         while True:
