@@ -1,5 +1,9 @@
 """pytest plugin: a simulated network per test, asyncio tests on virtual time.
 
+Rule owned here: the plugin is inert until a test opts in (the ``tcpsim``
+marker or fixture), and then that test -- and only that test -- gets one
+network and, for asyncio, one virtual-time loop driving it.
+
 Loaded through the ``pytest11`` entry point ``aiotcpsim`` (or ``-p aiotcpsim``)
 and inert until a test opts in.  A test opts in with the marker, or by asking
 for the ``tcpsim`` fixture::

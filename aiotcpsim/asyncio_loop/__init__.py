@@ -7,6 +7,22 @@
   own clock, :func:`install` routes the loop's TCP methods to the network.
 - :class:`SimTransport`, :class:`SimServer`, :class:`SimSocket` -- what
   ``create_connection`` / ``create_server`` / ``get_extra_info("socket")`` return.
+
+Map of the package (each module opens with the rule it owns):
+
+- ``_driver``: the one place the network clock moves; one loop timer at the
+  network's next deadline.
+- ``_loop``: the virtual-time loop, when its clock jumps.
+- ``_install``: which loop methods reach the network (the virtual-time loop's
+  mixin and :func:`install` share one table of routes).
+- ``_resolve`` (getaddrinfo/getnameinfo), ``_connect`` (create_connection,
+  sock_connect), ``_serve`` (create_server, sock_accept,
+  connect_accepted_socket), ``_sockcalls`` (sock_recv, sock_sendall...).
+- ``_socket`` (SimSocket, the registry of real sockets), ``_transport``
+  (SimTransport), ``_server`` (SimServer).
+- Shared with the trio adapter: ``aiotcpsim._sockets`` (options, errno
+  errors, IPv4 literals), ``aiotcpsim._readiness`` (readability, the
+  ``fileno()`` descriptor).
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """The virtual-time asyncio event loop.
 
+Rule owned here: when the loop's clock may jump, and how far (the numbered
+rules below, applied in :meth:`VirtualTimeLoop._idle_select` only); the
+network's clock follows through the driver (``_driver.py``).
+
 ``VirtualTimeLoop`` is a ``SelectorEventLoop`` whose ``time()`` is virtual.
 It behaves like the stock loop in every respect but one: when the loop would
 otherwise sleep until the next timer, and nothing outside the loop can make

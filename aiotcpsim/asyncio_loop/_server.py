@@ -1,5 +1,9 @@
 """``SimServer``: ``asyncio.Server`` over simulated listeners.
 
+Rule owned here: how a listening server accepts (up to ``backlog`` per
+readiness, each connection set up by its own task) and when it counts as
+closed; :func:`make_transport` is the one place a transport is made, TLS or not.
+
 It behaves as ``asyncio.base_events.Server`` of the running Python:
 
 * ``wait_closed()``: from 3.12.1 it waits until the server is closed *and* every

@@ -1,5 +1,11 @@
 """Socket-like views of simulated TCP endpoints, and the map from real sockets.
 
+Rule owned here: which simulated socket a socket object handed to the loop
+stands for (the registry: :func:`register_real_socket`,
+:func:`lookup_real_socket`, :func:`connected_socket`), and what
+``get_extra_info("socket")`` answers.  Options and errno errors come from
+``aiotcpsim._sockets``, readability from ``aiotcpsim._readiness``.
+
 :class:`SimSocket` is what ``transport.get_extra_info("socket")`` and
 ``server.sockets`` return.  It answers what asyncio's ``TransportSocket``
 answers (``family``, ``type``, ``proto``, ``getsockname``, ``getpeername``,

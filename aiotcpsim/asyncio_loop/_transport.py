@@ -1,5 +1,10 @@
 """``SimTransport``: an ``asyncio.Transport`` over a simulated TCP connection.
 
+Rule owned here: what a protocol sees of a simulated connection -- when
+``data_received``/``eof_received``/``connection_lost`` run, what the write
+buffer holds, when ``pause_writing`` is called -- is decided in this class,
+the way ``_SelectorSocketTransport`` decides it for a kernel socket.
+
 It mirrors ``asyncio.selector_events._SelectorSocketTransport`` call for call,
 with the selector replaced by the connection's callbacks:
 

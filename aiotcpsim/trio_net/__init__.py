@@ -1,5 +1,11 @@
 """Run trio's networking over a simulated network.
 
+Map: ``_driver`` (the one place the network clock moves, at trio's idle
+point, and the canonical order of socket requests), ``_socket`` (the trio
+socket object), ``_resolver`` (the socket factory and hostname resolver);
+options, errno errors and readiness are shared with the asyncio adapter
+(``aiotcpsim._sockets``, ``aiotcpsim._readiness``).
+
 Inside ``async with open_network(net):`` the unmodified trio calls --
 ``trio.open_tcp_stream``, ``trio.serve_tcp``, ``trio.open_tcp_listeners``,
 ``trio.socket.socket`` and the ``SocketStream`` they return -- speak TCP on

@@ -1,4 +1,9 @@
-"""trio's socket factory and hostname resolver, answered by a simulated network."""
+"""trio's socket factory and hostname resolver, answered by a simulated network.
+
+Rule owned here: which sockets trio may make inside ``open_network`` (IPv4
+TCP only; other families and types fail with the errno a kernel without them
+gives) and how trio's name lookups are answered from the network's names.
+"""
 
 from __future__ import annotations
 

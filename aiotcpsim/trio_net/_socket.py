@@ -1,5 +1,9 @@
 """A trio socket object for one simulated TCP endpoint.
 
+Rule owned here: what each trio socket call does to the simulated
+connection -- as a request the driver carries out at trio's next idle point,
+never directly -- and which errno it raises.
+
 :class:`SimSocket` subclasses :class:`trio.socket.SocketType`, the documented
 base for custom socket objects, so trio's own ``SocketStream``,
 ``SocketListener``, ``open_tcp_stream`` and ``open_tcp_listeners`` accept it.
