@@ -234,6 +234,8 @@ class SocketOptions:
         """Hand the options the TCB knows to ``conn``; ``now()`` is asked only
         when keep-alive is set (its first probe counts from then)."""
         opts = self.values
+        if not opts:
+            return  # nothing set: a socket attached to its connection
         if NODELAY in opts:
             conn.nodelay = bool(opts[NODELAY])
             if len(opts) == 1:

@@ -120,6 +120,7 @@ class SimTransport(transports._FlowControlMixin):
         self._network = network
         self._sock: SimSocket | None = sock
         self._conn: Connection = sock.conn
+        # Asked for the network's present before each send and read.
         self._clock = sock.clock
         # As asyncio's selector transports do (base_events._set_nodelay).
         sock.set_nodelay()  # sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
@@ -211,10 +212,6 @@ class SimTransport(transports._FlowControlMixin):
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
             assert self._sock is not None
             self._sock.close()
-
-    def _now(self) -> float:
-        """The network's present (the driver brings it up to the loop's clock)."""
-        return self._clock.present()
 
     # -- extra info ----------------------------------------------------------------
 
@@ -325,7 +322,7 @@ class SimTransport(transports._FlowControlMixin):
             self._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
             return False
         try:
-            data = self._conn.recv(len(buf), self._now())
+            data = self._conn.recv(len(buf), self._clock.present())
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -349,7 +346,7 @@ class SimTransport(transports._FlowControlMixin):
 
     def _read_ready__data_received(self) -> bool:
         try:
-            data = self._conn.recv(self.max_size, self._now())
+            data = self._conn.recv(self.max_size, self._clock.present())
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -408,7 +405,7 @@ class SimTransport(transports._FlowControlMixin):
             # Optimization (as asyncio's): try to send now.
             chunk = data if isinstance(data, bytes) else bytes(data)
             try:
-                n = self._conn.send(chunk, self._now())
+                n = self._conn.send(chunk, self._clock.present())
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
@@ -444,7 +441,7 @@ class SimTransport(transports._FlowControlMixin):
             # The connection copies what it takes; offering it all tells it we
             # want to write more, so it reports tcp_writable when room frees.
             with memoryview(self._buffer) as view:
-                n = self._conn.send(view, self._now())
+                n = self._conn.send(view, self._clock.present())
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -464,14 +461,14 @@ class SimTransport(transports._FlowControlMixin):
             if self._closing:
                 self._call_connection_lost(None)
             elif self._eof:
-                self._conn.shutdown(self._now())
+                self._conn.shutdown(self._clock.present())
 
     def write_eof(self) -> None:
         if self._closing or self._eof:
             return
         self._eof = True
         if not self._buffer:
-            self._conn.shutdown(self._now())
+            self._conn.shutdown(self._clock.present())
 
     def can_write_eof(self) -> bool:
         return True
