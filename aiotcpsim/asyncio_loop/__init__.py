@@ -1,5 +1,8 @@
 """The asyncio adapter: a virtual-time event loop and TCP over the simulated network.
 
+Rule owned here: the adapter's public names are those listed below (``__all__``);
+the underscore modules are its private parts.
+
 - :func:`run` -- like ``asyncio.run``, on a :class:`VirtualTimeLoop` driving a network.
 - :func:`loop_factory` -- for ``asyncio.Runner(loop_factory=...)`` and pytest-asyncio.
 - :class:`DeadlockError` -- raised instead of hanging when no task can ever wake.

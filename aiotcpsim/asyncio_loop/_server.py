@@ -34,8 +34,7 @@ from ._socket import SimSocket
 from ._transport import SimTransport
 
 if TYPE_CHECKING:
-    from ..host import Listener
-    from ..network import Network
+    from .. import Listener, Network
 
 __all__ = ["SimServer", "make_transport"]
 
