@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .._sockets import check_local_address
+from .._sockets import check_local_address, os_error
 from ._connect import ProtocolFactory, check_ssl_args, create_transport
 from ._driver import NetworkClock, clock_for
 from ._resolve import AddrInfo, resolve
@@ -44,7 +44,7 @@ def listen_on_real_socket(
     sim = lookup_real_socket(real)
     if sim is not None:
         if sim.listener is None:
-            raise OSError(errno.EINVAL, "the socket is connected, not listening")
+            raise os_error(errno.EINVAL, "the socket is connected, not listening")
         return sim
     ip, port = real.getsockname()[:2]
     host = network.current_host()

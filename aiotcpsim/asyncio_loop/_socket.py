@@ -294,10 +294,10 @@ class SimSocket:
             real.close()
 
     def detach(self) -> int:
-        raise OSError(errno.EOPNOTSUPP, "a simulated socket has no kernel descriptor to detach")
+        raise os_error(errno.EOPNOTSUPP, "a simulated socket has no kernel descriptor to detach")
 
     def dup(self) -> SimSocket:
-        raise OSError(errno.EOPNOTSUPP, "a simulated socket cannot be duplicated")
+        raise os_error(errno.EOPNOTSUPP, "a simulated socket cannot be duplicated")
 
     def __repr__(self) -> str:
         parts = [f"<aiotcpsim.SimSocket host={self.host.name}"]

@@ -356,7 +356,7 @@ class SimSocket(trio.socket.SocketType):
                 return None
             if conn.state is State.CLOSED:
                 err = conn.take_error() or conn.error or errno.ECONNREFUSED
-                raise OSError(err, f"Error connecting to {(ip, port)!r}: {os.strerror(err)}")
+                raise os_error(err, f"Error connecting to {(ip, port)!r}: {os.strerror(err)}")
             return BLOCK
 
         await self._driver.call(self._requests, RANK_SEND, connect, self._abandon_connect)
