@@ -63,6 +63,10 @@ class NetworkDriver:
     network: Network
     offset: float
     attached: bool
+    due: bool
+    """A network deadline is due now: the loop's next poll() runs it."""
+    stale: bool
+    """Polled: the loop timer may lag ``next_deadline()``; refresh() before idling."""
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, network: Network, *, polled: bool = False
@@ -83,10 +87,8 @@ class NetworkDriver:
         self.offset = loop.time() - network.now
         self._handle: asyncio.TimerHandle | None = None
         self._armed_for: float | None = None
-        # A deadline is due now: _fire_soon is scheduled, or poll() will run it.
-        self.due = False
+        self.due = False  # _fire_soon is scheduled, or poll() will run it
         self._polled = polled  # the loop calls poll() every iteration (no call_soon)
-        # Polled: the timer may lag next_deadline() (see refresh()).
         self.stale = False
         self.attached = True
         _drivers[network] = self
