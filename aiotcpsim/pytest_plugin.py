@@ -1,5 +1,9 @@
 """pytest plugin: a simulated network per test, asyncio tests on virtual time.
 
+Rule owned here: the plugin is inert until a test opts in (the ``tcpsim``
+marker or fixture), and then that test -- and only that test -- gets one
+network and, for asyncio, one virtual-time loop driving it.
+
 Loaded through the ``pytest11`` entry point ``aiotcpsim`` (or ``-p aiotcpsim``)
 and inert until a test opts in.  A test opts in with the marker, or by asking
 for the ``tcpsim`` fixture::
@@ -62,7 +66,7 @@ import pytest
 if TYPE_CHECKING:
     import asyncio
 
-    from aiotcpsim.network import Network
+    from aiotcpsim import Network
 
 __all__ = ["tcpsim", "tcpsim_loop_factories"]
 
@@ -262,7 +266,7 @@ def _network_arguments(item: pytest.Item) -> dict[str, Any]:
 def _network_for(item: pytest.Item) -> Network:
     network = item.stash.get(_NETWORK, None)
     if network is None:
-        from aiotcpsim.network import Network
+        from aiotcpsim import Network
 
         kwargs = _network_arguments(item)
         try:

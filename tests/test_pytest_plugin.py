@@ -36,7 +36,7 @@ def _has_virtual_loop() -> bool:
 
 def _has_sim_transport() -> bool:
     try:
-        import aiotcpsim.asyncio_loop._transport  # noqa: F401
+        from aiotcpsim.asyncio_loop import SimTransport  # noqa: F401
     except ImportError:
         return False
     return True

@@ -1,23 +1,32 @@
-"""Drive a :class:`~aiotcpsim.network.Network` from an asyncio event loop.
+"""Drive a :class:`~aiotcpsim.Network` from an asyncio event loop.
+
+Rule owned here: the network clock moves in one place,
+:meth:`NetworkDriver._advance`, and network time is read from the loop's
+clock by one formula, :meth:`NetworkDriver.network_time`.  Everything else in
+the asyncio adapter asks the driver: a transport or socket that is about to
+send or read calls :meth:`NetworkDriver.present` (through the clock
+:func:`clock_for` gives it); the virtual-time loop calls :meth:`NetworkDriver.sync`
+when its clock moves and :meth:`NetworkDriver.poll` once per iteration.
 
 The network is sans-I/O: it says when it next needs to run
 (``next_deadline()``) and runs everything due when told the time
 (``advance(now)``).  The driver translates that into exactly one loop timer:
 
 - it keeps one ``TimerHandle`` at ``next_deadline()``;
-- when the handle fires it calls ``network.advance(now)`` and re-arms;
+- when the handle fires it advances the network to now and re-arms;
 - the network calls the driver back (``set_wakeup``) when a call made outside
   ``advance`` -- an application ``send()``, a test's ``net.call_later`` --
   moved the deadline earlier, and the driver re-arms.
 
 On the virtual-time loop the driver is *polled*: instead of a ``call_soon``
-for a deadline already due, it raises a flag that the loop's selector checks
-at the top of every iteration (:meth:`NetworkDriver.poll`), where a kernel
-socket's readiness would be collected.  Segments sent during one iteration
-then reach their peer before the next iteration's callbacks run, and the
-callbacks they trigger (a transport's read) run in that same iteration, as
-they would after an ``epoll`` that reported the peer readable -- one loop
-iteration per hop instead of two.
+for a deadline already due, it raises a flag (:attr:`NetworkDriver.due`)
+that the loop's selector checks at the top of every iteration, where a
+kernel socket's readiness would be collected, and calls
+:meth:`NetworkDriver.poll`.  Segments sent during one iteration then reach
+their peer before the next iteration's callbacks run, and the callbacks they
+trigger (a transport's read) run in that same iteration, as they would after
+an ``epoll`` that reported the peer readable -- one loop iteration per hop
+instead of two.
 
 The same driver serves both clocks.  Network time is ``loop.time() - offset``,
 with ``offset`` fixed when the driver attaches: on the virtual-time loop the
@@ -30,13 +39,13 @@ network runs on the loop's own monotonic clock from the moment of
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import weakref
 from types import TracebackType
+from typing import Protocol
 
-from ..network import Network
+from .. import Network
 
-__all__ = ["NetworkDriver", "attach"]
+__all__ = ["NetworkClock", "NetworkDriver", "StandingClock", "attach", "clock_for"]
 
 # Which driver currently owns each network's wake-up (a network has one).
 _drivers: weakref.WeakKeyDictionary[Network, NetworkDriver] = weakref.WeakKeyDictionary()
@@ -54,6 +63,10 @@ class NetworkDriver:
     network: Network
     offset: float
     attached: bool
+    due: bool
+    """A network deadline is due now: the loop's next poll() runs it."""
+    stale: bool
+    """Polled: the loop timer may lag ``next_deadline()``; refresh() before idling."""
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, network: Network, *, polled: bool = False
@@ -74,22 +87,46 @@ class NetworkDriver:
         self.offset = loop.time() - network.now
         self._handle: asyncio.TimerHandle | None = None
         self._armed_for: float | None = None
-        self._soon = False  # a deadline is due now: _fire_soon scheduled, or poll() will run it
+        self.due = False  # _fire_soon is scheduled, or poll() will run it
         self._polled = polled  # the loop calls poll() every iteration (no call_soon)
-        self._stale = False  # polled: the timer may lag next_deadline() (see refresh())
+        self.stale = False
         self.attached = True
         _drivers[network] = self
-        # The transport layer reads the offset from the loop to bring the
-        # network up to date before an application call (best effort: a loop
-        # written in C may refuse new attributes).
-        with contextlib.suppress(AttributeError):
-            loop._aiotcpsim_epoch = self.offset  # type: ignore[attr-defined]
         network.set_wakeup(self._wake if polled else self._rearm)
         self._rearm()
 
     def network_time(self) -> float:
         """The loop's clock in network time (never earlier than ``network.now``)."""
         return max(self.network.now, self.loop.time() - self.offset)
+
+    def _advance(self, now: float) -> None:
+        """Run the network up to ``now``.
+
+        This is the only place where the network clock moves.
+        """
+        self.network.advance(now)
+
+    def present(self) -> float:
+        """The network's present, for a call the application makes now.
+
+        Between the network's own timers its clock lags the loop's; a segment
+        sent now must leave at the loop's time, so the network is first
+        advanced to it (running whatever fell due meanwhile).  Not from inside
+        the network's own run, nor once the loop is closed or the driver
+        detached: the network's clock then stands.
+        """
+        network = self.network
+        now = self.network_time()
+        # The clocks first: on the virtual-time loop they agree but while its
+        # clock jumps, so the other tests are rarely needed.
+        if (
+            now > network.now
+            and self.attached
+            and not network.in_advance
+            and not self.loop.is_closed()
+        ):
+            self._advance(now)
+        return network.now
 
     def sync(self) -> None:
         """Bring the network's clock up to the loop's, running whatever fell due.
@@ -102,7 +139,7 @@ class NetworkDriver:
         now = self.network_time()
         if now > self.network.now:
             try:
-                self.network.advance(now)
+                self._advance(now)
             finally:
                 self._rearm()
 
@@ -112,7 +149,7 @@ class NetworkDriver:
         ahead.  (The loop reads its timers after that poll, so the timer need
         not exist before; computing the deadline here, once per application
         send, would be wasted.)"""
-        self._soon = True
+        self.due = True
 
     def _rearm(self) -> None:
         """Keep the single loop timer at the network's next deadline.
@@ -123,7 +160,7 @@ class NetworkDriver:
         finds nothing due and re-arms -- instead of being cancelled and
         re-created for every segment.
         """
-        self._stale = False
+        self.stale = False
         if not self.attached:
             return
         loop = self.loop
@@ -136,8 +173,8 @@ class NetworkDriver:
         if deadline is None:
             return  # an armed timer, if any, fires and finds nothing to do
         if deadline + self.offset <= loop.time():
-            if not self._soon:
-                self._soon = True
+            if not self.due:
+                self.due = True
                 if not self._polled:
                     loop.call_soon(self._fire_soon)
             return
@@ -156,7 +193,7 @@ class NetworkDriver:
             # asyncio runs a timer up to its clock resolution early: the loop
             # decided the deadline is due, so the network reaches it too
             # (otherwise nothing would run and the timer would re-arm forever).
-            self.network.advance(max(self.network_time(), deadline))
+            self._advance(max(self.network_time(), deadline))
         finally:
             # Re-arm even if a callback scheduled on the network raised: the
             # error goes to the loop's exception handler, the network goes on.
@@ -171,7 +208,7 @@ class NetworkDriver:
         so no timer can come due; only the loop's decision to sleep or jump
         needs the timer right.
         """
-        if self._stale:
+        if self.stale:
             try:
                 self._rearm()
             except (SystemExit, KeyboardInterrupt):
@@ -188,7 +225,7 @@ class NetworkDriver:
         An exception from a network callback goes to the loop's exception
         handler, as it would from the ``call_soon`` of an unpolled driver.
         """
-        if self._soon:
+        if self.due:
             try:
                 self._fire_soon()
             except (SystemExit, KeyboardInterrupt):
@@ -199,18 +236,14 @@ class NetworkDriver:
                 )
 
     def _fire_soon(self) -> None:
-        self._soon = False
+        self.due = False
         if not self.attached:
             return
-        network = self.network
         try:
-            # self.network_time(), inline: this runs once per loop iteration
-            # in which the application sent something.
-            t = self.loop.time() - self.offset
-            network.advance(t if t > network.now else network.now)
+            self._advance(self.network_time())
         finally:
             if self._polled:
-                self._stale = True  # see refresh()
+                self.stale = True  # see refresh()
             else:
                 self._rearm()
 
@@ -227,9 +260,6 @@ class NetworkDriver:
         if _drivers.get(self.network) is self:
             del _drivers[self.network]
             self.network.set_wakeup(None)
-            if getattr(self.loop, "_aiotcpsim_epoch", None) == self.offset:
-                with contextlib.suppress(AttributeError):
-                    del self.loop._aiotcpsim_epoch  # type: ignore[attr-defined]
 
     def __enter__(self) -> NetworkDriver:
         return self
@@ -262,3 +292,31 @@ def attach(loop: asyncio.AbstractEventLoop, network: Network) -> NetworkDriver:
         RuntimeError: the network is already driven by another loop.
     """
     return NetworkDriver(loop, network)
+
+
+class NetworkClock(Protocol):
+    """What a simulated socket or transport asks before it sends or reads."""
+
+    def present(self) -> float:
+        """The network's present, the network brought up to the loop's clock."""
+        ...
+
+
+class StandingClock:
+    """The clock of a network no driver runs on the caller's loop: it stands
+    still (``present()`` is the network's own time)."""
+
+    def __init__(self, network: Network) -> None:
+        self.network = network
+
+    def present(self) -> float:
+        return self.network.now
+
+
+def clock_for(loop: asyncio.AbstractEventLoop, network: Network) -> NetworkClock:
+    """The clock of ``network`` as seen from ``loop``: the driver that runs the
+    network on that loop, else a :class:`StandingClock`."""
+    driver = _drivers.get(network)
+    if driver is not None and driver.loop is loop:
+        return driver
+    return StandingClock(network)

@@ -1,5 +1,9 @@
 """The virtual-time asyncio event loop.
 
+Rule owned here: when the loop's clock may jump, and how far (the numbered
+rules below, applied in :meth:`VirtualTimeLoop._idle_select` only); the
+network's clock follows through the driver (``_driver.py``).
+
 ``VirtualTimeLoop`` is a ``SelectorEventLoop`` whose ``time()`` is virtual.
 It behaves like the stock loop in every respect but one: when the loop would
 otherwise sleep until the next timer, and nothing outside the loop can make
@@ -58,12 +62,12 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Coroutine, Mapping
-from contextvars import Context, copy_context
+from contextvars import Context
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
-from ..network import Network
+from .. import Network
 from ._driver import NetworkDriver
-from ._overrides import NetworkLoopMixin
+from ._install import NetworkLoopMixin
 
 if TYPE_CHECKING:
     from _typeshed import FileDescriptorLike
@@ -79,30 +83,6 @@ _MAXIMUM_SELECT_TIMEOUT = 24 * 3600
 # thread this often (a thread may end without ever waking the loop).
 _THREAD_POLL_INTERVAL = 0.05
 _BASE_RESOLUTION = time.get_clock_info("monotonic").resolution
-
-
-# asyncio.Handle's __init__ outside debug mode only stores its arguments and
-# three constants; call_soon stores them itself (two Python calls less per
-# callback: __init__ and the get_debug() it makes).  The same code in 3.11 to
-# 3.13; the test below falls back to the constructor if a version changes it.
-_HANDLE_INIT_NAMES = (
-    "contextvars",
-    "copy_context",
-    "_context",
-    "_loop",
-    "_callback",
-    "_args",
-    "_cancelled",
-    "_repr",
-    "get_debug",
-    "format_helpers",
-    "extract_stack",
-    "sys",
-    "_getframe",
-    "_source_traceback",
-)
-_FILL_HANDLES = asyncio.Handle.__init__.__code__.co_names == _HANDLE_INIT_NAMES
-_new_object = object.__new__
 
 
 class DeadlockError(RuntimeError):
@@ -188,7 +168,7 @@ class _VirtualTimeSelector(selectors.BaseSelector):
         # readiness would be collected; the callbacks they schedule (a
         # transport's read) run in this iteration.  See NetworkDriver.poll.
         driver = loop._driver
-        if driver._soon:
+        if driver.due:
             driver.poll()
             if loop._ready:
                 timeout = 0  # no longer idle
@@ -202,11 +182,11 @@ class _VirtualTimeSelector(selectors.BaseSelector):
             if self._other_fds or self._signal_handlers:
                 return self._selector.select(0)
             return []
-        if driver._stale:
+        if driver.stale:
             # The loop is about to sleep or jump: its timer for the network
             # must be right now (see NetworkDriver.refresh).
             driver.refresh()
-            if driver._soon:
+            if driver.due:
                 return []  # something is due after all: the loop decides again
         return loop._idle_select(timeout)
 
@@ -315,38 +295,6 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
                 self.call_exception_handler(
                     {"message": "exception in a network callback", "exception": exc}
                 )
-
-    def call_soon(
-        self,
-        callback: Callable[[*_Ts], object],
-        *args: *_Ts,
-        context: Context | None = None,
-    ) -> asyncio.Handle:
-        """Like ``BaseEventLoop.call_soon`` (the same code in 3.11 to 3.13),
-        without its two inner method calls outside debug mode: a simulated
-        connection schedules several callbacks per segment."""
-        if self._debug:
-            handle = super().call_soon(callback, *args, context=context)
-            if handle._source_traceback:  # type: ignore[attr-defined]
-                del handle._source_traceback[-1]  # type: ignore[attr-defined]
-            return handle
-        if self._closed:
-            raise RuntimeError("Event loop is closed")
-        if not _FILL_HANDLES:
-            handle = asyncio.Handle(callback, args, self, context)
-            self._ready.append(handle)
-            return handle
-        # asyncio.Handle(callback, args, self, context) outside debug mode, inline.
-        filled: Any = _new_object(asyncio.Handle)
-        filled._context = copy_context() if context is None else context
-        filled._loop = self
-        filled._callback = callback
-        filled._args = args
-        filled._cancelled = False
-        filled._repr = None
-        filled._source_traceback = None
-        self._ready.append(filled)
-        return filled  # type: ignore[no-any-return]
 
     def call_at(
         self,

@@ -1,5 +1,9 @@
 """``SimServer``: ``asyncio.Server`` over simulated listeners.
 
+Rule owned here: how a listening server accepts (up to ``backlog`` per
+readiness, each connection set up by its own task) and when it counts as
+closed; :func:`make_transport` is the one place a transport is made, TLS or not.
+
 It behaves as ``asyncio.base_events.Server`` of the running Python:
 
 * ``wait_closed()``: from 3.12.1 it waits until the server is closed *and* every
@@ -30,8 +34,7 @@ from ._socket import SimSocket
 from ._transport import SimTransport
 
 if TYPE_CHECKING:
-    from ..host import Listener
-    from ..network import Network
+    from .. import Listener, Network
 
 __all__ = ["SimServer", "make_transport"]
 
@@ -110,11 +113,13 @@ class SimServer(asyncio.base_events.Server):
 
     # -- clients ---------------------------------------------------------------------
 
-    def _attach(self, transport: SimTransport) -> None:
+    def attach_client(self, transport: SimTransport) -> None:
+        """A transport for a connection this server accepted was made."""
         assert self._sim_sockets is not None
         self._clients.add(transport)
 
-    def _detach(self, transport: SimTransport) -> None:
+    def detach_client(self, transport: SimTransport) -> None:
+        """That transport lost its connection (``wait_closed()`` may return)."""
         self._clients.discard(transport)
         if self._sim_sockets is None and len(self._clients) == 0:
             self._wakeup()
@@ -160,7 +165,7 @@ class SimServer(asyncio.base_events.Server):
             conn = listener.accept()
             if conn is None:
                 break
-            child = SimSocket(self._network, sock.host, conn=conn, loop=self._loop)
+            child = SimSocket(self._network, sock.host, clock=sock.clock, conn=conn)
             if self._keep_alive:
                 child.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             extra = {"peername": (conn.remote[0], conn.remote[1])}

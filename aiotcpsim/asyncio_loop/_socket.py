@@ -1,5 +1,11 @@
 """Socket-like views of simulated TCP endpoints, and the map from real sockets.
 
+Rule owned here: which simulated socket a socket object handed to the loop
+stands for (the registry: :func:`register_real_socket`,
+:func:`lookup_real_socket`, :func:`connected_socket`), and what
+``get_extra_info("socket")`` answers.  Options and errno errors come from
+``aiotcpsim._sockets``, readability from ``aiotcpsim._readiness``.
+
 :class:`SimSocket` is what ``transport.get_extra_info("socket")`` and
 ``server.sockets`` return.  It answers what asyncio's ``TransportSocket``
 answers (``family``, ``type``, ``proto``, ``getsockname``, ``getpeername``,
@@ -29,23 +35,40 @@ Real sockets
 
 from __future__ import annotations
 
-import asyncio
 import errno
-import os
 import socket
-import struct
 import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .._readiness import ReadinessFd
-from ..tcp.state import CLOSED, SYN_SENT
+from .. import State
+from .._readiness import ReadinessFd, poll_readable
+from .._sockets import NODELAY, SocketOptions, os_error
+from ._driver import NetworkClock
 
 if TYPE_CHECKING:
-    from ..host import Host, Listener
-    from ..network import Network
-    from ..tcp import Connection
+    from .. import Connection, Host, Listener, Network
 
-__all__ = ["SimSocket", "lookup_real_socket", "network_time", "register_real_socket"]
+__all__ = [
+    "SimSocket",
+    "connected_socket",
+    "lookup_real_socket",
+    "register_real_socket",
+    "unsupported",
+]
+
+_UNSUPPORTED = (
+    "aiotcpsim simulates TCP over IPv4 only: {what} is not supported on a simulated "
+    "network (run it on a stock event loop)"
+)
+
+
+def unsupported(what: str) -> NotImplementedError:
+    """The error for a socket kind the simulated network does not carry (UDP, Unix)."""
+    return NotImplementedError(_UNSUPPORTED.format(what=what))
+
+
+# getpeername() raises ENOTCONN in these states.
+_NOT_CONNECTED = frozenset({State.SYN_SENT, State.CLOSED})
 
 
 class _Handler(Protocol):
@@ -57,64 +80,6 @@ class _Handler(Protocol):
 
 class _ListenHandler(Protocol):
     def tcp_acceptable(self, listener: Listener) -> None: ...
-
-
-_INT_OPTIONS_DEFAULTS: dict[tuple[int, int], int] = {
-    (socket.SOL_SOCKET, socket.SO_KEEPALIVE): 0,
-    (socket.SOL_SOCKET, socket.SO_REUSEADDR): 0,
-    (socket.SOL_SOCKET, socket.SO_TYPE): socket.SOCK_STREAM,
-    (socket.IPPROTO_TCP, socket.TCP_NODELAY): 0,
-}
-
-
-_LINGER = (socket.SOL_SOCKET, socket.SO_LINGER)
-_COPIED_OPTIONS = [
-    (socket.SOL_SOCKET, socket.SO_KEEPALIVE),
-    _LINGER,
-    *(
-        (socket.IPPROTO_TCP, getattr(socket, name))
-        for name in (
-            "TCP_NODELAY",
-            "TCP_KEEPIDLE",
-            "TCP_KEEPINTVL",
-            "TCP_KEEPCNT",
-            "TCP_USER_TIMEOUT",
-            "TCP_SYNCNT",
-        )
-        if hasattr(socket, name)
-    ),
-]
-_fresh_options: dict[tuple[int, int], Any] = {}
-
-# The options SimSocket._apply_options hands to the connection.
-_NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY)
-_KEEPALIVE = (socket.SOL_SOCKET, socket.SO_KEEPALIVE)
-_KEEPALIVE_PARAMS = [
-    ((socket.IPPROTO_TCP, getattr(socket, name)), key)
-    for name, key in (
-        ("TCP_KEEPIDLE", "idle"),
-        ("TCP_KEEPINTVL", "interval"),
-        ("TCP_KEEPCNT", "count"),
-    )
-    if hasattr(socket, name)
-]
-_USER_TIMEOUT = (
-    (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) if hasattr(socket, "TCP_USER_TIMEOUT") else None
-)
-_SYNCNT = (socket.IPPROTO_TCP, socket.TCP_SYNCNT) if hasattr(socket, "TCP_SYNCNT") else None
-
-
-def _fresh_socket_options() -> dict[tuple[int, int], Any]:
-    """The options of a fresh kernel TCP socket (read once)."""
-    if not _fresh_options:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            for key in _COPIED_OPTIONS:
-                try:
-                    value = probe.getsockopt(*key, 8) if key == _LINGER else probe.getsockopt(*key)
-                except OSError:
-                    continue
-                _fresh_options[key] = value
-    return _fresh_options
 
 
 class SimSocket:
@@ -134,13 +99,13 @@ class SimSocket:
         network: Network,
         host: Host,
         *,
+        clock: NetworkClock,
         conn: Connection | None = None,
         listener: Listener | None = None,
         sockname: tuple[str, int] | None = None,
-        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.network = network
-        self.loop = loop
+        self.clock = clock  # asked for the network's present before each call
         self.host = host
         self.conn: Connection | None = None
         self.listener = listener
@@ -149,9 +114,7 @@ class SimSocket:
         self._fd: ReadinessFd | None = None
         self._handler: _Handler | None = None
         self._listen_handler: _ListenHandler | None = None
-        self._options: dict[tuple[int, int], int] = {}
-        self._linger = (0, 0)  # SO_LINGER (l_onoff, l_linger)
-        self._keepalive: dict[str, int | None] = {"idle": None, "interval": None, "count": None}
+        self._options = SocketOptions()
         self._real: socket.socket | None = None
         if conn is not None:
             self.attach(conn)
@@ -170,14 +133,8 @@ class SimSocket:
         """Take over the options a library set on its own kernel socket before
         handing it to the loop (``TCP_SYNCNT``, keep-alive, ``SO_LINGER``...):
         those that differ from a fresh kernel socket's."""
-        fresh = _fresh_socket_options()
-        for key, default in fresh.items():
-            try:
-                value = real.getsockopt(*key, 8) if key == _LINGER else real.getsockopt(*key)
-            except OSError:
-                continue
-            if value != default:
-                self.setsockopt(key[0], key[1], value)
+        self._options.copy_from(real)
+        self._apply_options()
 
     def own_real_socket(self, real: object) -> None:
         """Close the kernel socket ``real`` along with this one: a transport made
@@ -198,8 +155,7 @@ class SimSocket:
             self._handler.tcp_connected(conn)
 
     def tcp_readable(self, conn: Connection) -> None:
-        if self._fd is not None:  # self.refresh(), inline: once per segment with data
-            self.refresh()
+        self.refresh()
         if self._handler is not None:
             self._handler.tcp_readable(conn)
 
@@ -226,15 +182,7 @@ class SimSocket:
             return False
         if self.listener is not None:
             return self.listener.pending() > 0
-        conn = self.conn
-        if conn is None:
-            return False
-        return bool(
-            conn.readable_bytes > 0
-            or conn.eof_received
-            or conn.error is not None
-            or conn.state is CLOSED
-        )
+        return self.conn is not None and poll_readable(self.conn)
 
     def refresh(self) -> None:
         """Bring the descriptor handed out by :meth:`fileno` up to date."""
@@ -263,81 +211,31 @@ class SimSocket:
 
     def getpeername(self) -> tuple[str, int]:
         conn = self.conn
-        if conn is None or self._closed or conn.state is SYN_SENT or conn.state is CLOSED:
-            raise OSError(errno.ENOTCONN, os.strerror(errno.ENOTCONN))
+        if conn is None or self._closed or conn.state in _NOT_CONNECTED:
+            raise os_error(errno.ENOTCONN)
         return (conn.remote[0], conn.remote[1])
 
     def setsockopt(self, level: int, optname: int, value: Any, optlen: int | None = None) -> None:
         if self._closed:
-            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-        if (level, optname) == (socket.SOL_SOCKET, socket.SO_LINGER):
-            if not isinstance(value, (bytes, bytearray)) or len(value) < 8:
-                raise OSError(errno.EINVAL, "SO_LINGER takes pack('ii', onoff, seconds)")
-            onoff, secs = struct.unpack("ii", bytes(value[:8]))
-            self._linger = (onoff, secs)
-            return
-        if isinstance(value, (bytes, bytearray)):
-            value = int.from_bytes(bytes(value[:4]) or b"\0", "little")
-        if value is None:
-            value = 0
-        self._options[(level, optname)] = int(value)
+            raise os_error(errno.EBADF)
+        self._options.set(level, optname, value)
         self._apply_options()
 
     def set_nodelay(self) -> None:
         """``setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)``, what every transport does
-        when it is made, without the general code's tests."""
-        if self._closed:
-            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-        self._options[_NODELAY] = 1
-        self._apply_options()
+        when it is made."""
+        self.setsockopt(*NODELAY, 1)
 
     def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> Any:
         if self._closed:
-            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-        if (level, optname) == (socket.SOL_SOCKET, socket.SO_ERROR):
-            err = self.conn.take_error() if self.conn is not None else None
-            value: int = err or 0
-        elif (level, optname) == (socket.SOL_SOCKET, socket.SO_LINGER):
-            if buflen is not None:
-                return struct.pack("ii", *self._linger).ljust(buflen, b"\0")[:buflen]
-            return self._linger[0]
-        elif (level, optname) == (socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
-            value = int(self.listener is not None)
-        elif (level, optname) in self._options:
-            value = self._options[(level, optname)]
-        else:
-            value = _INT_OPTIONS_DEFAULTS.get((level, optname), 0)
-        if buflen is not None:
-            return value.to_bytes(4, "little", signed=True).ljust(buflen, b"\0")[:buflen]
-        return value
+            raise os_error(errno.EBADF)
+        return self._options.get(
+            level, optname, buflen, conn=self.conn, listening=self.listener is not None
+        )
 
     def _apply_options(self) -> None:
-        conn = self.conn
-        opts = self._options
-        if conn is None or not opts:
-            return  # nothing set (the keep-alive parameters come from opts too)
-        if _NODELAY in opts:
-            conn.nodelay = bool(opts[_NODELAY])
-        if len(opts) == 1 and _NODELAY in opts:
-            return  # the common case: asyncio's transports set TCP_NODELAY only
-        keepalive = self._keepalive
-        for key, name in _KEEPALIVE_PARAMS:
-            if key in opts:
-                keepalive[name] = opts[key]
-        if _KEEPALIVE in opts or any(v is not None for v in keepalive.values()):
-            idle, interval = keepalive["idle"], keepalive["interval"]
-            conn.set_keepalive(
-                bool(opts.get(_KEEPALIVE, 0)),
-                idle=float(idle) if idle is not None else None,
-                interval=float(interval) if interval is not None else None,
-                count=keepalive["count"],
-                now=network_time(self.network, self.loop),
-            )
-        if _USER_TIMEOUT is not None and _USER_TIMEOUT in opts:
-            ms = opts[_USER_TIMEOUT]
-            conn.user_timeout = ms / 1000 if ms > 0 else None
-        if _SYNCNT is not None and _SYNCNT in opts:
-            conn.syn_retries = opts[_SYNCNT]
+        if self.conn is not None:
+            self._options.apply(self.conn, self.clock.present)
 
     def setblocking(self, flag: bool) -> None:
         if flag:
@@ -359,9 +257,9 @@ class SimSocket:
     def shutdown(self, how: int) -> None:
         """``SHUT_WR``/``SHUT_RDWR`` half-close the connection (a FIN after queued data)."""
         if self._closed or self.conn is None:
-            raise OSError(errno.ENOTCONN, os.strerror(errno.ENOTCONN))
+            raise os_error(errno.ENOTCONN)
         if how in (socket.SHUT_WR, socket.SHUT_RDWR):
-            self.conn.shutdown(network_time(self.network, self.loop))
+            self.conn.shutdown(self.clock.present())
 
     @property
     def closed(self) -> bool:
@@ -378,9 +276,9 @@ class SimSocket:
         if self.conn is not None:
             conn = self.conn
             conn.user = None
-            if conn.state is not CLOSED:
-                now = network_time(self.network, self.loop)
-                if self._linger[0] and self._linger[1] == 0:
+            if conn.state is not State.CLOSED:
+                now = self.clock.present()
+                if self._options.abortive_close:
                     conn.abort(now)  # SO_LINGER {1, 0}: close() resets
                 else:
                     conn.close(now)
@@ -396,10 +294,10 @@ class SimSocket:
             real.close()
 
     def detach(self) -> int:
-        raise OSError(errno.EOPNOTSUPP, "a simulated socket has no kernel descriptor to detach")
+        raise os_error(errno.EOPNOTSUPP, "a simulated socket has no kernel descriptor to detach")
 
     def dup(self) -> SimSocket:
-        raise OSError(errno.EOPNOTSUPP, "a simulated socket cannot be duplicated")
+        raise os_error(errno.EOPNOTSUPP, "a simulated socket cannot be duplicated")
 
     def __repr__(self) -> str:
         parts = [f"<aiotcpsim.SimSocket host={self.host.name}"]
@@ -417,23 +315,6 @@ class SimSocket:
         fd = getattr(self, "_fd", None)
         if fd is not None:
             fd.close()
-
-
-def network_time(network: Network, loop: asyncio.AbstractEventLoop | None = None) -> float:
-    """The network's present, for a call the application makes now.
-
-    Between the network's own timers its clock lags the loop's; a segment sent
-    now must leave at the loop's time, so the network is first advanced to it
-    (running whatever fell due meanwhile).  In real-time mode the driver sets
-    ``loop._aiotcpsim_epoch`` to the loop time at which the network's clock read 0.
-    """
-    if loop is not None:
-        # The clocks first: on the virtual-time loop they agree but while its
-        # clock jumps, so the other tests are rarely needed.
-        t = loop.time() - getattr(loop, "_aiotcpsim_epoch", 0.0)
-        if t > network.now and not network.in_advance and not loop.is_closed():
-            network.advance(t)
-    return network.now
 
 
 # -- the registry of real sockets --------------------------------------------------
@@ -465,4 +346,22 @@ def lookup_real_socket(real: object) -> SimSocket | None:
     if real.fileno() != fd:
         del _registry[real]
         return None
+    return sim
+
+
+def connected_socket(sock: object) -> SimSocket:
+    """The connected SimSocket ``sock`` stands for (``sock=`` arguments, ``sock_*`` calls).
+
+    Raises:
+        ValueError: ``sock`` was never connected on the simulated network.
+        OSError: ``ENOTCONN``, the simulated socket is not connected (or closed).
+    """
+    sim = lookup_real_socket(sock)
+    if sim is None:
+        raise ValueError(
+            f"{sock!r} is not connected on the simulated network: connect it with "
+            "loop.sock_connect() first, or pass host and port"
+        )
+    if sim.conn is None or sim.closed:
+        raise os_error(errno.ENOTCONN)
     return sim

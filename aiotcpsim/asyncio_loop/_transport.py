@@ -1,5 +1,10 @@
 """``SimTransport``: an ``asyncio.Transport`` over a simulated TCP connection.
 
+Rule owned here: what a protocol sees of a simulated connection -- when
+``data_received``/``eof_received``/``connection_lost`` run, what the write
+buffer holds, when ``pause_writing`` is called -- is decided in this class,
+the way ``_SelectorSocketTransport`` decides it for a kernel socket.
+
 It mirrors ``asyncio.selector_events._SelectorSocketTransport`` call for call,
 with the selector replaced by the connection's callbacks:
 
@@ -33,38 +38,19 @@ import sys
 import warnings
 from asyncio import constants, format_helpers, transports
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..tcp import State
+from .._readiness import recv_answers
 from ._socket import SimSocket
 
 if TYPE_CHECKING:
-    from ..network import Network
-    from ..tcp import Connection
+    from .. import Connection, Network
 
-__all__ = ["SimTransport"]
+__all__ = ["ClientTracker", "SimTransport"]
 
 logger = logging.getLogger("asyncio")
 
 _LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
-
-# States in which recv() answers at once (b"" or an error), data or not.
-_NOT_WAITING = frozenset({State.CLOSED, State.TIME_WAIT, State.LISTEN})
-
-
-def _still_readable(conn: Connection) -> bool:
-    """Whether ``conn.recv`` may return something now (data, EOF, an error).
-
-    Errs on the side of True: a read that finds nothing costs one callback,
-    a missed one would lose the wake-up.
-    """
-    return bool(
-        conn.readable_bytes
-        or conn.eof_received
-        or conn.pending_error is not None
-        or conn.error is not None
-        or conn.state in _NOT_WAITING
-    )
 
 
 def _report_callback_error(
@@ -85,17 +71,12 @@ def _report_callback_error(
     )
 
 
-# What transports._FlowControlMixin.__init__(extra, loop) does, with the
-# BaseTransport.__init__ and _set_write_buffer_limits() it calls: store the
-# extra info, the loop, "not paused" and the default limits (64 KiB, 16 KiB).
-# The same code in 3.11 to 3.13; SimTransport.__init__ stores them itself
-# (three Python calls less per transport) unless a version changes it.
-_INLINE_MIXIN_INIT = (
-    transports._FlowControlMixin.__init__.__code__.co_names
-    == ("super", "__init__", "_loop", "_protocol_paused", "_set_write_buffer_limits")
-    and transports.BaseTransport.__init__.__code__.co_names == ("_extra",)
-    and 65536 in transports._FlowControlMixin._set_write_buffer_limits.__code__.co_consts  # type: ignore[attr-defined]
-)
+class ClientTracker(Protocol):
+    """What a transport tells the server that accepted its connection
+    (``SimServer``; asyncio's ``Server`` has the same two calls, private)."""
+
+    def attach_client(self, transport: SimTransport) -> None: ...
+    def detach_client(self, transport: SimTransport) -> None: ...
 
 
 def _set_result_unless_cancelled(fut: asyncio.Future[None]) -> None:
@@ -113,6 +94,7 @@ class SimTransport(transports._FlowControlMixin):
     _extra: dict[str, Any]
     _loop: asyncio.AbstractEventLoop  # set by the mixin
     _protocol_paused: bool
+    _protocol: Any  # set by set_protocol(); None once the connection is lost
 
     if TYPE_CHECKING:  # the mixin's, not declared in typeshed
 
@@ -131,21 +113,15 @@ class SimTransport(transports._FlowControlMixin):
         protocol: asyncio.BaseProtocol,
         waiter: asyncio.Future[None] | None = None,
         extra: dict[str, Any] | None = None,
-        server: Any = None,
+        server: ClientTracker | None = None,
     ) -> None:
-        if _INLINE_MIXIN_INIT:
-            self._extra = {} if extra is None else extra
-            self._loop = loop
-            self._protocol_paused = False
-            self._high_water = 64 * 1024
-            self._low_water = self._high_water // 4
-        else:
-            super().__init__(extra, loop)
+        super().__init__(extra, loop)
         assert sock.conn is not None, "a transport needs a connected SimSocket"
         self._network = network
         self._sock: SimSocket | None = sock
         self._conn: Connection = sock.conn
-        sock.loop = loop
+        # Asked for the network's present before each send and read.
+        self._clock = sock.clock
         # As asyncio's selector transports do (base_events._set_nodelay).
         sock.set_nodelay()  # sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
         info = self._extra
@@ -156,10 +132,7 @@ class SimTransport(transports._FlowControlMixin):
                 info["peername"] = sock.getpeername()
             except OSError:
                 info["peername"] = None
-        # self.set_protocol(protocol), inline.
-        self._buffered = isinstance(protocol, asyncio.BufferedProtocol)
-        self._protocol: Any = protocol
-        self._protocol_connected = True
+        self.set_protocol(protocol)
         self._server = server
         self._buffer = bytearray()
         self._conn_lost = 0
@@ -175,7 +148,7 @@ class SimTransport(transports._FlowControlMixin):
         self._read_context: contextvars.Context | None = None
         self._write_context: contextvars.Context | None = None
         if server is not None:
-            server._attach(self)
+            server.attach_client(self)
         sock.set_handler(self)
         if loop.get_debug():
             # As asyncio's: each step its own callback, timed and traced as such.
@@ -240,16 +213,6 @@ class SimTransport(transports._FlowControlMixin):
             assert self._sock is not None
             self._sock.close()
 
-    def _now(self) -> float:
-        # network_time(self._network, self._loop), inline (called on every
-        # send and read): the network's clock, brought up to the loop's.
-        network = self._network
-        loop = self._loop
-        t = loop.time() - getattr(loop, "_aiotcpsim_epoch", 0.0)
-        if t > network.now and not network.in_advance and not loop.is_closed():
-            network.advance(t)
-        return network.now
-
     # -- extra info ----------------------------------------------------------------
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -302,7 +265,7 @@ class SimTransport(transports._FlowControlMixin):
         self._read_context = contextvars.copy_context()
         # Level-triggered: data may already be waiting (else tcp_readable()
         # schedules the read when it comes).
-        if _still_readable(self._conn):
+        if recv_answers(self._conn):
             self._schedule_read()
 
     def _remove_reader(self) -> None:
@@ -318,9 +281,8 @@ class SimTransport(transports._FlowControlMixin):
         pass
 
     def tcp_readable(self, conn: Connection) -> None:
-        if self._reading and not self._read_scheduled:  # self._schedule_read(), inline
-            self._read_scheduled = True
-            self._loop.call_soon(self._read_ready, context=self._read_context)
+        if self._reading:
+            self._schedule_read()
 
     def tcp_writable(self, conn: Connection) -> None:
         if self._writing and not self._write_scheduled:
@@ -340,14 +302,13 @@ class SimTransport(transports._FlowControlMixin):
             more = self._read_ready__get_buffer()
         else:
             more = self._read_ready__data_received()
-        sock = self._sock
-        if sock is not None and sock._fd is not None:  # sock.refresh(), inline
-            sock.refresh()
+        if self._sock is not None:
+            self._sock.refresh()  # the readiness behind its fileno()
         # Level-triggered, as epoll: read again next iteration only while the
         # socket is still readable (more than max_size was waiting, or EOF or
         # an error follows the data).  Otherwise tcp_readable() reschedules
         # when something new arrives; an extra read would find nothing.
-        if more and self._reading and _still_readable(self._conn):
+        if more and self._reading and recv_answers(self._conn):
             self._schedule_read()
 
     def _read_ready__get_buffer(self) -> bool:
@@ -361,7 +322,7 @@ class SimTransport(transports._FlowControlMixin):
             self._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
             return False
         try:
-            data = self._conn.recv(len(buf), self._now())
+            data = self._conn.recv(len(buf), self._clock.present())
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -385,7 +346,7 @@ class SimTransport(transports._FlowControlMixin):
 
     def _read_ready__data_received(self) -> bool:
         try:
-            data = self._conn.recv(self.max_size, self._now())
+            data = self._conn.recv(self.max_size, self._clock.present())
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -444,7 +405,7 @@ class SimTransport(transports._FlowControlMixin):
             # Optimization (as asyncio's): try to send now.
             chunk = data if isinstance(data, bytes) else bytes(data)
             try:
-                n = self._conn.send(chunk, self._now())
+                n = self._conn.send(chunk, self._clock.present())
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
@@ -480,7 +441,7 @@ class SimTransport(transports._FlowControlMixin):
             # The connection copies what it takes; offering it all tells it we
             # want to write more, so it reports tcp_writable when room frees.
             with memoryview(self._buffer) as view:
-                n = self._conn.send(view, self._now())
+                n = self._conn.send(view, self._clock.present())
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -500,14 +461,14 @@ class SimTransport(transports._FlowControlMixin):
             if self._closing:
                 self._call_connection_lost(None)
             elif self._eof:
-                self._conn.shutdown(self._now())
+                self._conn.shutdown(self._clock.present())
 
     def write_eof(self) -> None:
         if self._closing or self._eof:
             return
         self._eof = True
         if not self._buffer:
-            self._conn.shutdown(self._now())
+            self._conn.shutdown(self._clock.present())
 
     def can_write_eof(self) -> bool:
         return True
@@ -574,7 +535,7 @@ class SimTransport(transports._FlowControlMixin):
             self._protocol = None
             server = self._server
             if server is not None:
-                server._detach(self)
+                server.detach_client(self)
                 self._server = None
             if self._empty_waiter is not None and not self._empty_waiter.done():
                 self._empty_waiter.set_exception(ConnectionError("Connection is closed by peer"))

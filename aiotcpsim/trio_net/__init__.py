@@ -1,5 +1,14 @@
 """Run trio's networking over a simulated network.
 
+Rule owned here: the simulated network replaces trio's socket factory and
+resolver only inside ``open_network``, and only for the run that entered it.
+
+Map: ``_driver`` (the one place the network clock moves, at trio's idle
+point, and the canonical order of socket requests), ``_socket`` (the trio
+socket object), ``_resolver`` (the socket factory and hostname resolver);
+options, errno errors and readiness are shared with the asyncio adapter
+(``aiotcpsim._sockets``, ``aiotcpsim._readiness``).
+
 Inside ``async with open_network(net):`` the unmodified trio calls --
 ``trio.open_tcp_stream``, ``trio.serve_tcp``, ``trio.open_tcp_listeners``,
 ``trio.socket.socket`` and the ``SocketStream`` they return -- speak TCP on
@@ -32,7 +41,7 @@ from contextlib import asynccontextmanager
 
 import trio
 
-from ..network import Network
+from .. import Network
 from ._driver import TrioDriver
 from ._resolver import SimHostnameResolver, SimSocketFactory
 from ._socket import SimSocket

@@ -1,4 +1,8 @@
-"""Drive a :class:`~aiotcpsim.network.Network` from a trio run.
+"""Drive a :class:`~aiotcpsim.Network` from a trio run.
+
+Rule owned here: the network never moves while a task runs, and its clock
+moves in one place, :meth:`TrioDriver._advance`, called at trio's idle point;
+network time is read from trio's clock by one formula, :meth:`TrioDriver.now`.
 
 Trio runs the tasks that are ready in each batch in a random order (on
 purpose: code must not rely on it).  If sockets called into the network
@@ -45,23 +49,18 @@ clock's arbitrary origin otherwise (real time).
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import math
-import os
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import outcome
 import trio
 
-from ..network import Network
+from .. import Network
 
-if TYPE_CHECKING:
-    from ._socket import SimSocket
-
-__all__ = ["BLOCK", "TrioDriver"]
+__all__ = ["BLOCK", "RANK_RECV", "RANK_SEND", "SocketRequests", "TrioDriver"]
 
 logger = logging.getLogger("aiotcpsim")
 
@@ -85,12 +84,30 @@ RANK_RECV = 1  # recv, accept: the reading direction
 RANK_SEND = 2  # send, wait_writable, connect, bind: the writing direction
 
 
+class SocketRequests:
+    """One socket as the driver sees it: its canonical key (the order of its
+    requests), the requests parked until its next connection callback, whether
+    a task waits in each direction, and what to do after one of its requests
+    completed (``after``: the socket refreshes its readiness descriptor).
+    ``owner`` names the socket in log messages."""
+
+    __slots__ = ("after", "key", "owner", "parked", "reading", "writing")
+
+    def __init__(self, key: tuple[int, ...], owner: object, after: Callable[[], None]) -> None:
+        self.key = key
+        self.owner = owner
+        self.after = after
+        self.parked: set[_Request] = set()
+        self.reading = False  # a task waits in recv/accept
+        self.writing = False  # a task waits in send/wait_writable/connect/bind
+
+
 class _Request:
     __slots__ = ("cancelled", "done", "fn", "key", "sock", "task")
 
     def __init__(
         self,
-        sock: SimSocket,
+        sock: SocketRequests,
         key: tuple[Any, ...],
         fn: Callable[[], Any],
         task: trio.lowlevel.Task | None,
@@ -227,7 +244,7 @@ class TrioDriver(trio.abc.Instrument):
 
     async def call(
         self,
-        sock: SimSocket,
+        sock: SocketRequests,
         rank: int,
         fn: Callable[[], Any],
         on_cancel: Callable[[], None] | None = None,
@@ -241,7 +258,7 @@ class TrioDriver(trio.abc.Instrument):
         # One waiting reader and one waiting writer per socket, as trio's I/O
         # manager allows per descriptor.
         reading = rank == RANK_RECV
-        if sock._reader if reading else sock._writer:
+        if sock.reading if reading else sock.writing:
             verb = "reading from" if reading else "writing to"
             raise trio.BusyResourceError(f"another task is already {verb} this socket")
         task = trio.lowlevel.current_task()
@@ -251,39 +268,39 @@ class TrioDriver(trio.abc.Instrument):
 
         def abort(_: Any) -> trio.lowlevel.Abort:
             request.cancelled = True
-            sock._parked.discard(request)
+            sock.parked.discard(request)
             if on_cancel is not None:
                 on_cancel()
             return trio.lowlevel.Abort.SUCCEEDED
 
         if reading:
-            sock._reader = True
+            sock.reading = True
         else:
-            sock._writer = True
+            sock.writing = True
         try:
             return await trio.lowlevel.wait_task_rescheduled(abort)
         finally:
             if reading:
-                sock._reader = False
+                sock.reading = False
             else:
-                sock._writer = False
+                sock.writing = False
 
-    def post(self, sock: SimSocket, fn: Callable[[], Any]) -> None:
+    def post(self, sock: SocketRequests, fn: Callable[[], Any]) -> None:
         """Run ``fn()`` at the next idle point, for a synchronous call (close,
         shutdown, an option) whose effect on the network must wait for it."""
         self._seq += 1
         self._queue.append(_Request(sock, (sock.key, RANK_SYNC, self._seq), fn, None))
 
-    def retry(self, requests: set[_Request]) -> None:
-        """Queue parked requests again (a connection callback fired)."""
-        self._queue.extend(requests)
-        requests.clear()
+    def retry(self, sock: SocketRequests) -> None:
+        """Queue the requests parked on ``sock`` again (a connection callback fired)."""
+        self._queue.extend(sock.parked)
+        sock.parked.clear()
 
-    def fail_socket(self, sock: SimSocket, exc: BaseException) -> None:
+    def fail_socket(self, sock: SocketRequests, exc: BaseException) -> None:
         """Fail every request of ``sock`` still waiting (the socket was closed)."""
-        for request in list(sock._parked):
+        for request in list(sock.parked):
             self._fail(request, exc)
-        sock._parked.clear()
+        sock.parked.clear()
         for request in self._queue:
             if request.sock is sock and request.task is not None:
                 self._fail(request, exc)
@@ -300,6 +317,14 @@ class TrioDriver(trio.abc.Instrument):
     def now(self) -> float:
         """Network time (never earlier than ``network.now``)."""
         return max(self.network.now, trio.current_time() - self.offset)
+
+    def _advance(self, now: float) -> None:
+        """Run the network up to ``now``.
+
+        This is the only place where the network clock moves; it runs only at
+        an idle point (see the module docstring).
+        """
+        self.network.advance(now)
 
     # -- the idle point -------------------------------------------------------------
 
@@ -328,14 +353,15 @@ class TrioDriver(trio.abc.Instrument):
         """Run the network and the queued requests until nothing more happens at
         this instant; re-arm the sleeper.  True when the run loop has new work."""
         network = self.network
-        now = max(network.now, trio.current_time() - self.offset)
+        now = self.now()
         if self._due is not None:
-            now = max(now, self._due)  # a real clock may read a hair before the deadline
+            # A real clock may read a hair before the deadline.
+            now = max(now, self._due)
             self._due = None
         woke = False
         while True:
             try:
-                network.advance(now)
+                self._advance(now)
             except Exception as exc:
                 logger.exception("aiotcpsim: error in a network callback")
                 self.errors.append(exc)
@@ -344,30 +370,7 @@ class TrioDriver(trio.abc.Instrument):
             if not queue:
                 break
             self._queue = []
-            queue.sort(key=_key)
-            for request in queue:
-                if request.cancelled or request.done:
-                    continue
-                try:
-                    result = request.fn()
-                except Exception as exc:
-                    request.done = True
-                    if request.task is not None:
-                        trio.lowlevel.reschedule(request.task, outcome.Error(exc))
-                        woke = True
-                    else:
-                        logger.debug("aiotcpsim: %s: %r", request.sock, exc)
-                    continue
-                if result is BLOCK:
-                    request.sock._parked.add(request)
-                    continue
-                request.done = True
-                if request.task is not None:
-                    trio.lowlevel.reschedule(request.task, outcome.Value(result))
-                    woke = True
-            for request in queue:
-                if request.done:
-                    request.sock._refresh()
+            woke = self._run_requests(queue) or woke
         deadline = network.next_deadline()
         self._armed = deadline
         target = math.inf if deadline is None else deadline + self.offset
@@ -376,6 +379,36 @@ class TrioDriver(trio.abc.Instrument):
             if self._scope is not None:
                 self._scope.deadline = target
             woke = woke or target < math.inf
+        return woke
+
+    def _run_requests(self, queue: list[_Request]) -> bool:
+        """Carry out ``queue`` in canonical order; park those that would block.
+        True when a task was rescheduled."""
+        woke = False
+        queue.sort(key=_key)
+        for request in queue:
+            if request.cancelled or request.done:
+                continue
+            try:
+                result = request.fn()
+            except Exception as exc:
+                request.done = True
+                if request.task is not None:
+                    trio.lowlevel.reschedule(request.task, outcome.Error(exc))
+                    woke = True
+                else:
+                    logger.debug("aiotcpsim: %s: %r", request.sock.owner, exc)
+                continue
+            if result is BLOCK:
+                request.sock.parked.add(request)
+                continue
+            request.done = True
+            if request.task is not None:
+                trio.lowlevel.reschedule(request.task, outcome.Value(result))
+                woke = True
+        for request in queue:
+            if request.done:
+                request.sock.after()
         return woke
 
     def __repr__(self) -> str:
@@ -389,11 +422,3 @@ def _key(request: _Request) -> tuple[Any, ...]:
 
 def _nothing() -> None:
     pass
-
-
-def os_error(code: int, text: str | None = None) -> OSError:
-    """``OSError(code, strerror)``: Python picks the subclass (ConnectionResetError...)."""
-    return OSError(code, text or os.strerror(code))
-
-
-EBADF = errno.EBADF

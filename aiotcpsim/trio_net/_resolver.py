@@ -1,13 +1,19 @@
-"""trio's socket factory and hostname resolver, answered by a simulated network."""
+"""trio's socket factory and hostname resolver, answered by a simulated network.
+
+Rule owned here: which sockets trio may make inside ``open_network`` (IPv4
+TCP only; other families and types fail with the errno a kernel without them
+gives) and how trio's name lookups are answered from the network's names.
+"""
 
 from __future__ import annotations
 
+import errno
 import socket as _stdlib_socket
 from typing import TYPE_CHECKING, Any, Literal
 
 import trio
 
-from ._driver import os_error
+from .._sockets import os_error
 from ._socket import SimSocket
 
 if TYPE_CHECKING:
@@ -34,14 +40,14 @@ class SimSocketFactory(trio.abc.SocketFactory):
         proto: int = 0,
     ) -> trio.socket.SocketType:
         if family != _stdlib_socket.AF_INET:
-            raise os_error(_errno("EAFNOSUPPORT"), "the simulated network is IPv4 only")
+            raise os_error(errno.EAFNOSUPPORT, "the simulated network is IPv4 only")
         flags = getattr(_stdlib_socket, "SOCK_NONBLOCK", 0) | getattr(
             _stdlib_socket, "SOCK_CLOEXEC", 0
         )
         if type & ~flags != _stdlib_socket.SOCK_STREAM:
-            raise os_error(_errno("ESOCKTNOSUPPORT"), "the simulated network carries TCP only")
+            raise os_error(errno.ESOCKTNOSUPPORT, "the simulated network carries TCP only")
         if proto not in (0, _stdlib_socket.IPPROTO_TCP):
-            raise os_error(_errno("EPROTONOSUPPORT"))
+            raise os_error(errno.EPROTONOSUPPORT)
         network = self._driver.network
         return SimSocket(self._driver, network.current_host(), proto=proto)
 
@@ -139,10 +145,3 @@ def _port(port: Any) -> int:
             raise _stdlib_socket.gaierror(
                 _stdlib_socket.EAI_SERVICE, "Servname not supported for ai_socktype"
             ) from None
-
-
-def _errno(name: str) -> int:
-    import errno
-
-    code: int = getattr(errno, name)
-    return code

@@ -1,5 +1,9 @@
 """A trio socket object for one simulated TCP endpoint.
 
+Rule owned here: what each trio socket call does to the simulated
+connection -- as a request the driver carries out at trio's next idle point,
+never directly -- and which errno it raises.
+
 :class:`SimSocket` subclasses :class:`trio.socket.SocketType`, the documented
 base for custom socket objects, so trio's own ``SocketStream``,
 ``SocketListener``, ``open_tcp_stream`` and ``open_tcp_listeners`` accept it.
@@ -24,71 +28,31 @@ from __future__ import annotations
 
 import builtins
 import errno
-import ipaddress
 import operator
 import os
 import socket as _stdlib_socket
-import struct
-import sys
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
 
 import trio
 
-from .._readiness import ReadinessFd
-from ..tcp import State
-from ._driver import BLOCK, RANK_RECV, RANK_SEND, os_error
+from .. import State
+from .._readiness import ReadinessFd, poll_readable, writable
+from .._sockets import SocketOptions, check_local_address, os_error, parse_ipv4
+from ._driver import BLOCK, RANK_RECV, RANK_SEND, SocketRequests
 
 if TYPE_CHECKING:
     from typing import Self
 
     from typing_extensions import Buffer
 
-    from ..host import Host, Listener
-    from ..tcp import Connection
-    from ._driver import TrioDriver, _Request
+    from .. import Connection, Host, Listener
+    from ._driver import TrioDriver
 
 __all__ = ["SimSocket"]
 
-_LINGER = (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_LINGER)
-_NODELAY = (_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY)
-_KEEPALIVE = (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_KEEPALIVE)
-_REUSEADDR = (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_REUSEADDR)
-_KEEPALIVE_PARAMS = [
-    ((_stdlib_socket.IPPROTO_TCP, getattr(_stdlib_socket, name)), key)
-    for name, key in (("TCP_KEEPIDLE", "idle"), ("TCP_KEEPINTVL", "interval"))
-    if hasattr(_stdlib_socket, name)
-]
-_KEEPCNT = (
-    (_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_KEEPCNT)
-    if hasattr(_stdlib_socket, "TCP_KEEPCNT")
-    else None
-)
-_USER_TIMEOUT = (
-    (_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_USER_TIMEOUT)
-    if hasattr(_stdlib_socket, "TCP_USER_TIMEOUT")
-    else None
-)
-_SYNCNT = (
-    (_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_SYNCNT)
-    if hasattr(_stdlib_socket, "TCP_SYNCNT")
-    else None
-)
-_DEFAULTS: dict[tuple[int, int], int] = {
-    (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_TYPE): _stdlib_socket.SOCK_STREAM,
-    (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_DOMAIN): _stdlib_socket.AF_INET,
-    (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_PROTOCOL): _stdlib_socket.IPPROTO_TCP,
-}
 _NOT_CONNECTED = frozenset({State.CLOSED, State.LISTEN, State.SYN_SENT})
 _CLOSED_MESSAGE = "another task closed this socket"
-
-
-def _is_ipv4(text: str) -> bool:
-    try:
-        ipaddress.IPv4Address(text)
-    except ValueError:
-        return False
-    return True
 
 
 class SimSocket(trio.socket.SocketType):
@@ -111,7 +75,10 @@ class SimSocket(trio.socket.SocketType):
         self._driver = driver
         self._host = host
         self._proto = proto
-        self.key: tuple[int, ...] = key if key is not None else driver.socket_key()
+        # This socket's requests to the driver, ordered by its canonical key.
+        self._requests = SocketRequests(
+            key if key is not None else driver.socket_key(), owner=self, after=self._refresh
+        )
         self._conn: Connection | None = None
         self._listener: Listener | None = None
         self._listening = False
@@ -119,11 +86,7 @@ class SimSocket(trio.socket.SocketType):
         self._closed = False
         self._shut_wr = False
         self._accepted = 0
-        self._parked: set[_Request] = set()
-        self._reader = False  # a task waits in recv/accept
-        self._writer = False  # a task waits in send/wait_writable/connect/bind
-        self._options: dict[tuple[int, int], int] = {}
-        self._linger = (0, 0)
+        self._options = SocketOptions()
         self._fd: ReadinessFd | None = None
         if conn is not None:
             self._conn = conn
@@ -132,8 +95,8 @@ class SimSocket(trio.socket.SocketType):
     # -- connection callbacks (ConnectionUser / ListenerUser) -----------------------
 
     def _wake(self) -> None:
-        if self._parked:
-            self._driver.retry(self._parked)
+        if self._requests.parked:
+            self._driver.retry(self._requests)
         if self._fd is not None:
             self._refresh()
 
@@ -160,15 +123,7 @@ class SimSocket(trio.socket.SocketType):
             return False
         if self._listener is not None:
             return self._listening and self._listener.pending() > 0
-        conn = self._conn
-        if conn is None:
-            return False
-        return bool(
-            conn.readable_bytes > 0
-            or conn.eof_received
-            or conn.error is not None
-            or conn.state is State.CLOSED
-        )
+        return self._conn is not None and poll_readable(self._conn)
 
     def _refresh(self) -> None:
         if self._fd is not None:
@@ -200,6 +155,11 @@ class SimSocket(trio.socket.SocketType):
     @property
     def did_shutdown_SHUT_WR(self) -> bool:
         return self._shut_wr
+
+    @property
+    def key(self) -> tuple[int, ...]:
+        """The socket's canonical key (see ``TrioDriver.socket_key``)."""
+        return self._requests.key
 
     @property
     def connection(self) -> Connection | None:
@@ -244,23 +204,7 @@ class SimSocket(trio.socket.SocketType):
 
     def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> int | bytes:
         self._check_open()
-        key = (level, optname)
-        if key == (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_ERROR):
-            err = self._conn.take_error() if self._conn is not None else None
-            value = err or 0
-        elif key == _LINGER:
-            if buflen is not None:
-                return struct.pack("ii", *self._linger).ljust(buflen, b"\0")[:buflen]
-            return self._linger[0]
-        elif key == (_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_ACCEPTCONN):
-            value = int(self._listening)
-        elif key in self._options:
-            value = self._options[key]
-        else:
-            value = _DEFAULTS.get(key, 0)
-        if buflen is not None:
-            return value.to_bytes(4, sys.byteorder, signed=True).ljust(buflen, b"\0")[:buflen]
-        return value
+        return self._options.get(level, optname, buflen, conn=self._conn, listening=self._listening)
 
     @overload
     def setsockopt(self, level: int, optname: int, value: int | Buffer) -> None: ...
@@ -272,47 +216,13 @@ class SimSocket(trio.socket.SocketType):
         self, level: int, optname: int, value: int | Buffer | None, optlen: int | None = None
     ) -> None:
         self._check_open()
-        key = (level, optname)
-        if key == _LINGER:
-            raw = bytes(value) if value is not None and not isinstance(value, int) else b""
-            if len(raw) < 8:
-                raise os_error(errno.EINVAL, "SO_LINGER takes struct.pack('ii', onoff, seconds)")
-            onoff, seconds = struct.unpack("ii", raw[:8])
-            self._linger = (onoff, seconds)
-            return
-        if value is None:
-            number = 0
-        elif isinstance(value, int):
-            number = value
-        else:
-            number = int.from_bytes(bytes(value)[:4] or b"\0", sys.byteorder, signed=True)
-        self._options[key] = int(number)
+        self._options.set(level, optname, value)
         if self._conn is not None:
-            self._driver.post(self, self._apply_options)
+            self._driver.post(self._requests, self._apply_options)
 
     def _apply_options(self) -> None:
-        conn = self._conn
-        if conn is None or self._closed:
-            return
-        opts = self._options
-        if _NODELAY in opts:
-            conn.nodelay = bool(opts[_NODELAY])
-        params: dict[str, int] = {name: opts[key] for key, name in _KEEPALIVE_PARAMS if key in opts}
-        count = opts.get(_KEEPCNT) if _KEEPCNT is not None else None
-        if _KEEPALIVE in opts or params or count is not None:
-            idle, interval = params.get("idle"), params.get("interval")
-            conn.set_keepalive(
-                bool(opts.get(_KEEPALIVE, 0)),
-                idle=float(idle) if idle is not None else None,
-                interval=float(interval) if interval is not None else None,
-                count=count,
-                now=self._driver.now(),
-            )
-        if _USER_TIMEOUT is not None and _USER_TIMEOUT in opts:
-            ms = opts[_USER_TIMEOUT]
-            conn.user_timeout = ms / 1000 if ms > 0 else None
-        if _SYNCNT is not None and _SYNCNT in opts:
-            conn.syn_retries = opts[_SYNCNT]
+        if self._conn is not None and not self._closed:
+            self._options.apply(self._conn, self._driver.now)
 
     def get_inheritable(self) -> bool:
         return False
@@ -341,8 +251,11 @@ class SimSocket(trio.socket.SocketType):
             raise TypeError(f"port must be an int, got {port!r}")
         if not 0 <= port <= 65535:
             raise OverflowError("connect(): port must be 0-65535.")
-        if host in ("", "0.0.0.0") or _is_ipv4(host):
-            return (host or "0.0.0.0", port)
+        if host in ("", "0.0.0.0"):
+            return ("0.0.0.0", port)
+        ip = parse_ipv4(host)
+        if ip is not None:
+            return (ip, port)
         return (self._driver.network.resolve(host), port)
 
     # -- opening ---------------------------------------------------------------------------------
@@ -356,18 +269,17 @@ class SimSocket(trio.socket.SocketType):
             if self._bound is not None or self._conn is not None:
                 raise os_error(errno.EINVAL)
             host = self._host
-            if ip != "0.0.0.0" and ip != host.ip and not ip.startswith("127."):
-                raise os_error(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+            check_local_address(host, ip)
             listener = host.bind(
                 port,
-                reuse_address=bool(self._options.get(_REUSEADDR, 0)),
+                reuse_address=self._options.reuse_address,
                 ip=None if ip == "0.0.0.0" else ip,
             )
             listener.user = self
             self._listener = listener
             self._bound = (ip, listener.port)
 
-        await self._driver.call(self, RANK_SEND, bind)
+        await self._driver.call(self._requests, RANK_SEND, bind)
 
     def listen(self, backlog: int = min(_stdlib_socket.SOMAXCONN, 128)) -> None:
         self._check_open()
@@ -387,7 +299,7 @@ class SimSocket(trio.socket.SocketType):
             if not self._closed and not bound.closed:
                 bound.listen(max(0, backlog))
 
-        self._driver.post(self, listen)
+        self._driver.post(self._requests, listen)
 
     async def accept(self) -> tuple[SimSocket, tuple[str, int]]:
         self._check_open()
@@ -410,7 +322,9 @@ class SimSocket(trio.socket.SocketType):
             )
             return (sock, (conn.remote[0], conn.remote[1]))
 
-        result: tuple[SimSocket, tuple[str, int]] = await self._driver.call(self, RANK_RECV, accept)
+        result: tuple[SimSocket, tuple[str, int]] = await self._driver.call(
+            self._requests, RANK_RECV, accept
+        )
         return result
 
     async def connect(self, address: Any) -> None:
@@ -426,7 +340,7 @@ class SimSocket(trio.socket.SocketType):
                 if self._listening:
                     raise os_error(errno.EINVAL)
                 local_port = 0
-                reuse = bool(self._options.get(_REUSEADDR, 0))
+                reuse = self._options.reuse_address
                 if self._listener is not None:
                     # A socket bound before connect(): its port becomes the local port.
                     local_port = self._listener.port
@@ -442,10 +356,10 @@ class SimSocket(trio.socket.SocketType):
                 return None
             if conn.state is State.CLOSED:
                 err = conn.take_error() or conn.error or errno.ECONNREFUSED
-                raise OSError(err, f"Error connecting to {(ip, port)!r}: {os.strerror(err)}")
+                raise os_error(err, f"Error connecting to {(ip, port)!r}: {os.strerror(err)}")
             return BLOCK
 
-        await self._driver.call(self, RANK_SEND, connect, self._abandon_connect)
+        await self._driver.call(self._requests, RANK_SEND, connect, self._abandon_connect)
 
     def _abandon_connect(self) -> None:
         # trio closes a kernel socket whose connect() was cancelled: the attempt
@@ -469,7 +383,7 @@ class SimSocket(trio.socket.SocketType):
                 return BLOCK
             return n
 
-        result: int = await self._driver.call(self, RANK_SEND, send)
+        result: int = await self._driver.call(self._requests, RANK_SEND, send)
         return result
 
     async def recv(self, buflen: int, flags: int = 0, /) -> bytes:
@@ -490,7 +404,7 @@ class SimSocket(trio.socket.SocketType):
             data = conn.recv(buflen, self._driver.now())
             return BLOCK if data is None else data
 
-        result: bytes = await self._driver.call(self, RANK_RECV, recv)
+        result: bytes = await self._driver.call(self._requests, RANK_RECV, recv)
         return result
 
     async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: int = 0) -> int:
@@ -502,19 +416,14 @@ class SimSocket(trio.socket.SocketType):
     async def wait_writable(self) -> None:
         self._check_open()
 
-        def writable() -> Any:
+        def check_writable() -> Any:
             self._check_open()
             conn = self._conn
-            if (
-                conn is None
-                or conn.send_buffer_free > 0
-                or conn.error is not None
-                or conn.state not in (State.ESTABLISHED, State.CLOSE_WAIT)
-            ):
+            if conn is None or writable(conn):
                 return None
             return BLOCK
 
-        await self._driver.call(self, RANK_SEND, writable)
+        await self._driver.call(self._requests, RANK_SEND, check_writable)
 
     # -- closing ---------------------------------------------------------------------------------
 
@@ -526,7 +435,7 @@ class SimSocket(trio.socket.SocketType):
             raise os_error(errno.ENOTCONN)
         if flag in (_stdlib_socket.SHUT_WR, _stdlib_socket.SHUT_RDWR) and not self._shut_wr:
             self._shut_wr = True
-            self._driver.post(self, lambda: conn.shutdown(self._driver.now()))
+            self._driver.post(self._requests, lambda: conn.shutdown(self._driver.now()))
 
     def close(self) -> None:
         """Close as ``close(2)`` does: FIN after queued data, RST if unread data is
@@ -536,13 +445,13 @@ class SimSocket(trio.socket.SocketType):
         if self._closed:
             return
         self._closed = True
-        self._driver.fail_socket(self, trio.ClosedResourceError(_CLOSED_MESSAGE))
+        self._driver.fail_socket(self._requests, trio.ClosedResourceError(_CLOSED_MESSAGE))
         conn, listener = self._conn, self._listener
         if conn is not None:
             conn.user = None
         if listener is not None:
             listener.user = None
-        abort = self._linger[0] != 0 and self._linger[1] == 0
+        abort = self._options.abortive_close
 
         def close() -> None:
             now = self._driver.now()
@@ -554,7 +463,7 @@ class SimSocket(trio.socket.SocketType):
             if listener is not None:
                 listener.close()
 
-        self._driver.post(self, close)
+        self._driver.post(self._requests, close)
         if self._fd is not None:
             self._fd.close()
             self._fd = None

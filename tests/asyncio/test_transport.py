@@ -14,8 +14,7 @@ from loop_support import close_writer, run
 
 import aiotcpsim
 from aiotcpsim import State
-from aiotcpsim.asyncio_loop._overrides import install
-from aiotcpsim.asyncio_loop._socket import SimSocket
+from aiotcpsim.asyncio_loop import SimSocket, install
 
 
 class Recorder(asyncio.Protocol):

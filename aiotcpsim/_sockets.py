@@ -1,0 +1,257 @@
+"""What the adapters' socket objects share: options, errno errors, addresses.
+
+Rule owned here: a simulated socket answers ``setsockopt``/``getsockopt``, and
+raises errno errors, the same way under asyncio and under trio.  The asyncio
+``SimSocket`` and the trio ``SimSocket`` keep their options in a
+:class:`SocketOptions` and hand them to their connection with
+:meth:`SocketOptions.apply`; an errno becomes an exception through
+:func:`os_error` only; an IPv4 literal is recognised by :func:`parse_ipv4` only.
+No asyncio and no trio here.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import socket
+import struct
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import Connection, Host
+
+__all__ = [
+    "KEEPALIVE",
+    "LINGER",
+    "NODELAY",
+    "REUSEADDR",
+    "SocketOptions",
+    "check_local_address",
+    "fresh_kernel_options",
+    "is_ipv4",
+    "os_error",
+    "parse_ipv4",
+]
+
+
+def os_error(code: int, text: str | None = None) -> OSError:
+    """``OSError(code, strerror)``: Python picks the subclass by errno
+    (``ConnectionRefusedError``, ``ConnectionResetError``, ``TimeoutError``...)."""
+    return OSError(code, text or os.strerror(code))
+
+
+# -- addresses ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def parse_ipv4(text: str) -> str | None:
+    """``text`` in canonical form if it is a dotted-quad IPv4 address
+    (``"127.000.0.1"`` -> ``"127.0.0.1"``), else None.  Cached: a client
+    connects to the same few addresses over and over."""
+    parts = text.split(".")
+    if len(parts) == 4 and all(p.isdigit() and int(p) < 256 and len(p) <= 3 for p in parts):
+        return ".".join(str(int(p)) for p in parts)
+    return None
+
+
+def is_ipv4(text: str) -> bool:
+    """Whether ``text`` is a dotted-quad IPv4 address (see :func:`parse_ipv4`)."""
+    return parse_ipv4(text) is not None
+
+
+def check_local_address(host: Host, ip: str) -> None:
+    """A bind address must belong to the host: its address, loopback, or any.
+
+    Raises:
+        OSError: ``EADDRNOTAVAIL``, as ``bind(2)`` for a foreign address.
+    """
+    if ip in ("0.0.0.0", "", host.ip) or ip.startswith("127."):
+        return
+    raise os_error(errno.EADDRNOTAVAIL)
+
+
+# -- options -------------------------------------------------------------------------------
+
+LINGER = (socket.SOL_SOCKET, socket.SO_LINGER)
+NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY)
+KEEPALIVE = (socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+REUSEADDR = (socket.SOL_SOCKET, socket.SO_REUSEADDR)
+_ERROR = (socket.SOL_SOCKET, socket.SO_ERROR)
+_ACCEPTCONN = (socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+
+
+def _tcp_option(name: str) -> tuple[int, int] | None:
+    value = getattr(socket, name, None)
+    return None if value is None else (socket.IPPROTO_TCP, value)
+
+
+# What getsockopt() answers for an option nobody set (anything else: 0).
+_DEFAULTS: dict[tuple[int, int], int] = {
+    (socket.SOL_SOCKET, socket.SO_TYPE): socket.SOCK_STREAM,
+    (socket.SOL_SOCKET, socket.SO_DOMAIN): socket.AF_INET,
+    (socket.SOL_SOCKET, socket.SO_PROTOCOL): socket.IPPROTO_TCP,
+}
+# The keep-alive parameters, by the name Connection.set_keepalive gives them.
+_KEEPALIVE_PARAMS = [
+    (key, name)
+    for key, name in (
+        (_tcp_option("TCP_KEEPIDLE"), "idle"),
+        (_tcp_option("TCP_KEEPINTVL"), "interval"),
+        (_tcp_option("TCP_KEEPCNT"), "count"),
+    )
+    if key is not None
+]
+_USER_TIMEOUT = _tcp_option("TCP_USER_TIMEOUT")
+_SYNCNT = _tcp_option("TCP_SYNCNT")
+# The options a library may set on its own kernel socket before handing it
+# to the loop, which the simulated socket then takes over.
+_COPIED = [
+    KEEPALIVE,
+    LINGER,
+    *(
+        key
+        for key in (
+            NODELAY,
+            _tcp_option("TCP_KEEPIDLE"),
+            _tcp_option("TCP_KEEPINTVL"),
+            _tcp_option("TCP_KEEPCNT"),
+            _USER_TIMEOUT,
+            _SYNCNT,
+        )
+        if key is not None
+    ),
+]
+_fresh: dict[tuple[int, int], Any] = {}
+
+
+def _read_option(sock: socket.socket, key: tuple[int, int]) -> Any:
+    return sock.getsockopt(*key, 8) if key == LINGER else sock.getsockopt(*key)
+
+
+def fresh_kernel_options() -> dict[tuple[int, int], Any]:
+    """The copied options of a fresh kernel TCP socket (read once)."""
+    if not _fresh:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            for key in _COPIED:
+                try:
+                    _fresh[key] = _read_option(probe, key)
+                except OSError:
+                    continue
+    return _fresh
+
+
+class SocketOptions:
+    """What ``setsockopt`` left on one simulated socket.
+
+    Integer options are kept by ``(level, optname)``; ``SO_LINGER`` as its
+    ``(l_onoff, l_linger)`` pair.  :meth:`apply` hands those the TCB knows
+    (``TCP_NODELAY``, keep-alive, ``TCP_USER_TIMEOUT``, ``TCP_SYNCNT``) to a
+    connection.
+    """
+
+    __slots__ = ("linger", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[int, int], int] = {}
+        self.linger = (0, 0)
+
+    @property
+    def abortive_close(self) -> bool:
+        """``SO_LINGER`` {1, 0}: ``close()`` resets instead of sending a FIN."""
+        return self.linger[0] != 0 and self.linger[1] == 0
+
+    @property
+    def reuse_address(self) -> bool:
+        return bool(self.values.get(REUSEADDR, 0))
+
+    def set(self, level: int, optname: int, value: Any) -> None:
+        """``setsockopt``: an int, a buffer (its first 4 bytes, native order)
+        or None (0); ``SO_LINGER`` takes ``struct.pack('ii', onoff, seconds)``.
+
+        Raises:
+            OSError: ``EINVAL`` for an ``SO_LINGER`` value that is not 8 bytes.
+        """
+        key = (level, optname)
+        if key == LINGER:
+            raw = bytes(value) if value is not None and not isinstance(value, int) else b""
+            if len(raw) < 8:
+                raise os_error(errno.EINVAL, "SO_LINGER takes struct.pack('ii', onoff, seconds)")
+            onoff, seconds = struct.unpack("ii", raw[:8])
+            self.linger = (onoff, seconds)
+            return
+        if value is None:
+            number = 0
+        elif isinstance(value, int):
+            number = value
+        else:
+            number = int.from_bytes(bytes(value)[:4] or b"\0", sys.byteorder, signed=True)
+        self.values[key] = int(number)
+
+    def get(
+        self,
+        level: int,
+        optname: int,
+        buflen: int | None,
+        *,
+        conn: Connection | None,
+        listening: bool,
+    ) -> int | bytes:
+        """``getsockopt``: ``SO_ERROR`` takes the connection's pending error,
+        ``SO_ACCEPTCONN`` says ``listening``; with ``buflen``, the bytes."""
+        key = (level, optname)
+        if key == _ERROR:
+            err = conn.take_error() if conn is not None else None
+            value = err or 0
+        elif key == LINGER:
+            if buflen is not None:
+                return struct.pack("ii", *self.linger).ljust(buflen, b"\0")[:buflen]
+            return self.linger[0]
+        elif key == _ACCEPTCONN:
+            value = int(listening)
+        elif key in self.values:
+            value = self.values[key]
+        else:
+            value = _DEFAULTS.get(key, 0)
+        if buflen is not None:
+            return value.to_bytes(4, sys.byteorder, signed=True).ljust(buflen, b"\0")[:buflen]
+        return value
+
+    def copy_from(self, real: socket.socket) -> None:
+        """Take over the options a library set on its own kernel socket: those
+        that differ from a fresh kernel socket's."""
+        for key, default in fresh_kernel_options().items():
+            try:
+                value = _read_option(real, key)
+            except OSError:
+                continue
+            if value != default:
+                self.set(key[0], key[1], value)
+
+    def apply(self, conn: Connection, now: Callable[[], float]) -> None:
+        """Hand the options the TCB knows to ``conn``; ``now()`` is asked only
+        when keep-alive is set (its first probe counts from then)."""
+        opts = self.values
+        if not opts:
+            return  # nothing set: a socket attached to its connection
+        if NODELAY in opts:
+            conn.nodelay = bool(opts[NODELAY])
+            if len(opts) == 1:
+                return  # asyncio's transports set TCP_NODELAY and nothing else
+        params = {name: opts[key] for key, name in _KEEPALIVE_PARAMS if key in opts}
+        if KEEPALIVE in opts or params:
+            idle, interval = params.get("idle"), params.get("interval")
+            conn.set_keepalive(
+                bool(opts.get(KEEPALIVE, 0)),
+                idle=float(idle) if idle is not None else None,
+                interval=float(interval) if interval is not None else None,
+                count=params.get("count"),
+                now=now(),
+            )
+        if _USER_TIMEOUT is not None and _USER_TIMEOUT in opts:
+            ms = opts[_USER_TIMEOUT]
+            conn.user_timeout = ms / 1000 if ms > 0 else None
+        if _SYNCNT is not None and _SYNCNT in opts:
+            conn.syn_retries = opts[_SYNCNT]

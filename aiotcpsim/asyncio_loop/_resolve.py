@@ -1,0 +1,176 @@
+"""Names on the simulated network: ``getaddrinfo`` and ``getnameinfo``.
+
+Rule owned here: every name the asyncio adapter looks up -- a host and port
+given to ``create_connection``/``create_server``/``sock_connect``, the loop's
+``getaddrinfo``/``getnameinfo`` -- is answered by :func:`resolve` and
+:func:`getnameinfo` from the network's names, at once, without the executor
+thread the stock loop uses, with the ``socket.gaierror`` codes the system
+resolver gives.  The network is IPv4 only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from typing import TYPE_CHECKING
+
+from .._sockets import parse_ipv4
+
+if TYPE_CHECKING:
+    from .. import Network
+
+__all__ = ["AddrInfo", "getaddrinfo", "getnameinfo", "resolve"]
+
+AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[str, int]]
+
+_UNKNOWN = "Name or service not known"
+
+
+def resolve(
+    network: Network,
+    host: str | bytes | None,
+    port: str | bytes | int | None,
+    *,
+    family: int = 0,
+    type: int = 0,
+    proto: int = 0,
+    flags: int = 0,
+) -> list[AddrInfo]:
+    """``socket.getaddrinfo`` answered from the network's names.
+
+    Raises:
+        socket.gaierror: an unknown name (``EAI_NONAME``), an unknown service
+            (``EAI_SERVICE``), or an IPv6 request (the network is IPv4 only).
+    """
+    if (
+        # Fast path, what create_connection(host, port) to an address asks:
+        # the general code below answers the same.
+        type == socket.SOCK_STREAM
+        and not (family or proto or flags)
+        and isinstance(host, str)
+        and isinstance(port, int)
+    ):
+        ip = parse_ipv4(host)
+        if ip is not None:
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (ip, port))]
+    if isinstance(host, bytes):
+        host = host.decode("idna")
+    if isinstance(port, bytes):
+        port = port.decode("ascii")
+    if host is None and port is None:
+        raise socket.gaierror(socket.EAI_NONAME, _UNKNOWN)
+    _check_family(family)
+    number = _service(port, flags)
+    ip = _address(network, host, flags)
+    canonname = host if (flags & socket.AI_CANONNAME and host) else ""
+    return [
+        (socket.AF_INET, kind, p, canonname, (ip, number)) for kind, p in _socket_kinds(type, proto)
+    ]
+
+
+def _check_family(family: int) -> None:
+    if family not in (0, socket.AF_INET):
+        if family == socket.AF_INET6:
+            raise socket.gaierror(
+                socket.EAI_ADDRFAMILY,
+                "Address family for hostname not supported (the simulated network is IPv4 only)",
+            )
+        raise socket.gaierror(socket.EAI_FAMILY, "ai_family not supported")
+
+
+def _service(port: str | int | None, flags: int) -> int:
+    """The port number of a service (a number, a numeric string or a name)."""
+    if port is None:
+        return 0
+    if isinstance(port, int):
+        return port
+    if port.isdigit():
+        return int(port)
+    if flags & socket.AI_NUMERICSERV:
+        raise socket.gaierror(socket.EAI_NONAME, _UNKNOWN)
+    try:
+        return socket.getservbyname(port, "tcp")
+    except OSError:
+        raise socket.gaierror(
+            socket.EAI_SERVICE, "Servname not supported for ai_socktype"
+        ) from None
+
+
+def _address(network: Network, host: str | None, flags: int) -> str:
+    """The IPv4 address of a host name or literal (None: any or loopback)."""
+    if host is None:
+        return "0.0.0.0" if flags & socket.AI_PASSIVE else "127.0.0.1"
+    quad = parse_ipv4(host)
+    if quad is not None:
+        return quad
+    if ":" in host:
+        raise socket.gaierror(
+            socket.EAI_ADDRFAMILY,
+            f"Address family for hostname not supported: {host!r} is IPv6 "
+            "and the simulated network is IPv4 only",
+        )
+    if flags & socket.AI_NUMERICHOST or not host:
+        raise socket.gaierror(socket.EAI_NONAME, _UNKNOWN)
+    name = host[:-1] if host.endswith(".") else host
+    try:
+        return network.resolve(name)
+    except socket.gaierror:
+        return network.resolve(name.lower())
+
+
+def _socket_kinds(type: int, proto: int) -> list[tuple[socket.SocketKind, int]]:
+    """The (socket type, protocol) pairs ``getaddrinfo`` lists for an address."""
+    kinds: list[tuple[socket.SocketKind, int]]
+    if type == 0:
+        kinds = [
+            (socket.SOCK_STREAM, socket.IPPROTO_TCP),
+            (socket.SOCK_DGRAM, socket.IPPROTO_UDP),
+            (socket.SOCK_RAW, 0),
+        ]
+    elif type == socket.SOCK_STREAM:
+        kinds = [(socket.SOCK_STREAM, socket.IPPROTO_TCP)]
+    elif type == socket.SOCK_DGRAM:
+        kinds = [(socket.SOCK_DGRAM, socket.IPPROTO_UDP)]
+    else:
+        kinds = [(socket.SocketKind(type), proto)]
+    if proto:
+        kinds = [k for k in kinds if k[1] == proto] or [(kinds[0][0], proto)]
+    return kinds
+
+
+async def getaddrinfo(
+    network: Network,
+    host: str | bytes | None,
+    port: str | bytes | int | None,
+    *,
+    family: int = 0,
+    type: int = 0,
+    proto: int = 0,
+    flags: int = 0,
+) -> list[AddrInfo]:
+    """``loop.getaddrinfo`` on the simulated network (no executor thread)."""
+    return resolve(network, host, port, family=family, type=type, proto=proto, flags=flags)
+
+
+async def getnameinfo(
+    network: Network, sockaddr: tuple[str, int] | tuple[str, int, int, int], flags: int = 0
+) -> tuple[str, str]:
+    """``loop.getnameinfo``: the host's name for an address, the service for a port."""
+    ip, port = sockaddr[0], sockaddr[1]
+    if flags & socket.NI_NUMERICHOST:
+        name = ip
+    else:
+        owner = network.host_for_address(ip)
+        if owner is None and ip.startswith("127."):
+            owner = network.localhost
+        if owner is not None:
+            name = owner.name
+        elif flags & socket.NI_NAMEREQD:
+            raise socket.gaierror(socket.EAI_NONAME, _UNKNOWN)
+        else:
+            name = ip
+    service = str(port)
+    if not flags & socket.NI_NUMERICSERV:
+        with contextlib.suppress(OSError):
+            service = socket.getservbyport(port, "udp" if flags & socket.NI_DGRAM else "tcp")
+    return (name, service)

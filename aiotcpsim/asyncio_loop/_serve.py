@@ -1,0 +1,260 @@
+"""Passive opens on the simulated network: ``create_server``, ``sock_accept``,
+``connect_accepted_socket``.
+
+Rule owned here: a listening socket the application opens through the loop
+is bound on the current simulated host by :func:`create_server` (host, list
+of hosts, port 0, ``backlog``, ``ssl``, ``start_serving``, ``sock=``;
+``reuse_port`` is accepted and ignored) and listens from ``start_serving``:
+before that, a connection is refused, as with asyncio's own servers, whose
+``Server`` calls ``listen()`` there.  The bind errors and their messages are
+those of the stock loop of the running Python.  A real, bound socket handed
+to the loop (``create_server(sock=)``, ``sock_accept``) stands for a simulated
+listener on its bound port, opened at its first use (:func:`listen_on_real_socket`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import socket
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .._sockets import check_local_address, os_error
+from ._connect import ProtocolFactory, check_ssl_args, create_transport
+from ._driver import NetworkClock, clock_for
+from ._resolve import AddrInfo, resolve
+from ._server import SimServer
+from ._socket import SimSocket, connected_socket, lookup_real_socket, register_real_socket
+
+if TYPE_CHECKING:
+    from .. import Host, Listener, Network
+
+__all__ = ["connect_accepted_socket", "create_server", "listen_on_real_socket", "sock_accept"]
+
+_PY313 = sys.version_info >= (3, 13)
+
+
+def listen_on_real_socket(
+    loop: asyncio.AbstractEventLoop, network: Network, real: Any, backlog: int = 100
+) -> SimSocket:
+    """The simulated listener standing for a real, bound socket (opened on first use)."""
+    sim = lookup_real_socket(real)
+    if sim is not None:
+        if sim.listener is None:
+            raise os_error(errno.EINVAL, "the socket is connected, not listening")
+        return sim
+    ip, port = real.getsockname()[:2]
+    host = network.current_host()
+    listener = host.listen(port, backlog=backlog, reuse_address=True, ip=ip)
+    sim = SimSocket(network, host, clock=clock_for(loop, network), listener=listener)
+    register_real_socket(real, sim)
+    return sim
+
+
+def _server_addresses(
+    network: Network,
+    host: str | Iterable[str] | None,
+    port: int | str | None,
+    family: int,
+    flags: int,
+) -> list[AddrInfo]:
+    """The addresses to bind, each once (``host`` may be a list of hosts)."""
+    hosts: list[str | None]
+    if host == "":
+        hosts = [None]
+    elif isinstance(host, str) or not isinstance(host, Iterable):
+        hosts = [host]
+    else:
+        hosts = list(host)
+    infos: list[AddrInfo] = []
+    for h in hosts:
+        for info in resolve(network, h, port, family=family, type=socket.SOCK_STREAM, flags=flags):
+            if info not in infos:
+                infos.append(info)
+    return infos
+
+
+def _bind_one(
+    network: Network,
+    me: Host,
+    clock: NetworkClock,
+    sa: tuple[str, int],
+    reuse_address: bool,
+    by_port: dict[int, SimSocket],
+) -> SimSocket:
+    """Bind one address; a second address on a port bound before shares its listener."""
+    check_local_address(me, sa[0])
+    shared = by_port.get(sa[1]) if sa[1] else None
+    if shared is not None:
+        assert shared.listener is not None
+        sim = SimSocket(network, me, clock=clock, sockname=(sa[0], sa[1]))
+        sim.listener = shared.listener  # a second address, same listener
+        return sim
+    clock.present()
+    # Bound now, listening from start_serving, as asyncio's Server calls listen() there.
+    listener: Listener = me.bind(sa[1], reuse_address=reuse_address, ip=sa[0])
+    sim = SimSocket(network, me, clock=clock, listener=listener)
+    by_port[listener.port] = sim
+    return sim
+
+
+def _bind_error(sa: tuple[str, int], err: OSError) -> OSError:
+    """The stock loop's wording of a bind error (it changed in 3.13)."""
+    if _PY313:
+        msg = f"error while attempting to bind on address {sa!r}: {str(err).lower()}"
+    else:
+        msg = f"error while attempting to bind on address {sa!r}: {(err.strerror or '').lower()}"
+    return OSError(err.errno, msg)
+
+
+def _bind_all(
+    loop: asyncio.AbstractEventLoop, network: Network, infos: list[AddrInfo], reuse_address: bool
+) -> list[SimSocket]:
+    """Bind every address of ``infos`` on the current host, or none."""
+    me = network.current_host()
+    clock = clock_for(loop, network)
+    sockets: list[SimSocket] = []
+    by_port: dict[int, SimSocket] = {}
+    completed = False
+    try:
+        for _, _, _, _, sa in infos:
+            if not 0 <= sa[1] <= 65535:
+                raise OverflowError("bind(): port must be 0-65535.")  # as the socket module
+            try:
+                sim = _bind_one(network, me, clock, sa, reuse_address, by_port)
+            except OSError as err:
+                if _PY313 and err.errno == errno.EADDRNOTAVAIL:
+                    continue  # bpo-30945: assume the family is not enabled
+                raise _bind_error(sa, err) from None
+            sockets.append(sim)
+        if not sockets:
+            raise OSError(f"could not bind on any address out of {[i[4] for i in infos]!r}")
+        completed = True
+    finally:
+        if not completed:
+            for s in sockets:
+                s.close()
+    return sockets
+
+
+def _given_listening_socket(
+    loop: asyncio.AbstractEventLoop, network: Network, sock: Any, backlog: int
+) -> SimSocket:
+    """The listener for ``create_server(sock=...)``; the server's close() closes ``sock``."""
+    if sock is None:
+        raise ValueError("Neither host/port nor sock were specified")
+    if getattr(sock, "type", socket.SOCK_STREAM) != socket.SOCK_STREAM:
+        raise ValueError(f"A Stream Socket was expected, got {sock!r}")
+    sim = listen_on_real_socket(loop, network, sock, backlog)
+    sim.own_real_socket(sock)  # Server.close() closes it, as asyncio's does
+    return sim
+
+
+async def create_server(
+    loop: asyncio.AbstractEventLoop,
+    network: Network,
+    protocol_factory: ProtocolFactory,
+    host: str | Iterable[str] | None = None,
+    port: int | str | None = None,
+    *,
+    family: int = socket.AF_UNSPEC,
+    flags: int = socket.AI_PASSIVE,
+    sock: Any = None,
+    backlog: int = 100,
+    ssl: Any = None,
+    reuse_address: bool | None = None,
+    reuse_port: bool | None = None,
+    keep_alive: bool | None = None,
+    ssl_handshake_timeout: float | None = None,
+    ssl_shutdown_timeout: float | None = None,
+    start_serving: bool = True,
+) -> SimServer:
+    """``loop.create_server`` on the current simulated host (see the module docstring)."""
+    if isinstance(ssl, bool):
+        raise TypeError("ssl argument must be an SSLContext or None")
+    check_ssl_args(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
+    if host is None and port is None:
+        sockets = [_given_listening_socket(loop, network, sock, backlog)]
+    elif sock is not None:
+        raise ValueError("host/port and sock can not be specified at the same time")
+    else:
+        if reuse_address is None:
+            reuse_address = os.name == "posix" and sys.platform != "cygwin"
+        infos = _server_addresses(network, host, port, family, flags)
+        sockets = _bind_all(loop, network, infos, bool(reuse_address))
+    server = SimServer(
+        loop,
+        network,
+        sockets,
+        protocol_factory,
+        ssl,
+        backlog,
+        ssl_handshake_timeout,
+        ssl_shutdown_timeout,
+        keep_alive=keep_alive,
+    )
+    if start_serving:
+        # Serving, then one loop iteration skipped, as asyncio's create_server does.
+        await server.start_serving()
+    return server
+
+
+class _FutureListenHandler:
+    def __init__(self, fut: asyncio.Future[None]) -> None:
+        self.fut = fut
+
+    def tcp_acceptable(self, listener: Listener) -> None:
+        if not self.fut.done():
+            self.fut.set_result(None)
+
+
+async def sock_accept(
+    loop: asyncio.AbstractEventLoop, network: Network, sock: Any
+) -> tuple[SimSocket, tuple[str, int]]:
+    """``loop.sock_accept``: the next connection of the simulated listener that
+    stands for ``sock`` (opened on the socket's bound port at the first call)."""
+    sim = listen_on_real_socket(loop, network, sock)
+    listener = sim.listener
+    assert listener is not None
+    while True:
+        sim.clock.present()
+        conn = listener.accept()
+        if conn is not None:
+            child = SimSocket(network, sim.host, clock=sim.clock, conn=conn)
+            return child, (conn.remote[0], conn.remote[1])
+        fut: asyncio.Future[None] = loop.create_future()
+        sim.set_listen_handler(_FutureListenHandler(fut))
+        try:
+            await fut
+        finally:
+            sim.set_listen_handler(None)
+
+
+async def connect_accepted_socket(
+    loop: asyncio.AbstractEventLoop,
+    network: Network,
+    protocol_factory: ProtocolFactory,
+    sock: Any,
+    *,
+    ssl: Any = None,
+    ssl_handshake_timeout: float | None = None,
+    ssl_shutdown_timeout: float | None = None,
+) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
+    """``loop.connect_accepted_socket`` for a socket from :func:`sock_accept`."""
+    check_ssl_args(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
+    sim = connected_socket(sock)
+    sim.own_real_socket(sock)
+    return await create_transport(
+        loop,
+        network,
+        sim,
+        protocol_factory,
+        ssl,
+        "",
+        server_side=True,
+        ssl_handshake_timeout=ssl_handshake_timeout,
+        ssl_shutdown_timeout=ssl_shutdown_timeout,
+    )
