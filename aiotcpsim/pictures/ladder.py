@@ -11,7 +11,7 @@ faults) in small italics across the middle.
 
 Rule owned here: **the vertical time scale**.  Time flows down to scale
 (``scale`` pixels per virtual second, by default 48 px per typical one-way
-delay), except that
+delay): the step from one row to the next is its time at scale, except that
 
 * every row that carries text sits at least :data:`ROW` pixels below the
   row before it, and every other row :data:`TIGHT` pixels, so labels never
@@ -55,33 +55,38 @@ _DUP = "#1f5fa8"
 _LATE = "#b85c00"
 _GRID = "#9a9a9a"
 _HEADER = 46.0
+_PAD = 10.0
+"""Distance from the sender's lifeline to the start of an arrow's label."""
 _AXIS = 76.0
 """x of the time axis."""
 
 
 class TimeScale:
-    """Virtual time to y, row after row (the rule of this module)."""
+    """Virtual time to y, row after row (the rule of this module).
+
+    Each step down is the time since the row above at scale, or the least
+    distance a row needs, whichever is more: a time between two rows is never
+    drawn shorter than it is, so no arrow looks faster than its delay.
+    """
 
     def __init__(self, scale: float, top: float) -> None:
         self.scale = scale
         self.last_t: float | None = None
         self.last_y = top
-        self.anchor = (0.0, top)
         self.breaks: list[tuple[float, float, float]] = []
         """``(y above, y below, seconds skipped)`` of every cut."""
 
     def place(self, t: float, gap: float) -> float:
         """The y of the next row, at time ``t``, at least ``gap`` below the last."""
         if self.last_t is None:
-            self.last_t, self.anchor = t, (t, self.last_y)
+            self.last_t = t
             return self.last_y
-        if (t - self.last_t) * self.scale > MAX_GAP:
+        step = (t - self.last_t) * self.scale
+        if step > MAX_GAP:
             y = self.last_y + BREAK + gap
             self.breaks.append((self.last_y, y, t - self.last_t))
-            self.anchor = (t, y)
         else:
-            natural = self.anchor[1] + (t - self.anchor[0]) * self.scale
-            y = max(self.last_y + gap, natural)
+            y = self.last_y + max(gap, step)
         self.last_t, self.last_y = t, y
         return y
 
@@ -110,6 +115,12 @@ class _Picture:
         self.columns: dict[Endpoint, Column] = {}
         self.delayed: dict[int, float] = {}
         """id(copy) -> how much later than usual it arrived."""
+        self.rows: dict[int, float] = {}
+        """The y of every record that gets a row, by record index."""
+        self.slant = ROW
+        """How far down a copy that never arrived is drawn."""
+        self.boxes: list[tuple[float, float, float, float]] = []
+        """(left, top, right, bottom) of every text written in the rows."""
 
 
 def ladder_svg(
@@ -137,10 +148,11 @@ def ladder_svg(
     typical = statistics.median(delays) if delays else _typical_step(pic)
     px = scale if scale is not None else SLANT / typical
     timescale = TimeScale(px, _HEADER + (28.0 if title else 0.0) + 26.0)
-    rows = _rows(pic, timescale)
-    slant = min(max(typical * px, ROW), 4 * ROW)
-    bottom = max([timescale.last_y, *(y + slant for y in rows.values())]) + 24.0
+    pic.rows = rows = _rows(pic, timescale)
+    pic.slant = min(max(typical * px, ROW), 4 * ROW)
+    bottom = max([timescale.last_y, *(y + pic.slant for y in rows.values())]) + 24.0
     width = max(c.x for c in pic.columns.values()) + _right_margin(pic) if pic.columns else 320.0
+    pic.boxes = _label_boxes(pic, width)
     canvas = Canvas(width, bottom, title=title or "ladder diagram")
     if title:
         canvas.text(width / 2, 22, title, font_size=14, text_anchor="middle", font_weight="bold")
@@ -151,9 +163,18 @@ def ladder_svg(
     _draw_breaks(canvas, pic, timescale)
     _draw_axis(canvas, pic, rows)
     for flight in pic.flights:
-        _draw_flight(canvas, pic, flight, rows, slant)
+        _draw_flight(canvas, pic, flight)
     _draw_states_and_notes(canvas, pic, rows, width)
     return canvas.finish()
+
+
+def _box(
+    x: float, baseline: float, text: str, size: float, anchor: str
+) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) of a text, with a margin of 2 px."""
+    w = text_width(text, size)
+    left = {"start": x, "end": x - w, "middle": x - w / 2}[anchor]
+    return (left - 2, baseline - size + 1, left + w + 2, baseline + 3)
 
 
 def _choose(
@@ -346,31 +367,56 @@ def _draw_axis(canvas: Canvas, pic: _Picture, rows: dict[int, float]) -> None:
     canvas.close()
 
 
-def _end_point(
-    pic: _Picture, flight: Flight, copy: Copy, rows: dict[int, float], slant: float
-) -> tuple[float, float, float]:
-    """Where a copy's arrow ends: (x, y, fraction of the way it went)."""
-    xs = pic.columns[flight.src].x
-    xd = pic.columns[flight.dst].x
-    ys = rows[flight.index]
-    if copy.end == DELIVER and copy.end_index in rows:
-        return xd, rows[copy.end_index], 1.0
-    if copy.end == DROP and copy.end_index in rows:
+def _end_point(pic: _Picture, flight: Flight, copy: Copy) -> tuple[float, float]:
+    """Where a copy's arrow ends: at the receiver when it arrived, at the
+    time of its loss when that came later than its sending, else part of the
+    way down, at the first place along the arrow that no text covers."""
+    xs, xd = pic.columns[flight.src].x, pic.columns[flight.dst].x
+    ys = pic.rows[flight.index]
+    if copy.end == DELIVER and copy.end_index in pic.rows:
+        return xd, pic.rows[copy.end_index]
+    if copy.end == DROP and copy.end_index in pic.rows:
         r = pic.records[copy.end_index]
-        at_receiver = (
-            r.host == pic.columns[flight.dst].host and r.host != pic.columns[flight.src].host
-        )
-        frac = 0.85 if at_receiver else 0.5
-        return xs + frac * (xd - xs), rows[copy.end_index], frac
-    return xs + 0.5 * (xd - xs), ys + 0.5 * slant, 0.5
+        src, dst = pic.columns[flight.src].host, pic.columns[flight.dst].host
+        frac = 0.85 if r.host == dst and r.host != src else 0.5
+        return xs + frac * (xd - xs), pic.rows[copy.end_index]
+    for frac in (0.5, 0.6, 0.4, 0.7, 0.3, 0.8, 0.2, 0.9):
+        x, y = xs + frac * (xd - xs), ys + frac * pic.slant
+        if not any(a - 7 < x < c + 7 and b - 7 < y < d + 7 for a, b, c, d in pic.boxes):
+            return x, y
+    return xs + 0.5 * (xd - xs), ys + 0.5 * pic.slant
 
 
-def _draw_flight(
-    canvas: Canvas, pic: _Picture, flight: Flight, rows: dict[int, float], slant: float
-) -> None:
+def _label_boxes(pic: _Picture, width: float) -> list[tuple[float, float, float, float]]:
+    """Where the texts of the rows go (see _draw_flight and _draw_states_and_notes)."""
+    boxes = []
+    rightmost = max((c.x for c in pic.columns.values()), default=0.0)
+    for f in pic.flights:
+        xs, right = pic.columns[f.src].x, pic.columns[f.dst].x >= pic.columns[f.src].x
+        boxes.append(_box(xs + _PAD if right else xs - _PAD, pic.rows[f.index] - 4,
+                          _full_label(pic, f), SIZE, "start" if right else "end"))  # fmt: skip
+    for i, y in pic.rows.items():
+        r = pic.records[i]
+        if r.kind == STATE and r.endpoint is not None:
+            x = pic.columns[(r.endpoint[0], r.endpoint[1])].x
+            outside = x == rightmost
+            boxes.append(_box(x + 8 if outside else x - 8, y - 4, str(r.new), SIZE,
+                              "start" if outside else "end"))  # fmt: skip
+        elif r.kind == NOTE:
+            boxes.append(_box(width / 2 + 35, y - 4, _note_text(r, width), SMALL, "middle"))
+    return boxes
+
+
+def _note_text(r: TraceRecord, width: float) -> str:
+    text = f"({r.host}: {r.text})"
+    room = int((width - 140) / text_width("x", SMALL))
+    return text if len(text) <= room else text[: max(room - 1, 1)] + "…"
+
+
+def _draw_flight(canvas: Canvas, pic: _Picture, flight: Flight) -> None:
     """One group per sent segment in the arrows layer (a line per copy), its
     label in the labels layer, arrowheads and X marks in the marks layer."""
-    xs, ys = pic.columns[flight.src].x, rows[flight.index]
+    xs, ys = pic.columns[flight.src].x, pic.rows[flight.index]
     xd = pic.columns[flight.dst].x
     kind = (
         "rtx" if flight.retransmission else ("data" if len(flight.segment.payload) else "control")
@@ -380,7 +426,7 @@ def _draw_flight(
     canvas.title(f"{flight.record.time:.6f} {flight.record.host}: {flight.segment!r}"
                  + (f" ({flight.record.text})" if flight.record.text else ""))  # fmt: skip
     for copy in flight.copies:
-        xe, ye, _ = _end_point(pic, flight, copy, rows, slant)
+        xe, ye = _end_point(pic, flight, copy)
         color = _DUP if copy.duplicate else (_LATE if id(copy) in pic.delayed else _INK)
         style: dict[str, str | float] = {"stroke": color, "stroke_width": 1.4}
         if copy.end is None:
@@ -405,8 +451,9 @@ def _draw_flight(
     right = xd >= xs
     label = _full_label(pic, flight)
     canvas.use("labels")
-    _backdrop(canvas, xs + 8 if right else xs - 8, ys - 4, label, "start" if right else "end")
-    canvas.text(xs + 8 if right else xs - 8, ys - 4, label, font_size=SIZE, font_family=MONO,
+    x = xs + _PAD if right else xs - _PAD
+    _backdrop(canvas, x, ys - 4, label, "start" if right else "end")
+    canvas.text(x, ys - 4, label, font_size=SIZE, font_family=MONO,
                 text_anchor="start" if right else "end", fill=_INK, class_="label",
                 data_index=flight.index)  # fmt: skip
 
@@ -447,11 +494,9 @@ def _draw_states_and_notes(
                         font_family=MONO, fill="#0b4f2a", class_="state-name")  # fmt: skip
             canvas.close()
         elif r.kind == NOTE:
-            text = f"({r.host}: {r.text})"
-            room = int((width - 140) / text_width("x", SMALL))
-            shown = text if len(text) <= room else text[: max(room - 1, 1)] + "…"
+            shown = _note_text(r, width)
             canvas.open("g", class_="note")
-            canvas.title(f"{r.time:.6f} {text}")
+            canvas.title(f"{r.time:.6f} ({r.host}: {r.text})")
             canvas.text(width / 2 + 35, y - 4, shown, font_size=SMALL, text_anchor="middle",
                         font_style="italic", fill="#5a3d8a", font_family=MONO,
                         class_="note-text")  # fmt: skip
