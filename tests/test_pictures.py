@@ -9,6 +9,7 @@ Debian package ``chromium``; .ci/run installs it) and look at the pixels.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import pathlib
 import re
@@ -25,7 +26,7 @@ import pytest
 from aiotcpsim import Network
 from aiotcpsim.pictures import Plot, Series, connections, html_report, ladder_svg, plot_svg
 from aiotcpsim.pictures.svg import CHAR_WIDTH
-from aiotcpsim.trace import DROP, DUPLICATE, SEND, TraceRecord
+from aiotcpsim.trace import DROP, DUPLICATE, NOTE, SEND, TraceRecord
 
 _EXAMPLES = str(pathlib.Path(__file__).resolve().parents[1] / "examples")
 if _EXAMPLES not in sys.path:
@@ -180,6 +181,77 @@ def test_lost_duplicated_and_delayed_segments_are_drawn_as_such() -> None:
     arrows = having(root, "arrow")
     assert len(having(root, "head")) == len(sends(net, "deliver"))
     assert {float(a.get("x1", "0")) for a in arrows} <= lifelines
+
+
+EXAMPLES = [
+    ("syn_lost", "scenario", {}),
+    ("synack_lost", "synack_lost", {}),
+    ("synack_lost", "third_ack_lost", {}),
+    ("last_ack_lost", "scenario", {}),
+    ("no_time_wait", "scenario", {}),
+    ("old_duplicate_syn", "scenario", {}),
+    ("old_segment_time_wait", "scenario", {}),
+    ("old_segment_time_wait", "scenario", {"rfc1337": True}),
+    ("partition_heals", "scenario", {}),
+    ("peer_crash", "write_to_crashed", {}),
+    ("peer_crash", "write_to_restarted", {}),
+    ("peer_crash", "idle_keepalive", {}),
+    ("port_exhaustion", "scenario", {}),
+    ("server_down", "scenario", {}),
+    ("server_down", "scenario", {"reject": True}),
+    ("simultaneous", "scenario", {}),
+    ("half_close", "scenario", {}),
+    ("close", "scenario", {"server_closes_after": None}),
+    ("close", "scenario", {"server_closes_after": 1.0}),
+]
+
+
+@pytest.mark.parametrize(
+    ("module", "function", "kwargs"),
+    EXAMPLES,
+    ids=[f"{m}.{f}{''.join(f'-{k}={v}' for k, v in kw.items())}" for m, f, kw in EXAMPLES],
+)
+def test_every_example_is_drawn_as_its_text_ladder(
+    module: str, function: str, kwargs: dict[str, object]
+) -> None:
+    net = getattr(importlib.import_module(module), function)(**kwargs).net
+    root = parse(ladder_svg(net.trace.records))
+    assert len(having(root, "segment")) == len(sends(net))
+    assert len(having(root, "lost")) == len(sends(net, DROP))
+    assert len(having(root, "dup")) == len(sends(net, DUPLICATE))
+    assert svg_labels(root) == ladder_labels(net)
+    notes = [e.get("data-text") for e in having(root, "note")]
+    assert notes == [r.text for r in sends(net, NOTE)]
+
+
+def test_notes_and_a_segment_delayed_by_30_s() -> None:
+    import old_segment_time_wait as example
+
+    net = example.scenario().net
+    root = parse(ladder_svg(net.trace.records))
+    assert "TIME-WAIT timer restarted" in [e.get("data-text") for e in having(root, "note")]
+    late = [e for e in having(root, "label") if "delayed" in (e.text or "")]
+    assert [e.text for e in late] == ["PSH|ACK 1:1001(1000) ack 1 delayed +30 s"]
+    group = next(
+        g for g in having(root, "segment") if g.get("data-index") == late[0].get("data-index")
+    )
+    arrow = group.find(f"{SVG}line")
+    assert arrow is not None and arrow.get("stroke") == "#b85c00"
+    # Sent at 0.1 s, it arrives after everything drawn before 30.1 s.
+    assert float(arrow.get("y2", "0")) > max(
+        float(e.get("y", "0")) for e in having(root, "tick") if float(e.get("data-time", "0")) < 30
+    )
+
+
+def test_hosts_choose_and_order_the_columns() -> None:
+    net = four_way_close()
+    root = parse(ladder_svg(net.trace.records, hosts=["server", "client"]))
+    assert [e.text for e in having(root, "host")] == ["server", "client"]
+    assert svg_labels(root) == ladder_labels(net, left="server", right="client")
+    alone = parse(ladder_svg(net.trace.records, hosts=["client"]))
+    assert having(alone, "segment") == []
+    assert [e.text for e in having(alone, "state-name")] == ["FIN-WAIT-1", "FIN-WAIT-2",
+                                                            "TIME-WAIT", "CLOSED"]  # fmt: skip
 
 
 def test_time_flows_down() -> None:

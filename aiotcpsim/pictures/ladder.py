@@ -370,7 +370,8 @@ def _draw_axis(canvas: Canvas, pic: _Picture, rows: dict[int, float]) -> None:
 def _end_point(pic: _Picture, flight: Flight, copy: Copy) -> tuple[float, float]:
     """Where a copy's arrow ends: at the receiver when it arrived, at the
     time of its loss when that came later than its sending, else part of the
-    way down, at the first place along the arrow that no text covers."""
+    way down, at the first place along the arrow that no text or lifeline
+    covers."""
     xs, xd = pic.columns[flight.src].x, pic.columns[flight.dst].x
     ys = pic.rows[flight.index]
     if copy.end == DELIVER and copy.end_index in pic.rows:
@@ -380,9 +381,11 @@ def _end_point(pic: _Picture, flight: Flight, copy: Copy) -> tuple[float, float]
         src, dst = pic.columns[flight.src].host, pic.columns[flight.dst].host
         frac = 0.85 if r.host == dst and r.host != src else 0.5
         return xs + frac * (xd - xs), pic.rows[copy.end_index]
+    lifelines = [c.x for c in pic.columns.values()]
     for frac in (0.5, 0.6, 0.4, 0.7, 0.3, 0.8, 0.2, 0.9):
         x, y = xs + frac * (xd - xs), ys + frac * pic.slant
-        if not any(a - 7 < x < c + 7 and b - 7 < y < d + 7 for a, b, c, d in pic.boxes):
+        on_text = any(a - 7 < x < c + 7 and b - 7 < y < d + 7 for a, b, c, d in pic.boxes)
+        if not on_text and all(abs(x - lx) > 12 for lx in lifelines):
             return x, y
     return xs + 0.5 * (xd - xs), ys + 0.5 * pic.slant
 
@@ -458,12 +461,13 @@ def _draw_flight(canvas: Canvas, pic: _Picture, flight: Flight) -> None:
                 data_index=flight.index)  # fmt: skip
 
 
-def _backdrop(canvas: Canvas, x: float, baseline: float, text: str, anchor: str) -> None:
-    """A white box behind a label, so the lines it crosses do not strike it out."""
-    w = text_width(text, SIZE)
-    left = {"start": x, "end": x - w, "middle": x - w / 2}[anchor]
-    canvas.rect(left - 2, baseline - SIZE + 1, w + 4, SIZE + 2, fill="#ffffff",
-                fill_opacity=0.9, class_="backdrop")  # fmt: skip
+def _backdrop(
+    canvas: Canvas, x: float, baseline: float, text: str, anchor: str, size: float = SIZE
+) -> None:
+    """A white box behind a text, so the lines it crosses do not strike it out."""
+    left, top, right, bottom = _box(x, baseline, text, size, anchor)
+    canvas.rect(left, top, right - left, bottom - top, fill="#ffffff", fill_opacity=0.9,
+                class_="backdrop")  # fmt: skip
 
 
 def _head(canvas: Canvas, xs: float, ys: float, xe: float, ye: float, color: str) -> None:
@@ -495,8 +499,9 @@ def _draw_states_and_notes(
             canvas.close()
         elif r.kind == NOTE:
             shown = _note_text(r, width)
-            canvas.open("g", class_="note")
+            canvas.open("g", class_="note", data_text=r.text)
             canvas.title(f"{r.time:.6f} ({r.host}: {r.text})")
+            _backdrop(canvas, width / 2 + 35, y - 4, shown, "middle", SMALL)
             canvas.text(width / 2 + 35, y - 4, shown, font_size=SMALL, text_anchor="middle",
                         font_style="italic", fill="#5a3d8a", font_family=MONO,
                         class_="note-text")  # fmt: skip

@@ -46,11 +46,11 @@ class Plot(NamedTuple):
 _LEFT, _RIGHT, _TOP, _BOTTOM = 70.0, 20.0, 46.0, 40.0
 
 
-def nice_ticks(lo: float, hi: float, count: int = 6) -> list[float]:
-    """About ``count`` round values covering ``[lo, hi]``."""
+def nice_ticks(lo: float, hi: float, count: int = 6, *, least: float = 0.0) -> list[float]:
+    """About ``count`` round values covering ``[lo, hi]``, at least ``least`` apart."""
     if not hi > lo:
         hi = lo + 1.0
-    raw = (hi - lo) / count
+    raw = max((hi - lo) / count, least)
     mag = 10.0 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1.0, 2.0, 5.0, 10.0) if m * mag >= raw)
     first = math.floor(lo / step + 1e-9) * step
@@ -87,7 +87,8 @@ def plot_svg(plot: Plot, *, width: float = 720.0, height: float = 250.0) -> str:
     top = max(v for _, v in points)
     if plot.y_max is not None:
         top = min(top, plot.y_max)
-    yt = nice_ticks(min(0.0, *(v for _, v in points)), top)
+    whole = all(float(v).is_integer() for _, v in points)  # bytes, segments: no 0.5 ticks
+    yt = nice_ticks(min(0.0, *(v for _, v in points)), top, least=1.0 if whole else 0.0)
     box = (_LEFT, _TOP, width - _RIGHT, height - _BOTTOM)
 
     def sx(t: float) -> float:
