@@ -254,6 +254,27 @@ def test_hosts_choose_and_order_the_columns() -> None:
                                                             "TIME-WAIT", "CLOSED"]  # fmt: skip
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_bad_network_is_drawn_segment_for_segment(seed: int) -> None:
+    """Loss, duplication, reordering, jitter and corruption: every copy's fate is drawn."""
+    net, client, server = pair(seed=seed, delay=0.01, loss=0.1, duplicate=0.1, reorder=0.2,
+                               jitter=0.005, corrupt=0.05)  # fmt: skip
+    listener = server.listen(PORT)
+    a, b = App(net, client.connect(SERVER_IP, PORT)), App(net, listener=listener)
+    drive(net, [a, b], until=0.5)
+    a.write(bytes(20000))
+    a.close()
+    b.close_on_eof = True
+    drive(net, [a, b], until=30.0)
+    root = parse(ladder_svg(net.trace.records))
+    assert len(having(root, "segment")) == len(sends(net))
+    assert len(having(root, "lost")) == len(sends(net, DROP))
+    assert len(having(root, "dup")) == len(sends(net, DUPLICATE))
+    assert len(having(root, "head")) == len(sends(net, "deliver"))
+    assert svg_labels(root) == ladder_labels(net)
+    ET.fromstring(html_report(net))
+
+
 def test_time_flows_down() -> None:
     root = parse(ladder_svg(faulty_transfer().trace.records))
     ticks = [(float(e.get("data-time", "0")), float(e.get("y", "0"))) for e in having(root, "tick")]

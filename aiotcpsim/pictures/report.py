@@ -50,6 +50,7 @@ td.n { text-align: right; font-family: "DejaVu Sans Mono", monospace; }
 figure { margin: 12px 0; overflow-x: auto; }
 figcaption { font-size: 12px; color: #555; }
 .plots { display: flex; flex-wrap: wrap; gap: 8px; }
+.side { display: flex; flex-wrap: wrap; gap: 40px; align-items: flex-start; }
 """
 
 
@@ -144,12 +145,13 @@ def _stats_tables(records: list[TraceRecord], stats: dict[str, int] | None) -> s
         counted[r.kind] = counted.get(r.kind, 0) + 1
     retrans = sum(1 for r in records if r.kind == SEND and "retransmission" in r.text)
     trace_rows = [*sorted(counted.items()), ("send (retransmission)", retrans)]
-    parts = []
+    parts = ['<div class="side">']
     if stats is not None:
-        parts.append("<p>The network's <code>statistics()</code>:</p>")
-        parts.append(_table(["counter", "value"], sorted(stats.items())))
-    parts.append("<p>Records in the trace, by kind:</p>")
-    parts.append(_table(["kind", "records"], trace_rows))
+        parts.append("<div><p>The network's <code>statistics()</code>:</p>")
+        parts.append(_table(["counter", "value"], sorted(stats.items())) + "</div>")
+    parts.append("<div><p>Records in the trace, by kind:</p>")
+    parts.append(_table(["kind", "records"], trace_rows) + "</div>")
+    parts.append("</div>")
     return "\n".join(parts)
 
 
