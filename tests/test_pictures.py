@@ -348,6 +348,15 @@ def test_time_window() -> None:
     assert having(root, "lost") == []
 
 
+def test_a_segment_still_in_flight_at_the_end_has_no_head() -> None:
+    net = syn_lost()
+    root = parse(ladder_svg(net.trace.records, end=3.005))
+    open_ = having(root, "open")
+    assert len(open_) == 1 and open_[0].get("stroke-dasharray") == "1 4"
+    assert len(having(root, "head")) == 0
+    assert len(having(root, "segment")) == 4
+
+
 def test_same_run_same_bytes() -> None:
     assert ladder_svg(faulty_transfer().trace.records) == ladder_svg(
         faulty_transfer().trace.records

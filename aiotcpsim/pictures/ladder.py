@@ -29,8 +29,21 @@ import itertools
 import statistics
 from collections.abc import Iterable, Sequence
 
-from ..trace import DELIVER, DROP, NOTE, SEND, STATE, TraceRecord
-from .model import Connection4, Copy, Endpoint, Flight, flights, owners, selects
+from .model import (
+    DELIVER,
+    DROP,
+    NOTE,
+    SEND,
+    STATE,
+    Connection4,
+    Copy,
+    Endpoint,
+    Flight,
+    TraceRecord,
+    flights,
+    owners,
+    selects,
+)
 from .svg import MONO, Canvas, text_width
 
 __all__ = ["BREAK", "MAX_GAP", "ROW", "TIGHT", "ladder_svg"]
@@ -110,6 +123,8 @@ class _Picture:
     def __init__(self, records: list[TraceRecord], chosen: list[int]) -> None:
         self.records = records
         self.chosen = chosen
+        self.kept: set[int] = set()
+        """The indices in ``chosen``."""
         self.flights: list[Flight] = []
         self.ended: dict[int, Flight] = {}
         self.columns: dict[Endpoint, Column] = {}
@@ -211,6 +226,7 @@ def _choose(
     sent = {id(f) for f in pic.flights}
     pic.ended = {i: f for i, f in ended.items() if id(f) in sent}
     pic.chosen = sorted(kept | {i for i in pic.ended if end is None or records[i].time <= end})
+    pic.kept = set(pic.chosen)
     for i in pic.chosen:
         r = records[i]
         if r.kind == SEND and r.segment is not None:
@@ -432,18 +448,19 @@ def _draw_flight(canvas: Canvas, pic: _Picture, flight: Flight) -> None:
         xe, ye = _end_point(pic, flight, copy)
         color = _DUP if copy.duplicate else (_LATE if id(copy) in pic.delayed else _INK)
         style: dict[str, str | float] = {"stroke": color, "stroke_width": 1.4}
-        if copy.end is None:
+        fate = copy.end if copy.end_index in pic.kept else None  # None: after the picture ends
+        if fate is None:
             style["stroke_dasharray"] = "1 4"
         elif flight.retransmission:
             style["stroke_dasharray"] = "7 4"
         elif copy.duplicate:
             style["stroke_dasharray"] = "2 3"
-        cls = "arrow" + (" dup" if copy.duplicate else "") + (" open" if copy.end is None else "")
+        cls = "arrow" + (" dup" if copy.duplicate else "") + (" open" if fate is None else "")
         canvas.line(xs, ys, xe, ye, class_=cls, **style)
         canvas.use("marks")
-        if copy.end == DELIVER:
+        if fate == DELIVER:
             _head(canvas, xs, ys, xe, ye, color)
-        elif copy.end == DROP:
+        elif fate == DROP:
             canvas.open("g", class_="lost", data_index=flight.index)
             canvas.title(copy.why or "lost")
             for dx, dy in ((-5.0, -5.0), (-5.0, 5.0)):

@@ -14,7 +14,10 @@ them (``SYN|ACK 0 ack 1``, ``ACK 1:101(100) ack 1``, `` (rtx)``, `` +dup``),
 so a picture and the text ladder of one run can be compared word for word.
 
 Only the public trace API is read: :class:`~aiotcpsim.trace.TraceRecord`
-fields and :class:`~aiotcpsim.segment.Segment` fields.
+fields and :class:`~aiotcpsim.segment.Segment` fields.  This is the only
+module of the package that imports the trace's vocabulary (the record kinds
+and :class:`TraceRecord`); the others take it from here, so a move of the
+trace module is a one-line change.
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ from ..segment import ACK, FIN, RST, SYN, Segment, flag_names
 from ..trace import DELIVER, DROP, DUPLICATE, NOTE, SEND, STATE, TraceRecord
 
 __all__ = [
+    "DELIVER",
+    "DROP",
+    "DUPLICATE",
+    "NOTE",
+    "SEND",
+    "STATE",
     "Connection4",
     "Copy",
     "Endpoint",
@@ -35,6 +44,7 @@ __all__ = [
     "owners",
     "segment_label",
     "selects",
+    "TraceRecord",
 ]
 
 Endpoint = tuple[str, int]

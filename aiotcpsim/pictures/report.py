@@ -16,9 +16,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 from xml.sax.saxutils import escape
 
-from ..trace import DROP, DUPLICATE, SEND, STATE, TraceRecord
 from .ladder import ladder_svg
-from .model import Connection4, connections, owners, selects
+from .model import (
+    DROP,
+    DUPLICATE,
+    SEND,
+    STATE,
+    Connection4,
+    TraceRecord,
+    connections,
+    owners,
+    selects,
+)
 from .plot import Plot, plot_svg
 from .series import connection_plots, endpoint_name
 

@@ -25,8 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..segment import ACK, FIN, SYN, Segment
-from ..trace import DELIVER, SEND, TraceRecord
-from .model import Connection4, Endpoint, SequenceBase, owners
+from .model import DELIVER, SEND, Connection4, Endpoint, SequenceBase, TraceRecord, owners
 from .plot import Plot, Series
 
 __all__ = ["connection_plots", "endpoint_name"]
