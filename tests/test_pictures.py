@@ -427,10 +427,13 @@ def _run_chromium(tmp: pathlib.Path, *args: str) -> bytes:
     return done.stdout
 
 
-def screenshot(tmp: pathlib.Path, page: pathlib.Path, width: int, height: int) -> Png:
+def render(tmp: pathlib.Path, page: pathlib.Path, width: int, height: int) -> tuple[str, Png]:
+    """The DOM the browser built from ``page`` and a screenshot of it, in one run."""
     png = tmp / (page.stem + ".png")
-    _run_chromium(tmp, f"--screenshot={png}", f"--window-size={width},{height}", page.as_uri())
-    return Png(png.read_bytes())
+    dom = _run_chromium(
+        tmp, "--dump-dom", f"--screenshot={png}", f"--window-size={width},{height}", page.as_uri()
+    )
+    return dom.decode(), Png(png.read_bytes())
 
 
 class Png:
@@ -452,31 +455,37 @@ class Png:
         self.rows = self._unfilter(zlib.decompress(idat))
 
     def _unfilter(self, raw: bytes) -> list[bytearray]:
-        bpp, stride = self.channels, self.width * self.channels
+        """Undo the PNG row filters (RFC 2083 section 6)."""
+        stride = self.width * self.channels
         rows: list[bytearray] = []
         prev = bytearray(stride)
         for y in range(self.height):
-            kind, line = (
-                raw[y * (stride + 1)],
-                bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]),
-            )
-            for i in range(stride):
-                a = line[i - bpp] if i >= bpp else 0
-                b, c = prev[i], prev[i - bpp] if i >= bpp else 0
-                if kind == 1:
-                    line[i] = (line[i] + a) & 255
-                elif kind == 2:
-                    line[i] = (line[i] + b) & 255
-                elif kind == 3:
-                    line[i] = (line[i] + (a + b) // 2) & 255
-                elif kind == 4:
-                    p = a + b - c
-                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                    pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-                    line[i] = (line[i] + pred) & 255
+            kind = raw[y * (stride + 1)]
+            line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+            if kind in (2, 4) and not any(line) and prev.count(prev[0]) == stride:
+                line = bytearray(prev)  # a plain row under a plain row: a screenshot's margins
+            elif kind == 2:
+                line = bytearray((v + b) & 255 for v, b in zip(line, prev, strict=True))
+            elif kind:
+                self._unfilter_row(kind, line, prev)
             rows.append(line)
             prev = line
         return rows
+
+    def _unfilter_row(self, kind: int, line: bytearray, prev: bytearray) -> None:
+        bpp = self.channels
+        for i in range(len(line)):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            else:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                line[i] = (line[i] + pred) & 255
 
     def pixel(self, x: int, y: int) -> tuple[int, int, int]:
         row, i = self.rows[y], x * self.channels
@@ -529,9 +538,9 @@ def test_browser_draws_what_the_svg_says(tmp_path: pathlib.Path) -> None:
     root = parse(svg)
     page = tmp_path / "ladder.svg"
     page.write_text(svg, encoding="utf-8")
-    assert b"parsererror" not in _run_chromium(tmp_path, "--dump-dom", page.as_uri())
     width, height = int(float(root.get("width", "0"))) + 1, int(float(root.get("height", "0"))) + 1
-    png = screenshot(tmp_path, page, width, height)
+    dom, png = render(tmp_path, page, width, height)
+    assert "parsererror" not in dom and dom.count("<line") == svg.count("<line")
     assert (png.width, png.height) == (width, height)
     inked = sum(1 for y in range(0, png.height, 2) for x in range(0, png.width, 2)
                 if _ink(png.pixel(x, y)))  # fmt: skip
@@ -562,10 +571,9 @@ def test_browser_reads_the_report(tmp_path: pathlib.Path) -> None:
     net = faulty_transfer(second=True)
     page = tmp_path / "report.xhtml"  # served as XML: the browser's strict parser checks it
     page.write_text(html_report(net, title="report"), encoding="utf-8")
-    dom = _run_chromium(tmp_path, "--dump-dom", page.as_uri()).decode()
+    dom, png = render(tmp_path, page, 1000, 1200)
     assert "parsererror" not in dom
     assert dom.count("<svg") == 11
-    png = screenshot(tmp_path, page, 1200, 1600)
     colours = {png.pixel(x, y) for y in range(0, png.height, 7) for x in range(0, png.width, 7)}
     assert len(colours) > 20  # text, tables and pictures, not a blank page
 
