@@ -586,3 +586,16 @@ def test_pictures_read_only_the_public_trace() -> None:
             m = re.match(r"from \.\.(\w+)", line)
             if m:
                 assert m.group(1) in ("segment", "trace"), (path.name, line)
+
+
+def test_nothing_to_draw() -> None:
+    assert having(parse(ladder_svg([])), "segment") == []
+    ET.fromstring(html_report([]))
+    net = Network()
+    net.add_host("a", "10.0.0.1")
+    net.note("a", "hello")
+    assert [e.get("data-text") for e in having(parse(ladder_svg(net.trace.records)), "note")] == [
+        "hello"
+    ]
+    with pytest.raises(TypeError, match="expected a network, a trace or trace records, not int"):
+        html_report(5)
