@@ -14,11 +14,9 @@ import itertools
 import pathlib
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-import zlib
 from collections.abc import Iterator
 
 import pytest
@@ -33,6 +31,7 @@ if _EXAMPLES not in sys.path:
     sys.path.insert(0, _EXAMPLES)
 
 from _sim import PORT, SERVER_IP, App, drive, pair  # noqa: E402
+from pixels import Png, ink, red_blobs  # noqa: E402
 
 SVG = "{http://www.w3.org/2000/svg}"
 XHTML = "{http://www.w3.org/1999/xhtml}"
@@ -436,102 +435,6 @@ def render(tmp: pathlib.Path, page: pathlib.Path, width: int, height: int) -> tu
     return dom.decode(), Png(png.read_bytes())
 
 
-class Png:
-    """A decoded 8-bit RGB or RGBA PNG, as Chromium writes its screenshots."""
-
-    def __init__(self, data: bytes) -> None:
-        assert data[:8] == b"\x89PNG\r\n\x1a\n"
-        pos, idat = 8, b""
-        while pos < len(data):
-            (length,), kind = struct.unpack(">I", data[pos : pos + 4]), data[pos + 4 : pos + 8]
-            body = data[pos + 8 : pos + 8 + length]
-            if kind == b"IHDR":
-                self.width, self.height, depth, color = struct.unpack(">IIBB", body[:10])
-                assert depth == 8 and color in (2, 6) and body[12] == 0  # not interlaced
-                self.channels = 3 if color == 2 else 4
-            elif kind == b"IDAT":
-                idat += body
-            pos += 12 + length
-        self.rows = self._unfilter(zlib.decompress(idat))
-
-    def _unfilter(self, raw: bytes) -> list[bytearray]:
-        """Undo the PNG row filters (RFC 2083 section 6)."""
-        stride = self.width * self.channels
-        rows: list[bytearray] = []
-        prev = bytearray(stride)
-        for y in range(self.height):
-            kind = raw[y * (stride + 1)]
-            line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
-            if kind in (2, 4) and not any(line) and prev.count(prev[0]) == stride:
-                line = bytearray(prev)  # a plain row under a plain row: a screenshot's margins
-            elif kind == 2:
-                line = bytearray((v + b) & 255 for v, b in zip(line, prev, strict=True))
-            elif kind:
-                self._unfilter_row(kind, line, prev)
-            rows.append(line)
-            prev = line
-        return rows
-
-    def _unfilter_row(self, kind: int, line: bytearray, prev: bytearray) -> None:
-        bpp = self.channels
-        for i in range(len(line)):
-            a = line[i - bpp] if i >= bpp else 0
-            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
-            if kind == 1:
-                line[i] = (line[i] + a) & 255
-            elif kind == 3:
-                line[i] = (line[i] + (a + b) // 2) & 255
-            else:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-                line[i] = (line[i] + pred) & 255
-
-    def pixel(self, x: int, y: int) -> tuple[int, int, int]:
-        row, i = self.rows[y], x * self.channels
-        return row[i], row[i + 1], row[i + 2]
-
-    def near(self, x: float, y: float, test: object, radius: int = 2) -> bool:
-        assert callable(test)
-        return any(
-            test(self.pixel(int(x) + dx, int(y) + dy))
-            for dx in range(-radius, radius + 1)
-            for dy in range(-radius, radius + 1)
-            if 0 <= int(x) + dx < self.width and 0 <= int(y) + dy < self.height
-        )
-
-
-def _red(p: tuple[int, int, int]) -> bool:
-    return p[0] > 150 and p[1] < 60 and p[2] < 60
-
-
-def _ink(p: tuple[int, int, int]) -> bool:
-    return sum(p) < 3 * 200
-
-
-def _red_blobs(png: Png) -> list[tuple[float, float]]:
-    """Centres of the connected groups of red pixels."""
-    seen: set[tuple[int, int]] = set()
-    blobs = []
-    for y in range(png.height):
-        for x in range(png.width):
-            if (x, y) in seen or not _red(png.pixel(x, y)):
-                continue
-            stack, members = [(x, y)], []
-            seen.add((x, y))
-            while stack:
-                px, py = stack.pop()
-                members.append((px, py))
-                for nx, ny in ((px + 1, py), (px - 1, py), (px, py + 1), (px, py - 1)):
-                    inside = 0 <= nx < png.width and 0 <= ny < png.height
-                    if inside and (nx, ny) not in seen and _red(png.pixel(nx, ny)):
-                        seen.add((nx, ny))
-                        stack.append((nx, ny))
-            blobs.append((sum(m[0] for m in members) / len(members),
-                          sum(m[1] for m in members) / len(members)))  # fmt: skip
-    return blobs
-
-
 def test_browser_draws_what_the_svg_says(tmp_path: pathlib.Path) -> None:
     net = faulty_transfer()
     svg = ladder_svg(net.trace.records)
@@ -543,7 +446,7 @@ def test_browser_draws_what_the_svg_says(tmp_path: pathlib.Path) -> None:
     assert "parsererror" not in dom and dom.count("<line") == svg.count("<line")
     assert (png.width, png.height) == (width, height)
     inked = sum(1 for y in range(0, png.height, 2) for x in range(0, png.width, 2)
-                if _ink(png.pixel(x, y)))  # fmt: skip
+                if ink(png.pixel(x, y)))  # fmt: skip
     assert 500 < inked < png.width * png.height // 8  # drawn, and not a black page
     # The X of each lost segment is red and is where the SVG put it (and nothing else is red).
     xs = []
@@ -552,19 +455,19 @@ def test_browser_draws_what_the_svg_says(tmp_path: pathlib.Path) -> None:
         assert line is not None
         xs.append(((float(line.get("x1", "0")) + float(line.get("x2", "0"))) / 2,
                    (float(line.get("y1", "0")) + float(line.get("y2", "0"))) / 2))  # fmt: skip
-    blobs = _red_blobs(png)
+    blobs = red_blobs(png)
     assert len(blobs) == len(xs) == 1
     assert abs(blobs[0][0] - xs[0][0]) < 2 and abs(blobs[0][1] - xs[0][1]) < 2
     # Every arrowhead is drawn at its tip, every state name's marker on its lifeline.
     for head in having(root, "head"):
         tip = head.get("points", "").split()[0].split(",")
-        assert png.near(float(tip[0]), float(tip[1]), _ink), tip
+        assert png.near(float(tip[0]), float(tip[1]), ink), tip
     for mark in root.iter(f"{SVG}rect"):
         if mark.get("fill") == "#111111":
-            assert png.near(float(mark.get("x", "0")) + 3, float(mark.get("y", "0")) + 3, _ink)
+            assert png.near(float(mark.get("x", "0")) + 3, float(mark.get("y", "0")) + 3, ink)
     # Between the columns, away from any drawing, the page is white.
     cols = sorted(float(e.get("x1", "0")) for e in having(root, "lifeline"))
-    assert not png.near((cols[0] + cols[1]) / 2, 40, _ink, radius=4)
+    assert not png.near((cols[0] + cols[1]) / 2, 40, ink, radius=4)
 
 
 def test_browser_reads_the_report(tmp_path: pathlib.Path) -> None:
