@@ -22,7 +22,16 @@ from collections.abc import Iterator
 import pytest
 
 from aiotcpsim import Network
-from aiotcpsim.pictures import Plot, Series, connections, html_report, ladder_svg, plot_svg
+from aiotcpsim.pictures import (
+    Plot,
+    Series,
+    connections,
+    html_report,
+    ladder_svg,
+    plot_svg,
+    write_html,
+    write_svg,
+)
 from aiotcpsim.pictures.svg import CHAR_WIDTH
 from aiotcpsim.trace import DROP, DUPLICATE, NOTE, SEND, TraceRecord
 
@@ -502,3 +511,13 @@ def test_nothing_to_draw() -> None:
     ]
     with pytest.raises(TypeError, match="expected a network, a trace or trace records, not int"):
         html_report(5)
+
+
+def test_write_files(tmp_path: pathlib.Path) -> None:
+    net = syn_lost()
+    write_svg(tmp_path / "l.svg", net, start=2.5)
+    write_html(tmp_path / "r.html", net.trace, title="t")
+    assert (tmp_path / "l.svg").read_text(encoding="utf-8") == ladder_svg(
+        net.trace.records, start=2.5
+    )
+    assert (tmp_path / "r.html").read_text(encoding="utf-8") == html_report(net.trace, title="t")

@@ -8,12 +8,16 @@ parse it with :mod:`xml.etree`.
 
 The input is a network (anything with ``trace.records`` and, optionally,
 ``statistics()``), a trace (``records``), or the records themselves.
+:func:`write_html` and :func:`write_svg` put a report or a ladder in a file
+(UTF-8), for one-line methods such as ``Trace.to_svg(path)``.
 """
 
 from __future__ import annotations
 
+import os
+import pathlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 from xml.sax.saxutils import escape
 
 from .ladder import ladder_svg
@@ -31,7 +35,7 @@ from .model import (
 from .plot import Plot, plot_svg
 from .series import connection_plots, endpoint_name
 
-__all__ = ["html_report"]
+__all__ = ["html_report", "write_html", "write_svg"]
 
 
 @runtime_checkable
@@ -218,3 +222,15 @@ def _connection_section(
     out.extend(_figure(plot_svg(p), p.title) for p in plots)
     out.append("</div>")
     return "\n".join(out)
+
+
+def write_html(path: str | os.PathLike[str], source: object, **options: Any) -> None:
+    """Write :func:`html_report` of ``source`` to ``path``."""
+    pathlib.Path(path).write_text(html_report(source, **options), encoding="utf-8")
+
+
+def write_svg(path: str | os.PathLike[str], source: object, **options: Any) -> None:
+    """Write :func:`~aiotcpsim.pictures.ladder_svg` of ``source`` (a network, a
+    trace or records) to ``path``."""
+    records, _ = _unpack(source)
+    pathlib.Path(path).write_text(ladder_svg(records, **options), encoding="utf-8")
