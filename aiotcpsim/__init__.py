@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from .config import TcpConfig
 from .connection import Connection, State
-from .faults import Faults, GilbertElliott, LinkHold, Partition, Rule
-from .host import Host, Listener
-from .network import Link, Network
+from .net import GilbertElliott, Link, Network
+from .net.faults import Faults, LinkHold, Partition, Rule
 from .pcap import read_pcap, write_pcap
 from .segment import Flags, Segment, SegmentDecodeError, TcpOptions
+from .stack import Host, Listener
 from .trace import Trace, TraceRecord
 
 if TYPE_CHECKING:

@@ -62,7 +62,7 @@ import pytest
 if TYPE_CHECKING:
     import asyncio
 
-    from aiotcpsim.network import Network
+    from aiotcpsim.net import Network
 
 __all__ = ["tcpsim", "tcpsim_loop_factories"]
 
@@ -262,7 +262,7 @@ def _network_arguments(item: pytest.Item) -> dict[str, Any]:
 def _network_for(item: pytest.Item) -> Network:
     network = item.stash.get(_NETWORK, None)
     if network is None:
-        from aiotcpsim.network import Network
+        from aiotcpsim.net import Network
 
         kwargs = _network_arguments(item)
         try:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from aiotcpsim.connection import Connection, State
-from aiotcpsim.host import Listener
-from aiotcpsim.network import Network
+from aiotcpsim.net import Network
+from aiotcpsim.stack.host import Listener
 
 
 class Recorder:

@@ -16,7 +16,7 @@ from support import Side, drive
 
 from aiotcpsim import TcpConfig
 from aiotcpsim.connection import State
-from aiotcpsim.network import Network
+from aiotcpsim.net import Network
 
 # Generous retry limits: the property is about what TCP delivers, and at 50 %
 # loss each way Linux's default limits give up on a few percent of runs.

@@ -1,4 +1,4 @@
-"""Drive a :class:`~aiotcpsim.network.Network` from an asyncio event loop.
+"""Drive a :class:`~aiotcpsim.net.Network` from an asyncio event loop.
 
 The network is sans-I/O: it says when it next needs to run
 (``next_deadline()``) and runs everything due when told the time
@@ -34,7 +34,7 @@ import contextlib
 import weakref
 from types import TracebackType
 
-from ..network import Network
+from ..net import Network
 
 __all__ = ["NetworkDriver", "attach"]
 

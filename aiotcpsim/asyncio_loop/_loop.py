@@ -61,7 +61,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from contextvars import Context, copy_context
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
-from ..network import Network
+from ..net import Network
 from ._driver import NetworkDriver
 from ._overrides import NetworkLoopMixin
 

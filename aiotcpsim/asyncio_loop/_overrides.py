@@ -50,8 +50,8 @@ from ._socket import SimSocket, lookup_real_socket, network_time, register_real_
 
 if TYPE_CHECKING:
     from ..connection import Connection
-    from ..host import Host
-    from ..network import Network
+    from ..net import Network
+    from ..stack.host import Host
 
 __all__ = [
     "NetworkLoopMixin",

@@ -30,8 +30,8 @@ from ._socket import SimSocket
 from ._transport import SimTransport
 
 if TYPE_CHECKING:
-    from ..host import Listener
-    from ..network import Network
+    from ..net import Network
+    from ..stack.host import Listener
 
 __all__ = ["SimServer", "make_transport"]
 

@@ -42,8 +42,8 @@ from ..connection import CLOSED, SYN_SENT
 
 if TYPE_CHECKING:
     from ..connection import Connection
-    from ..host import Host, Listener
-    from ..network import Network
+    from ..net import Network
+    from ..stack.host import Host, Listener
 
 __all__ = ["SimSocket", "lookup_real_socket", "network_time", "register_real_socket"]
 

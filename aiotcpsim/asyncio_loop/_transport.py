@@ -40,7 +40,7 @@ from ._socket import SimSocket
 
 if TYPE_CHECKING:
     from ..connection import Connection
-    from ..network import Network
+    from ..net import Network
 
 __all__ = ["SimTransport"]
 

@@ -32,7 +32,7 @@ from contextlib import asynccontextmanager
 
 import trio
 
-from ..network import Network
+from ..net import Network
 from ._driver import TrioDriver
 from ._resolver import SimHostnameResolver, SimSocketFactory
 from ._socket import SimSocket

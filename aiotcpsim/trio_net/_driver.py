@@ -1,4 +1,4 @@
-"""Drive a :class:`~aiotcpsim.network.Network` from a trio run.
+"""Drive a :class:`~aiotcpsim.net.Network` from a trio run.
 
 Trio runs the tasks that are ready in each batch in a random order (on
 purpose: code must not rely on it).  If sockets called into the network
@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 import outcome
 import trio
 
-from ..network import Network
+from ..net import Network
 
 if TYPE_CHECKING:
     from ._socket import SimSocket

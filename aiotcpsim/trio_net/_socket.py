@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from typing_extensions import Buffer
 
     from ..connection import Connection
-    from ..host import Host, Listener
+    from ..stack.host import Host, Listener
     from ._driver import TrioDriver, _Request
 
 __all__ = ["SimSocket"]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiotcpsim.host import Host
-from aiotcpsim.network import Network
+from aiotcpsim.net import Network
 from aiotcpsim.segment import RST, Segment
+from aiotcpsim.stack.host import Host
 from aiotcpsim.trace import DELIVER, DROP
 
 
@@ -29,7 +29,7 @@ def raw(i: int, n: int = 0, flags: int = RST, *, reverse: bool = False) -> Segme
 
 
 def send(net: Network, host: Host, seg: Segment) -> None:
-    net._transmit(host, seg, False)
+    net.transmit(host, seg)
 
 
 def delivered(net: Network, host: str = "b") -> list[tuple[float, int]]:
@@ -50,7 +50,7 @@ def dropped(net: Network) -> list[tuple[float, int, str]]:
 
 
 class FakeTcb:
-    """Stands in for a Connection in ``host._conns`` (state, ICMP hook)."""
+    """Stands in for a Connection in a host (``Host.attach_connection``) (state, ICMP hook)."""
 
     def __init__(self, state: Any) -> None:
         self.state = state

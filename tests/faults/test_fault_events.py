@@ -9,7 +9,7 @@ import pytest
 from _sim import PORT, SERVER_IP, App, drive, pair, send_times
 
 from aiotcpsim.connection import State
-from aiotcpsim.network import Network
+from aiotcpsim.net import Network
 from aiotcpsim.segment import RST
 from aiotcpsim.trace import DELIVER, SEND
 

@@ -9,8 +9,8 @@ import pytest
 from faultwire import FakeTcb, delivered, dropped, raw, send, two_hosts
 
 from aiotcpsim.connection import State
-from aiotcpsim.faults import GilbertElliott
-from aiotcpsim.network import Network
+from aiotcpsim.net import Network
+from aiotcpsim.net.faults import GilbertElliott
 from aiotcpsim.segment import SYN, TcpOptions
 from aiotcpsim.trace import DELIVER, DROP
 
@@ -109,7 +109,7 @@ def test_isolating_a_host_covers_links_created_later() -> None:
     part = net.faults.partition(a)
     c = net.add_host("c")
     c_seg = raw(5)._replace(src_ip=c.ip)
-    net._transmit(c, c_seg, False)
+    net.transmit(c, c_seg)
     send(net, b, raw(1, reverse=True))
     net.run_until_idle()
     assert delivered(net, "a") == []
@@ -122,7 +122,7 @@ def test_isolating_a_host_covers_links_created_later() -> None:
 def test_reject_partition_hands_the_sender_an_icmp_host_unreachable() -> None:
     net, a, b = two_hosts(delay=0.05)
     tcb = FakeTcb(State.SYN_SENT)
-    a._conns[("10.0.0.1", 1000, "10.0.0.2", 2000)] = tcb  # type: ignore[assignment]
+    a.attach_connection(("10.0.0.1", 1000, "10.0.0.2", 2000), tcb)  # type: ignore[arg-type]
     net.faults.partition(a, b, mode="reject")
     send(net, a, raw(0))
     net.run_until_idle()

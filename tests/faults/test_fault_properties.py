@@ -22,7 +22,7 @@ from support import Side, drive
 
 from aiotcpsim import TcpConfig
 from aiotcpsim.connection import State
-from aiotcpsim.network import Network
+from aiotcpsim.net import Network
 
 PATIENT = TcpConfig(syn_retries=30, synack_retries=30, retries2=40, orphan_retries=40)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -6,7 +6,7 @@ import pytest
 from faultwire import FakeTcb, delivered, dropped, raw, send, two_hosts
 
 from aiotcpsim.connection import State
-from aiotcpsim.faults import parse_flags
+from aiotcpsim.net.faults import parse_flags
 from aiotcpsim.segment import ACK, FIN, PSH, RST, SYN, Flags
 from aiotcpsim.trace import DELIVER, SEND
 
@@ -78,7 +78,7 @@ def test_direction_and_ports() -> None:
 def test_sender_state_is_looked_up_by_four_tuple() -> None:
     net, a, _ = two_hosts()
     tcb = FakeTcb(State.ESTABLISHED)
-    a._conns[("10.0.0.1", 1000, "10.0.0.2", 2000)] = tcb  # type: ignore[assignment]
+    a.attach_connection(("10.0.0.1", 1000, "10.0.0.2", 2000), tcb)  # type: ignore[arg-type]
     rule = net.faults.drop(src="a", flags="ACK", state="TIME-WAIT", count=1)
     send(net, a, raw(0, flags=ACK))
     tcb.state = State.TIME_WAIT
