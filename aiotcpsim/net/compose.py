@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import TcpConfig
+from ..trace import DEFAULT_LIMIT
 from .faults import Faults
 from .network import BaseNetwork
 
@@ -30,7 +31,10 @@ class Network(BaseNetwork):
             impairment as keyword (``burst``, ``distribution``, ``corrupt``,
             ``rate``, ``queue_limit``, ``queue_bytes``, ``mtu``): defaults of every
             link (``net.defaults``), including a host's link to itself.
-        trace: record a trace (turn off for benchmarks).
+        trace: ``True`` (default): record the most recent ``trace_limit``
+            records; ``"full"``: record everything; ``False``: record nothing
+            (benchmarks).
+        trace_limit: records kept by a bounded trace (default 10,000; None: all).
 
     A host ``localhost`` with address 127.0.0.1 always exists.  Faults --
     partitions, holds, crashes, injected resets, replays and targeted rules --
@@ -47,7 +51,8 @@ class Network(BaseNetwork):
         jitter: float = 0.0,
         duplicate: float = 0.0,
         reorder: float = 0.0,
-        trace: bool = True,
+        trace: bool | str = True,
+        trace_limit: int | None = DEFAULT_LIMIT,
         **impairments: Any,
     ) -> None:
         super().__init__(
@@ -59,6 +64,7 @@ class Network(BaseNetwork):
             duplicate=duplicate,
             reorder=reorder,
             trace=trace,
+            trace_limit=trace_limit,
             **impairments,
         )
         self.faults = Faults(self)

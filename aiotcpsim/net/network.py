@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..config import TcpConfig
 from ..segment import Segment
 from ..stack.host import Host, current_host
-from ..trace import DROP, DUPLICATE, NOTE, SEND, Trace, TraceRecord
+from ..trace import DEFAULT_LIMIT, DROP, DUPLICATE, NOTE, SEND, Trace, TraceRecord
 from .events import EventQueue
 from .link import Link, LinkDefaults, arrive
 
@@ -76,7 +76,8 @@ class BaseNetwork:
         jitter: float = 0.0,
         duplicate: float = 0.0,
         reorder: float = 0.0,
-        trace: bool = True,
+        trace: bool | str = True,
+        trace_limit: int | None = DEFAULT_LIMIT,
         **impairments: Any,
     ) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
@@ -87,7 +88,10 @@ class BaseNetwork:
         self.rng = Random(seed)
         self.config = tcp if tcp is not None else TcpConfig()
         self.now = 0.0
-        self.trace = Trace(enabled=trace)
+        if trace not in (True, False, "full"):
+            raise ValueError(f"trace must be True, False or 'full', got {trace!r}")
+        limit = None if trace == "full" else trace_limit
+        self.trace = Trace(enabled=bool(trace), limit=limit)
         self.events = EventQueue()
         """The pending events (:class:`~aiotcpsim.net.events.EventQueue`)."""
         self._links: dict[tuple[str, str], Link] = {}

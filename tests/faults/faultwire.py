@@ -15,7 +15,7 @@ from aiotcpsim.trace import DELIVER, DROP
 
 
 def two_hosts(seed: int = 1, **impairments: Any) -> tuple[Network, Host, Host]:
-    net = Network(seed=seed, **impairments)
+    net = Network(seed=seed, trace="full", **impairments)
     a = net.add_host("a", "10.0.0.1")
     b = net.add_host("b", "10.0.0.2")
     return net, a, b
