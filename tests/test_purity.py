@@ -21,6 +21,7 @@ CORE = [
     "stack/host.py",
     "net/events.py",
     "net/impairments.py",
+    "net/flight.py",
     "net/link.py",
     "net/network.py",
     "net/compose.py",

@@ -5,6 +5,35 @@ Rule owned here: the names, defaults and valid ranges of every impairment a
 burst loss, and the size of a segment on the wire.  Validation happens once,
 when a setting is made; nothing here runs per segment except
 :func:`wire_size` and :func:`clamp_mss` (links with an MTU).
+
+Impairments (netem's names where netem has them):
+
+* ``loss`` -- probability that a segment is lost (independently).
+* ``burst`` -- Gilbert-Elliott burst loss, a :class:`GilbertElliott`
+  or netem's ``loss gemodel p r 1-h 1-k`` as a tuple ``(p, r, 1-h, 1-k)``.
+* ``delay``, ``jitter`` -- seconds; each segment waits
+  ``max(0, delay + jitter * z)`` where ``z`` follows ``distribution``:
+  ``"uniform"`` on [-1, 1] (netem's default), ``"normal"``, ``"pareto"``
+  (Pareto with alpha 3, shifted and scaled to mean 0 and standard deviation 1),
+  ``"paretonormal"`` (1/4 normal + 3/4 pareto, as iproute2's table).
+* ``duplicate`` -- probability that the network delivers a second copy.
+* ``reorder`` -- probability that a segment skips the delay and overtakes
+  the ones in flight (netem's ``reorder``).
+* ``corrupt`` -- probability that a segment arrives damaged: the receiver
+  drops it on its checksum; it counts as ``segments_corrupted``.
+* ``rate`` -- bandwidth in bytes per second (None: unlimited); segments
+  are serialized one after another (IPv4 + TCP header + options + payload
+  bytes each) through a FIFO queue of at most ``queue_limit`` packets
+  (netem's default 1000) and ``queue_bytes`` bytes; a segment that finds
+  the queue full is dropped (drop-tail).
+* ``mtu`` -- bytes (None: unlimited).  The link behaves like a router
+  doing MSS clamping (``iptables -j TCPMSS --clamp-mss-to-pmtu``): the MSS
+  option of a SYN or SYN-ACK crossing it is lowered to ``mtu - 40`` (a SYN
+  without the option gets one, ``min(536, mtu - 40)``), so a correct TCP
+  never sends a segment that does not fit.  A segment larger than the MTU
+  (the MTU lowered after the handshake) is dropped, as a router drops a
+  packet with Don't Fragment set; there is no ICMP "fragmentation needed"
+  (a PMTU black hole).
 """
 
 from __future__ import annotations

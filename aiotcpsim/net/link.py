@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..segment import SYN, Segment
 from ..stack.host import Host
 from .events import Entry, EventQueue
+from .flight import Flight, arrive
 from .impairments import (
     DEFAULTS,
     IP_TCP_HEADER,
@@ -97,73 +98,6 @@ class LinkOwner(Protocol):
     def links(self) -> list[Link]: ...
 
 
-class Flight:
-    """One copy of a segment on a link, from the moment it is sent until it arrives."""
-
-    __slots__ = (
-        "arrival",
-        "cancelled",
-        "corrupt",
-        "corrupt_level",
-        "dst",
-        "extra",
-        "link",
-        "loss_level",
-        "order",
-        "reordered",
-        "segment",
-        "sent",
-        "size",
-        "src",
-        "tx_end",
-        "tx_start",
-        "z",
-    )
-
-    def __init__(
-        self, link: Link, src: Host, segment: Segment, dst: Host, sent: float, order: int
-    ) -> None:
-        self.link = link
-        self.src = src
-        self.segment = segment
-        self.dst = dst
-        self.sent = sent
-        self.order = order  # the event order at send time: the flight's place in send order
-        self.tx_start = sent
-        self.tx_end = sent
-        self.size = 0
-        self.z: float | None = None  # the jitter variate, drawn once
-        self.reordered = False
-        self.corrupt = False
-        self.loss_level = 0.0  # the highest loss probability this flight has survived
-        self.corrupt_level = 0.0
-        self.extra = 0.0  # delay added by a rule
-        self.arrival = sent
-        self.cancelled = False
-
-    def moved(self) -> Flight:
-        """A copy that replaces this flight on the event queue (this one goes stale)."""
-        new = Flight(self.link, self.src, self.segment, self.dst, self.sent, self.order)
-        new.tx_start = self.tx_start
-        new.tx_end = self.tx_end
-        new.size = self.size
-        new.z = self.z
-        new.reordered = self.reordered
-        new.corrupt = self.corrupt
-        new.loss_level = self.loss_level
-        new.corrupt_level = self.corrupt_level
-        new.extra = self.extra
-        new.arrival = self.arrival
-        self.cancelled = True
-        return new
-
-
-def arrive(flight: Flight) -> None:
-    """The event of a registered flight: it reaches the far end of its link."""
-    if not flight.cancelled:  # (a cancelled one was rescheduled by an update)
-        flight.link._arrived(flight)
-
-
 def arrive_bare(bare: BareFlight) -> None:
     """The event of a bare flight: straight to the host unless held or partitioned."""
     link = bare[0]
@@ -180,34 +114,10 @@ class Link:
     set by the :class:`Network` arguments) until set on the link itself;
     :meth:`reset` returns to the default.
 
-    Impairments (netem's names where netem has them):
-
-    * ``loss`` -- probability that a segment is lost (independently).
-    * ``burst`` -- Gilbert-Elliott burst loss, a :class:`~aiotcpsim.net.impairments.GilbertElliott`
-      or netem's ``loss gemodel p r 1-h 1-k`` as a tuple ``(p, r, 1-h, 1-k)``.
-    * ``delay``, ``jitter`` -- seconds; each segment waits
-      ``max(0, delay + jitter * z)`` where ``z`` follows ``distribution``:
-      ``"uniform"`` on [-1, 1] (netem's default), ``"normal"``, ``"pareto"``
-      (Pareto with alpha 3, shifted and scaled to mean 0 and standard deviation 1),
-      ``"paretonormal"`` (1/4 normal + 3/4 pareto, as iproute2's table).
-    * ``duplicate`` -- probability that the network delivers a second copy.
-    * ``reorder`` -- probability that a segment skips the delay and overtakes
-      the ones in flight (netem's ``reorder``).
-    * ``corrupt`` -- probability that a segment arrives damaged: the receiver
-      drops it on its checksum; it counts as ``segments_corrupted``.
-    * ``rate`` -- bandwidth in bytes per second (None: unlimited); segments
-      are serialized one after another (IPv4 + TCP header + options + payload
-      bytes each) through a FIFO queue of at most ``queue_limit`` packets
-      (netem's default 1000) and ``queue_bytes`` bytes; a segment that finds
-      the queue full is dropped (drop-tail).
-    * ``mtu`` -- bytes (None: unlimited).  The link behaves like a router
-      doing MSS clamping (``iptables -j TCPMSS --clamp-mss-to-pmtu``): the MSS
-      option of a SYN or SYN-ACK crossing it is lowered to ``mtu - 40`` (a SYN
-      without the option gets one, ``min(536, mtu - 40)``), so a correct TCP
-      never sends a segment that does not fit.  A segment larger than the MTU
-      (the MTU lowered after the handshake) is dropped, as a router drops a
-      packet with Don't Fragment set; there is no ICMP "fragmentation needed"
-      (a PMTU black hole).
+    The impairments, netem's names where netem has them, are listed in
+    :mod:`aiotcpsim.net.impairments`: ``loss``, ``burst``, ``delay``,
+    ``jitter``, ``distribution``, ``duplicate``, ``reorder``, ``corrupt``,
+    ``rate``, ``queue_limit``, ``queue_bytes``, ``mtu``.
 
     :meth:`update` takes effect at once, also for segments already in flight:
     their arrival is recomputed from the time they were sent (one that is
@@ -497,7 +407,11 @@ class Link:
             if self.rate is None:
                 self._busy_until = 0.0
             return
-        lost = [flight for flight in flights if self._reevaluate_flight(flight, rng)]
+        lost = [
+            flight
+            for flight in flights
+            if flight.lost_to_change(self.loss, self.corrupt, self.jitter, self.distribution, rng)
+        ]
         for flight in lost:
             del self._flights[flight]
             flight.cancelled = True
@@ -505,30 +419,6 @@ class Link:
         if self._txq or old["rate"] != self.rate:
             self._rebuild_queue(net.now)
         self._reschedule(net.now)
-
-    def _reevaluate_flight(self, flight: Flight, rng: Random) -> bool:
-        """Apply a higher loss or corruption and a new jitter to one flight; True if lost."""
-        if self.loss > flight.loss_level:
-            p = (
-                1.0
-                if flight.loss_level >= 1.0
-                else ((self.loss - flight.loss_level) / (1.0 - flight.loss_level))
-            )
-            flight.loss_level = self.loss
-            if p >= 1.0 or rng.random() < p:
-                return True
-        if self.corrupt > flight.corrupt_level and not flight.corrupt:
-            p = (
-                1.0
-                if flight.corrupt_level >= 1.0
-                else ((self.corrupt - flight.corrupt_level) / (1.0 - flight.corrupt_level))
-            )
-            flight.corrupt_level = self.corrupt
-            if p >= 1.0 or rng.random() < p:
-                flight.corrupt = True
-        if self.jitter and flight.z is None and not flight.reordered:
-            flight.z = variate(rng, self.distribution)
-        return False
 
     def _rebuild_queue(self, now: float) -> None:
         """Rebuild the transmission queue: drop the lost, reschedule the waiting."""
@@ -602,8 +492,12 @@ class Link:
             merged.sort(key=lambda item: item[1])
             self._flights = dict(merged)
 
+    def land(self, flight: Flight) -> None:
+        """The flight reached the far end of the link: held, cut, dropped as
+        corrupted or delivered."""
+        self._arrived(flight)
+
     def _arrived(self, flight: Flight) -> None:
-        """The flight reached the far end of the link."""
         del self._flights[flight]
         net = self.network
         seg = flight.segment

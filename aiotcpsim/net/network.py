@@ -33,7 +33,8 @@ from ..segment import Segment
 from ..stack.host import Host, current_host
 from ..trace import DEFAULT_LIMIT, DROP, DUPLICATE, NOTE, SEND, Trace, TraceRecord
 from .events import EventQueue
-from .link import Link, LinkDefaults, arrive
+from .flight import arrive
+from .link import Link, LinkDefaults
 
 if TYPE_CHECKING:
     from ..connection import Connection
