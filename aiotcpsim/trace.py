@@ -209,23 +209,7 @@ def _render_ladder(
             rs = states[right] if r.host == right else ""
             rows.append(f"{r.time:11.6f}  {ls:<{col}}{'':^{width}}{rs:>{col}}")
         elif r.kind == SEND and r.segment is not None and r.host in states:
-            seg = r.segment
-            label = _relative_label(seg, isn)
-            if "retransmission" in r.text:
-                label += " (rtx)"
-            marks = fate.get(id(seg), [])
-            lost = DROP in marks
-            if DUPLICATE in marks:
-                label += " +dup"
-            body = f" {label} "
-            if r.host == left:
-                line = body.center(width - 2, "-")
-                arrow = f"-{line}{'X' if lost else '>'}"
-            else:
-                line = body.center(width - 2, "-")
-                arrow = f"{'X' if lost else '<'}{line}-"
-            if len(arrow) > width:
-                arrow = arrow[: width - 1] + arrow[-1]
+            arrow = _arrow(r, r.segment, isn, fate, r.host == left, width)
             rows.append(f"{r.time:11.6f}  {'':<{col}}{arrow:^{width}}{'':>{col}}")
         elif r.kind == NOTE and r.host in states and r.text:
             rows.append(
@@ -234,6 +218,32 @@ def _render_ladder(
     if last is not None:
         rows = rows[-last:]
     return "\n".join([header, *rows])
+
+
+def _arrow(
+    r: TraceRecord,
+    seg: Segment,
+    isn: dict[tuple[str, int, str, int], int],
+    fate: dict[int, list[str]],
+    rightwards: bool,
+    width: int,
+) -> str:
+    """The arrow of one sent segment: its label, ``X`` at the head when lost."""
+    label = _relative_label(seg, isn)
+    if "retransmission" in r.text:
+        label += " (rtx)"
+    marks = fate.get(id(seg), [])
+    lost = DROP in marks
+    if DUPLICATE in marks:
+        label += " +dup"
+    line = f" {label} ".center(width - 2, "-")
+    if rightwards:
+        arrow = f"-{line}{'X' if lost else '>'}"
+    else:
+        arrow = f"{'X' if lost else '<'}{line}-"
+    if len(arrow) > width:
+        arrow = arrow[: width - 1] + arrow[-1]
+    return arrow
 
 
 def _loopback_sides(

@@ -39,7 +39,7 @@ from .link import Link, LinkDefaults
 if TYPE_CHECKING:
     from ..connection import Connection
 
-__all__ = ["BaseNetwork", "SendFilter", "SendTap", "Verdict"]
+__all__ = ["COUNTERS", "BaseNetwork", "SendFilter", "SendTap", "Verdict"]
 
 Verdict = tuple[float, int, bool] | None
 """What a send filter decides: None (it took the segment), or ``(extra delay,
@@ -47,6 +47,23 @@ copies, corrupt)`` for the link to apply."""
 
 SendTap = Callable[[Host, Segment, bool], bool]
 """``tap(src, segment, retransmission)``: False when the tap took the segment."""
+
+
+COUNTERS = (
+    "segments_sent",
+    "segments_delivered",
+    "segments_dropped",
+    "segments_duplicated",
+    "segments_corrupted",
+    "segments_queue_dropped",
+    "segments_too_big",
+    "segments_injected",
+    "icmp_unreachable",
+    "retransmissions",
+    "resets_sent",
+    "connections_opened",
+)
+"""The counters of ``net.stats``, in the order :meth:`BaseNetwork.statistics` lists them."""
 
 
 class SendFilter(Protocol):
@@ -119,20 +136,7 @@ class BaseNetwork:
         self._next_ip = 1
         self._outside: dict[str, str] = {}
         self._fire_cb: Callable[[Any], None] = self._fire
-        self.stats: dict[str, int] = {
-            "segments_sent": 0,
-            "segments_delivered": 0,
-            "segments_dropped": 0,
-            "segments_duplicated": 0,
-            "segments_corrupted": 0,
-            "segments_queue_dropped": 0,
-            "segments_too_big": 0,
-            "segments_injected": 0,
-            "icmp_unreachable": 0,
-            "retransmissions": 0,
-            "resets_sent": 0,
-            "connections_opened": 0,
-        }
+        self.stats: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.localhost = self.add_host("localhost", "127.0.0.1")
 
     # -- hosts and names ------------------------------------------------------

@@ -121,6 +121,21 @@ def _impossible_for_state(state: State, must: int, payload: bool | None) -> str 
     return None
 
 
+def _exact_flags(flags: str | int) -> int:
+    """The bits of ``flags=``, refused when no TCP sends exactly these."""
+    bits = parse_flags(flags, "flags")
+    why = _never_sent(bits)
+    control = bits & ~(int(Flags.ECE) | int(Flags.CWR))
+    if why is None and not bits & ACK and control != SYN and bits != RST:
+        why = (
+            "after the SYN every segment carries ACK (RFC 9293 3.10.7.4), "
+            "so only a SYN or a bare RST goes without it"
+        )
+    if why:
+        raise ValueError(f"rule can never match flags={flags!r}: {why}")
+    return bits
+
+
 class Match:
     """What a rule matches; built and validated once, evaluated per segment."""
 
@@ -167,22 +182,30 @@ class Match:
         self.exact: int | None = None
         self.exact_mask = 0
         if flags is not None:
-            bits = parse_flags(flags, "flags")
-            why = _never_sent(bits)
-            control = bits & ~(int(Flags.ECE) | int(Flags.CWR))
-            if why is None and not bits & ACK and control != SYN and bits != RST:
-                why = (
-                    "after the SYN every segment carries ACK (RFC 9293 3.10.7.4), "
-                    "so only a SYN or a bare RST goes without it"
-                )
-            if why:
-                raise ValueError(f"rule can never match flags={flags!r}: {why}")
-            self.exact = bits
-            self.exact_mask = _CONTROL | bits
+            self.exact = _exact_flags(flags)
+            self.exact_mask = _CONTROL | self.exact
         self.with_bits = parse_flags(with_flags, "with_flags") if with_flags is not None else 0
         self.without_bits = (
             parse_flags(without_flags, "without_flags") if without_flags is not None else 0
         )
+        self._check_flag_sets(flags, with_flags, without_flags)
+        must = (self.exact or 0) | self.with_bits
+        if payload and must & (SYN | RST):
+            what = "SYN" if must & SYN else "RST"
+            raise ValueError(
+                f"rule can never match a {what} with payload: this TCP sends no data "
+                f"on a {what} (no TCP Fast Open, no RST diagnostics)"
+            )
+        self.states: frozenset[State] | None = None
+        if state is not None:
+            states = _parse_states(state)
+            reasons = [_impossible_for_state(s, must, payload) for s in sorted(states, key=str)]
+            if all(reasons):
+                raise ValueError(f"rule can never match state={state!r}: {reasons[0]}")
+            self.states = states
+
+    def _check_flag_sets(self, flags: Any, with_flags: Any, without_flags: Any) -> None:
+        """Refuse ``flags``, ``with_flags`` and ``without_flags`` that contradict."""
         why = _never_sent(self.with_bits)
         if why:
             raise ValueError(f"rule can never match with_flags={with_flags!r}: {why}")
@@ -202,20 +225,6 @@ class Match:
                     f"rule can never match: without_flags={without_flags!r} excludes "
                     f"a flag of flags={flags!r}"
                 )
-        must = (self.exact or 0) | self.with_bits
-        if payload and must & (SYN | RST):
-            what = "SYN" if must & SYN else "RST"
-            raise ValueError(
-                f"rule can never match a {what} with payload: this TCP sends no data "
-                f"on a {what} (no TCP Fast Open, no RST diagnostics)"
-            )
-        self.states: frozenset[State] | None = None
-        if state is not None:
-            states = _parse_states(state)
-            reasons = [_impossible_for_state(s, must, payload) for s in sorted(states, key=str)]
-            if all(reasons):
-                raise ValueError(f"rule can never match state={state!r}: {reasons[0]}")
-            self.states = states
 
     def __call__(self, src: Host, seg: Segment) -> bool:
         flags = seg.flags
