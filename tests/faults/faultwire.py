@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+import aiotcpsim.stack.host as host_module
 from aiotcpsim.net import Network
 from aiotcpsim.segment import RST, Segment
 from aiotcpsim.stack.host import Host
@@ -47,6 +50,13 @@ def dropped(net: Network) -> list[tuple[float, int, str]]:
         for r in net.trace
         if r.kind == DROP and r.segment is not None
     ]
+
+
+COMPILED_HOST = host_module.__file__ is not None and not host_module.__file__.endswith(".py")
+needs_fake_tcb = pytest.mark.skipif(
+    COMPILED_HOST, reason="a compiled Host accepts only real Connections (mypyc checks types)"
+)
+"""For tests that stand a :class:`FakeTcb` in for a connection."""
 
 
 class FakeTcb:
