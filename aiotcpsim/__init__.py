@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .config import TcpConfig
-from .faults import Faults, GilbertElliott, LinkHold, Partition, Rule
-from .host import Host, Listener
-from .network import Link, Network
+from .net import GilbertElliott, Link, Network
+from .net.faults import Faults, LinkHold, Partition, Rule
 from .pcap import read_pcap, write_pcap
 from .segment import Flags, Segment, SegmentDecodeError, TcpOptions
+from .stack import Host, Listener
 from .tcp import Connection, State
 from .trace import Trace, TraceRecord
 

@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .network import Network
+from .net import Network
 
 __all__ = ["main", "run_demo"]
 

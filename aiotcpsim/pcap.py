@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
 from .segment import SYN, Segment
@@ -123,6 +123,34 @@ def write_pcap(
     return count
 
 
+def _file_header(
+    view: memoryview,
+) -> tuple[str, float, Callable[[memoryview], memoryview | None]]:
+    """Byte order, timestamp divisor and link-layer stripper of a pcap file."""
+    if len(view) < _FILE_HEADER.size:
+        raise ValueError(f"not a pcap file: {len(view)} bytes is shorter than the header")
+    magic_le = struct.unpack_from("<I", view)[0]
+    magic_be = struct.unpack_from(">I", view)[0]
+    if magic_le in (_MAGIC_USEC, _MAGIC_NSEC):
+        order, magic = "<", magic_le
+    elif magic_be in (_MAGIC_USEC, _MAGIC_NSEC):
+        order, magic = ">", magic_be
+    else:
+        raise ValueError(f"not a classic pcap file: magic {view[:4].hex()}")
+    divisor = 1e9 if magic == _MAGIC_NSEC else 1e6
+    linktype = struct.unpack_from(order + "I", view, 20)[0] & 0xFFFF
+    strip: Callable[[memoryview], memoryview | None]
+    if linktype in (LINKTYPE_RAW, LINKTYPE_IPV4):
+        strip = _strip_raw
+    elif linktype == LINKTYPE_ETHERNET:
+        strip = _strip_ethernet
+    elif linktype == LINKTYPE_LINUX_SLL:
+        strip = _strip_sll
+    else:
+        raise ValueError(f"unsupported pcap link type {linktype}")
+    return order, divisor, strip
+
+
 def read_pcap(
     file: str | os.PathLike[str] | BinaryIO, *, verify_checksums: bool = True
 ) -> list[tuple[float, Segment]]:
@@ -145,26 +173,7 @@ def read_pcap(
     else:
         data = file.read()
     view = memoryview(data)
-    if len(view) < _FILE_HEADER.size:
-        raise ValueError(f"not a pcap file: {len(view)} bytes is shorter than the header")
-    magic_le = struct.unpack_from("<I", view)[0]
-    magic_be = struct.unpack_from(">I", view)[0]
-    if magic_le in (_MAGIC_USEC, _MAGIC_NSEC):
-        order, magic = "<", magic_le
-    elif magic_be in (_MAGIC_USEC, _MAGIC_NSEC):
-        order, magic = ">", magic_be
-    else:
-        raise ValueError(f"not a classic pcap file: magic {view[:4].hex()}")
-    divisor = 1e9 if magic == _MAGIC_NSEC else 1e6
-    linktype = struct.unpack_from(order + "I", view, 20)[0] & 0xFFFF
-    if linktype in (LINKTYPE_RAW, LINKTYPE_IPV4):
-        strip = _strip_raw
-    elif linktype == LINKTYPE_ETHERNET:
-        strip = _strip_ethernet
-    elif linktype == LINKTYPE_LINUX_SLL:
-        strip = _strip_sll
-    else:
-        raise ValueError(f"unsupported pcap link type {linktype}")
+    order, divisor, strip = _file_header(view)
     record = struct.Struct(order + "IIII")
     scaling = _WindowScaling()
     out: list[tuple[float, Segment]] = []

@@ -66,7 +66,7 @@ import pytest
 if TYPE_CHECKING:
     import asyncio
 
-    from aiotcpsim import Network
+    from aiotcpsim.net import Network
 
 __all__ = ["tcpsim", "tcpsim_loop_factories"]
 
@@ -266,7 +266,7 @@ def _network_arguments(item: pytest.Item) -> dict[str, Any]:
 def _network_for(item: pytest.Item) -> Network:
     network = item.stash.get(_NETWORK, None)
     if network is None:
-        from aiotcpsim import Network
+        from aiotcpsim.net import Network
 
         kwargs = _network_arguments(item)
         try:

@@ -1,16 +1,23 @@
 """What happened, when: the network's trace.
 
-Every segment sent, dropped, duplicated and delivered, and every state change
-of every connection, becomes one :class:`TraceRecord` stamped with virtual
-time.  Records are cheap tuples; formatting happens only when a trace is
-rendered (:meth:`Trace.ladder`), hashed (:meth:`Trace.digest`) or exported
-(:meth:`Trace.to_pcap`).
+Rule owned here: what is remembered of a run, and how it reads.  Every
+segment sent, dropped, duplicated and delivered, and every state change of
+every connection, becomes one :class:`TraceRecord` stamped with virtual
+time.  Records are cheap tuples appended to a ring; formatting happens only
+when a trace is rendered (:meth:`Trace.ladder`), hashed (:meth:`Trace.digest`)
+or exported (:meth:`Trace.to_pcap`).
+
+The trace is bounded by default: it keeps the :data:`DEFAULT_LIMIT` most
+recent records (a long run costs no more memory than a short one, and the
+tail is what a failing test shows).  ``Network(trace="full")``,
+``Network(trace_limit=None)`` or :meth:`Trace.keep_all` keep everything.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
@@ -19,7 +26,10 @@ from .segment import ACK, FIN, RST, SYN, Segment, flag_names
 if TYPE_CHECKING:
     from .tcp import State
 
-__all__ = ["Trace", "TraceRecord"]
+__all__ = ["DEFAULT_LIMIT", "Trace", "TraceRecord"]
+
+DEFAULT_LIMIT = 10_000
+"""Records a trace keeps by default (the most recent ones)."""
 
 SEND = "send"
 """A segment left a host (``retransmission`` in ``text`` when it was one)."""
@@ -66,35 +76,42 @@ def _endpoint_text(endpoint: tuple[str, int, str, int] | None) -> str:
 
 
 class Trace:
-    """The ordered list of :class:`TraceRecord` of one network.
+    """The ordered records of one network: the most recent ``limit`` of them.
 
-    ``Trace(enabled=False)`` records nothing (for benchmarks); ``maxlen``
-    keeps only the most recent records.
+    ``Trace(enabled=False)`` records nothing (for benchmarks);
+    ``Trace(limit=None)`` keeps every record.
     """
 
-    def __init__(self, *, enabled: bool = True, maxlen: int | None = None) -> None:
+    def __init__(self, *, enabled: bool = True, limit: int | None = DEFAULT_LIMIT) -> None:
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise ValueError(f"trace limit must be an int >= 1 or None (keep all), got {limit!r}")
         self.enabled = enabled
-        self.maxlen = maxlen
-        self._records: list[TraceRecord] = []
+        self._records: deque[TraceRecord] = deque(maxlen=limit)
+
+    @property
+    def limit(self) -> int | None:
+        """How many records are kept (the most recent); None: all."""
+        return self._records.maxlen
+
+    def keep_all(self) -> None:
+        """Keep every record from now on (those already dropped stay dropped)."""
+        if self._records.maxlen is not None:
+            self._records = deque(self._records)
 
     def append(self, record: TraceRecord) -> None:
         if self.enabled:
             self._records.append(record)
-            if self.maxlen is not None and len(self._records) > 2 * self.maxlen:
-                del self._records[: -self.maxlen]
 
     @property
     def records(self) -> list[TraceRecord]:
-        """All records, oldest first (a copy)."""
-        if self.maxlen is not None:
-            return self._records[-self.maxlen :]
+        """The records kept, oldest first (a copy)."""
         return list(self._records)
 
     def __iter__(self) -> Iterator[TraceRecord]:
         return iter(self.records)
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self._records)
 
     def clear(self) -> None:
         self._records.clear()
@@ -112,7 +129,7 @@ class Trace:
         ]
 
     def digest(self) -> str:
-        """A SHA-256 over the whole trace: equal for equal runs (the same seed and calls)."""
+        """A SHA-256 over the records kept: equal for equal runs (the same seed and calls)."""
         h = hashlib.sha256()
         for record in self.records:
             h.update(str(record).encode())
@@ -151,7 +168,8 @@ class Trace:
         return _render_ladder(self.records, left, right, last, width)
 
     def __repr__(self) -> str:
-        return f"<Trace {len(self._records)} records>"
+        limit = "" if self.limit is None else f" (limit {self.limit})"
+        return f"<Trace {len(self._records)} records{limit}>"
 
 
 def _render_ladder(
@@ -191,23 +209,7 @@ def _render_ladder(
             rs = states[right] if r.host == right else ""
             rows.append(f"{r.time:11.6f}  {ls:<{col}}{'':^{width}}{rs:>{col}}")
         elif r.kind == SEND and r.segment is not None and r.host in states:
-            seg = r.segment
-            label = _relative_label(seg, isn)
-            if "retransmission" in r.text:
-                label += " (rtx)"
-            marks = fate.get(id(seg), [])
-            lost = DROP in marks
-            if DUPLICATE in marks:
-                label += " +dup"
-            body = f" {label} "
-            if r.host == left:
-                line = body.center(width - 2, "-")
-                arrow = f"-{line}{'X' if lost else '>'}"
-            else:
-                line = body.center(width - 2, "-")
-                arrow = f"{'X' if lost else '<'}{line}-"
-            if len(arrow) > width:
-                arrow = arrow[: width - 1] + arrow[-1]
+            arrow = _arrow(r, r.segment, isn, fate, r.host == left, width)
             rows.append(f"{r.time:11.6f}  {'':<{col}}{arrow:^{width}}{'':>{col}}")
         elif r.kind == NOTE and r.host in states and r.text:
             rows.append(
@@ -216,6 +218,32 @@ def _render_ladder(
     if last is not None:
         rows = rows[-last:]
     return "\n".join([header, *rows])
+
+
+def _arrow(
+    r: TraceRecord,
+    seg: Segment,
+    isn: dict[tuple[str, int, str, int], int],
+    fate: dict[int, list[str]],
+    rightwards: bool,
+    width: int,
+) -> str:
+    """The arrow of one sent segment: its label, ``X`` at the head when lost."""
+    label = _relative_label(seg, isn)
+    if "retransmission" in r.text:
+        label += " (rtx)"
+    marks = fate.get(id(seg), [])
+    lost = DROP in marks
+    if DUPLICATE in marks:
+        label += " +dup"
+    line = f" {label} ".center(width - 2, "-")
+    if rightwards:
+        arrow = f"-{line}{'X' if lost else '>'}"
+    else:
+        arrow = f"{'X' if lost else '<'}{line}-"
+    if len(arrow) > width:
+        arrow = arrow[: width - 1] + arrow[-1]
+    return arrow
 
 
 def _loopback_sides(

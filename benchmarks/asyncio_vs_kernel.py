@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable
 
 from aiotcpsim import TcpConfig
 from aiotcpsim.asyncio_loop import run as sim_run
-from aiotcpsim.network import Network
+from aiotcpsim.net import Network
 
 MESSAGE = b"0123456789abcdef"  # 16 bytes
 WRITE_SIZE = 64 * 1024

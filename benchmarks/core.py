@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.network import Network
+from aiotcpsim.net import Network
 
 PAYLOAD = b"p" * 100
 

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.host import Host, Listener
-from aiotcpsim.network import Network
+from aiotcpsim.net import Network
+from aiotcpsim.stack.host import Host, Listener
 from aiotcpsim.tcp import Connection, State
 
 CLIENT_IP = "10.0.0.1"
@@ -137,7 +137,7 @@ def drive(
 
 def send_times(net: Network, host: str, flags: str) -> list[float]:
     """When ``host`` sent segments with exactly these flags (PSH ignored)."""
-    from aiotcpsim.faults import parse_flags
+    from aiotcpsim.net.faults import parse_flags
     from aiotcpsim.segment import PSH
 
     want = parse_flags(flags)

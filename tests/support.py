@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from aiotcpsim.host import Listener
-from aiotcpsim.network import Network
+from aiotcpsim.net import Network
+from aiotcpsim.stack.host import Listener
 from aiotcpsim.tcp import Connection, State
 
 

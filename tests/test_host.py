@@ -9,7 +9,7 @@ import pytest
 from support import Recorder, read_all
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.network import Network
+from aiotcpsim.net import Network
 from aiotcpsim.segment import ACK, FIN, RST, SYN, Segment
 from aiotcpsim.tcp import State
 
@@ -68,7 +68,7 @@ def test_segment_to_closed_port_with_ack_gets_rst_seq_ack() -> None:
         Segment("10.0.0.1", 5000, "10.0.0.2", 80, 100, 0, RST, 0),
     ]
     for seg in sends:
-        net._transmit(client, seg, False)
+        net.transmit(client, seg)
     net.run_until_idle()
     replies = [s for s in net.trace.segments() if s.src_ip == "10.0.0.2"]
     assert [(s.flags, s.seq, s.ack) for s in replies] == [
@@ -86,7 +86,7 @@ def test_listener_answers_bare_ack_with_rst_and_ignores_rst_and_fin() -> None:
         Segment("10.0.0.1", 5000, "10.0.0.2", 8080, 0, 0, RST, 0),
         Segment("10.0.0.1", 5000, "10.0.0.2", 8080, 0, 0, FIN, 0),
     ):
-        net._transmit(client, seg, False)
+        net.transmit(client, seg)
     net.run_until_idle()
     replies = [s for s in net.trace.segments() if s.src_ip == "10.0.0.2"]
     assert [(s.flags, s.seq) for s in replies] == [(RST, 34)]

@@ -292,7 +292,7 @@ def test_tshark_decodes_capture_with_good_checksums(tmp_path: pathlib.Path) -> N
 def simulated_exchange() -> Trace:
     """The trace of a whole connection on the simulated network: handshake, data
     both ways, close."""
-    from aiotcpsim.network import Network
+    from aiotcpsim.net import Network
 
     net = Network(seed=5, delay=0.01)
     client_host = net.add_host("client", C)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from support import Side, drive
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.network import Network
+from aiotcpsim.net import Network
 from aiotcpsim.tcp import State
 
 # Generous retry limits: the property is about what TCP delivers, and at 50 %

@@ -43,7 +43,7 @@ import weakref
 from types import TracebackType
 from typing import Protocol
 
-from .. import Network
+from ..net import Network
 
 __all__ = ["NetworkClock", "NetworkDriver", "StandingClock", "attach", "clock_for"]
 

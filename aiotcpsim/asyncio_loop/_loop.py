@@ -65,7 +65,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from contextvars import Context
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
-from .. import Network
+from ..net import Network
 from ._driver import NetworkDriver
 from ._install import NetworkLoopMixin
 

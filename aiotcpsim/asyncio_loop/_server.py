@@ -34,7 +34,8 @@ from ._socket import SimSocket
 from ._transport import SimTransport
 
 if TYPE_CHECKING:
-    from .. import Listener, Network
+    from ..net import Network
+    from ..stack.host import Listener
 
 __all__ = ["SimServer", "make_transport"]
 

@@ -46,7 +46,9 @@ from .._sockets import NODELAY, SocketOptions, os_error
 from ._driver import NetworkClock
 
 if TYPE_CHECKING:
-    from .. import Connection, Host, Listener, Network
+    from ..net import Network
+    from ..stack.host import Host, Listener
+    from ..tcp import Connection
 
 __all__ = [
     "SimSocket",

@@ -44,7 +44,8 @@ from .._readiness import recv_answers
 from ._socket import SimSocket
 
 if TYPE_CHECKING:
-    from .. import Connection, Network
+    from ..net import Network
+    from ..tcp import Connection
 
 __all__ = ["ClientTracker", "SimTransport"]
 

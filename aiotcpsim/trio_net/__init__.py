@@ -41,7 +41,7 @@ from contextlib import asynccontextmanager
 
 import trio
 
-from .. import Network
+from ..net import Network
 from ._driver import TrioDriver
 from ._resolver import SimHostnameResolver, SimSocketFactory
 from ._socket import SimSocket

@@ -58,7 +58,7 @@ from typing import Any
 import outcome
 import trio
 
-from .. import Network
+from ..net import Network
 
 __all__ = ["BLOCK", "RANK_RECV", "RANK_SEND", "SocketRequests", "TrioDriver"]
 

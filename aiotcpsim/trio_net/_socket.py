@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 
     from typing_extensions import Buffer
 
-    from .. import Connection, Host, Listener
+    from ..stack.host import Host, Listener
+    from ..tcp import Connection
     from ._driver import TrioDriver
 
 __all__ = ["SimSocket"]

@@ -36,7 +36,7 @@ async def chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
 
 
 def lossy_network(seed: int) -> tuple[aiotcpsim.Network, aiotcpsim.Host, aiotcpsim.Host]:
-    net = aiotcpsim.Network(seed=seed, loss=0.05, delay=0.005)
+    net = aiotcpsim.Network(seed=seed, loss=0.05, delay=0.005, trace="full")
     server = net.add_host("server")
     client = net.add_host("client")
     return net, server, client

@@ -36,9 +36,9 @@ from collections.abc import Callable
 from typing import Any
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.host import Host, Listener
-from aiotcpsim.network import Network
+from aiotcpsim.net import Network
 from aiotcpsim.segment import ACK, FIN, PSH, RST, SYN, Segment
+from aiotcpsim.stack.host import Host, Listener
 from aiotcpsim.tcp import Connection, State
 from aiotcpsim.trace import DROP, NOTE, SEND, TraceRecord
 
@@ -128,8 +128,7 @@ class Pair:
         """(client ip, client port, server ip, server port) of the connection under test."""
         self._held: set[int] = set()
         self._rules: list[_Rule] = []
-        self._transmit = self.net._transmit
-        self.net._transmit = self._filter  # type: ignore[method-assign]
+        self.net.set_send_tap(self._filter)
 
     # -- time --------------------------------------------------------------------
 
@@ -327,7 +326,7 @@ class Pair:
         traced and arrives after the link's delay."""
         seg = self.segment(direction, flags, seq, ack, payload, window)
         src = self.c if direction.startswith("c") else self.s
-        self.net._transmit(src, seg, False)
+        self.net.transmit(src, seg)
         return seg
 
     def deliver(
@@ -342,7 +341,7 @@ class Pair:
         """Hand a hand-made segment to the receiving host at once (not traced as sent)."""
         seg = self.segment(direction, flags, seq, ack, payload, window)
         dst = self.s if direction.startswith("c") else self.c
-        dst._deliver_from_wire(seg)
+        dst.deliver_from_wire(seg)
         return seg
 
     # -- targeted faults -------------------------------------------------------------
@@ -366,10 +365,10 @@ class Pair:
         for seg in held:
             dst = self.net.host_for_address(seg.dst_ip)
             assert dst is not None
-            self.net._push(self.net.now + self.d, dst._deliver_from_wire, seg)
+            self.net.push(self.net.now + self.d, dst.deliver_from_wire, seg)
         held.clear()
 
-    def _filter(self, src: Host, seg: Segment, retransmission: bool) -> None:
+    def _filter(self, src: Host, seg: Segment, retransmission: bool) -> bool:
         for rule in self._rules:
             if rule.count and rule.matches(src, seg):
                 rule.count -= 1
@@ -389,9 +388,9 @@ class Pair:
                     self._held.add(id(seg))
                     net.note(src.name, "segment held by the test")
                 else:
-                    net._drop(src, seg, "dropped by the test")
-                return
-        self._transmit(src, seg, retransmission)
+                    net.drop(src, seg, "dropped by the test")
+                return False
+        return True
 
     # -- reading the trace -------------------------------------------------------------
 

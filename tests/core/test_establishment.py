@@ -376,9 +376,9 @@ def test_syn_sent_old_duplicate_syn_is_reset_not_established() -> None:
     # RFC 9293 figure 8, with the RFC's own numbers.
     p = Pair()
     listener = p.listen()
-    p.c._isn = lambda: 100  # type: ignore[method-assign]
+    p.c.isn_generator = lambda: 100
     server_isns = iter([300, 400])
-    p.s._isn = lambda: next(server_isns)  # type: ignore[method-assign]
+    p.s.isn_generator = lambda: next(server_isns)
     p.isn = {"c": 0, "s": 0}  # absolute numbers in this ladder
     held = p.hold("c>s", "S")
     p.connect()  # 1: A's SYN seq=100, held

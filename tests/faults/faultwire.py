@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiotcpsim.host import Host
-from aiotcpsim.network import Network
+import pytest
+
+import aiotcpsim.stack.host as host_module
+from aiotcpsim.net import Network
 from aiotcpsim.segment import RST, Segment
+from aiotcpsim.stack.host import Host
 from aiotcpsim.trace import DELIVER, DROP
 
 
 def two_hosts(seed: int = 1, **impairments: Any) -> tuple[Network, Host, Host]:
-    net = Network(seed=seed, **impairments)
+    net = Network(seed=seed, trace="full", **impairments)
     a = net.add_host("a", "10.0.0.1")
     b = net.add_host("b", "10.0.0.2")
     return net, a, b
@@ -29,7 +32,7 @@ def raw(i: int, n: int = 0, flags: int = RST, *, reverse: bool = False) -> Segme
 
 
 def send(net: Network, host: Host, seg: Segment) -> None:
-    net._transmit(host, seg, False)
+    net.transmit(host, seg)
 
 
 def delivered(net: Network, host: str = "b") -> list[tuple[float, int]]:
@@ -49,8 +52,15 @@ def dropped(net: Network) -> list[tuple[float, int, str]]:
     ]
 
 
+COMPILED_HOST = host_module.__file__ is not None and not host_module.__file__.endswith(".py")
+needs_fake_tcb = pytest.mark.skipif(
+    COMPILED_HOST, reason="a compiled Host accepts only real Connections (mypyc checks types)"
+)
+"""For tests that stand a :class:`FakeTcb` in for a connection."""
+
+
 class FakeTcb:
-    """Stands in for a Connection in ``host._conns`` (state, ICMP hook)."""
+    """Stands in for a Connection in a host (``Host.attach_connection``) (state, ICMP hook)."""
 
     def __init__(self, state: Any) -> None:
         self.state = state

@@ -8,7 +8,7 @@ import errno
 import pytest
 from _sim import PORT, SERVER_IP, App, drive, pair, send_times
 
-from aiotcpsim.network import Network
+from aiotcpsim.net import Network
 from aiotcpsim.segment import RST
 from aiotcpsim.tcp import State
 from aiotcpsim.trace import DELIVER, SEND

@@ -6,10 +6,10 @@ import errno
 import statistics
 
 import pytest
-from faultwire import FakeTcb, delivered, dropped, raw, send, two_hosts
+from faultwire import FakeTcb, delivered, dropped, needs_fake_tcb, raw, send, two_hosts
 
-from aiotcpsim.faults import GilbertElliott
-from aiotcpsim.network import Network
+from aiotcpsim.net import Network
+from aiotcpsim.net.faults import GilbertElliott
 from aiotcpsim.segment import SYN, TcpOptions
 from aiotcpsim.tcp import State
 from aiotcpsim.trace import DELIVER, DROP
@@ -109,7 +109,7 @@ def test_isolating_a_host_covers_links_created_later() -> None:
     part = net.faults.partition(a)
     c = net.add_host("c")
     c_seg = raw(5)._replace(src_ip=c.ip)
-    net._transmit(c, c_seg, False)
+    net.transmit(c, c_seg)
     send(net, b, raw(1, reverse=True))
     net.run_until_idle()
     assert delivered(net, "a") == []
@@ -119,16 +119,29 @@ def test_isolating_a_host_covers_links_created_later() -> None:
     assert delivered(net, "a") == [(0.2, 2)]
 
 
+@needs_fake_tcb
 def test_reject_partition_hands_the_sender_an_icmp_host_unreachable() -> None:
     net, a, b = two_hosts(delay=0.05)
     tcb = FakeTcb(State.SYN_SENT)
-    a._conns[("10.0.0.1", 1000, "10.0.0.2", 2000)] = tcb  # type: ignore[assignment]
+    a.attach_connection(("10.0.0.1", 1000, "10.0.0.2", 2000), tcb)  # type: ignore[arg-type]
     net.faults.partition(a, b, mode="reject")
     send(net, a, raw(0))
     net.run_until_idle()
     assert tcb.icmp == [(errno.EHOSTUNREACH, 0.05)]
     assert net.statistics()["icmp_unreachable"] == 1
     assert any("ICMP host unreachable (EHOSTUNREACH)" in r.text for r in net.trace)
+
+
+def test_reject_partition_fails_a_real_connect_with_ehostunreach() -> None:
+    net, a, b = two_hosts(delay=0.05)
+    net.faults.partition(a, b, mode="reject")
+    conn = a.connect("10.0.0.2", 2000, local_port=1000)
+    net.run_until_idle()
+    assert conn.state is State.CLOSED  # a hard error in SYN-SENT
+    assert conn.take_error() == errno.EHOSTUNREACH
+    assert net.statistics()["icmp_unreachable"] == 1
+    (note,) = [r for r in net.trace if "ICMP host unreachable (EHOSTUNREACH)" in r.text]
+    assert note.time == pytest.approx(0.05)
 
 
 def test_reject_partition_without_a_tcb_is_only_noted() -> None:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from support import Side, drive
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.network import Network
+from aiotcpsim.net import Network
 from aiotcpsim.tcp import State
 
 PATIENT = TcpConfig(syn_retries=30, synack_retries=30, retries2=40, orphan_retries=40)

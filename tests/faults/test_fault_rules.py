@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from faultwire import FakeTcb, delivered, dropped, raw, send, two_hosts
+from faultwire import FakeTcb, delivered, dropped, needs_fake_tcb, raw, send, two_hosts
 
-from aiotcpsim.faults import parse_flags
+from aiotcpsim.net.faults import parse_flags
 from aiotcpsim.segment import ACK, FIN, PSH, RST, SYN, Flags
 from aiotcpsim.tcp import State
 from aiotcpsim.trace import DELIVER, SEND
@@ -75,10 +75,11 @@ def test_direction_and_ports() -> None:
     assert [s.seq for s in wrong_port.segments] == [1]
 
 
+@needs_fake_tcb
 def test_sender_state_is_looked_up_by_four_tuple() -> None:
     net, a, _ = two_hosts()
     tcb = FakeTcb(State.ESTABLISHED)
-    a._conns[("10.0.0.1", 1000, "10.0.0.2", 2000)] = tcb  # type: ignore[assignment]
+    a.attach_connection(("10.0.0.1", 1000, "10.0.0.2", 2000), tcb)  # type: ignore[arg-type]
     rule = net.faults.drop(src="a", flags="ACK", state="TIME-WAIT", count=1)
     send(net, a, raw(0, flags=ACK))
     tcb.state = State.TIME_WAIT
@@ -86,6 +87,19 @@ def test_sender_state_is_looked_up_by_four_tuple() -> None:
     send(net, a, raw(2, flags=ACK))
     net.run_until_idle()
     assert [s for _, s in delivered(net)] == [0, 2]
+    assert rule.segments[0].seq == 1
+
+
+def test_sender_state_follows_a_real_connection() -> None:
+    net, a, _ = two_hosts()
+    rule = net.faults.drop(src="a", flags="ACK", state="SYN-SENT", count=1)
+    send(net, a, raw(0, flags=ACK))  # no connection on this 4-tuple: CLOSED
+    conn = a.connect("10.0.0.2", 2000, local_port=1000)
+    send(net, a, raw(1, flags=ACK))  # the 4-tuple's connection is in SYN-SENT
+    conn.abort(net.now)
+    send(net, a, raw(2, flags=ACK))  # gone again: CLOSED
+    net.run_until_idle()
+    assert [s for _, s in delivered(net) if s in (0, 1, 2)] == [0, 2]
     assert rule.segments[0].seq == 1
 
 

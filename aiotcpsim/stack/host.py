@@ -1,7 +1,9 @@
 """A host's TCP stack: demultiplexing, listeners, ports, TIME-WAIT, resets.
 
-The host owns its connections (it is their :class:`~aiotcpsim.tcp.ConnectionOwner`)
-and does what RFC 9293 gives to the layer around the TCB:
+Rule owned here: which TCB (or listener) a segment from the wire belongs to,
+and which 4-tuples and ports are free.  The host owns its connections (it is
+their :class:`~aiotcpsim.tcp.ConnectionOwner`) and does what RFC 9293
+gives to the layer around the TCB:
 
 * demultiplexing by 4-tuple (section 3.10.7);
 * the LISTEN state (section 3.10.7.2) and Linux's listen backlog: ``listen(n)``
@@ -13,34 +15,83 @@ and does what RFC 9293 gives to the layer around the TCB:
   (``EADDRINUSE``); a 4-tuple in TIME-WAIT stays taken, so a client that
   churns connections to one server runs out of ports (``EADDRNOTAVAIL``);
 * reopening a TIME-WAIT 4-tuple with a new SYN (RFC 1122 section 4.2.2.13).
+
+The host never imports the network: it reaches it through
+:class:`NetworkPort`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import os
 from collections import deque
-from collections.abc import Iterator
-from heapq import heappush
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Protocol
 
-from .segment import ACK, RST, SYN, Segment, seq_add
-from .tcp import Connection, ConnectionUser, State
-from .tcp.state import CLOSED, ESTABLISHED, LISTEN, SYN_RECEIVED, TIME_WAIT
-from .trace import DELIVER, STATE, TraceRecord
+from ..errors import os_error
+from ..replies import reset_reply
+from ..segment import ACK, RST, SYN, Segment, seq_add
+from ..tcp import Connection, ConnectionUser, State
+from ..tcp.state import CLOSED, ESTABLISHED, LISTEN, SYN_RECEIVED, TIME_WAIT
+from ..trace import DELIVER, STATE, TraceRecord
 
 if TYPE_CHECKING:
-    from .config import TcpConfig
-    from .network import Link, Network
+    from random import Random
 
-__all__ = ["Host", "Listener", "ListenerUser"]
+    from ..config import TcpConfig
+    from ..trace import Trace
 
-_Key = tuple[str, int, str, int]
+__all__ = ["Host", "Listener", "ListenerUser", "NetworkPort", "current_host"]
+
+Key = tuple[str, int, str, int]
+"""(local ip, local port, remote ip, remote port): what a connection is found by."""
+
+_current_host: ContextVar[Host | None] = ContextVar("aiotcpsim_current_host", default=None)
 
 
-def _os_error(code: int, text: str | None = None) -> OSError:
-    return OSError(code, text or os.strerror(code))
+def current_host() -> Host | None:
+    """The host set by the innermost ``with host.current():``, or None."""
+    return _current_host.get()
+
+
+class NetworkPort(Protocol):
+    """What a host needs from its network: the one interface between stack/ and net/.
+
+    The host stack sits below the network (imports point down), so it does not
+    import :mod:`aiotcpsim.net`; the network implements this Protocol instead.
+    Every member is one reason the stack talks to the network.
+    """
+
+    now: float
+    """Virtual time, seconds."""
+    rng: Random
+    """The network's one RNG (ISNs, ephemeral ports)."""
+    stats: dict[str, int]
+    """Counters (``segments_delivered``, ``resets_sent``, ``connections_opened``...)."""
+    trace: Trace
+
+    def transmit(self, src: Host, segment: Segment, retransmission: bool = False) -> None:
+        """Put ``segment`` sent by ``src`` on the wire (never delivers synchronously)."""
+
+    def schedule_timer(self, conn: Connection, when: float) -> None:
+        """Call ``conn.on_timer(now)`` at virtual time ``when`` (or drop the
+        wake-up if the connection's timers moved meanwhile)."""
+
+    def drop(self, host: Host, segment: Segment, why: str) -> None:
+        """Count and trace a segment lost at ``host``."""
+
+    def note(self, host: str, text: str, endpoint: tuple[str, int, str, int] | None = None) -> None:
+        """Add a free-form record to the trace."""
+
+    def resolve(self, name: str) -> str:
+        """Name or dotted address to address (``socket.gaierror`` when unknown)."""
+
+    def host_for_address(self, ip: str) -> Host | None:
+        """The host that owns ``ip``, or None."""
+
+    def outside_address(self, host: Host) -> str:
+        """The address a loopback-only host uses to reach other hosts."""
 
 
 class ListenerUser(Protocol):
@@ -86,7 +137,7 @@ class Listener:
             ValueError: a negative backlog.
         """
         if self.closed:
-            raise _os_error(errno.EINVAL, "listener is closed")
+            raise os_error(errno.EINVAL, "listener is closed")
         if not isinstance(backlog, int) or backlog < 0:
             raise ValueError(f"backlog must be an int >= 0, got {backlog!r}")
         self.backlog = min(backlog, self.host.config.somaxconn)
@@ -99,7 +150,7 @@ class Listener:
             OSError: EINVAL when the listener is closed.
         """
         if self.closed:
-            raise _os_error(errno.EINVAL, "listener is closed")
+            raise os_error(errno.EINVAL, "listener is closed")
         while self._accept_queue:
             conn = self._accept_queue.popleft()
             if conn.state is not CLOSED:
@@ -137,36 +188,38 @@ class Listener:
 
 
 class Host:
-    """A host on a :class:`~aiotcpsim.network.Network`: one IPv4 address, a TCP stack.
+    """A host on a :class:`~aiotcpsim.net.Network`: one IPv4 address, a TCP stack.
 
-    Create hosts with :meth:`Network.add_host`.
+    Create hosts with :meth:`Network.add_host <aiotcpsim.net.Network.add_host>`.
     """
 
-    def __init__(self, network: Network, name: str, ip: str, config: TcpConfig) -> None:
+    def __init__(self, network: NetworkPort, name: str, ip: str, config: TcpConfig) -> None:
         self.network = network
         self.name = name
         self.ip = ip
         self.config = config
         self.up = True
-        self._conns: dict[_Key, Connection] = {}
+        self._conns: dict[Key, Connection] = {}
         self._listeners: dict[int, Listener] = {}
         self._reuse: dict[Connection, bool] = {}
         self._children: dict[Connection, Listener] = {}
         self._time_wait = 0
         self._port_cursor: int | None = None
-        # Network._transmit's route cache: destination address -> (host, link).
-        self._routes: dict[str, tuple[Host, Link]] = {}
+        self.isn_generator: Callable[[], int] | None = None
+        """Chooses the ISN of each new connection (active or passive) when set,
+        instead of the network's RNG: tests pin ISNs with it
+        (``host.isn_generator = lambda: 1000``)."""
 
     # -- the application's calls -------------------------------------------------
 
     @contextlib.contextmanager
     def current(self) -> Iterator[Host]:
         """Make calls in this context (``asyncio.open_connection``...) originate here."""
-        token = self.network._set_current(self)
+        token = _current_host.set(self)
         try:
             yield self
         finally:
-            self.network._reset_current(token)
+            _current_host.reset(token)
 
     def connect(
         self,
@@ -193,12 +246,14 @@ class Host:
         _check_port("port", port, allow_zero=True)  # port 0: refused, as by Linux
         if local_port or type(local_port) is not int:  # (the default 0 is fine)
             _check_port("local_port", local_port, allow_zero=True)
-        if ip not in self.network._by_ip and not _is_ipv4(ip):  # a host's address is one
+        if self.network.host_for_address(ip) is None and not _is_ipv4(
+            ip
+        ):  # a host's address is one
             ip = self.network.resolve(ip)
         if ip.startswith("127."):
             lip = "127.0.0.1"
         elif self.ip.startswith("127."):
-            lip = self.network._outside_address(self)
+            lip = self.network.outside_address(self)
         else:
             lip = self.ip
         if local_port:
@@ -206,7 +261,7 @@ class Host:
             key = (lip, local_port, ip, port)
             existing = self._conns.get(key)
             if existing is not None and not self._reusable_time_wait(existing):
-                raise _os_error(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+                raise os_error(errno.EADDRNOTAVAIL, "Cannot assign requested address")
         else:
             key = self._ephemeral(lip, ip, port)
         existing = self._conns.get(key)
@@ -273,6 +328,16 @@ class Host:
     def connection_count(self) -> int:
         return len(self._conns)
 
+    def lookup(self, key: Key) -> Connection | None:
+        """The connection registered under ``key`` (local ip, local port,
+        remote ip, remote port), or None."""
+        return self._conns.get(key)
+
+    def attach_connection(self, key: Key, conn: Connection) -> None:
+        """Register ``conn`` under ``key`` as if this stack had opened it: for
+        tests that stand a scripted TCB in for a real one."""
+        self._conns[key] = conn
+
     def crash(self) -> None:
         """The host stops: every connection and listener vanishes without a
         segment; segments addressed to it are lost until :meth:`restart`."""
@@ -296,22 +361,10 @@ class Host:
     def transmit(self, segment: Segment, *, retransmission: bool = False) -> None:
         if segment.flags & RST:
             self.network.stats["resets_sent"] += 1
-        self.network._transmit(self, segment, retransmission)
+        self.network.transmit(self, segment, retransmission)
 
     def schedule(self, conn: Connection, when: float) -> None:
-        # net._schedule_timer(conn, when) -> net._push(when, net._fire_cb, conn), inline.
-        net = self.network
-        heap = net._heap
-        if net._wakeup is not None and not net._in_advance:
-            ready = net._ready
-            wake = (not heap or when < heap[0][0]) and (not ready or when < ready[0][0])
-        else:
-            wake = False
-        net._counter += 1
-        heappush(heap, (when, net._counter, net._fire_cb, conn))
-        if wake:
-            assert net._wakeup is not None
-            net._wakeup()
+        self.network.schedule_timer(conn, when)
 
     def state_changed(self, conn: Connection, old: State, new: State, now: float) -> None:
         net = self.network
@@ -368,12 +421,13 @@ class Host:
             return self  # every host has its own loopback
         return self.network.host_for_address(ip)
 
-    def _deliver_from_wire(self, seg: Segment) -> None:
+    def deliver_from_wire(self, seg: Segment) -> None:
+        """A segment reaches this host from the wire: counted, traced, demultiplexed."""
         net = self.network
         if not self.up:
-            net._drop(self, seg, "host down")
+            net.drop(self, seg, "host down")
             return
-        net.stats["segments_delivered"] += 1  # Network._delivered, inline
+        net.stats["segments_delivered"] += 1
         if net.trace.enabled:
             net.trace.append(TraceRecord(net.now, DELIVER, self.name, seg))
         now = net.now
@@ -404,7 +458,7 @@ class Host:
             return  # "An incoming RST segment could not be valid ... ignore it"
         if flags & ACK:
             # "Any acknowledgment is bad if it arrives on a connection still in LISTEN"
-            self.transmit(_rst_for(seg, seq=seg.ack, ack=None))
+            self._reply_reset(seg)
             return
         if not flags & SYN:
             return  # "Any other control or text-bearing segment ... drop it"
@@ -432,34 +486,36 @@ class Host:
     def _reset_closed(self, seg: Segment) -> None:
         """RFC 9293 section 3.10.7.1: a segment for no socket draws a RST,
         unless it is one ("never reply to a RST with a RST")."""
-        if seg.flags & RST:
-            return
-        if seg.flags & ACK:
-            self.transmit(_rst_for(seg, seq=seg.ack, ack=None))
-        else:
-            self.transmit(_rst_for(seg, seq=0, ack=seq_add(seg.seq, seg.seg_len)))
+        self._reply_reset(seg)
+
+    def _reply_reset(self, seg: Segment) -> None:
+        rst = reset_reply(seg)
+        if rst is not None:
+            self.transmit(rst)
 
     # -- ports ----------------------------------------------------------------------------
 
     def _isn(self) -> int:
         # RFC 6528 asks for an unpredictable ISN per connection; ours comes from
         # the network's seeded RNG so that a seed reproduces a run.
+        if self.isn_generator is not None:
+            return self.isn_generator()
         return self.network.rng.getrandbits(32)
 
     def _check_up(self) -> None:
         if not self.up:
-            raise _os_error(errno.ENETDOWN, f"host {self.name!r} is down (crashed)")
+            raise os_error(errno.ENETDOWN, f"host {self.name!r} is down (crashed)")
 
     def check_bind(self, port: int, reuse_address: bool) -> None:
         """Raise EADDRINUSE if ``port`` cannot be bound (Linux ``inet_csk_bind_conflict``,
         simplified to one address per host)."""
         if port in self._listeners:
-            raise _os_error(errno.EADDRINUSE, "Address already in use")
+            raise os_error(errno.EADDRINUSE, "Address already in use")
         for key, conn in self._conns.items():
             if key[1] != port:
                 continue
             if not (reuse_address and self._reuse.get(conn, False)):
-                raise _os_error(errno.EADDRINUSE, "Address already in use")
+                raise os_error(errno.EADDRINUSE, "Address already in use")
 
     def _reusable_time_wait(self, conn: Connection) -> bool:
         return conn.state is TIME_WAIT and self.config.tw_reuse
@@ -470,7 +526,7 @@ class Host:
         conn = self._conns.get((lip, port, rip, rport))
         return conn is not None and not self._reusable_time_wait(conn)
 
-    def _ephemeral(self, lip: str, rip: str, rport: int) -> _Key:
+    def _ephemeral(self, lip: str, rip: str, rport: int) -> Key:
         """A free local port for this destination (Linux ``__inet_hash_connect``:
         a port may serve several destinations; a 4-tuple only one socket)."""
         low, high = self.config.ephemeral_ports
@@ -484,7 +540,7 @@ class Host:
             if not self._port_taken(lip, port, rip, rport):
                 self._port_cursor = (offset + 1) % span
                 return (lip, port, rip, rport)
-        raise _os_error(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+        raise os_error(errno.EADDRNOTAVAIL, "Cannot assign requested address")
 
     def _free_listen_port(self) -> int:
         low, high = self.config.ephemeral_ports
@@ -495,7 +551,7 @@ class Host:
             port = low + (start + i) % span
             if port not in self._listeners and port not in used:
                 return port
-        raise _os_error(errno.EADDRINUSE, "Address already in use")
+        raise os_error(errno.EADDRINUSE, "Address already in use")
 
     def __repr__(self) -> str:
         state = "" if self.up else " DOWN"
@@ -505,21 +561,8 @@ class Host:
         )
 
 
-def _key(conn: Connection) -> _Key:
+def _key(conn: Connection) -> Key:
     return (conn.local[0], conn.local[1], conn.remote[0], conn.remote[1])
-
-
-def _rst_for(seg: Segment, *, seq: int, ack: int | None) -> Segment:
-    return Segment(
-        seg.dst_ip,
-        seg.dst_port,
-        seg.src_ip,
-        seg.src_port,
-        seq,
-        0 if ack is None else ack,
-        RST if ack is None else RST | ACK,
-        0,
-    )
 
 
 def _check_port(name: str, port: int, *, allow_zero: bool) -> None:

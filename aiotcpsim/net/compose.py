@@ -1,0 +1,71 @@
+"""The public ``Network``: the network with its faults, put together here.
+
+Rule owned here: how the layers of :mod:`aiotcpsim.net` compose without an
+import cycle.  :class:`~aiotcpsim.net.network.BaseNetwork` does not know the
+faults; :class:`~aiotcpsim.net.faults.Faults` knows the network only by its
+public interface and plugs into it as a send filter.  This module sits above
+both, imports both, and builds the class users construct: a ``BaseNetwork``
+whose ``faults`` attribute is a ``Faults`` bound to it.  Nothing below
+imports this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import TcpConfig
+from ..trace import DEFAULT_LIMIT
+from .faults import Faults
+from .network import BaseNetwork
+
+__all__ = ["Network"]
+
+
+class Network(BaseNetwork):
+    """An in-memory IPv4 network of hosts that speak TCP.
+
+    Args:
+        seed: seeds the network's one ``random.Random``.
+        tcp: the default :class:`TcpConfig` of every host.
+        loss, delay, jitter, duplicate, reorder, and any other :class:`Link`
+            impairment as keyword (``burst``, ``distribution``, ``corrupt``,
+            ``rate``, ``queue_limit``, ``queue_bytes``, ``mtu``): defaults of every
+            link (``net.defaults``), including a host's link to itself.
+        trace: ``True`` (default): record the most recent ``trace_limit``
+            records; ``"full"``: record everything; ``False``: record nothing
+            (benchmarks).
+        trace_limit: records kept by a bounded trace (default 10,000; None: all).
+
+    A host ``localhost`` with address 127.0.0.1 always exists.  Faults --
+    partitions, holds, crashes, injected resets, replays and targeted rules --
+    live in ``net.faults`` (:class:`~aiotcpsim.net.faults.Faults`).
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        tcp: TcpConfig | None = None,
+        loss: float = 0.0,
+        delay: float = 0.0,
+        jitter: float = 0.0,
+        duplicate: float = 0.0,
+        reorder: float = 0.0,
+        trace: bool | str = True,
+        trace_limit: int | None = DEFAULT_LIMIT,
+        **impairments: Any,
+    ) -> None:
+        super().__init__(
+            seed,
+            tcp=tcp,
+            loss=loss,
+            delay=delay,
+            jitter=jitter,
+            duplicate=duplicate,
+            reorder=reorder,
+            trace=trace,
+            trace_limit=trace_limit,
+            **impairments,
+        )
+        self.faults = Faults(self)
+        """Partitions, holds, crashes, injected resets, replays, targeted rules."""

@@ -1,0 +1,568 @@
+"""Adverse conditions on demand: events and targeted rules (``net.faults``).
+
+Rule owned here: what each fault does to the network -- and that faults act
+only through the network's public interface: as its send filter
+(:meth:`Faults.on_send`, installed while a rule is in force), as link
+partitions and holds, and as scheduled calls.
+
+Random impairments live on the links (:class:`~aiotcpsim.net.link.Link`:
+loss, Gilbert-Elliott burst loss, delay and jitter, duplication, reordering,
+corruption, bandwidth with a queue, MTU).  This module adds what a test
+turns on at a precise moment, or aims at one precise segment:
+
+* **partitions** -- :meth:`Faults.partition`, both ways or one way, in two
+  flavours: ``"blackhole"`` (segments vanish; the application eventually
+  sees ``ETIMEDOUT``) and ``"reject"`` (each segment draws an ICMP host
+  unreachable back to its sender, as a router with no route would send);
+* **holds** -- :meth:`Faults.hold_link` keeps a link's segments, those already
+  in flight included, until ``release()`` delivers them in the order sent;
+* **crash and restart** of a host -- its TCBs vanish without a segment;
+* **RST injection** into a connection (a middlebox reset), with the exact,
+  an in-window or a stale sequence number: RFC 5961 decides what happens;
+* **replay** of a captured segment, later -- an old duplicate SYN, a
+  delayed data segment from a previous incarnation of a 4-tuple;
+* **targeted rules** -- :meth:`Faults.rule` and its shorthands
+  (:meth:`~Faults.drop`, :meth:`~Faults.delay`, :meth:`~Faults.duplicate`,
+  :meth:`~Faults.hold`, :meth:`~Faults.corrupt`, :meth:`~Faults.reset`,
+  :meth:`~Faults.capture`) act on the segments that match a direction,
+  hosts, ports, flags, payload, the sender's TCP state and the n-th
+  occurrence, a limited number of times, while the rule is in force::
+
+      net.faults.drop(flags="SYN|ACK", count=1)               # the first SYN-ACK
+      net.faults.drop(src="client", flags="ACK", state="TIME-WAIT", count=1)
+      with net.faults.delay(10.0, with_flags="FIN"):           # scoped
+          ...
+      net.faults.drop(src="server", payload=True, nth=4)      # after the 3rd
+
+Rules see a segment when its sender hands it to the network, before the
+link's random impairments, in the order the rules were made.  Every random
+choice comes from the network's one RNG.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING, Any, Literal
+
+from ...replies import reset_reply
+from ...segment import ACK, RST, Segment, seq_add
+from ...stack.host import Host
+from ...tcp import Connection
+from ...trace import SEND, TraceRecord
+from ..link import Link
+from ..network import BaseNetwork, Verdict
+from .match import Match
+from .rules import Rule, check_rule, describe
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["Faults", "LinkHold", "Partition", "PartitionMode", "SeqChoice"]
+
+PartitionMode = Literal["blackhole", "reject"]
+
+
+class Partition:
+    """A partition in force; :meth:`heal` (or leaving its ``with`` block) ends it."""
+
+    def __init__(
+        self,
+        faults: Faults,
+        pairs: list[tuple[str | None, str | None]],
+        mode: PartitionMode,
+        text: str,
+        origin: str,
+    ) -> None:
+        self._faults = faults
+        self._pairs = pairs  # (src, dst) of the cut links; None: any other host
+        self._origin = origin
+        self.mode = mode
+        self.text = text
+        self.active = True
+
+    def covers(self, link: Link) -> bool:
+        if link.src == link.dst:
+            return False  # a host always reaches itself
+        return any(
+            (src is None or link.src == src) and (dst is None or link.dst == dst)
+            for src, dst in self._pairs
+        )
+
+    def heal(self) -> None:
+        """End the partition now (idempotent).  Segments in flight across it
+        arrive if they have not yet reached the cut."""
+        if not self.active:
+            return
+        self.active = False
+        faults = self._faults
+        faults.forget_partition(self)
+        for link in faults.network.links():
+            link.remove_partition(self)
+        faults.network.note(self._origin, f"partition healed: {self.text}")
+
+    def __enter__(self) -> Partition:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.heal()
+
+    def __repr__(self) -> str:
+        return f"<Partition {self.text} {self.mode}{'' if self.active else ' healed'}>"
+
+
+class LinkHold:
+    """Links held by :meth:`Faults.hold_link`; :meth:`release` delivers what they kept."""
+
+    def __init__(self, links: list[Link]) -> None:
+        self._links = links
+        self.active = True
+        for link in links:
+            link.hold()
+
+    @property
+    def held(self) -> int:
+        """Segments kept back so far (or still in flight towards the hold)."""
+        return sum(link.parked for link in self._links)
+
+    def release(self) -> None:
+        """Deliver the held segments now, each link's in the order sent (idempotent)."""
+        if self.active:
+            self.active = False
+            for link in self._links:
+                link.release()
+
+    def __enter__(self) -> LinkHold:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+SeqChoice = Literal["exact", "in-window", "stale"] | int
+
+
+class Faults:
+    """The fault injector of a network: ``net.faults``."""
+
+    def __init__(self, network: BaseNetwork) -> None:
+        self._net = network
+        self._send_rules: list[Rule] = []
+        self._partitions: list[Partition] = []
+        self._holds: list[LinkHold] = []
+        network.watch_links(self._link_created)
+
+    @property
+    def network(self) -> BaseNetwork:
+        """The network these faults act on."""
+        return self._net
+
+    # -- targeted rules ------------------------------------------------------------
+
+    def rule(
+        self,
+        action: str,
+        *,
+        src: Any = None,
+        dst: Any = None,
+        host: Any = None,
+        src_port: int | None = None,
+        dst_port: int | None = None,
+        port: int | None = None,
+        flags: str | int | None = None,
+        with_flags: str | int | None = None,
+        without_flags: str | int | None = None,
+        payload: bool | None = None,
+        state: Any = None,
+        nth: int = 1,
+        count: int | None = None,
+        seconds: float = 0.0,
+        copies: int = 1,
+    ) -> Rule:
+        """Act on the segments that match, from the ``nth`` match on, ``count`` times.
+
+        Matching (every criterion given must hold):
+            src, dst: the sending / receiving host (a Host, name or address, or
+                several); host: either end.
+            src_port, dst_port, port (either end).
+            flags: exactly these control flags (``"SYN|ACK"``, ``"S."``,
+                ``Flags.FIN | Flags.ACK``); SYN, FIN, RST and ACK are compared,
+                PSH, URG, ECE and CWR only if named.  ``flags="ACK"`` matches a
+                bare ACK and a data segment, not a FIN.
+            with_flags / without_flags: these flags set / not set.
+            payload: True for segments that carry data, False for those that do not.
+            state: the sender's TCP state (a :class:`State` or name like
+                ``"TIME-WAIT"``, or several) when it sends the segment.
+            nth: act from the n-th matching segment on (``nth=2, count=1``: only
+                the second).
+            count: act this many times, then the rule leaves (None: no limit).
+
+        Actions: ``drop`` (lost at the sender's side); ``delay`` (``seconds`` more
+        on its way); ``duplicate`` (``copies`` extra copies); ``hold`` (kept until
+        :meth:`Rule.release` or :meth:`Rule.remove`); ``corrupt`` (arrives, dropped by
+        the receiver's checksum, counted as corrupted); ``reset`` (dropped, and a RST
+        goes back to the sender as its destination would send it -- a firewall's
+        ``REJECT --reject-with tcp-reset``); ``capture`` (passes, recorded in
+        :attr:`Rule.segments` for :meth:`replay`).
+
+        Raises:
+            ValueError: an unknown action or flag, an unknown host, nth < 1,
+                count < 1, negative seconds, or criteria that no segment sent by a
+                correct TCP can meet (the message says why).
+        """
+        check_rule(action, nth, count, seconds, copies)
+        criteria: dict[str, Any] = {
+            "src": src,
+            "dst": dst,
+            "host": host,
+            "src_port": src_port,
+            "dst_port": dst_port,
+            "port": port,
+            "flags": flags,
+            "with_flags": with_flags,
+            "without_flags": without_flags,
+            "payload": payload,
+            "state": state,
+        }
+        return self._add_rule(action, criteria, nth, count, seconds, copies)
+
+    def _add_rule(
+        self,
+        action: str,
+        criteria: dict[str, Any],
+        nth: int,
+        count: int | None,
+        seconds: float,
+        copies: int,
+    ) -> Rule:
+        match = Match(self._net, **criteria)
+        shown = {**criteria, "nth": nth if nth != 1 else None, "count": count}
+        rule = Rule(
+            self._net,
+            self._unregister,
+            action,
+            match,
+            nth=nth,
+            count=count,
+            seconds=float(seconds),
+            copies=copies,
+            description=describe(action, seconds, shown),
+        )
+        self._send_rules.append(rule)
+        self._net.set_send_filter(self)
+        return rule
+
+    def drop(self, **match: Any) -> Rule:
+        """Lose the matching segments (see :meth:`rule` for the criteria)."""
+        return self.rule("drop", **match)
+
+    def delay(self, seconds: float, **match: Any) -> Rule:
+        """Add ``seconds`` to the matching segments' trip."""
+        return self.rule("delay", seconds=seconds, **match)
+
+    def duplicate(self, copies: int = 1, **match: Any) -> Rule:
+        """Deliver ``copies`` extra copies of the matching segments."""
+        return self.rule("duplicate", copies=copies, **match)
+
+    def hold(self, **match: Any) -> Rule:
+        """Keep the matching segments until ``rule.release()`` or ``rule.remove()``."""
+        return self.rule("hold", **match)
+
+    def corrupt(self, **match: Any) -> Rule:
+        """Damage the matching segments: the receiver drops them on the checksum."""
+        return self.rule("corrupt", **match)
+
+    def reset(self, **match: Any) -> Rule:
+        """Drop the matching segments and answer each with a RST to its sender."""
+        return self.rule("reset", **match)
+
+    def capture(self, **match: Any) -> Rule:
+        """Record the matching segments in ``rule.segments`` (they pass unharmed)."""
+        return self.rule("capture", **match)
+
+    @property
+    def rules(self) -> list[Rule]:
+        """The rules in force, in the order they were made."""
+        return list(self._send_rules)
+
+    def _unregister(self, rule: Rule) -> None:
+        if rule in self._send_rules:
+            self._send_rules.remove(rule)
+        if not self._send_rules:
+            self._net.set_send_filter(None)
+
+    def on_send(self, src: Host, seg: Segment, dst: Host, link: Link) -> Verdict:
+        """The send filter: run the rules on a segment leaving ``src``, in the
+        order they were made; None when a rule took the segment."""
+        extra = 0.0
+        copies = 1
+        corrupt = False
+        net = self._net
+        for rule in list(self._send_rules):
+            if not rule.acts_on(src, seg):
+                continue
+            action = rule.action
+            if action == "drop":
+                net.drop(src, seg, f"dropped by rule: {rule.description}")
+                return None
+            if action == "reset":
+                net.drop(src, seg, f"reset by rule: {rule.description}")
+                self._reset_sender(src, seg, dst, link.delay)
+                return None
+            if action == "hold":
+                rule.keep(src, seg, dst, link)
+                net.note(src.name, f"segment held by rule: {rule.description}")
+                return None
+            if action == "delay":
+                extra += rule.seconds
+            elif action == "duplicate":
+                copies += rule.copies
+            elif action == "corrupt":
+                corrupt = True
+        return extra, copies, corrupt
+
+    def _reset_sender(self, src: Host, seg: Segment, dst: Host, after: float) -> None:
+        """A RST to the sender of ``seg``, as its destination would answer
+        (RFC 9293 3.10.7.1), from a middlebox half-way: it arrives ``after`` s later."""
+        rst = reset_reply(seg)
+        if rst is not None:
+            self._inject(rst, dst.name, src, after, "middlebox reset")
+
+    # -- events -------------------------------------------------------------------------
+
+    def partition(
+        self,
+        a: Any,
+        b: Any = None,
+        *,
+        mode: PartitionMode = "blackhole",
+        oneway: bool = False,
+    ) -> Partition:
+        """Cut ``a`` from ``b`` (from every other host when ``b`` is None), both
+        ways, or only ``a -> b`` with ``oneway``; returns the :class:`Partition`
+        (``heal()`` it, or use it as a context manager).
+
+        ``mode="blackhole"``: segments vanish, also those in flight that reach
+        the cut before it heals; the sender retransmits until its limit
+        (``ETIMEDOUT``).  ``mode="reject"``: each segment also draws an ICMP
+        host unreachable (code 1), which reaches the sender after the link's
+        one-way ``delay`` (the cut is half-way); the TCB reacts as Linux's
+        ``tcp_v4_err``: fatal (``EHOSTUNREACH``) in SYN-SENT and SYN-RECEIVED,
+        a soft error otherwise, reported instead of ``ETIMEDOUT`` if the
+        connection later times out.
+
+        Raises:
+            ValueError: an unknown mode or host, or ``a`` and ``b`` the same host.
+        """
+        if mode not in ("blackhole", "reject"):
+            raise ValueError(f"mode must be 'blackhole' or 'reject', got {mode!r}")
+        net = self._net
+        ha = self._host(a, "a")
+        hb = self._host(b, "b") if b is not None else None
+        if hb is ha:
+            raise ValueError(f"cannot partition host {ha.name!r} from itself")
+        pairs: list[tuple[str | None, str | None]] = [(ha.name, hb.name if hb else None)]
+        if not oneway:
+            pairs.append((hb.name if hb else None, ha.name))
+        other = hb.name if hb is not None else "all"
+        text = f"{ha.name} {'->' if oneway else '<->'} {other}"
+        part = Partition(self, pairs, mode, text, ha.name)
+        self._partitions.append(part)
+        for link in net.links():
+            if part.covers(link):
+                link.add_partition(part)
+        net.note(ha.name, f"partition ({mode}): {text}")
+        return part
+
+    def _link_created(self, link: Link) -> None:
+        for part in self._partitions:
+            if part.covers(link):
+                link.add_partition(part)
+
+    def forget_partition(self, part: Partition) -> None:
+        """``part`` healed: new links are no longer cut by it."""
+        self._partitions.remove(part)
+
+    def hold_link(self, a: Any, b: Any, *, oneway: bool = False) -> LinkHold:
+        """Hold the link ``a -> b`` (and ``b -> a`` unless ``oneway``): every
+        segment that reaches its end, those in flight included, is kept until
+        ``release()``, which delivers them at once in the order they were sent.
+
+        Raises:
+            ValueError: an unknown host.
+        """
+        net = self._net
+        ha = self._host(a, "a")
+        hb = self._host(b, "b")
+        links = [net.link(ha, hb)]
+        if not oneway and hb is not ha:
+            links.append(net.link(hb, ha))
+        hold = LinkHold(links)
+        self._holds.append(hold)
+        return hold
+
+    def crash(self, host: Any, *, at: float | None = None) -> None:
+        """Crash ``host`` now (or at virtual time ``at``): its TCBs and listeners
+        vanish without a segment; segments reaching it are lost until restart."""
+        h = self._host(host, "host")
+        if at is None:
+            h.crash()
+        else:
+            self._net.call_at(at, h.crash)
+
+    def restart(self, host: Any, *, at: float | None = None) -> None:
+        """Bring a crashed host back (now or at ``at``) with an empty TCP stack:
+        segments of its old connections now draw a RST."""
+        h = self._host(host, "host")
+        if at is None:
+            h.restart()
+        else:
+            self._net.call_at(at, h.restart)
+
+    def inject_reset(
+        self,
+        conn: Connection,
+        *,
+        seq: SeqChoice = "exact",
+        after: float = 0.0,
+    ) -> None:
+        """A middlebox resets ``conn``: ``after`` seconds from now a RST|ACK
+        spoofed from its peer reaches it, with ``ack = SND.NXT`` and
+
+        * ``seq="exact"``: ``RCV.NXT`` -- accepted, the connection is reset;
+        * ``seq="in-window"``: ``RCV.NXT + 1`` -- RFC 5961 section 3: a challenge ACK;
+        * ``seq="stale"``: ``RCV.NXT - 1`` -- outside the window, dropped silently;
+        * an int: that sequence number.
+
+        The numbers are read from the TCB when the RST arrives.
+
+        Raises:
+            ValueError: ``conn`` belongs to no host of this network, or a bad ``seq``.
+        """
+        if not (
+            seq in ("exact", "in-window", "stale")
+            or (isinstance(seq, int) and not isinstance(seq, bool))
+        ):
+            raise ValueError(f"seq must be 'exact', 'in-window', 'stale' or an int, got {seq!r}")
+        if not isinstance(after, (int, float)) or not 0 <= after < float("inf"):
+            raise ValueError(f"after must be a finite number of seconds >= 0, got {after!r}")
+        net = self._net
+        key = (conn.local[0], conn.local[1], conn.remote[0], conn.remote[1])
+        owner = next((h for h in net.hosts if h.lookup(key) is conn), None)
+        if owner is None:
+            raise ValueError(f"{conn!r} is not an open connection of this network")
+        peer = net.host_for_address(conn.remote[0])
+        peer_name = peer.name if peer is not None and peer is not owner else "middlebox"
+
+        def fire() -> None:
+            rcv_nxt = conn.rcv_nxt
+            if seq == "exact":
+                number = rcv_nxt
+            elif seq == "in-window":
+                number = seq_add(rcv_nxt, 1)
+            elif seq == "stale":
+                number = seq_add(rcv_nxt, -1)
+            else:
+                number = int(seq) & 0xFFFFFFFF
+            rst = Segment(
+                conn.remote[0], conn.remote[1], conn.local[0], conn.local[1],
+                number, conn.snd_nxt, RST | ACK, 0,
+            )  # fmt: skip
+            self._inject(rst, peer_name, owner, 0.0, f"middlebox reset ({seq})")
+
+        net.call_at(net.now + after, fire)
+
+    def replay(
+        self,
+        segment: Segment,
+        *,
+        at: float | None = None,
+        after: float = 0.0,
+        via_link: bool = False,
+    ) -> None:
+        """Re-inject a copy of ``segment`` (captured by a ``capture`` rule or taken
+        from the trace) at virtual time ``at`` (or ``after`` seconds from now).
+
+        It reaches its destination host at that moment, as an old duplicate
+        that wandered in the network would; with ``via_link`` it is sent from
+        its source host's side through the link and its impairments instead.
+
+        Raises:
+            ValueError: no host owns the segment's destination address, or a time
+                in the past.
+        """
+        net = self._net
+        when = net.now + after if at is None else at
+        if when < net.now:
+            raise ValueError(f"cannot replay in the past: {when!r} < {net.now!r}")
+        dst = net.host_for_address(segment.dst_ip)
+        if dst is None and not segment.dst_ip.startswith("127."):
+            raise ValueError(f"no host owns {segment.dst_ip}, the replayed segment's destination")
+        src = net.host_for_address(segment.src_ip)
+
+        def fire() -> None:
+            target = dst
+            if target is None:  # loopback: back to the host it came from
+                target = src if src is not None else net.localhost
+            if via_link and src is not None:
+                net.stats["segments_injected"] += 1
+                net.note(src.name, "segment replayed")
+                net.transmit(src, segment)
+                return
+            self._inject(segment, src.name if src else "replay", target, 0.0, "replayed")
+
+        net.call_at(when, fire)
+
+    def _inject(self, seg: Segment, sender: str, to: Host, after: float, why: str) -> None:
+        """Deliver a segment no TCB sent, ``after`` seconds from now, bypassing links."""
+        net = self._net
+        net.stats["segments_injected"] += 1
+        if net.trace.enabled:
+            net.trace.append(TraceRecord(net.now, SEND, sender, seg, text=why))
+
+        def deliver() -> None:
+            to.deliver_from_wire(seg)
+
+        if after:
+            net.call_at(net.now + after, deliver)
+        else:
+            deliver()
+
+    def icmp_unreachable(self, conn: Connection, *, err: int = errno.EHOSTUNREACH) -> None:
+        """Hand ``conn`` an ICMP destination unreachable now (``err`` EHOSTUNREACH
+        or ENETUNREACH), as if its last segment had drawn one."""
+        net = self._net
+        key = (conn.local[0], conn.local[1], conn.remote[0], conn.remote[1])
+        owner = next((h for h in net.hosts if h.lookup(key) is conn), None)
+        if owner is None:
+            raise ValueError(f"{conn!r} is not an open connection of this network")
+        seg = Segment(conn.local[0], conn.local[1], conn.remote[0], conn.remote[1], 0, 0, 0, 0)
+        net.stats["icmp_unreachable"] += 1
+        net.icmp_error(owner, seg, err)
+
+    def clear(self) -> None:
+        """Remove every rule (releasing what they hold), heal every partition,
+        release every held link."""
+        for rule in list(self._send_rules):
+            rule.remove()
+        for part in list(self._partitions):
+            part.heal()
+        for hold in self._holds:
+            hold.release()
+        self._holds.clear()
+
+    def _host(self, value: Any, what: str) -> Host:
+        net = self._net
+        if isinstance(value, str):
+            host = net.find_host(value)
+            if host is None:
+                raise ValueError(f"{what}={value!r}: no such host on this network")
+            return host
+        if isinstance(value, Host) and value.network is net:
+            return value
+        raise TypeError(f"{what} must be a host of this network or its name, got {value!r}")
+
+    def __repr__(self) -> str:
+        return (
+            f"<Faults rules={len(self._send_rules)} partitions={len(self._partitions)} "
+            f"holds={sum(1 for h in self._holds if h.active)}>"
+        )

@@ -1,0 +1,496 @@
+"""The simulated network, sans-I/O: names, addresses, routes, transmit, the clock.
+
+Rule owned here: the network's clock.  ``advance(now)`` is the only place
+where the network's time moves and events are actually *called*;
+``next_deadline()`` says when it next needs to run.  A pure test drives it
+with a loop of those two calls (:meth:`BaseNetwork.run_until_idle`); the
+asyncio and trio adapters wake it with a single timer.
+
+Every random choice (ISNs, ephemeral ports, loss, jitter, duplication,
+reordering, corruption, burst loss) comes from ``network.rng``, one
+``Random(seed)``, and the event queue (:mod:`aiotcpsim.net.events`) breaks
+ties by push order, so the same seed and the same calls reproduce the same
+run exactly.
+
+How a segment leaves a host: :meth:`BaseNetwork.transmit` counts and traces
+it, finds the route (cached per sending host), hands it to the send filter if
+one is installed (the faults: :class:`SendFilter`), then to the directed
+:class:`~aiotcpsim.net.link.Link`.  This module does not import the faults;
+:mod:`aiotcpsim.net.compose` puts the two together as the public ``Network``.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import socket
+from collections.abc import Callable, Iterator
+from random import Random
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..config import TcpConfig
+from ..segment import Segment
+from ..stack.host import Host, current_host
+from ..trace import DEFAULT_LIMIT, DROP, DUPLICATE, NOTE, SEND, Trace, TraceRecord
+from .events import EventQueue
+from .flight import arrive
+from .link import Link, LinkDefaults
+
+if TYPE_CHECKING:
+    from ..tcp import Connection
+
+__all__ = ["COUNTERS", "BaseNetwork", "SendFilter", "SendTap", "Verdict"]
+
+Verdict = tuple[float, int, bool] | None
+"""What a send filter decides: None (it took the segment), or ``(extra delay,
+copies, corrupt)`` for the link to apply."""
+
+SendTap = Callable[[Host, Segment, bool], bool]
+"""``tap(src, segment, retransmission)``: False when the tap took the segment."""
+
+
+COUNTERS = (
+    "segments_sent",
+    "segments_delivered",
+    "segments_dropped",
+    "segments_duplicated",
+    "segments_corrupted",
+    "segments_queue_dropped",
+    "segments_too_big",
+    "segments_injected",
+    "icmp_unreachable",
+    "retransmissions",
+    "resets_sent",
+    "connections_opened",
+)
+"""The counters of ``net.stats``, in the order :meth:`BaseNetwork.statistics` lists them."""
+
+
+class SendFilter(Protocol):
+    """Something that sees every segment a host sends, before its link (the faults).
+
+    Like turmoil's ``Rule::on_packet -> Verdict``: installed with
+    :meth:`BaseNetwork.set_send_filter`, called for each segment while installed.
+    """
+
+    def on_send(self, src: Host, segment: Segment, dst: Host, link: Link) -> Verdict:
+        """The verdict on ``segment``, sent by ``src`` to ``dst`` over ``link``."""
+
+
+class BaseNetwork:
+    """An in-memory IPv4 network of hosts that speak TCP, without faults.
+
+    The public :class:`aiotcpsim.Network` adds ``net.faults``; see it for the
+    arguments.
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        tcp: TcpConfig | None = None,
+        loss: float = 0.0,
+        delay: float = 0.0,
+        jitter: float = 0.0,
+        duplicate: float = 0.0,
+        reorder: float = 0.0,
+        trace: bool | str = True,
+        trace_limit: int | None = DEFAULT_LIMIT,
+        **impairments: Any,
+    ) -> None:
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise TypeError(f"seed must be an int, got {seed!r}")
+        if tcp is not None and not isinstance(tcp, TcpConfig):
+            raise TypeError(f"tcp must be a TcpConfig, got {tcp!r}")
+        self.seed = seed
+        self.rng = Random(seed)
+        self.config = tcp if tcp is not None else TcpConfig()
+        self.now = 0.0
+        if trace not in (True, False, "full"):
+            raise ValueError(f"trace must be True, False or 'full', got {trace!r}")
+        limit = None if trace == "full" else trace_limit
+        self.trace = Trace(enabled=bool(trace), limit=limit)
+        self.events = EventQueue()
+        """The pending events (:class:`~aiotcpsim.net.events.EventQueue`)."""
+        self._links: dict[tuple[str, str], Link] = {}
+        self._link_watchers: list[Callable[[Link], None]] = []
+        settings = {
+            "loss": loss,
+            "delay": delay,
+            "jitter": jitter,
+            "duplicate": duplicate,
+            "reorder": reorder,
+            **impairments,
+        }
+        self.defaults: Link = LinkDefaults(self, "*", "*", **settings)
+        """The impairments of every link that does not set its own; ``update()`` them."""
+        self._hosts: dict[str, Host] = {}
+        self._by_ip: dict[str, Host] = {}
+        # The (host, link) a destination address leads to, cached per sending host:
+        # addresses and links are never taken away, so a found route stays valid.
+        self._routes: dict[Host, dict[str, tuple[Host, Link]]] = {}
+        self._in_advance = False
+        self._wakeup: Callable[[], None] | None = None
+        self._filter: SendFilter | None = None
+        self._tap: SendTap | None = None
+        self._next_ip = 1
+        self._outside: dict[str, str] = {}
+        self._fire_cb: Callable[[Any], None] = self._fire
+        self.stats: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self.localhost = self.add_host("localhost", "127.0.0.1")
+
+    # -- hosts and names ------------------------------------------------------
+
+    def add_host(self, name: str, ip: str | None = None, *, tcp: TcpConfig | None = None) -> Host:
+        """Add a host, resolvable by ``name``; ``ip`` defaults to the next of 10.0.0.0/8.
+
+        Raises:
+            ValueError: the name or address is taken or not a valid IPv4 address.
+        """
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"host name must be a non-empty str, got {name!r}")
+        if name in self._hosts:
+            raise ValueError(f"a host named {name!r} already exists")
+        if ip is None:
+            ip = self._free_address()
+        else:
+            try:
+                ip = str(ipaddress.IPv4Address(ip))
+            except ValueError:
+                raise ValueError(f"{ip!r} is not an IPv4 address") from None
+            if ip in self._by_ip:
+                raise ValueError(f"address {ip} already belongs to host {self._by_ip[ip].name!r}")
+        host = Host(self, name, ip, tcp if tcp is not None else self.config)
+        self._hosts[name] = host
+        self._by_ip[ip] = host
+        self._routes[host] = {}
+        return host
+
+    def _free_address(self) -> str:
+        """The next unused address of 10.0.0.0/8."""
+        while True:
+            ip = str(ipaddress.IPv4Address(0x0A000000 + self._next_ip))
+            self._next_ip += 1
+            if ip not in self._by_ip:
+                return ip
+
+    def outside_address(self, host: Host) -> str:
+        """The address a loopback-only host (``localhost``) uses to reach other
+        hosts: allocated on first use, like the machine's own interface."""
+        ip = self._outside.get(host.name)
+        if ip is None:
+            ip = self._free_address()
+            self._outside[host.name] = ip
+            self._by_ip[ip] = host
+        return ip
+
+    @property
+    def hosts(self) -> list[Host]:
+        return list(self._hosts.values())
+
+    def host(self, name_or_ip: str) -> Host:
+        """The host with this name or address.
+
+        Raises:
+            socket.gaierror: no such host (EAI_NONAME, as ``getaddrinfo`` says).
+        """
+        host = self.find_host(name_or_ip)
+        if host is None:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return host
+
+    def find_host(self, name_or_ip: str) -> Host | None:
+        """The host with this name or address, or None."""
+        return self._hosts.get(name_or_ip) or self._by_ip.get(name_or_ip)
+
+    def resolve(self, name: str) -> str:
+        """Name or dotted address to address, like ``getaddrinfo`` on this network.
+
+        Raises:
+            socket.gaierror: unknown name (EAI_NONAME).
+        """
+        host = self._hosts.get(name)
+        if host is not None:
+            return host.ip
+        try:
+            return str(ipaddress.IPv4Address(name))
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+
+    def host_for_address(self, ip: str) -> Host | None:
+        """The host that owns ``ip``, or None."""
+        return self._by_ip.get(ip)
+
+    def current_host(self) -> Host:
+        """The host calls originate from: set by ``with host.current():``, else ``localhost``."""
+        host = current_host()
+        if host is not None and host.network is self:
+            return host
+        return self.localhost
+
+    # -- links -----------------------------------------------------------------
+
+    def link(self, a: Host | str, b: Host | str) -> Link:
+        """The directed link from ``a`` to ``b`` (host objects, names or addresses)."""
+        src = a if not isinstance(a, str) else self.host(a)
+        dst = b if not isinstance(b, str) else self.host(b)
+        key = (src.name, dst.name)
+        link = self._links.get(key)
+        if link is None:
+            link = Link(self, src.name, dst.name)
+            self._links[key] = link
+            for watcher in self._link_watchers:
+                watcher(link)
+        return link
+
+    def links(self) -> list[Link]:
+        """The links created so far (a link exists once used or asked for)."""
+        return list(self._links.values())
+
+    def link_defaults(self) -> dict[str, Any]:
+        """The impairments set on ``net.defaults`` (what links inherit)."""
+        return self.defaults.own_settings()
+
+    def watch_links(self, callback: Callable[[Link], None]) -> None:
+        """Call ``callback(link)`` for every link created from now on."""
+        self._link_watchers.append(callback)
+
+    # -- time ------------------------------------------------------------------
+
+    @property
+    def in_advance(self) -> bool:
+        """True while :meth:`advance` runs (a wake-up is then not needed)."""
+        return self._in_advance
+
+    def set_wakeup(self, callback: Callable[[], None] | None) -> None:
+        """Register the adapter's wake-up: called when ``next_deadline()`` may
+        have moved earlier because of a call made outside :meth:`advance`."""
+        self._wakeup = callback
+
+    def push(self, when: float, fn: Callable[[Any], None], arg: Any) -> None:
+        """Run ``fn(arg)`` at virtual time ``when`` (waking the adapter when the
+        next deadline moves earlier)."""
+        if self.events.push(when, fn, arg) and self._wakeup is not None and not self._in_advance:
+            self._wakeup()
+
+    def push_now(self, fn: Callable[[Any], None], arg: Any) -> bool:
+        """Run ``fn(arg)`` now, in O(1) through the event queue's ready FIFO;
+        False (nothing pushed) when the FIFO cannot take it in order."""
+        events = self.events
+        now = self.now
+        if not events.can_push_ready(now):
+            return False
+        if events.push_ready(now, fn, arg) and self._wakeup is not None and not self._in_advance:
+            self._wakeup()
+        return True
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> None:
+        """Run ``callback()`` at virtual time ``when`` (a fault, a test step)."""
+        self.push(max(when, self.now), _call, callback)
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> None:
+        """Run ``callback()`` after ``delay`` seconds of virtual time."""
+        self.call_at(self.now + delay, callback)
+
+    def schedule_timer(self, conn: Connection, when: float) -> None:
+        """Call ``conn.on_timer(now)`` at ``when``, unless its timers moved by then."""
+        self.push(when, self._fire_cb, conn)
+
+    def _fire(self, conn: Connection) -> None:
+        now = self.now
+        due = conn.wake_time(now)
+        if due != now:  # the connection's timers moved or stopped
+            if due is not None:
+                self.events.push(due, self._fire_cb, conn)
+            return
+        conn.on_timer(now)
+
+    def next_deadline(self) -> float | None:
+        """When the network next needs to run, or None when nothing is pending."""
+        events = self.events
+        fire = self._fire_cb
+        while True:
+            entry = events.peek()
+            if entry is None:
+                return None
+            when, _, fn, arg = entry
+            if fn is arrive:
+                if not arg.cancelled:
+                    return when
+                events.pop()  # a flight rescheduled by a link update
+            elif fn is fire:
+                # A connection's wake-up: drop it when the connection's timers
+                # moved later or stopped, so virtual time never visits a moment
+                # where nothing happens.  (A wake-up superseded by an earlier
+                # one is dropped too.)
+                due = arg.wake_time(when)
+                if due == when:
+                    return when
+                events.pop()
+                if due is not None:
+                    events.push(due, fire, arg)
+            else:
+                return when
+
+    def advance(self, now: float) -> None:
+        """Run everything due up to ``now``, in time order, then set ``self.now = now``.
+
+        This is the only place where the network's clock moves and where
+        events are actually *called*.
+
+        Raises:
+            ValueError: ``now`` is earlier than the network's time.
+        """
+        if now < self.now:
+            raise ValueError(f"time cannot go backwards: {now!r} < {self.now!r}")
+        pop_due = self.events.pop_due
+        self._in_advance = True
+        try:
+            while True:
+                entry = pop_due(now)
+                if entry is None:
+                    break
+                self.now = entry[0]
+                entry[2](entry[3])
+            self.now = now
+        finally:
+            self._in_advance = False
+
+    def run_until_idle(self, limit: float | None = None) -> float:
+        """Advance from deadline to deadline until nothing is pending (or ``limit``).
+
+        Returns the virtual time reached.  With keep-alive on, a network is never
+        idle: pass ``limit``.
+        """
+        while True:
+            deadline = self.next_deadline()
+            if deadline is None or (limit is not None and deadline > limit):
+                break
+            self.advance(deadline)
+        if limit is not None and limit > self.now:
+            self.advance(limit)
+        return self.now
+
+    # -- segments ----------------------------------------------------------------
+
+    def set_send_filter(self, send_filter: SendFilter | None) -> None:
+        """Install the filter that sees every segment sent (None: remove it)."""
+        self._filter = send_filter
+
+    def set_send_tap(self, tap: SendTap | None) -> None:
+        """A tap on the send path, for tests: ``tap(src, segment, retransmission)``
+        sees each segment handed to :meth:`transmit` first; when it returns
+        False the segment goes no further (not counted, not traced: the tap
+        does what it wants with it).  None removes the tap."""
+        self._tap = tap
+
+    def transmit(self, src: Host, segment: Segment, retransmission: bool = False) -> None:
+        """Put ``segment``, sent by ``src``, on the wire: counted, traced, routed,
+        filtered, then onto its link.  Never delivers synchronously."""
+        tap = self._tap
+        if tap is not None and not tap(src, segment, retransmission):
+            return
+        stats = self.stats
+        stats["segments_sent"] += 1
+        if retransmission:
+            stats["retransmissions"] += 1
+        trace = self.trace
+        if trace.enabled:
+            text = "retransmission" if retransmission else ""
+            trace.append(TraceRecord(self.now, SEND, src.name, segment, text=text))
+        route = self._routes[src].get(segment.dst_ip)
+        if route is None:
+            route = self._route(src, segment)
+            if route is None:
+                return
+        dst, link = route
+        send_filter = self._filter
+        if send_filter is not None:
+            verdict = send_filter.on_send(src, segment, dst, link)
+            if verdict is not None:
+                extra, copies, corrupt = verdict
+                link.send_filtered(src, segment, dst, extra, copies, corrupt)
+            return
+        link.send(src, segment, dst)
+
+    def _route(self, src: Host, segment: Segment) -> tuple[Host, Link] | None:
+        dst = src.route(segment.dst_ip)
+        if dst is None:
+            self.drop(src, segment, "no route to host")
+            return None
+        link = self._links.get((src.name, dst.name)) or self.link(src, dst)
+        route = self._routes[src][segment.dst_ip] = (dst, link)
+        return route
+
+    def drop(self, host: Host, segment: Segment, why: str) -> None:
+        """Count and trace a segment lost at ``host``."""
+        self.stats["segments_dropped"] += 1
+        if self.trace.enabled:
+            self.trace.append(TraceRecord(self.now, DROP, host.name, segment, text=why))
+
+    def duplicated(self, host: Host, segment: Segment, extra_copies: int) -> None:
+        """Count and trace the extra copies the network made of ``segment``."""
+        self.stats["segments_duplicated"] += extra_copies
+        if self.trace.enabled:
+            for _ in range(extra_copies):
+                self.trace.append(TraceRecord(self.now, DUPLICATE, host.name, segment))
+
+    def unreachable(self, src: Host, seg: Segment, after: float) -> None:
+        """An ICMP destination unreachable (host unreachable, code 1) for ``seg``
+        reaches its sender ``after`` seconds later."""
+        self.stats["icmp_unreachable"] += 1
+
+        def deliver() -> None:
+            self.icmp_error(src, seg, errno.EHOSTUNREACH)
+
+        self.call_at(self.now + after, deliver)
+
+    def icmp_error(self, host: Host, seg: Segment, err: int) -> None:
+        """Hand an ICMP error about ``seg`` to the connection that sent it (Linux
+        ``tcp_v4_err``).  The TCB decides: hard error in SYN-SENT, soft otherwise."""
+        if not host.up:
+            return
+        key = (seg.src_ip, seg.src_port, seg.dst_ip, seg.dst_port)
+        conn = host.lookup(key)
+        name = errno.errorcode.get(err, str(err))
+        if conn is None:
+            self.note(host.name, f"ICMP unreachable ({name}) for no connection", key)
+            return
+        self.note(host.name, f"ICMP host unreachable ({name})", key)
+        handler = getattr(conn, "icmp_error", None)
+        if handler is not None:
+            handler(err, self.now)
+
+    def note(self, host: str, text: str, endpoint: tuple[str, int, str, int] | None = None) -> None:
+        """Add a free-form record to the trace (faults and tests use it)."""
+        if self.trace.enabled:
+            self.trace.append(TraceRecord(self.now, NOTE, host, endpoint=endpoint, text=text))
+
+    # -- introspection -------------------------------------------------------------
+
+    def statistics(self) -> dict[str, int]:
+        """Counters: segments sent, delivered, dropped (of which corrupted, queue
+        overflow, too big for the MTU), duplicated, injected by faults, ICMP
+        unreachables, retransmissions, resets sent, connections opened; plus open
+        connections, segments in flight and pending events."""
+        out = dict(self.stats)
+        out["connections_open"] = sum(h.connection_count() for h in self._hosts.values())
+        out["segments_in_flight"] = sum(link.in_flight for link in self._links.values())
+        self.next_deadline()
+        out["pending_events"] = len(self.events)
+        return out
+
+    def connections(self) -> Iterator[Connection]:
+        """Every connection of every host, listeners' children included."""
+        for host in self._hosts.values():
+            yield from host.connections()
+
+    def __repr__(self) -> str:
+        return (
+            f"<Network seed={self.seed} t={self.now:.6f}s hosts={len(self._hosts)} "
+            f"pending={len(self.events)}>"
+        )
+
+
+def _call(callback: Callable[[], None]) -> None:
+    callback()
