@@ -426,38 +426,7 @@ class Segment(NamedTuple):
         checksum, or truncated or invalid options.
         """
         view = memoryview(data).cast("B")
-        size = len(view)
-        if size < _IP_HEADER_LEN:
-            raise SegmentDecodeError(
-                f"{size} bytes is shorter than an IPv4 header ({_IP_HEADER_LEN} bytes)"
-            )
-        (
-            version_ihl,
-            _tos,
-            total_len,
-            _ident,
-            fragment,
-            _ttl,
-            proto,
-            _ip_checksum,
-            src,
-            dst,
-        ) = _IP_HEADER.unpack_from(view)
-        if version_ihl >> 4 != 4:
-            raise SegmentDecodeError(f"not an IPv4 packet: version {version_ihl >> 4}")
-        ihl = (version_ihl & 0x0F) * 4
-        if ihl < _IP_HEADER_LEN:
-            raise SegmentDecodeError(f"bad IHL {version_ihl & 0x0F}: below 5 words")
-        if ihl > size:
-            raise SegmentDecodeError(f"IHL {ihl} bytes exceeds the {size} bytes of the packet")
-        if total_len != size:
-            raise SegmentDecodeError(f"IP total length {total_len} does not match {size} bytes")
-        if verify_checksums and _ones_sum(view[:ihl]) != 0:
-            raise SegmentDecodeError("bad IPv4 header checksum")
-        if fragment & (_IP_MF | _IP_FRAGMENT_OFFSET):
-            raise SegmentDecodeError("IPv4 fragment: reassembly is not supported")
-        if proto != _PROTO_TCP:
-            raise SegmentDecodeError(f"not TCP: IP protocol {proto}")
+        src, dst, ihl = _decode_ip_header(view, verify_checksums)
         tcp = view[ihl:]
         tcp_len = len(tcp)
         if tcp_len < _TCP_HEADER_LEN:
@@ -504,3 +473,44 @@ class Segment(NamedTuple):
         if self.options != NO_OPTIONS:
             text += f" {self.options!r}"
         return text + ">"
+
+
+def _decode_ip_header(view: memoryview, verify_checksums: bool) -> tuple[bytes, bytes, int]:
+    """Check the IPv4 header of a packet that carries TCP: its source and
+    destination addresses (4 bytes each) and its length.
+
+    Raises :class:`SegmentDecodeError` as :meth:`Segment.decode` says.
+    """
+    size = len(view)
+    if size < _IP_HEADER_LEN:
+        raise SegmentDecodeError(
+            f"{size} bytes is shorter than an IPv4 header ({_IP_HEADER_LEN} bytes)"
+        )
+    (
+        version_ihl,
+        _tos,
+        total_len,
+        _ident,
+        fragment,
+        _ttl,
+        proto,
+        _ip_checksum,
+        src,
+        dst,
+    ) = _IP_HEADER.unpack_from(view)
+    if version_ihl >> 4 != 4:
+        raise SegmentDecodeError(f"not an IPv4 packet: version {version_ihl >> 4}")
+    ihl = (version_ihl & 0x0F) * 4
+    if ihl < _IP_HEADER_LEN:
+        raise SegmentDecodeError(f"bad IHL {version_ihl & 0x0F}: below 5 words")
+    if ihl > size:
+        raise SegmentDecodeError(f"IHL {ihl} bytes exceeds the {size} bytes of the packet")
+    if total_len != size:
+        raise SegmentDecodeError(f"IP total length {total_len} does not match {size} bytes")
+    if verify_checksums and _ones_sum(view[:ihl]) != 0:
+        raise SegmentDecodeError("bad IPv4 header checksum")
+    if fragment & (_IP_MF | _IP_FRAGMENT_OFFSET):
+        raise SegmentDecodeError("IPv4 fragment: reassembly is not supported")
+    if proto != _PROTO_TCP:
+        raise SegmentDecodeError(f"not TCP: IP protocol {proto}")
+    return src, dst, ihl
