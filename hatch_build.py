@@ -151,6 +151,7 @@ def fingerprint(root: Path, sources: list[str], config: dict[str, Any]) -> str:
 
     digest = hashlib.sha256()
     digest.update(repr((sys.version, mypy.version.__version__, sources, config)).encode())
+    digest.update(Path(__file__).read_bytes())  # this build script itself
     for path in sorted((root / PACKAGE).rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".so":
             digest.update(str(path.relative_to(root)).encode() + b"\0")
@@ -200,7 +201,8 @@ def compile_into(root: Path, out: Path, *, quiet: bool = False) -> int:
         print(f"mypyc build failed: {failure!r} (full log: {log})", file=sys.stderr)
         return 1
     stamp.write_text(mark)
-    print(f"compiled {len(built)} extension modules in {time.perf_counter() - start:.0f} s")
+    elapsed = time.perf_counter() - start
+    print(f"compiled {len(sources)} modules ({len(built)} extension files) in {elapsed:.0f} s")
     return 0
 
 
@@ -249,7 +251,7 @@ else:
                 build_data["force_include"][str(path)] = str(path.relative_to(tree))
             build_data["pure_python"] = False
             build_data["infer_tag"] = True
-            self.app.display_info(f"aiotcpsim: compiled {len(built)} modules with mypyc")
+            self.app.display_info(f"aiotcpsim: compiled {len(sources)} modules with mypyc")
 
         def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
             tmp = getattr(self, "_tmp", None)

@@ -22,7 +22,7 @@ kernel TCP on 127.0.0.1.  Application code is asyncio streams
    ``ETIMEDOUT`` after 131 s of virtual time; the figure is its wall-clock
    cost (the kernel would spend the 131 s).
 
-    python benchmarks/asyncio_vs_kernel.py [--rounds 5] [--quick]
+    python benchmarks/asyncio_vs_kernel.py [--rounds 7] [--quick]
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=5, help="rounds per figure (median)")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds per figure (median)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     args = parser.parse_args()
     r = args.rounds
