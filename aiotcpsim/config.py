@@ -196,7 +196,10 @@ class TcpConfig:
         15, 31, 63 s and connect fails at 127 s (the textbook ladder)."""
         return cls(**({"syn_linear_timeouts": 0} | overrides))
 
-    textbook = legacy_linux
+    @classmethod
+    def textbook(cls, **overrides: Any) -> TcpConfig:
+        """The same as :meth:`legacy_linux`."""
+        return cls.legacy_linux(**overrides)
 
     @classmethod
     def rfc(cls, **overrides: Any) -> TcpConfig:

@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterator
 from random import Random
 from typing import TYPE_CHECKING, Any, Protocol
 
+from mypy_extensions import mypyc_attr
+
 from ..config import TcpConfig
 from ..segment import Segment
 from ..stack.host import Host, current_host
@@ -77,6 +79,9 @@ class SendFilter(Protocol):
         """The verdict on ``segment``, sent by ``src`` to ``dst`` over ``link``."""
 
 
+# The public Network (net/compose.py) is a Python subclass; applications may
+# subclass it too, and weak-reference it (the asyncio driver does).
+@mypyc_attr(allow_interpreted_subclasses=True)
 class BaseNetwork:
     """An in-memory IPv4 network of hosts that speak TCP, without faults.
 

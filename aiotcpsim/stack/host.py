@@ -333,11 +333,6 @@ class Host:
         remote ip, remote port), or None."""
         return self._conns.get(key)
 
-    def attach_connection(self, key: Key, conn: Connection) -> None:
-        """Register ``conn`` under ``key`` as if this stack had opened it: for
-        tests that stand a scripted TCB in for a real one."""
-        self._conns[key] = conn
-
     def crash(self) -> None:
         """The host stops: every connection and listener vanishes without a
         segment; segments addressed to it are lost until :meth:`restart`."""

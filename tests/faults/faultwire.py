@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-import aiotcpsim.stack.host as host_module
 from aiotcpsim.net import Network
 from aiotcpsim.segment import RST, Segment
 from aiotcpsim.stack.host import Host
@@ -50,29 +47,3 @@ def dropped(net: Network) -> list[tuple[float, int, str]]:
         for r in net.trace
         if r.kind == DROP and r.segment is not None
     ]
-
-
-COMPILED_HOST = host_module.__file__ is not None and not host_module.__file__.endswith(".py")
-needs_fake_tcb = pytest.mark.skipif(
-    COMPILED_HOST, reason="a compiled Host accepts only real Connections (mypyc checks types)"
-)
-"""For tests that stand a :class:`FakeTcb` in for a connection."""
-
-
-class FakeTcb:
-    """Stands in for a Connection in a host (``Host.attach_connection``) (state, ICMP hook)."""
-
-    def __init__(self, state: Any) -> None:
-        self.state = state
-        self.icmp: list[tuple[int, float]] = []
-
-        self.received: list[Segment] = []
-
-    def icmp_error(self, err: int, now: float) -> None:
-        self.icmp.append((err, now))
-
-    def accepts_new_syn(self, seg: Segment) -> bool:
-        return False
-
-    def receive(self, seg: Segment, now: float) -> None:
-        self.received.append(seg)

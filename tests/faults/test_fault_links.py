@@ -6,7 +6,7 @@ import errno
 import statistics
 
 import pytest
-from faultwire import FakeTcb, delivered, dropped, needs_fake_tcb, raw, send, two_hosts
+from faultwire import delivered, dropped, raw, send, two_hosts
 
 from aiotcpsim.net import Network
 from aiotcpsim.net.faults import GilbertElliott
@@ -117,19 +117,6 @@ def test_isolating_a_host_covers_links_created_later() -> None:
     send(net, b, raw(2, reverse=True))
     net.run_until_idle()
     assert delivered(net, "a") == [(0.2, 2)]
-
-
-@needs_fake_tcb
-def test_reject_partition_hands_the_sender_an_icmp_host_unreachable() -> None:
-    net, a, b = two_hosts(delay=0.05)
-    tcb = FakeTcb(State.SYN_SENT)
-    a.attach_connection(("10.0.0.1", 1000, "10.0.0.2", 2000), tcb)  # type: ignore[arg-type]
-    net.faults.partition(a, b, mode="reject")
-    send(net, a, raw(0))
-    net.run_until_idle()
-    assert tcb.icmp == [(errno.EHOSTUNREACH, 0.05)]
-    assert net.statistics()["icmp_unreachable"] == 1
-    assert any("ICMP host unreachable (EHOSTUNREACH)" in r.text for r in net.trace)
 
 
 def test_reject_partition_fails_a_real_connect_with_ehostunreach() -> None:

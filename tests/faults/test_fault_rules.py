@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from faultwire import FakeTcb, delivered, dropped, needs_fake_tcb, raw, send, two_hosts
+from faultwire import delivered, dropped, raw, send, two_hosts
 
 from aiotcpsim.net.faults import parse_flags
 from aiotcpsim.segment import ACK, FIN, PSH, RST, SYN, Flags
@@ -73,21 +73,6 @@ def test_direction_and_ports() -> None:
     assert [s.seq for s in to_b.segments] == [0]
     assert [s.seq for s in either.segments] == [0, 1]
     assert [s.seq for s in wrong_port.segments] == [1]
-
-
-@needs_fake_tcb
-def test_sender_state_is_looked_up_by_four_tuple() -> None:
-    net, a, _ = two_hosts()
-    tcb = FakeTcb(State.ESTABLISHED)
-    a.attach_connection(("10.0.0.1", 1000, "10.0.0.2", 2000), tcb)  # type: ignore[arg-type]
-    rule = net.faults.drop(src="a", flags="ACK", state="TIME-WAIT", count=1)
-    send(net, a, raw(0, flags=ACK))
-    tcb.state = State.TIME_WAIT
-    send(net, a, raw(1, flags=ACK))
-    send(net, a, raw(2, flags=ACK))
-    net.run_until_idle()
-    assert [s for _, s in delivered(net)] == [0, 2]
-    assert rule.segments[0].seq == 1
 
 
 def test_sender_state_follows_a_real_connection() -> None:
