@@ -102,7 +102,21 @@ class TcpConfig:
     the third ACK when the accept queue is full."""
 
     mss: int = 1460
-    """Maximum segment size advertised and used (Ethernet MTU 1500 - 40)."""
+    """Maximum segment size advertised and used between hosts (an Ethernet
+    LAN: MTU 1500 - 40 bytes of IPv4 and TCP headers)."""
+
+    loopback_mss: int = 65483
+    """The MSS of connections over 127.0.0.0/8: Linux's ``lo`` has MTU 65536,
+    and its segments carry 65536 - 40 - 12 bytes (the 12 of the timestamp option
+    Linux always sends on loopback)."""
+
+    loopback_rcvbuf: int = 6291456
+    """Receive buffer of connections over 127.0.0.0/8: ``net.ipv4.tcp_rmem``'s
+    maximum, where Linux's buffer autotuning takes a loopback transfer."""
+
+    loopback_sndbuf: int = 4194304
+    """Send buffer of connections over 127.0.0.0/8: ``net.ipv4.tcp_wmem``'s
+    maximum, where Linux's autotuning takes it on loopback."""
 
     default_mss: int = 536
     """MSS assumed for a peer that sends no MSS option (RFC 9293 section 3.7.1)."""
@@ -173,10 +187,19 @@ class TcpConfig:
         _require("rto_min", self.rto_min <= self.rto_max, "must not exceed rto_max")
         _require("delack_min", self.delack_min <= self.delack_max, "must not exceed delack_max")
         _require("keepalive_probes", self.keepalive_probes >= 1, "must be >= 1")
-        for name in ("somaxconn", "max_syn_backlog", "rcvbuf", "sndbuf"):
+        for name in (
+            "somaxconn",
+            "max_syn_backlog",
+            "rcvbuf",
+            "sndbuf",
+            "loopback_rcvbuf",
+            "loopback_sndbuf",
+        ):
             _require(name, getattr(self, name) >= 1, "must be >= 1")
         _require("rcvbuf", self.rcvbuf <= 0x3FFFFFFF, "must be < 1 GiB")
+        _require("loopback_rcvbuf", self.loopback_rcvbuf <= 0x3FFFFFFF, "must be < 1 GiB")
         _require("mss", 88 <= self.mss <= 65495, "must be within 88..65495")
+        _require("loopback_mss", 88 <= self.loopback_mss <= 65495, "must be within 88..65495")
         _require("default_mss", 88 <= self.default_mss <= 65495, "must be within 88..65495")
         low, high = self.ephemeral_ports
         _require(
@@ -214,6 +237,16 @@ class TcpConfig:
             "rst_in_syn_received_challenge": True,
         }
         return cls(**(defaults | overrides))
+
+    def loopback(self) -> TcpConfig:
+        """This configuration for a connection over 127.0.0.0/8: the loopback
+        MSS and buffer sizes take the place of the LAN's."""
+        return dataclasses.replace(
+            self,
+            mss=self.loopback_mss,
+            rcvbuf=self.loopback_rcvbuf,
+            sndbuf=self.loopback_sndbuf,
+        )
 
     def replace(self, **changes: Any) -> TcpConfig:
         """A copy with some fields changed (validated like the constructor)."""

@@ -205,6 +205,7 @@ class Host:
         self._children: dict[Connection, Listener] = {}
         self._time_wait = 0
         self._port_cursor: int | None = None
+        self._loopback: tuple[TcpConfig, TcpConfig] | None = None  # (config, its loopback variant)
         self.isn_generator: Callable[[], int] | None = None
         """Chooses the ISN of each new connection (active or passive) when set,
         instead of the network's RNG: tests pin ISNs with it
@@ -267,7 +268,7 @@ class Host:
         existing = self._conns.get(key)
         if existing is not None:  # a TIME-WAIT taken over (tcp_tw_reuse)
             existing.drop(self.network.now)
-        conn = Connection(self, self.config, (lip, key[1]), (ip, port), self._isn())
+        conn = Connection(self, self._config_for(ip), (lip, key[1]), (ip, port), self._isn())
         if syn_retries is not None:
             conn.syn_retries = syn_retries
         conn.user = user
@@ -466,10 +467,22 @@ class Host:
             return
         self._syn_to_listener(listener, seg, now, self._isn())
 
+    def _config_for(self, ip: str) -> TcpConfig:
+        """The configuration of a connection with ``ip`` at the other end (or
+        this end): over 127.0.0.0/8 the loopback interface's MSS and buffers."""
+        if not ip.startswith("127."):
+            return self.config
+        cached = self._loopback
+        if cached is None or cached[0] is not self.config:
+            cached = self._loopback = (self.config, self.config.loopback())
+        return cached[1]
+
     def _syn_to_listener(self, listener: Listener, seg: Segment, now: float, iss: int) -> None:
         key = (seg.dst_ip, seg.dst_port, seg.src_ip, seg.src_port)
+        local = (seg.dst_ip, seg.dst_port)
+        config = self._config_for(seg.dst_ip)
         child = Connection.accept_syn(
-            self, self.config, (seg.dst_ip, seg.dst_port), (seg.src_ip, seg.src_port), iss, seg, now
+            self, config, local, (seg.src_ip, seg.src_port), iss, seg, now
         )
         if child.state is SYN_RECEIVED:
             self._conns[key] = child

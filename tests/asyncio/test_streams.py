@@ -118,7 +118,8 @@ def test_half_close_client_write_eof_then_reads_long_reply(net: aiotcpsim.Networ
 
 
 def test_slow_reader_back_pressures_writer(net: aiotcpsim.Network) -> None:
-    total = 4 * 1024 * 1024
+    config = net.config  # loopback: both buffers and then some must fill
+    total = 2 * (config.loopback_rcvbuf + config.loopback_sndbuf)
     progress: dict[str, Any] = {}
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

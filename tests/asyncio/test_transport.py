@@ -47,6 +47,12 @@ class Recorder(asyncio.Protocol):
         self.lost.set_result(exc)
 
 
+# Loopback connections get Linux's autotuned buffer maxima (6 MiB / 4 MiB); the
+# flow-control tests below use the buffers a connection starts with instead,
+# so that a few hundred kilobytes fill them.
+SMALL_LOOPBACK_BUFFERS = aiotcpsim.TcpConfig(loopback_rcvbuf=131072, loopback_sndbuf=65536)
+
+
 def test_extra_info_and_socket() -> None:
     net = aiotcpsim.Network(seed=3)
     writers: list[asyncio.StreamWriter] = []
@@ -114,7 +120,7 @@ def test_fileno_turns_readable_when_peer_closes() -> None:
 
 
 def test_write_buffer_limits_and_pause_resume_writing() -> None:
-    net = aiotcpsim.Network(seed=3)
+    net = aiotcpsim.Network(seed=3, tcp=SMALL_LOOPBACK_BUFFERS)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -168,7 +174,7 @@ def test_write_buffer_limits_and_pause_resume_writing() -> None:
 
 
 def test_paused_reader_closes_the_receive_window() -> None:
-    net = aiotcpsim.Network(seed=3)
+    net = aiotcpsim.Network(seed=3, tcp=SMALL_LOOPBACK_BUFFERS)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -248,7 +254,7 @@ def test_buffered_protocol() -> None:
 
 
 def test_close_flushes_buffer_then_connection_lost() -> None:
-    net = aiotcpsim.Network(seed=3)
+    net = aiotcpsim.Network(seed=3, tcp=SMALL_LOOPBACK_BUFFERS)
     payload = b"z" * 1_000_000
 
     async def main() -> bytes:
