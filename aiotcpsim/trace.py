@@ -19,7 +19,7 @@ import hashlib
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from .segment import ACK, FIN, RST, SYN, Segment, flag_names
 
@@ -86,7 +86,9 @@ class Trace:
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise ValueError(f"trace limit must be an int >= 1 or None (keep all), got {limit!r}")
         self.enabled = enabled
-        self._records: deque[TraceRecord] = deque(maxlen=limit)
+        # Plain tuples in TraceRecord's field order: recording builds no object
+        # but the tuple; TraceRecords are made when the trace is read.
+        self._records: deque[tuple[Any, ...]] = deque(maxlen=limit)
 
     @property
     def limit(self) -> int | None:
@@ -99,13 +101,31 @@ class Trace:
             self._records = deque(self._records)
 
     def append(self, record: TraceRecord) -> None:
+        """Add ``record`` (when the trace is enabled)."""
         if self.enabled:
             self._records.append(record)
+
+    def record(
+        self,
+        time: float,
+        kind: str,
+        host: str,
+        segment: Segment | None = None,
+        endpoint: tuple[str, int, str, int] | None = None,
+        old: State | None = None,
+        new: State | None = None,
+        text: str = "",
+    ) -> None:
+        """Add a record from its fields (when the trace is enabled): what the
+        network and the hosts call on every segment, so it stores a plain tuple."""
+        if self.enabled:
+            self._records.append((time, kind, host, segment, endpoint, old, new, text))
 
     @property
     def records(self) -> list[TraceRecord]:
         """The records kept, oldest first (a copy)."""
-        return list(self._records)
+        make = TraceRecord._make
+        return [make(r) for r in self._records]
 
     def __iter__(self) -> Iterator[TraceRecord]:
         return iter(self.records)

@@ -33,7 +33,7 @@ from mypy_extensions import mypyc_attr
 from ..config import TcpConfig
 from ..segment import Segment
 from ..stack.host import Host, current_host
-from ..trace import DEFAULT_LIMIT, DROP, DUPLICATE, NOTE, SEND, Trace, TraceRecord
+from ..trace import DEFAULT_LIMIT, DROP, DUPLICATE, NOTE, SEND, Trace
 from .events import EventQueue
 from .flight import arrive
 from .link import Link, LinkDefaults
@@ -402,7 +402,7 @@ class BaseNetwork:
         trace = self.trace
         if trace.enabled:
             text = "retransmission" if retransmission else ""
-            trace.append(TraceRecord(self.now, SEND, src.name, segment, text=text))
+            trace.record(self.now, SEND, src.name, segment, None, None, None, text)
         route = self._routes[src].get(segment.dst_ip)
         if route is None:
             route = self._route(src, segment)
@@ -430,15 +430,14 @@ class BaseNetwork:
     def drop(self, host: Host, segment: Segment, why: str) -> None:
         """Count and trace a segment lost at ``host``."""
         self.stats["segments_dropped"] += 1
-        if self.trace.enabled:
-            self.trace.append(TraceRecord(self.now, DROP, host.name, segment, text=why))
+        self.trace.record(self.now, DROP, host.name, segment, None, None, None, why)
 
     def duplicated(self, host: Host, segment: Segment, extra_copies: int) -> None:
         """Count and trace the extra copies the network made of ``segment``."""
         self.stats["segments_duplicated"] += extra_copies
         if self.trace.enabled:
             for _ in range(extra_copies):
-                self.trace.append(TraceRecord(self.now, DUPLICATE, host.name, segment))
+                self.trace.record(self.now, DUPLICATE, host.name, segment)
 
     def unreachable(self, src: Host, seg: Segment, after: float) -> None:
         """An ICMP destination unreachable (host unreachable, code 1) for ``seg``
@@ -468,8 +467,7 @@ class BaseNetwork:
 
     def note(self, host: str, text: str, endpoint: tuple[str, int, str, int] | None = None) -> None:
         """Add a free-form record to the trace (faults and tests use it)."""
-        if self.trace.enabled:
-            self.trace.append(TraceRecord(self.now, NOTE, host, endpoint=endpoint, text=text))
+        self.trace.record(self.now, NOTE, host, None, endpoint, None, None, text)
 
     # -- introspection -------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from ..replies import reset_reply
 from ..segment import ACK, RST, SYN, Segment, seq_add
 from ..tcp import Connection, ConnectionUser, State
 from ..tcp.state import CLOSED, ESTABLISHED, LISTEN, SYN_RECEIVED, TIME_WAIT
-from ..trace import DELIVER, STATE, TraceRecord
+from ..trace import DELIVER, STATE
 
 if TYPE_CHECKING:
     from random import Random
@@ -364,10 +364,9 @@ class Host:
 
     def state_changed(self, conn: Connection, old: State, new: State, now: float) -> None:
         net = self.network
-        if net.trace.enabled:
-            net.trace.append(
-                TraceRecord(now, STATE, self.name, endpoint=_key(conn), old=old, new=new)
-            )
+        trace = net.trace
+        if trace.enabled:
+            trace.record(now, STATE, self.name, None, _key(conn), old, new)
         if old is TIME_WAIT:
             self._time_wait -= 1
         if new is ESTABLISHED:
@@ -424,8 +423,7 @@ class Host:
             net.drop(self, seg, "host down")
             return
         net.stats["segments_delivered"] += 1
-        if net.trace.enabled:
-            net.trace.append(TraceRecord(net.now, DELIVER, self.name, seg))
+        net.trace.record(net.now, DELIVER, self.name, seg)
         now = net.now
         conn = self._conns.get((seg.dst_ip, seg.dst_port, seg.src_ip, seg.src_port))
         if conn is not None:

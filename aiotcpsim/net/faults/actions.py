@@ -48,7 +48,7 @@ from ...replies import reset_reply
 from ...segment import ACK, RST, Segment, seq_add
 from ...stack.host import Host
 from ...tcp import Connection
-from ...trace import SEND, TraceRecord
+from ...trace import SEND
 from ..link import Link
 from ..network import BaseNetwork, Verdict
 from .match import Match
@@ -517,7 +517,7 @@ class Faults:
         net = self._net
         net.stats["segments_injected"] += 1
         if net.trace.enabled:
-            net.trace.append(TraceRecord(net.now, SEND, sender, seg, text=why))
+            net.trace.record(net.now, SEND, sender, seg, None, None, None, why)
 
         def deliver() -> None:
             to.deliver_from_wire(seg)
