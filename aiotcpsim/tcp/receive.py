@@ -137,7 +137,9 @@ class TcbReceive(TcbData):
             return
         if flags & ACK:  # (a bare SYN below RCV.NXT is ACKed without a restart)
             self._restart_time_wait(now)
-        self._ack_out_of_window(now)
+        # tcp_oow_rate_limited exempts a segment that occupies sequence space
+        # (a retransmitted FIN, old data) unless it is a SYN.
+        self._ack_out_of_window(now, always=seg.seg_len > 0 and not flags & SYN)
 
     def _restart_time_wait(self, now: float) -> None:
         self._timers.linger_at = now + self.config.time_wait
@@ -248,7 +250,9 @@ class TcbReceive(TcbData):
             if flags & SYN:
                 self._challenge_ack(now, "SYN in a synchronized state")
             else:
-                self._ack_out_of_window(now, always=plen > 0)
+                # Data or a FIN (a duplicate: our ACK was lost) is ACKed every
+                # time; tcp_oow_rate_limited limits only pure ACKs.
+                self._ack_out_of_window(now, always=seg_len > 0)
         return _DROP
 
     def _check_rst(self, seg_so: int, now: float) -> None:
@@ -377,7 +381,8 @@ class TcbReceive(TcbData):
 
     def _ack_out_of_window(self, now: float, *, always: bool = False) -> None:
         """The ACK that answers an out-of-window segment, rate-limited as
-        Linux's ``tcp_oow_rate_limited`` unless ``always`` (it carried data)."""
+        Linux's ``tcp_oow_rate_limited`` unless ``always`` (it occupied
+        sequence space: data or a FIN)."""
         if always or now - self._last_oow_ack >= self.config.challenge_ack_interval:
             self._last_oow_ack = now
             self._send_ack()
