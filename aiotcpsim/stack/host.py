@@ -118,7 +118,9 @@ class Listener:
         self.closed = False
         self.listening = True
         """False while only bound: SYNs get a RST, as at a closed port."""
-        self._syn_queue: set[Connection] = set()
+        # A dict, not a set: close() ends the requests in arrival order (a set of
+        # Connections iterates in identity-hash order, which differs between processes).
+        self._syn_queue: dict[Connection, None] = {}
         self._accept_queue: deque[Connection] = deque()
 
     @property
@@ -374,7 +376,7 @@ class Host:
             if old is SYN_RECEIVED:
                 listener = self._children.get(conn)
                 if listener is not None and conn in listener._syn_queue:
-                    listener._syn_queue.discard(conn)
+                    del listener._syn_queue[conn]
                     listener._accept_queue.append(conn)
                     if listener.user is not None:
                         listener.user.tcp_acceptable(listener)
@@ -386,7 +388,7 @@ class Host:
             self._reuse.pop(conn, None)
             listener = self._children.pop(conn, None)
             if listener is not None:
-                listener._syn_queue.discard(conn)
+                listener._syn_queue.pop(conn, None)
         elif new is TIME_WAIT:
             self._time_wait += 1
             if self._time_wait > self.config.max_tw_buckets:
@@ -488,7 +490,7 @@ class Host:
             self._conns[key] = child
             self._reuse[child] = listener.reuse_address
             self._children[child] = listener
-            listener._syn_queue.add(child)
+            listener._syn_queue[child] = None
             self.network.stats["connections_opened"] += 1
 
     def _reset_closed(self, seg: Segment) -> None:
