@@ -13,6 +13,9 @@ This module owns which segments are acceptable and what each kind does:
   security, does not apply: there are no compartments).  RST and SYN follow
   RFC 5961: only an exact RST resets; an in-window RST or any SYN draws a
   rate-limited challenge ACK, as does an ACK far below SND.UNA;
+* sending comes last: what the ACK step released goes out once the text and
+  FIN steps are done, carrying their RCV.NXT, then a pure ACK only if still
+  due (Linux ``tcp_data_snd_check`` before ``tcp_ack_snd_check``);
 * header prediction (Linux ``tcp_rcv_established``) is its own method: an
   ESTABLISHED segment that would pass every test goes straight to the ACK and
   text steps.
@@ -35,7 +38,6 @@ from .state import (
     LISTEN,
     RECEIVING,
     SEGMENT_STEPS,
-    SENDING,
     SYN_RECEIVED,
     SYN_SENT,
     TIME_WAIT,
@@ -69,6 +71,7 @@ class TcbReceive(TcbData):
             self._receive_time_wait(seg, now)
         else:
             return  # CLOSED, LISTEN: the host answers for them
+        self._output_after_segment(now)
         if self._delack.ack_now and self.state is not CLOSED:
             self._send_ack()
         self._arm()
@@ -104,7 +107,6 @@ class TcbReceive(TcbData):
             self._handshake_rtt(now)
             self._established(now)
             self._send_ack()
-            self._output(now)
         else:
             # Crossed SYNs: simultaneous open (RFC 9293 Figure 7).
             self.set_state(SYN_RECEIVED, now)
@@ -316,8 +318,6 @@ class TcbReceive(TcbData):
         self._established(now)
         if ack_so > self._snd_una:
             self._process_ack(seg, seg_so, ack_so, plen, now)
-        elif self.state in SENDING:
-            self._output(now)
         return True
 
     def _our_fin_acked(self, flags: int, now: float) -> bool:
