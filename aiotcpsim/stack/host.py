@@ -90,6 +90,9 @@ class NetworkPort(Protocol):
     def host_for_address(self, ip: str) -> Host | None:
         """The host that owns ``ip``, or None."""
 
+    def is_on_link(self, ip: str) -> bool:
+        """True when ``ip`` has a route (no route: ENETUNREACH)."""
+
     def outside_address(self, host: Host) -> str:
         """The address a loopback-only host uses to reach other hosts."""
 
@@ -242,7 +245,11 @@ class Host:
         Raises:
             OSError: ``EADDRNOTAVAIL`` when no ephemeral port is free for this
                 destination; ``EADDRINUSE`` when ``local_port`` is taken;
-                ``ENETUNREACH`` for an address no host owns.
+                ``ENETUNREACH`` for an address with no route (outside
+                10.0.0.0/8, loopback and the /24s of the hosts' addresses).
+                An on-link address no host owns fails later, as on Linux: the
+                SYN goes out, ARP is never answered, and the connection ends
+                with EHOSTUNREACH after ``NEIGHBOUR_TIMEOUT`` (3 s).
             ValueError: a port outside 0..65535 (port 0 is refused, as by Linux).
         """
         self._check_up()
@@ -253,6 +260,8 @@ class Host:
             ip
         ):  # a host's address is one
             ip = self.network.resolve(ip)
+        if not self.network.is_on_link(ip):
+            raise os_error(errno.ENETUNREACH, "Network is unreachable")  # no route: no SYN
         if ip.startswith("127."):
             lip = "127.0.0.1"
         elif self.ip.startswith("127."):
