@@ -143,7 +143,7 @@ TEXTBOOK: dict[str, tuple[str, str, dict[str, object], str]] = {
         "partition_heals",
         "scenario",
         {},
-        "9fb1da6e9b25b4be04d0b16b3ac73e196f3c054979383bda539145759ffd00c4",
+        "bc9569d804fbd2bd8ccc55c464aa1411270da68980decb63ba6b3b14ba71d8e3",
     ),
 }
 
@@ -199,12 +199,12 @@ CORE = {
     "loss": (
         (2, 300_000),
         {"delay": 0.01, "loss": 0.05},
-        "3bcaf372968cd2249f61a1a3544f07ab8af9050ab4ab2ff0c7e2833ef5e2d9a4",
+        "c5c2b2b110c1f856a88f21c95f98e030e99a87dd643f0814ab719993a7a69f1a",
     ),
     "reorder_dup": (
         (3, 200_000),
         {"delay": 0.02, "jitter": 0.01, "reorder": 0.1, "duplicate": 0.05},
-        "fd63f6072c557fd4e3ffc5c83c2208ab1423ebb407657a0b3810888c2a303ca4",
+        "cd5c55bcd28fab937c81f3099e460c40eb3fb24f737a699140f7f29ceb25d1ea",
     ),
     "rate": (
         (4, 200_000),
@@ -254,4 +254,4 @@ def test_asyncio_echo_digest() -> None:
     assert _asyncio_echo(5) == ASYNCIO
 
 
-ASYNCIO = "48ea17a88459591e31fbd73e40898f9b7ee212f2cf87e667d4ac7a9d49ce5dd5"
+ASYNCIO = "3e0ca92b9ed0936e707d7dc9c76a54f1a222ccb8ce12ee361121818778c3cd2b"

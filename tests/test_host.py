@@ -344,3 +344,29 @@ def test_connect_to_port_zero_is_refused_as_by_linux() -> None:
     conn = client.connect("10.0.0.2", 0)
     net.advance(0.05)
     assert conn.take_error() == errno.ECONNREFUSED
+
+
+# -- an address no host owns (Linux: ARP gives up, or there is no route) --------------------
+
+
+def test_connect_to_on_link_address_without_host_fails_ehostunreach_after_arp_gives_up() -> None:
+    # Linux: neigh mcast_solicit 3 probes, retrans_time 1 s: the entry fails at
+    # 3 s and the queued SYN draws a local ICMP host unreachable -> EHOSTUNREACH.
+    net, client, _server = pair()
+    app = Recorder()
+    conn = client.connect("10.0.0.99", 8080, user=app)
+    net.advance(2.9)
+    assert conn.state is State.SYN_SENT
+    net.advance(3.0)
+    assert conn.state is State.CLOSED
+    assert conn.take_error() == errno.EHOSTUNREACH
+    assert any("no host at 10.0.0.99" in r.text for r in net.trace)
+
+
+def test_connect_to_address_without_route_fails_enetunreach_at_once() -> None:
+    net, client, _server = pair()
+    with pytest.raises(OSError, match="Network is unreachable") as info:
+        client.connect("192.0.2.7", 8080)
+    assert info.value.errno == errno.ENETUNREACH
+    assert client.connection_count() == 0
+    assert net.stats["segments_sent"] == 0

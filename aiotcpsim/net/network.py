@@ -41,7 +41,14 @@ from .link import Link, LinkDefaults
 if TYPE_CHECKING:
     from ..tcp import Connection
 
-__all__ = ["COUNTERS", "BaseNetwork", "SendFilter", "SendTap", "Verdict"]
+__all__ = ["COUNTERS", "NEIGHBOUR_TIMEOUT", "BaseNetwork", "SendFilter", "SendTap", "Verdict"]
+
+NEIGHBOUR_TIMEOUT = 3.0
+"""Seconds until address resolution gives up on an on-link address nobody
+answers for: Linux sends ``neigh/default/mcast_solicit`` (3) ARP probes
+``retrans_time_ms`` (1000) apart, then fails the entry and answers each queued
+packet with a local ICMP host unreachable, so connect() fails with
+EHOSTUNREACH about 3 s after the first SYN."""
 
 Verdict = tuple[float, int, bool] | None
 """What a send filter decides: None (it took the segment), or ``(extra delay,
@@ -138,6 +145,8 @@ class BaseNetwork:
         self._wakeup: Callable[[], None] | None = None
         self._filter: SendFilter | None = None
         self._tap: SendTap | None = None
+        # (sender, address) -> segments waiting for an ARP answer that never comes.
+        self._unresolved: dict[tuple[str, str], list[Segment]] = {}
         self._next_ip = 1
         self._outside: dict[str, str] = {}
         self._fire_cb: Callable[[Any], None] = self._fire
@@ -225,6 +234,15 @@ class BaseNetwork:
     def host_for_address(self, ip: str) -> Host | None:
         """The host that owns ``ip``, or None."""
         return self._by_ip.get(ip)
+
+    def is_on_link(self, ip: str) -> bool:
+        """True when a host has a route to ``ip`` (an IPv4 address): loopback,
+        10.0.0.0/8 (the network's subnet) or the /24 of an address some host
+        was given.  Elsewhere connect() fails with ENETUNREACH at once."""
+        if ip.startswith(("127.", "10.")) or ip in self._by_ip:
+            return True
+        prefix = ip[: ip.rfind(".") + 1]
+        return any(addr.startswith(prefix) for addr in self._by_ip)
 
     def current_host(self) -> Host:
         """The host calls originate from: set by ``with host.current():``, else ``localhost``."""
@@ -421,11 +439,37 @@ class BaseNetwork:
     def _route(self, src: Host, segment: Segment) -> tuple[Host, Link] | None:
         dst = src.route(segment.dst_ip)
         if dst is None:
-            self.drop(src, segment, "no route to host")
+            if self.is_on_link(segment.dst_ip):
+                self.drop(src, segment, f"no host at {segment.dst_ip}: ARP unanswered")
+                self._resolution_fails(src, segment)
+            else:
+                self.drop(src, segment, "no route to host")
             return None
         link = self._links.get((src.name, dst.name)) or self.link(src, dst)
         route = self._routes[src][segment.dst_ip] = (dst, link)
         return route
+
+    def _resolution_fails(self, src: Host, segment: Segment) -> None:
+        """``segment`` waits for an ARP answer that never comes: after
+        NEIGHBOUR_TIMEOUT every waiting segment draws EHOSTUNREACH (once per
+        connection)."""
+        key = (src.name, segment.dst_ip)
+        waiting = self._unresolved.get(key)
+        if waiting is not None:
+            waiting.append(segment)
+            return
+        self._unresolved[key] = [segment]
+
+        def give_up() -> None:
+            told: set[tuple[int, int]] = set()  # membership only, never iterated
+            for seg in self._unresolved.pop(key, []):
+                ports = (seg.src_port, seg.dst_port)
+                if ports not in told:
+                    told.add(ports)
+                    self.stats["icmp_unreachable"] += 1
+                    self.icmp_error(src, seg, errno.EHOSTUNREACH)
+
+        self.call_at(self.now + NEIGHBOUR_TIMEOUT, give_up)
 
     def drop(self, host: Host, segment: Segment, why: str) -> None:
         """Count and trace a segment lost at ``host``."""

@@ -90,6 +90,9 @@ class NetworkPort(Protocol):
     def host_for_address(self, ip: str) -> Host | None:
         """The host that owns ``ip``, or None."""
 
+    def is_on_link(self, ip: str) -> bool:
+        """True when ``ip`` has a route (no route: ENETUNREACH)."""
+
     def outside_address(self, host: Host) -> str:
         """The address a loopback-only host uses to reach other hosts."""
 
@@ -118,7 +121,9 @@ class Listener:
         self.closed = False
         self.listening = True
         """False while only bound: SYNs get a RST, as at a closed port."""
-        self._syn_queue: set[Connection] = set()
+        # A dict, not a set: close() ends the requests in arrival order (a set of
+        # Connections iterates in identity-hash order, which differs between processes).
+        self._syn_queue: dict[Connection, None] = {}
         self._accept_queue: deque[Connection] = deque()
 
     @property
@@ -240,7 +245,11 @@ class Host:
         Raises:
             OSError: ``EADDRNOTAVAIL`` when no ephemeral port is free for this
                 destination; ``EADDRINUSE`` when ``local_port`` is taken;
-                ``ENETUNREACH`` for an address no host owns.
+                ``ENETUNREACH`` for an address with no route (outside
+                10.0.0.0/8, loopback and the /24s of the hosts' addresses).
+                An on-link address no host owns fails later, as on Linux: the
+                SYN goes out, ARP is never answered, and the connection ends
+                with EHOSTUNREACH after ``NEIGHBOUR_TIMEOUT`` (3 s).
             ValueError: a port outside 0..65535 (port 0 is refused, as by Linux).
         """
         self._check_up()
@@ -251,6 +260,8 @@ class Host:
             ip
         ):  # a host's address is one
             ip = self.network.resolve(ip)
+        if not self.network.is_on_link(ip):
+            raise os_error(errno.ENETUNREACH, "Network is unreachable")  # no route: no SYN
         if ip.startswith("127."):
             lip = "127.0.0.1"
         elif self.ip.startswith("127."):
@@ -373,7 +384,7 @@ class Host:
             if old is SYN_RECEIVED:
                 listener = self._children.get(conn)
                 if listener is not None and conn in listener._syn_queue:
-                    listener._syn_queue.discard(conn)
+                    del listener._syn_queue[conn]
                     listener._accept_queue.append(conn)
                     if listener.user is not None:
                         listener.user.tcp_acceptable(listener)
@@ -385,7 +396,7 @@ class Host:
             self._reuse.pop(conn, None)
             listener = self._children.pop(conn, None)
             if listener is not None:
-                listener._syn_queue.discard(conn)
+                listener._syn_queue.pop(conn, None)
         elif new is TIME_WAIT:
             self._time_wait += 1
             if self._time_wait > self.config.max_tw_buckets:
@@ -486,7 +497,7 @@ class Host:
             self._conns[key] = child
             self._reuse[child] = listener.reuse_address
             self._children[child] = listener
-            listener._syn_queue.add(child)
+            listener._syn_queue[child] = None
             self.network.stats["connections_opened"] += 1
 
     def _reset_closed(self, seg: Segment) -> None:

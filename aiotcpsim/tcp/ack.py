@@ -77,7 +77,17 @@ class TcbAck(TcbOutput):
             self._duplicate_ack()
         if window_changed and self._snd_wnd and not self._cc.in_recovery and ack_so == una:
             self._rtt.reset_backoff()  # the window opened: probing is over
-        # Optimization: most ACKs leave nothing to send.
+        # What the ACK let go is sent by _output_after_segment, once the text
+        # and FIN steps have moved RCV.NXT.
+
+    def _output_after_segment(self, now: float) -> None:
+        """After every step of an incoming segment, send what its ACK (or a
+        window update) released, carrying the RCV.NXT its own text and FIN
+        set (RFC 9293 3.10.7.4 processes the whole segment first; Linux
+        ``tcp_rcv_established``: ``tcp_data_snd_check`` after
+        ``tcp_data_queue``).  The data then carries the ACK and no pure ACK
+        follows."""
+        # Optimization: most segments leave nothing to send.
         if self.state in SENDING and self._snd_nxt < self._sendbuf.written + 1 + self._fin_queued:
             self._output(now)
 

@@ -52,12 +52,15 @@ class CongestionControl:
 class NewReno(CongestionControl):
     """RFC 5681 with RFC 6582's NewReno modification of fast recovery."""
 
-    __slots__ = ("dupacks", "recover", "ssthresh")
+    __slots__ = ("cwnd_cnt", "dupacks", "recover", "ssthresh")
 
     def __init__(self) -> None:
         super().__init__()
         self.ssthresh = 1 << 30
         self.dupacks = 0
+        self.cwnd_cnt = 0
+        """Linux ``snd_cwnd_cnt``: packets acknowledged towards the next
+        congestion-avoidance increase."""
         self.recover: int | None = None
         """RFC 6582's ``recover``: SND.MAX when fast recovery began, None outside it."""
 
@@ -80,12 +83,33 @@ class NewReno(CongestionControl):
                 # Partial ACK: retransmit the next hole, deflate (RFC 6582 3.2, step 4).
                 retransmit = True
                 self.cwnd = max(self.cwnd - acked + smss, smss)
-        elif self.cwnd < self.ssthresh:
-            self.cwnd += min(acked, 2 * smss)  # slow start (RFC 5681 (2), RFC 3465 L=2)
         else:
-            self.cwnd += max(1, smss * smss // self.cwnd)  # congestion avoidance (RFC 5681 (3))
+            self._grow(-(-acked // smss), smss)
         self.dupacks = 0
         return retransmit
+
+    def _grow(self, packets: int, smss: int) -> None:
+        """Linux counts packets, not bytes (``tcp_slow_start``,
+        ``tcp_cong_avoid_ai``): slow start adds one segment per packet
+        acknowledged, up to ssthresh; the rest, and every packet in congestion
+        avoidance, count towards one segment more per window of packets.  A
+        partial segment is one packet; an ACK of ``n`` bytes covers
+        ceil(n / SMSS) packets (the send queue keeps no segment boundaries).
+        The window grows whether or not it limited the sender (Linux checks
+        ``tcp_is_cwnd_limited`` first: not modelled)."""
+        cwnd = self.cwnd // smss
+        ssthresh = self.ssthresh // smss
+        if cwnd < ssthresh:  # slow start
+            grown = min(cwnd + packets, ssthresh)
+            packets -= grown - cwnd
+            cwnd = grown
+        if packets > 0:  # congestion avoidance (tcp_cong_avoid_ai with w = cwnd)
+            self.cwnd_cnt += packets
+            if self.cwnd_cnt >= cwnd:
+                delta = self.cwnd_cnt // cwnd
+                self.cwnd_cnt -= delta * cwnd
+                cwnd += delta
+        self.cwnd = cwnd * smss
 
     def on_duplicate_ack(self, flight: int, snd_max: int, smss: int) -> bool:
         self.dupacks += 1
@@ -94,6 +118,7 @@ class NewReno(CongestionControl):
             self.ssthresh = max(flight // 2, 2 * smss)
             self.recover = snd_max
             self.cwnd = self.ssthresh + 3 * smss
+            self.cwnd_cnt = 0
             return True
         if self.dupacks > 3 and self.recover is not None:
             self.cwnd += smss  # inflate for each further duplicate (step 4)
@@ -103,5 +128,6 @@ class NewReno(CongestionControl):
         # RFC 5681 section 3.1, (4) and the loss window.
         self.ssthresh = max(flight // 2, 2 * smss)
         self.cwnd = smss
+        self.cwnd_cnt = 0
         self.recover = None
         self.dupacks = 0

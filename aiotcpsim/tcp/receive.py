@@ -13,6 +13,9 @@ This module owns which segments are acceptable and what each kind does:
   security, does not apply: there are no compartments).  RST and SYN follow
   RFC 5961: only an exact RST resets; an in-window RST or any SYN draws a
   rate-limited challenge ACK, as does an ACK far below SND.UNA;
+* sending comes last: what the ACK step released goes out once the text and
+  FIN steps are done, carrying their RCV.NXT, then a pure ACK only if still
+  due (Linux ``tcp_data_snd_check`` before ``tcp_ack_snd_check``);
 * header prediction (Linux ``tcp_rcv_established``) is its own method: an
   ESTABLISHED segment that would pass every test goes straight to the ACK and
   text steps.
@@ -35,7 +38,6 @@ from .state import (
     LISTEN,
     RECEIVING,
     SEGMENT_STEPS,
-    SENDING,
     SYN_RECEIVED,
     SYN_SENT,
     TIME_WAIT,
@@ -69,6 +71,7 @@ class TcbReceive(TcbData):
             self._receive_time_wait(seg, now)
         else:
             return  # CLOSED, LISTEN: the host answers for them
+        self._output_after_segment(now)
         if self._delack.ack_now and self.state is not CLOSED:
             self._send_ack()
         self._arm()
@@ -104,7 +107,6 @@ class TcbReceive(TcbData):
             self._handshake_rtt(now)
             self._established(now)
             self._send_ack()
-            self._output(now)
         else:
             # Crossed SYNs: simultaneous open (RFC 9293 Figure 7).
             self.set_state(SYN_RECEIVED, now)
@@ -137,7 +139,9 @@ class TcbReceive(TcbData):
             return
         if flags & ACK:  # (a bare SYN below RCV.NXT is ACKed without a restart)
             self._restart_time_wait(now)
-        self._ack_out_of_window(now)
+        # tcp_oow_rate_limited exempts a segment that occupies sequence space
+        # (a retransmitted FIN, old data) unless it is a SYN.
+        self._ack_out_of_window(now, always=seg.seg_len > 0 and not flags & SYN)
 
     def _restart_time_wait(self, now: float) -> None:
         self._timers.linger_at = now + self.config.time_wait
@@ -248,7 +252,9 @@ class TcbReceive(TcbData):
             if flags & SYN:
                 self._challenge_ack(now, "SYN in a synchronized state")
             else:
-                self._ack_out_of_window(now, always=plen > 0)
+                # Data or a FIN (a duplicate: our ACK was lost) is ACKed every
+                # time; tcp_oow_rate_limited limits only pure ACKs.
+                self._ack_out_of_window(now, always=seg_len > 0)
         return _DROP
 
     def _check_rst(self, seg_so: int, now: float) -> None:
@@ -312,8 +318,6 @@ class TcbReceive(TcbData):
         self._established(now)
         if ack_so > self._snd_una:
             self._process_ack(seg, seg_so, ack_so, plen, now)
-        elif self.state in SENDING:
-            self._output(now)
         return True
 
     def _our_fin_acked(self, flags: int, now: float) -> bool:
@@ -377,7 +381,8 @@ class TcbReceive(TcbData):
 
     def _ack_out_of_window(self, now: float, *, always: bool = False) -> None:
         """The ACK that answers an out-of-window segment, rate-limited as
-        Linux's ``tcp_oow_rate_limited`` unless ``always`` (it carried data)."""
+        Linux's ``tcp_oow_rate_limited`` unless ``always`` (it occupied
+        sequence space: data or a FIN)."""
         if always or now - self._last_oow_ack >= self.config.challenge_ack_interval:
             self._last_oow_ack = now
             self._send_ack()

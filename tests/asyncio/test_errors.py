@@ -269,3 +269,24 @@ def test_all_errors_exception_group() -> None:
         assert isinstance(info.value.exceptions[0], ConnectionRefusedError)
 
     run(net, main)
+
+
+def test_connect_to_address_no_host_owns() -> None:
+    net = aiotcpsim.Network(seed=1)
+    net.add_host("client")
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        with net.host("client").current():
+            start = loop.time()
+            with pytest.raises(OSError, match=r"10\.0\.0\.200") as info:
+                await asyncio.open_connection("10.0.0.200", 80)
+            assert info.value.errno == errno.EHOSTUNREACH
+            assert loop.time() - start == pytest.approx(3.0)
+            start = loop.time()
+            with pytest.raises(OSError, match="unreachable") as info:
+                await asyncio.open_connection("192.0.2.7", 80)
+            assert info.value.errno == errno.ENETUNREACH
+            assert loop.time() == start
+
+    run(net, main)

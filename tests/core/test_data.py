@@ -10,8 +10,9 @@ from __future__ import annotations
 import errno
 
 import pytest
-from ladder import Pair, recv_all
+from ladder import Pair, only, recv_all
 
+from aiotcpsim.segment import FIN
 from aiotcpsim.tcp import State
 
 # -- segmentation and ACKs -------------------------------------------------------------------
@@ -193,3 +194,41 @@ def test_established_bad_keepalive_settings_raise(kwargs: dict[str, float], mess
     assert a.keepalive_idle == 7200.0  # nothing changed
     p.idle()
     assert p.rows() == []
+
+
+# -- data released by an ACK goes out after the whole segment is processed ------------------
+
+
+def test_established_nagle_held_data_released_by_reply_carries_the_new_ack() -> None:
+    # Linux tcp_rcv_established: tcp_ack, tcp_data_queue, then tcp_data_snd_check
+    # and tcp_ack_snd_check: one segment with ack 201, no separate pure ACK.
+    p = Pair()
+    a, _b = p.establish()
+    p.drop("c>s", "P.", length=100)  # keep the real server out of the ladder
+    a.send(b"q" * 100, p.net.now)
+    a.send(b"w" * 50, p.net.now)  # Nagle: a small segment is outstanding
+    p.at(0.05)
+    p.send("s>c", 0, 1, ack=101, payload=b"r" * 200)  # the response, ACKing the request
+    p.at(0.06)
+    assert only(lambda r: r[0].startswith("c>s"), p.rows()) == [
+        ("c>s✗", 0.0, "P.", 1, 1, 100),
+        ("c>s", 0.06, "P.", 101, 201, 50),
+    ]
+
+
+def test_fin_wait_1_held_data_and_fin_released_by_the_peers_fin_carry_its_ack() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    p.send("s>c", 0, 1, ack=1, window=100)  # the peer's window: 100 bytes
+    p.at(0.01)
+    p.drop("c>s", ".", length=100)
+    a.send(b"q" * 150, p.net.now)  # 50 bytes wait for the window
+    a.shutdown(p.net.now)  # and the FIN behind them
+    p.at(0.05)
+    p.send("s>c", FIN, 1, ack=101)  # simultaneous close: the peer's FIN ACKs our data
+    p.at(0.06)
+    assert only(lambda r: r[0].startswith("c>s"), p.rows()) == [
+        ("c>s✗", 0.01, ".", 1, 1, 100),
+        ("c>s", 0.06, "FP.", 101, 2, 50),
+    ]
+    assert a.state is State.CLOSING

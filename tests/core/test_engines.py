@@ -61,6 +61,30 @@ def test_newreno_initial_window_and_slow_start() -> None:
     assert cc.cwnd == 11 * MSS
 
 
+def test_newreno_slow_start_counts_packets_not_bytes() -> None:
+    # Linux tcp_slow_start: cwnd += packets acknowledged (RFC 3465's byte
+    # counting with L = 2 would add only 2 segments for an ACK of 4).
+    cc = NewReno()
+    cc.on_established(MSS)
+    cc.on_ack(ack=1 + 4 * MSS, acked=4 * MSS, snd_max=1 + 10 * MSS, smss=MSS)
+    assert cc.cwnd == 14 * MSS
+    cc.on_ack(ack=1 + 4 * MSS + 100, acked=100, snd_max=1 + 10 * MSS, smss=MSS)
+    assert cc.cwnd == 15 * MSS  # a partial segment is one packet, not 100 bytes
+
+
+def test_newreno_slow_start_stops_at_ssthresh_and_the_rest_counts_towards_avoidance() -> None:
+    cc = NewReno()
+    cc.on_established(MSS)
+    cc.ssthresh = 12 * MSS
+    cc.on_ack(ack=1 + 5 * MSS, acked=5 * MSS, snd_max=1 + 20 * MSS, smss=MSS)
+    assert (cc.cwnd, cc.cwnd_cnt) == (12 * MSS, 3)
+    for _ in range(9):  # tcp_cong_avoid_ai: one segment per cwnd (12) packets acknowledged
+        cc.on_ack(ack=1, acked=MSS, snd_max=1 + 20 * MSS, smss=MSS)
+    assert (cc.cwnd, cc.cwnd_cnt) == (13 * MSS, 0)
+    cc.on_ack(ack=1, acked=13 * MSS, snd_max=1 + 20 * MSS, smss=MSS)
+    assert (cc.cwnd, cc.cwnd_cnt) == (14 * MSS, 0)
+
+
 def test_newreno_third_duplicate_ack_fast_retransmit_then_partial_and_full_ack() -> None:
     cc = NewReno()
     cc.on_established(MSS)

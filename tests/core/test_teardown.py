@@ -515,3 +515,42 @@ def test_close_wait_duplicate_data_does_not_count_as_unread() -> None:
     b_rows = [row for row in p.rows() if row[0] == "s>c"]
     assert b_rows[-1] == ("s>c", 0.1, "F.", 1, 1002, 0)
     assert not [row for row in b_rows if "R" in row[2]]
+
+
+# -- a retransmitted FIN occupies sequence space: never rate-limited (tcp_oow_rate_limited) --
+
+
+def test_time_wait_every_retransmitted_fin_is_reacked() -> None:
+    p = Pair()
+    a, _b = p.time_wait()
+    p.at(1.0)
+    p.drop("c>s", ".", count=2)  # the peer is closed: keep its RSTs out of the ladder
+    p.send("s>c", FIN, 1, ack=2)
+    p.at(1.1)
+    p.send("s>c", FIN, 1, ack=2)  # within the 0.5 s out-of-window ACK limit
+    p.at(1.2)
+    assert p.rows(since=1.0) == [
+        ("s>c", 1.0, "F.", 1, 2, 0),
+        ("c>s✗", 1.01, ".", 2, 2, 0),
+        ("s>c", 1.1, "F.", 1, 2, 0),
+        ("c>s✗", 1.11, ".", 2, 2, 0),
+    ]
+    assert (1.11, "c", "TIME-WAIT timer restarted") in p.notes()
+    assert a.state is State.TIME_WAIT
+
+
+def test_close_wait_every_retransmitted_fin_is_acked_at_once() -> None:
+    p = Pair()
+    a, _b = p.close_wait()
+    p.at(1.0)
+    p.send("s>c", FIN, 1, ack=1)
+    p.at(1.1)
+    p.send("s>c", FIN, 1, ack=1)
+    p.at(1.2)
+    assert p.rows(since=1.0) == [
+        ("s>c", 1.0, "F.", 1, 1, 0),
+        ("c>s", 1.01, ".", 1, 2, 0),
+        ("s>c", 1.1, "F.", 1, 1, 0),
+        ("c>s", 1.11, ".", 1, 2, 0),
+    ]
+    assert a.state is State.CLOSE_WAIT
