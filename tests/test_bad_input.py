@@ -238,5 +238,6 @@ def test_any_value_raises_only_documented_errors(which: str, a: Any, b: Any) -> 
         _calls(net, client, server)[which](a, b)
     assert not math.isnan(net.now) and net.now < INF
     net.faults.clear()
+    net.link("client", "server").update(delay=0.0, loss=0.0)
     net.run_until_idle(net.now + 200.0)
     still_runs(net, client, server)

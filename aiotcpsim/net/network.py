@@ -221,7 +221,9 @@ class BaseNetwork:
         try:
             return str(ipaddress.IPv4Address(name))
         except ValueError:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+            pass
+        # Raised outside the handler: the gaierror carries no internal __context__.
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     def host_for_address(self, ip: str) -> Host | None:
         """The host that owns ``ip``, or None."""

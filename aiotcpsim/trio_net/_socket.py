@@ -217,7 +217,17 @@ class SimSocket(trio.socket.SocketType):
         self, level: int, optname: int, value: int | Buffer | None, optlen: int | None = None
     ) -> None:
         self._check_open()
-        self._options.set(level, optname, value)
+        # trio's own checks of the two forms (trio/_socket.py), then the kernel's.
+        if optlen is None and value is None:
+            raise TypeError(
+                "invalid value for argument 'value', must not be None when specifying optlen"
+            )
+        if optlen is not None and value is not None:
+            raise TypeError(
+                f"invalid value for argument 'value': {value!r}, "
+                "must be None when specifying optlen"
+            )
+        self._options.set(level, optname, value, optlen)
         if self._conn is not None:
             self._driver.post(self._requests, self._apply_options)
 
