@@ -162,7 +162,9 @@ class TcpConfig:
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
-            _check_type(field.name, str(field.type), getattr(self, field.name))
+            # a str here, a class in the compiled build
+            kind = field.type if isinstance(field.type, str) else field.type.__name__
+            _check_type(field.name, kind, getattr(self, field.name))
         for name in (
             "rto_initial",
             "rto_min",
@@ -269,6 +271,7 @@ def _check_type(name: str, kind: str, value: object) -> None:
         if ok and not math.isfinite(value):  # type: ignore[arg-type]
             raise ValueError(f"TcpConfig.{name} must be finite, got {value!r}")
     else:  # tuple[int, int]
+        kind = "tuple[int, int]"
         ok = (
             isinstance(value, tuple)
             and len(value) == 2
