@@ -19,6 +19,7 @@ from aiotcpsim.segment import ACK, Segment
 from aiotcpsim.stack.host import Host
 from aiotcpsim.tcp import Connection, State
 
+SEG = Segment("10.0.0.1", 1, "10.0.0.2", 2, 0, 0, ACK, 0)
 NAN = math.nan
 INF = math.inf
 DOCUMENTED = (TypeError, ValueError, OverflowError, OSError)  # gaierror is an OSError
@@ -149,6 +150,12 @@ CASES: list[tuple[str, type[Exception], str, Callable[[Network, Host, Host], Any
         TypeError,
         "conn must be a Connection|Connection object expected",
         lambda n, c, s: n.faults.icmp_unreachable(None),  # type: ignore[arg-type]
+    ),
+    (
+        "replay at nan",
+        ValueError,
+        "at must be finite",
+        lambda n, c, s: n.faults.replay(SEG, at=NAN),
     ),
     (
         "inject_reset after nan",

@@ -495,13 +495,10 @@ class Faults:
         if not isinstance(segment, Segment):
             raise TypeError(f"segment must be a Segment, got {segment!r}")
         _check_seconds("after", after)
-        if at is not None and (
-            isinstance(at, bool)
-            or not isinstance(at, (int, float))
-            or at != at
-            or at == float("inf")
-        ):
-            raise TypeError(f"at must be a finite number of seconds, got {at!r}")
+        if at is not None and (isinstance(at, bool) or not isinstance(at, (int, float))):
+            raise TypeError(f"at must be a number of seconds, got {at!r}")
+        if at is not None and not -float("inf") < at < float("inf"):
+            raise ValueError(f"at must be finite, got {at!r}")
         net = self._net
         when = net.now + after if at is None else at
         if when < net.now:
