@@ -106,6 +106,20 @@ _KEEPALIVE_PARAMS = [
 ]
 _USER_TIMEOUT = _tcp_option("TCP_USER_TIMEOUT")
 _SYNCNT = _tcp_option("TCP_SYNCNT")
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+# The values Linux's do_tcp_setsockopt accepts (others: EINVAL): MAX_TCP_KEEPIDLE,
+# MAX_TCP_KEEPINTVL = 32767 s, MAX_TCP_KEEPCNT = MAX_TCP_SYNCNT = 127.
+_RANGES: dict[tuple[int, int], tuple[int, int]] = {
+    key: bounds
+    for key, bounds in (
+        (_tcp_option("TCP_KEEPIDLE"), (1, 32767)),
+        (_tcp_option("TCP_KEEPINTVL"), (1, 32767)),
+        (_tcp_option("TCP_KEEPCNT"), (1, 127)),
+        (_SYNCNT, (1, 127)),
+        (_USER_TIMEOUT, (0, _INT_MAX)),
+    )
+    if key is not None
+}
 # The options a library may set on its own kernel socket before handing it
 # to the loop, which the simulated socket then takes over.
 _COPIED = [
@@ -167,28 +181,45 @@ class SocketOptions:
     def reuse_address(self) -> bool:
         return bool(self.values.get(REUSEADDR, 0))
 
-    def set(self, level: int, optname: int, value: Any) -> None:
-        """``setsockopt``: an int, a buffer (its first 4 bytes, native order)
-        or None (0); ``SO_LINGER`` takes ``struct.pack('ii', onoff, seconds)``.
+    def set(self, level: int, optname: int, value: Any, optlen: int | None = None) -> None:
+        """``setsockopt``: an int, a buffer (its first 4 bytes, native order), or
+        None with ``optlen`` (the kernel then reads from a null pointer: EFAULT);
+        ``SO_LINGER`` takes ``struct.pack('ii', onoff, seconds)``.  The value is
+        checked before anything is stored, as by the kernel: a refused value
+        leaves the options as they were.
 
         Raises:
-            OSError: ``EINVAL`` for an ``SO_LINGER`` value that is not 8 bytes.
+            TypeError: a value that is neither an int (C int range) nor a buffer.
+            OSError: ``EINVAL`` for a buffer shorter than an int, an ``SO_LINGER``
+                value that is not 8 bytes, or a TCP option out of Linux's range;
+                ``EFAULT`` for None.
         """
         key = (level, optname)
+        if value is None and optlen is not None:
+            raise os_error(errno.EFAULT, "Bad address")
+        if isinstance(value, int) and _INT_MIN <= value <= _INT_MAX:
+            raw = b""
+            number = int(value)
+        else:
+            try:
+                raw = bytes(memoryview(value))
+            except TypeError:
+                raise TypeError(
+                    f"a bytes-like object is required, not {type(value).__name__!r}"
+                ) from None
+            if len(raw) < 4:
+                raise os_error(errno.EINVAL, "Invalid argument")
+            number = int.from_bytes(raw[:4], sys.byteorder, signed=True)
         if key == LINGER:
-            raw = bytes(value) if value is not None and not isinstance(value, int) else b""
             if len(raw) < 8:
                 raise os_error(errno.EINVAL, "SO_LINGER takes struct.pack('ii', onoff, seconds)")
             onoff, seconds = struct.unpack("ii", raw[:8])
             self.linger = (onoff, seconds)
             return
-        if value is None:
-            number = 0
-        elif isinstance(value, int):
-            number = value
-        else:
-            number = int.from_bytes(bytes(value)[:4] or b"\0", sys.byteorder, signed=True)
-        self.values[key] = int(number)
+        low, high = _RANGES.get(key, (_INT_MIN, _INT_MAX))
+        if not low <= number <= high:
+            raise os_error(errno.EINVAL, "Invalid argument")
+        self.values[key] = number
 
     def get(
         self,

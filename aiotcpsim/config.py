@@ -16,6 +16,7 @@ Times are in seconds of virtual time.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,6 +161,10 @@ class TcpConfig:
     request; RFC 5961 / FreeBSD (true) answer with a challenge ACK."""
 
     def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            # a str here, a class in the compiled build
+            kind = field.type if isinstance(field.type, str) else field.type.__name__
+            _check_type(field.name, kind, getattr(self, field.name))
         for name in (
             "rto_initial",
             "rto_min",
@@ -251,6 +256,29 @@ class TcpConfig:
     def replace(self, **changes: Any) -> TcpConfig:
         """A copy with some fields changed (validated like the constructor)."""
         return dataclasses.replace(self, **changes)
+
+
+def _check_type(name: str, kind: str, value: object) -> None:
+    """A TypeError naming the field for a value of the wrong type (a float in
+    an integer field would crash later, deep in the TCB); ValueError for a
+    NaN or infinite number of seconds."""
+    if kind == "bool":
+        ok = isinstance(value, bool)
+    elif kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind == "float":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and not math.isfinite(value):  # type: ignore[arg-type]
+            raise ValueError(f"TcpConfig.{name} must be finite, got {value!r}")
+    else:  # tuple[int, int]
+        kind = "tuple[int, int]"
+        ok = (
+            isinstance(value, tuple)
+            and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        )
+    if not ok:
+        raise TypeError(f"TcpConfig.{name} must be {kind}, got {value!r}")
 
 
 def _require(name: str, ok: bool, what: str) -> None:

@@ -344,7 +344,8 @@ class Segment(NamedTuple):
         window is never scaled (RFC 7323 section 2.2), so the shift is ignored
         for it.
 
-        Raises ``ValueError`` when a field does not fit the wire format (an
+        Raises ``TypeError`` when ``options`` is not a :class:`TcpOptions`, and
+        ``ValueError`` when a field does not fit the wire format (an
         address that is not IPv4 dotted quad, a port, sequence number or
         option value out of range, a payload too long for one packet).
         """
@@ -355,6 +356,8 @@ class Segment(NamedTuple):
         if window > 0xFFFF:
             window = 0xFFFF
         options = self.options
+        if not isinstance(options, TcpOptions):
+            raise TypeError(f"Segment.options must be TcpOptions, got {options!r}")
         payload = self.payload
         src = _aton(self.src_ip)
         dst = _aton(self.dst_ip)

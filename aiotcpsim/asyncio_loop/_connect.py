@@ -115,6 +115,10 @@ async def _connect(
         sim.set_handler(None)
         sim.close()
         raise
+    finally:
+        # As the stock sock_connect (fut = None): the failed future holds the
+        # exception whose traceback holds this frame -- a cycle otherwise.
+        waiter = None  # type: ignore[assignment]
     sim.set_handler(None)
     return sim
 
@@ -169,7 +173,14 @@ async def _connect_first(
             return await _connect(loop, network, origin, addrinfo[4], local_port=local_port)
         except OSError as exc:
             my_exceptions.append(exc)
-    raise _connect_error([exc for sub in exceptions for exc in sub], all_errors)
+    try:
+        raise _connect_error([exc for sub in exceptions for exc in sub], all_errors)
+    finally:
+        # As the stock create_connection: break the cycle exception -> traceback
+        # -> this frame -> the lists -> exception, so a refused connect leaves no
+        # garbage for the cycle collector.
+        exceptions = []
+        my_exceptions = []
 
 
 def _connect_error(flat: list[OSError], all_errors: bool) -> BaseException:
@@ -252,10 +263,11 @@ async def create_connection(
         infos = resolve(network, host, port, family=family, type=stream, proto=proto, flags=flags)
         laddr_infos = None
         if local_addr is not None:
+            local_host, local_port = local_addr  # the stock loop's ValueError/TypeError
             laddr_infos = resolve(
                 network,
-                local_addr[0],
-                local_addr[1],
+                local_host,
+                local_port,
                 family=family,
                 type=stream,
                 proto=proto,

@@ -53,8 +53,14 @@ def resolve(
         ip = parse_ipv4(host)
         if ip is not None:
             return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (ip, port))]
+    # socket.getaddrinfo's own argument checks, then its answer for a name that
+    # is not valid IDNA: no such name.
+    if host is not None and not isinstance(host, (str, bytes)):
+        raise TypeError("getaddrinfo() argument 1 must be string or None")
+    if port is not None and not isinstance(port, (str, bytes, int)):
+        raise OSError("Int or String expected")
     if isinstance(host, bytes):
-        host = host.decode("idna")
+        host = _decode_idna(host)
     if isinstance(port, bytes):
         port = port.decode("ascii")
     if host is None and port is None:
@@ -66,6 +72,16 @@ def resolve(
     return [
         (socket.AF_INET, kind, p, canonname, (ip, number)) for kind, p in _socket_kinds(type, proto)
     ]
+
+
+def _decode_idna(host: bytes) -> str:
+    """A bytes name as text; one that is not valid IDNA names no host (raised
+    outside the handler, so the gaierror carries no internal ``__context__``)."""
+    try:
+        return host.decode("idna")
+    except UnicodeError:
+        pass
+    raise socket.gaierror(socket.EAI_NONAME, _UNKNOWN)
 
 
 def _check_family(family: int) -> None:
@@ -112,10 +128,9 @@ def _address(network: Network, host: str | None, flags: int) -> str:
     if flags & socket.AI_NUMERICHOST or not host:
         raise socket.gaierror(socket.EAI_NONAME, _UNKNOWN)
     name = host[:-1] if host.endswith(".") else host
-    try:
-        return network.resolve(name)
-    except socket.gaierror:
-        return network.resolve(name.lower())
+    if network.find_host(name) is None:
+        name = name.lower()  # names are case-insensitive (RFC 4343)
+    return network.resolve(name)
 
 
 def _socket_kinds(type: int, proto: int) -> list[tuple[socket.SocketKind, int]]:
@@ -155,8 +170,23 @@ async def getaddrinfo(
 async def getnameinfo(
     network: Network, sockaddr: tuple[str, int] | tuple[str, int, int, int], flags: int = 0
 ) -> tuple[str, str]:
-    """``loop.getnameinfo``: the host's name for an address, the service for a port."""
+    """``loop.getnameinfo``: the host's name for an address, the service for a port.
+
+    Raises:
+        TypeError: ``sockaddr`` is not an (address, port) tuple, as ``socket.getnameinfo``.
+        socket.gaierror: ``EAI_NONAME`` for an address that is not numeric (the
+            kernel resolves only numeric hosts here), or with ``NI_NAMEREQD`` an
+            address no host owns.
+    """
+    if not isinstance(sockaddr, tuple):
+        raise TypeError("getnameinfo() argument 1 must be a tuple")
+    if len(sockaddr) < 2 or not isinstance(sockaddr[0], str):
+        raise TypeError("getnameinfo(): illegal sockaddr argument")
     ip, port = sockaddr[0], sockaddr[1]
+    if not isinstance(port, int):
+        raise TypeError(f"{type(port).__name__!r} object cannot be interpreted as an integer")
+    if parse_ipv4(ip) is None:
+        raise socket.gaierror(socket.EAI_NONAME, _UNKNOWN)
     if flags & socket.NI_NUMERICHOST:
         name = ip
     else:

@@ -203,6 +203,8 @@ class SimSocket:
         return self._fd.fd
 
     def getsockname(self) -> tuple[str, int]:
+        if self._closed:
+            raise os_error(errno.EBADF)
         if self._sockname is not None:
             return self._sockname
         if self.conn is not None:
@@ -212,15 +214,17 @@ class SimSocket:
         return ("0.0.0.0", 0)
 
     def getpeername(self) -> tuple[str, int]:
+        if self._closed:
+            raise os_error(errno.EBADF)
         conn = self.conn
-        if conn is None or self._closed or conn.state in _NOT_CONNECTED:
+        if conn is None or conn.state in _NOT_CONNECTED:
             raise os_error(errno.ENOTCONN)
         return (conn.remote[0], conn.remote[1])
 
     def setsockopt(self, level: int, optname: int, value: Any, optlen: int | None = None) -> None:
         if self._closed:
             raise os_error(errno.EBADF)
-        self._options.set(level, optname, value)
+        self._options.set(level, optname, value, optlen)
         self._apply_options()
 
     def set_nodelay(self) -> None:
@@ -305,7 +309,8 @@ class SimSocket:
         parts = [f"<aiotcpsim.SimSocket host={self.host.name}"]
         if self._closed:
             parts.append("[closed]")
-        parts.append(f"laddr={self.getsockname()}")
+        else:
+            parts.append(f"laddr={self.getsockname()}")
         if self.conn is not None:
             parts.append(f"raddr={self.conn.remote}")
             parts.append(f"state={self.conn.state}")

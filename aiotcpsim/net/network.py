@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import math
 import socket
 from collections.abc import Callable, Iterator
 from random import Random
@@ -229,7 +230,9 @@ class BaseNetwork:
         try:
             return str(ipaddress.IPv4Address(name))
         except ValueError:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+            pass
+        # Raised outside the handler: the gaierror carries no internal __context__.
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     def host_for_address(self, ip: str) -> Host | None:
         """The host that owns ``ip``, or None."""
@@ -254,9 +257,15 @@ class BaseNetwork:
     # -- links -----------------------------------------------------------------
 
     def link(self, a: Host | str, b: Host | str) -> Link:
-        """The directed link from ``a`` to ``b`` (host objects, names or addresses)."""
-        src = a if not isinstance(a, str) else self.host(a)
-        dst = b if not isinstance(b, str) else self.host(b)
+        """The directed link from ``a`` to ``b`` (host objects, names or addresses).
+
+        Raises:
+            TypeError: ``a`` or ``b`` is neither a host nor a str.
+            ValueError: a host of another network.
+            socket.gaierror: no host has this name or address.
+        """
+        src = self._link_end("a", a)
+        dst = self._link_end("b", b)
         key = (src.name, dst.name)
         link = self._links.get(key)
         if link is None:
@@ -265,6 +274,15 @@ class BaseNetwork:
             for watcher in self._link_watchers:
                 watcher(link)
         return link
+
+    def _link_end(self, name: str, end: Host | str) -> Host:
+        if isinstance(end, str):
+            return self.host(end)
+        if not isinstance(end, Host):
+            raise TypeError(f"{name} must be a Host or a host name/address, got {end!r}")
+        if self._hosts.get(end.name) is not end:
+            raise ValueError(f"{name}: host {end.name!r} belongs to another network")
+        return end
 
     def links(self) -> list[Link]:
         """The links created so far (a link exists once used or asked for)."""
@@ -308,11 +326,25 @@ class BaseNetwork:
         return True
 
     def call_at(self, when: float, callback: Callable[[], None]) -> None:
-        """Run ``callback()`` at virtual time ``when`` (a fault, a test step)."""
+        """Run ``callback()`` at virtual time ``when`` (a fault, a test step).
+
+        Raises:
+            TypeError: ``when`` is not a real number or ``callback`` not callable.
+            ValueError: ``when`` is NaN or infinite.
+        """
+        when = _check_time("when", when)
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
         self.push(max(when, self.now), _call, callback)
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> None:
-        """Run ``callback()`` after ``delay`` seconds of virtual time."""
+        """Run ``callback()`` after ``delay`` seconds of virtual time.
+
+        Raises:
+            TypeError: ``delay`` is not a real number or ``callback`` not callable.
+            ValueError: ``delay`` is NaN or infinite.
+        """
+        delay = _check_time("delay", delay)
         self.call_at(self.now + delay, callback)
 
     def schedule_timer(self, conn: Connection, when: float) -> None:
@@ -362,8 +394,10 @@ class BaseNetwork:
         events are actually *called*.
 
         Raises:
-            ValueError: ``now`` is earlier than the network's time.
+            TypeError: ``now`` is not a real number.
+            ValueError: ``now`` is earlier than the network's time, NaN or infinite.
         """
+        now = _check_time("now", now)
         if now < self.now:
             raise ValueError(f"time cannot go backwards: {now!r} < {self.now!r}")
         pop_due = self.events.pop_due
@@ -384,7 +418,13 @@ class BaseNetwork:
 
         Returns the virtual time reached.  With keep-alive on, a network is never
         idle: pass ``limit``.
+
+        Raises:
+            TypeError: ``limit`` is not a real number.
+            ValueError: ``limit`` is NaN or infinite.
         """
+        if limit is not None:
+            limit = _check_time("limit", limit)
         while True:
             deadline = self.next_deadline()
             if deadline is None or (limit is not None and deadline > limit):
@@ -541,3 +581,15 @@ class BaseNetwork:
 
 def _call(callback: Callable[[], None]) -> None:
     callback()
+
+
+def _check_time(name: str, value: object) -> float:
+    """``value`` as a finite float, or a TypeError/ValueError naming ``name``
+    (a NaN deadline would never come due; an infinite one would set the clock
+    to infinity)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a real number of seconds, got {value!r}")
+    result = float(value)
+    if not math.isfinite(result):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return result

@@ -250,10 +250,18 @@ class Host:
                 An on-link address no host owns fails later, as on Linux: the
                 SYN goes out, ARP is never answered, and the connection ends
                 with EHOSTUNREACH after ``NEIGHBOUR_TIMEOUT`` (3 s).
-            ValueError: a port outside 0..65535 (port 0 is refused, as by Linux).
+            TypeError: ``ip`` is not a str, a port is not an int.
+            ValueError: a port outside 0..65535 (port 0 is refused, as by Linux),
+                a negative ``syn_retries``.
         """
         self._check_up()
+        if not isinstance(ip, str):
+            raise TypeError(f"ip must be a str (a host name or address), got {ip!r}")
         _check_port("port", port, allow_zero=True)  # port 0: refused, as by Linux
+        if syn_retries is not None and (
+            not isinstance(syn_retries, int) or isinstance(syn_retries, bool) or syn_retries < 0
+        ):
+            raise ValueError(f"syn_retries must be an int >= 0 or None, got {syn_retries!r}")
         if local_port or type(local_port) is not int:  # (the default 0 is fine)
             _check_port("local_port", local_port, allow_zero=True)
         if self.network.host_for_address(ip) is None and not _is_ipv4(
@@ -318,9 +326,14 @@ class Host:
 
         Raises:
             OSError: ``EADDRINUSE`` when the port is taken.
-            ValueError: a port outside 0..65535.
+            TypeError: ``ip`` is neither None nor a str.
+            ValueError: a port outside 0..65535, ``ip`` not an IPv4 address.
         """
         self._check_up()
+        if ip is not None and not isinstance(ip, str):
+            raise TypeError(f"ip must be an IPv4 address (str) or None, got {ip!r}")
+        if ip is not None and not _is_ipv4(ip):
+            raise ValueError(f"ip must be an IPv4 address, got {ip!r}")
         _check_port("port", port, allow_zero=True)
         if port == 0:
             port = self._free_listen_port()

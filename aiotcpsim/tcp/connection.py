@@ -40,6 +40,7 @@ it to the owner (the trace).
 from __future__ import annotations
 
 import errno
+import math
 from typing import TYPE_CHECKING
 
 from ..segment import ACK, RST, SYN, Segment, seq_diff
@@ -278,9 +279,19 @@ class Connection(TcbTimeouts):
         received).
 
         Raises:
-            ValueError: a non-positive idle or interval, or a count < 1.
+            TypeError: a value that is not a number (count: not an int).
+            ValueError: a non-positive, NaN or infinite idle or interval, or a count < 1.
         """
         # Validate everything first: a bad value changes nothing.
+        for name, value in (("idle", idle), ("interval", interval), ("count", count)):
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or (name == "count" and not isinstance(value, int))
+            ):
+                raise TypeError(f"keep-alive {name} must be a number or None, got {value!r}")
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"keep-alive {name} must be finite, got {value!r}")
         if idle is not None and idle <= 0:
             raise ValueError(f"keep-alive idle must be > 0 seconds, got {idle!r}")
         if interval is not None and interval <= 0:

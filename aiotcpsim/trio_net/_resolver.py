@@ -7,13 +7,14 @@ gives) and how trio's name lookups are answered from the network's names.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket as _stdlib_socket
 from typing import TYPE_CHECKING, Any, Literal
 
 import trio
 
-from .._sockets import os_error
+from .._sockets import os_error, parse_ipv4
 from ._socket import SimSocket
 
 if TYPE_CHECKING:
@@ -116,7 +117,13 @@ class SimHostnameResolver(trio.abc.HostnameResolver):
         self, sockaddr: tuple[str, int] | tuple[str, int, int, int], flags: int
     ) -> tuple[str, str]:
         await trio.lowlevel.checkpoint()
+        if not isinstance(sockaddr, tuple) or len(sockaddr) < 2 or not isinstance(sockaddr[0], str):
+            raise TypeError("getnameinfo(): illegal sockaddr argument")
         ip, port = sockaddr[0], sockaddr[1]
+        if not isinstance(port, int):
+            raise TypeError(f"{type(port).__name__!r} object cannot be interpreted as an integer")
+        if parse_ipv4(ip) is None:  # the kernel resolves numeric hosts only here
+            raise _stdlib_socket.gaierror(_stdlib_socket.EAI_NONAME, "Name or service not known")
         name = ip
         if not flags & _stdlib_socket.NI_NUMERICHOST:
             host = self._driver.network.host_for_address(ip)
@@ -126,7 +133,14 @@ class SimHostnameResolver(trio.abc.HostnameResolver):
                 raise _stdlib_socket.gaierror(
                     _stdlib_socket.EAI_NONAME, "Name or service not known"
                 )
-        return (name, str(port))
+        service = str(port)
+        if not flags & _stdlib_socket.NI_NUMERICSERV:
+            # the kernel's lookup without NI_NUMERICSERV: the service's name
+            with contextlib.suppress(OSError):
+                service = _stdlib_socket.getservbyport(
+                    port, "udp" if flags & _stdlib_socket.NI_DGRAM else "tcp"
+                )
+        return (name, service)
 
 
 def _port(port: Any) -> int:

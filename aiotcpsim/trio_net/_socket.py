@@ -217,7 +217,17 @@ class SimSocket(trio.socket.SocketType):
         self, level: int, optname: int, value: int | Buffer | None, optlen: int | None = None
     ) -> None:
         self._check_open()
-        self._options.set(level, optname, value)
+        # trio's own checks of the two forms (trio/_socket.py), then the kernel's.
+        if optlen is None and value is None:
+            raise TypeError(
+                "invalid value for argument 'value', must not be None when specifying optlen"
+            )
+        if optlen is not None and value is not None:
+            raise TypeError(
+                f"invalid value for argument 'value': {value!r}, "
+                "must be None when specifying optlen"
+            )
+        self._options.set(level, optname, value, optlen)
         if self._conn is not None:
             self._driver.post(self._requests, self._apply_options)
 
@@ -250,20 +260,21 @@ class SimSocket(trio.socket.SocketType):
             raise TypeError(f"host must be str, got {host!r}")
         if not isinstance(port, int) or isinstance(port, bool):
             raise TypeError(f"port must be an int, got {port!r}")
+        # As trio on a kernel socket: the name is resolved first (gaierror),
+        # then the socket call checks the port.
+        if host in ("", "0.0.0.0"):
+            ip = "0.0.0.0"
+        else:
+            ip = parse_ipv4(host) or self._driver.network.resolve(host)
         if not 0 <= port <= 65535:
             raise OverflowError("connect(): port must be 0-65535.")
-        if host in ("", "0.0.0.0"):
-            return ("0.0.0.0", port)
-        ip = parse_ipv4(host)
-        if ip is not None:
-            return (ip, port)
-        return (self._driver.network.resolve(host), port)
+        return (ip, port)
 
     # -- opening ---------------------------------------------------------------------------------
 
     async def bind(self, address: Any) -> None:
+        await self._check_open_checkpoint()
         ip, port = self._address(address)
-        self._check_open()
 
         def bind() -> None:
             self._check_open()
@@ -303,7 +314,7 @@ class SimSocket(trio.socket.SocketType):
         self._driver.post(self._requests, listen)
 
     async def accept(self) -> tuple[SimSocket, tuple[str, int]]:
-        self._check_open()
+        await self._check_open_checkpoint()
 
         def accept() -> Any:
             self._check_open()
@@ -329,7 +340,7 @@ class SimSocket(trio.socket.SocketType):
         return result
 
     async def connect(self, address: Any) -> None:
-        self._check_open()
+        await self._check_open_checkpoint()
         ip, port = self._address(address)
         if ip == "0.0.0.0":
             ip = "127.0.0.1"  # Linux: connecting to INADDR_ANY reaches the host itself
@@ -370,7 +381,7 @@ class SimSocket(trio.socket.SocketType):
     # -- data ------------------------------------------------------------------------------------
 
     async def send(self, data: Buffer, flags: int = 0, /) -> int:
-        self._check_open()
+        await self._check_open_checkpoint()
         if flags:
             raise os_error(errno.EOPNOTSUPP, "send() flags are not simulated")
 
@@ -388,7 +399,7 @@ class SimSocket(trio.socket.SocketType):
         return result
 
     async def recv(self, buflen: int, flags: int = 0, /) -> bytes:
-        self._check_open()
+        await self._check_open_checkpoint()
         if flags:
             raise os_error(errno.EOPNOTSUPP, "recv() flags are not simulated")
         buflen = operator.index(buflen)  # TypeError for 1.5, as socket.recv
@@ -415,7 +426,7 @@ class SimSocket(trio.socket.SocketType):
         return len(data)
 
     async def wait_writable(self) -> None:
-        self._check_open()
+        await self._check_open_checkpoint()
 
         def check_writable() -> Any:
             self._check_open()
@@ -471,6 +482,13 @@ class SimSocket(trio.socket.SocketType):
 
     def _check_open(self) -> None:
         if self._closed:
+            raise os_error(errno.EBADF)
+
+    async def _check_open_checkpoint(self) -> None:
+        """EBADF on a closed socket -- after a checkpoint, as trio's contract
+        says every async socket method is one, whatever it raises."""
+        if self._closed:
+            await trio.lowlevel.checkpoint()
             raise os_error(errno.EBADF)
 
     def __enter__(self) -> Self:

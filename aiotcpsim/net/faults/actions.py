@@ -436,15 +436,16 @@ class Faults:
         The numbers are read from the TCB when the RST arrives.
 
         Raises:
+            TypeError: ``conn`` is not a Connection.
             ValueError: ``conn`` belongs to no host of this network, or a bad ``seq``.
         """
+        _check_conn(conn)
         if not (
             seq in ("exact", "in-window", "stale")
             or (isinstance(seq, int) and not isinstance(seq, bool))
         ):
             raise ValueError(f"seq must be 'exact', 'in-window', 'stale' or an int, got {seq!r}")
-        if not isinstance(after, (int, float)) or not 0 <= after < float("inf"):
-            raise ValueError(f"after must be a finite number of seconds >= 0, got {after!r}")
+        _check_seconds("after", after)
         net = self._net
         key = (conn.local[0], conn.local[1], conn.remote[0], conn.remote[1])
         owner = next((h for h in net.hosts if h.lookup(key) is conn), None)
@@ -487,9 +488,17 @@ class Faults:
         its source host's side through the link and its impairments instead.
 
         Raises:
+            TypeError: ``segment`` is not a Segment, a time is not a number.
             ValueError: no host owns the segment's destination address, or a time
-                in the past.
+                in the past, NaN or infinite.
         """
+        if not isinstance(segment, Segment):
+            raise TypeError(f"segment must be a Segment, got {segment!r}")
+        _check_seconds("after", after)
+        if at is not None and (isinstance(at, bool) or not isinstance(at, (int, float))):
+            raise TypeError(f"at must be a number of seconds, got {at!r}")
+        if at is not None and not -float("inf") < at < float("inf"):
+            raise ValueError(f"at must be finite, got {at!r}")
         net = self._net
         when = net.now + after if at is None else at
         if when < net.now:
@@ -529,7 +538,15 @@ class Faults:
 
     def icmp_unreachable(self, conn: Connection, *, err: int = errno.EHOSTUNREACH) -> None:
         """Hand ``conn`` an ICMP destination unreachable now (``err`` EHOSTUNREACH
-        or ENETUNREACH), as if its last segment had drawn one."""
+        or ENETUNREACH), as if its last segment had drawn one.
+
+        Raises:
+            TypeError: ``conn`` is not a Connection or ``err`` not an int.
+            ValueError: ``conn`` belongs to no host of this network.
+        """
+        _check_conn(conn)
+        if not isinstance(err, int) or isinstance(err, bool):
+            raise TypeError(f"err must be an errno (int), got {err!r}")
         net = self._net
         key = (conn.local[0], conn.local[1], conn.remote[0], conn.remote[1])
         owner = next((h for h in net.hosts if h.lookup(key) is conn), None)
@@ -566,3 +583,16 @@ class Faults:
             f"<Faults rules={len(self._send_rules)} partitions={len(self._partitions)} "
             f"holds={sum(1 for h in self._holds if h.active)}>"
         )
+
+
+def _check_conn(conn: object) -> None:
+    if not isinstance(conn, Connection):
+        raise TypeError(f"conn must be a Connection, got {conn!r}")
+
+
+def _check_seconds(name: str, value: object) -> None:
+    """A finite number of seconds >= 0, or a TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")

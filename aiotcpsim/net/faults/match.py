@@ -73,7 +73,12 @@ def _never_sent(bits: int) -> str | None:
 
 
 def _parse_states(value: Any) -> frozenset[State]:
-    items: Iterable[Any] = [value] if isinstance(value, (str, State)) else value
+    if isinstance(value, (str, State)):
+        items: Iterable[Any] = [value]
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = value
+    else:
+        raise TypeError(f"state must be a State, its name or a collection of them, got {value!r}")
     out = set()
     for item in items:
         if isinstance(item, State):
