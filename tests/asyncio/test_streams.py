@@ -404,3 +404,43 @@ def test_default_host_reaches_named_host() -> None:
         await server.wait_closed()
 
     run(net, main)
+
+
+def test_server_on_localhost_is_unreachable_from_other_hosts() -> None:
+    # uvicorn's and hypercorn's default bind: 127.0.0.1 answers only the host itself.
+    net = aiotcpsim.Network(seed=1)
+    server_host = net.add_host("server")
+    client_host = net.add_host("client")
+
+    async def main() -> None:
+        with server_host.current():
+            server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 8000)
+            _, local = await asyncio.open_connection("127.0.0.1", 8000)
+            await close_writer(local)
+        with client_host.current(), pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection("server", 8000)
+        server.close()
+        await server.wait_closed()
+
+    run(net, main)
+
+
+def test_server_on_two_addresses_answers_on_both() -> None:
+    net = aiotcpsim.Network(seed=1)
+    server_host = net.add_host("server")
+    client_host = net.add_host("client")
+
+    async def main() -> None:
+        with server_host.current():
+            server = await asyncio.start_server(
+                lambda r, w: w.close(), [server_host.ip, "127.0.0.1"], 8000
+            )
+            _, local = await asyncio.open_connection("127.0.0.1", 8000)
+            await close_writer(local)
+        with client_host.current():
+            _, remote = await asyncio.open_connection("server", 8000)
+            await close_writer(remote)
+        server.close()
+        await server.wait_closed()
+
+    run(net, main)
