@@ -422,3 +422,34 @@ def test_bind_conflicts_as_linux(
     if outcome == "first-listen":
         with pytest.raises(OSError, match="Address already in use"):
             a.listen(5)
+
+
+# -- add_host validation -------------------------------------------------------------------
+
+
+def test_add_host_rejects_a_name_that_is_an_address() -> None:
+    net = Network(seed=1)
+    server = net.add_host("server")
+    with pytest.raises(ValueError, match=r"host name '10\.0\.0\.\d+' is an IPv4 address"):
+        net.add_host(server.ip)
+    with pytest.raises(ValueError, match=r"host name '192\.168\.1\.1' is an IPv4 address"):
+        net.add_host("192.168.1.1")
+
+
+@pytest.mark.parametrize("ip", ["127.0.0.1", "127.0.0.2", "127.255.0.9"])
+def test_add_host_rejects_a_loopback_address(ip: str) -> None:
+    net = Network(seed=1)
+    with pytest.raises(ValueError, match=r"ip 127\.\S+ is in 127\.0\.0\.0/8: loopback belongs"):
+        net.add_host("db", ip)
+    assert [h.name for h in net.hosts] == ["localhost"]
+
+
+def test_add_host_rejects_wrong_types() -> None:
+    net = Network(seed=1)
+    with pytest.raises(TypeError, match="tcp must be a TcpConfig or None, got 5"):
+        net.add_host("db", tcp=5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="ip must be a str"):
+        net.add_host("db", 167772161)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ip 'x' is not an IPv4 address"):
+        net.add_host("db", "x")
+    assert net.add_host("db").name == "db"  # the network is still usable

@@ -142,7 +142,7 @@ class BaseNetwork:
         self._outside: dict[str, str] = {}
         self._fire_cb: Callable[[Any], None] = self._fire
         self.stats: dict[str, int] = dict.fromkeys(COUNTERS, 0)
-        self.localhost = self.add_host("localhost", "127.0.0.1")
+        self.localhost = self._attach("localhost", "127.0.0.1", None)
 
     # -- hosts and names ------------------------------------------------------
 
@@ -150,21 +150,41 @@ class BaseNetwork:
         """Add a host, resolvable by ``name``; ``ip`` defaults to the next of 10.0.0.0/8.
 
         Raises:
-            ValueError: the name or address is taken or not a valid IPv4 address.
+            TypeError: ``name`` not a non-empty str, ``ip`` not a str, ``tcp`` not a
+                :class:`TcpConfig`.
+            ValueError: the name or address is taken; the name is an IPv4 address;
+                ``ip`` is not an IPv4 address, or is in 127.0.0.0/8 (loopback
+                belongs to every host: no host can own it).
         """
         if not isinstance(name, str) or not name:
             raise TypeError(f"host name must be a non-empty str, got {name!r}")
+        if tcp is not None and not isinstance(tcp, TcpConfig):
+            raise TypeError(f"tcp must be a TcpConfig or None, got {tcp!r}")
         if name in self._hosts:
             raise ValueError(f"a host named {name!r} already exists")
-        if ip is None:
-            ip = self._free_address()
-        else:
+        if _is_ipv4_literal(name):
+            raise ValueError(
+                f"host name {name!r} is an IPv4 address: a name must not look like an address"
+            )
+        if ip is not None:
+            if not isinstance(ip, str):
+                raise TypeError(f"ip must be a str (an IPv4 address) or None, got {ip!r}")
             try:
                 ip = str(ipaddress.IPv4Address(ip))
             except ValueError:
-                raise ValueError(f"{ip!r} is not an IPv4 address") from None
+                raise ValueError(f"ip {ip!r} is not an IPv4 address") from None
+            if ip.startswith("127."):
+                raise ValueError(
+                    f"ip {ip} is in 127.0.0.0/8: loopback belongs to every host, "
+                    "give the host an address outside it (e.g. 10.0.0.x)"
+                )
             if ip in self._by_ip:
                 raise ValueError(f"address {ip} already belongs to host {self._by_ip[ip].name!r}")
+        return self._attach(name, ip, tcp)
+
+    def _attach(self, name: str, ip: str | None, tcp: TcpConfig | None) -> Host:
+        if ip is None:
+            ip = self._free_address()
         host = Host(self, name, ip, tcp if tcp is not None else self.config)
         self._hosts[name] = host
         self._by_ip[ip] = host
@@ -499,3 +519,11 @@ class BaseNetwork:
 
 def _call(callback: Callable[[], None]) -> None:
     callback()
+
+
+def _is_ipv4_literal(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
