@@ -250,6 +250,7 @@ class Host:
         user: ConnectionUser | None = None,
         reuse_address: bool = False,
         syn_retries: int | None = None,
+        local_ip: str | None = None,
     ) -> Connection:
         """Active open to ``ip:port``: sends the SYN now.
 
@@ -270,14 +271,16 @@ class Host:
             ip
         ):  # a host's address is one
             ip = self.network.resolve(ip)
-        if ip.startswith("127."):
-            lip = "127.0.0.1"
+        if local_ip is not None and local_ip != _WILDCARD:
+            lip = local_ip  # a socket bound to an address keeps it (127.0.0.2 too)
+        elif ip.startswith("127."):
+            lip = "127.0.0.1"  # Linux's source for any 127.x destination
         elif self.ip.startswith("127."):
             lip = self.network.outside_address(self)
         else:
             lip = self.ip
         if local_port:
-            self.check_bind(local_port, reuse_address)
+            self.check_bind(local_port, reuse_address, lip)
             key = (lip, local_port, ip, port)
             existing = self._conns.get(key)
             if existing is not None and not self._reusable_time_wait(existing):
