@@ -324,7 +324,7 @@ def test_bound_port_refuses_until_listen_then_accepts() -> None:
     bound = server.bind(8080)
     assert bound.state is State.CLOSED
     with pytest.raises(OSError, match="Address already in use") as info:
-        server.listen(8080)
+        server.listen(8080, reuse_address=False)  # SO_REUSEADDR on one socket only
     assert info.value.errno == errno.EADDRINUSE
     refused = client.connect("10.0.0.2", 8080)
     net.advance(0.05)
@@ -370,3 +370,112 @@ def test_connect_to_address_without_route_fails_enetunreach_at_once() -> None:
     assert info.value.errno == errno.ENETUNREACH
     assert client.connection_count() == 0
     assert net.stats["segments_sent"] == 0
+
+
+# -- listeners keyed by (address, port), as Linux ------------------------------------------
+
+
+def test_listener_on_loopback_is_unreachable_from_other_hosts() -> None:
+    # uvicorn's default bind: a server on 127.0.0.1 only; a SYN to 10.0.0.2 draws a RST.
+    net, client, server = pair()
+    server.listen(8080, ip="127.0.0.1")
+    refused = client.connect("10.0.0.2", 8080)
+    net.advance(0.05)
+    assert refused.state is State.CLOSED
+    assert refused.take_error() == errno.ECONNREFUSED
+    local = server.connect("127.0.0.1", 8080)
+    net.advance(1.0)
+    assert local.state is State.ESTABLISHED
+
+
+def test_wildcard_listener_accepts_on_every_address() -> None:
+    net, client, server = pair()
+    server.listen(8080, ip="0.0.0.0")
+    remote = client.connect("10.0.0.2", 8080)
+    local = server.connect("127.0.0.1", 8080)
+    net.advance(0.05)
+    assert remote.state is State.ESTABLISHED
+    assert local.state is State.ESTABLISHED
+
+
+def test_specific_listener_wins_over_wildcard() -> None:
+    _net, _client, server = pair()
+    wild = server.bind(8080, ip="0.0.0.0")
+    loop = server.bind(8080, ip="127.0.0.1")
+    loop.listen(5)
+    assert server.listener(8080, "127.0.0.1") is loop
+    with pytest.raises(OSError, match="Address already in use"):
+        wild.listen(5)
+
+
+def test_two_specific_addresses_share_a_port() -> None:
+    net, client, server = pair()
+    outside = server.listen(8080, ip="10.0.0.2", reuse_address=False)
+    inside = server.listen(8080, ip="127.0.0.1", reuse_address=False)
+    remote = client.connect("10.0.0.2", 8080)
+    local = server.connect("127.0.0.1", 8080)
+    net.advance(0.05)
+    assert remote.state is State.ESTABLISHED and local.state is State.ESTABLISHED
+    assert outside.accept() is not None and inside.accept() is not None
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "reuse", "first_listens", "outcome"),
+    [
+        # Measured on Linux loopback (bind, listen): inet_csk_bind_conflict.
+        ("127.0.0.1", "127.0.0.1", False, False, "bind"),
+        ("0.0.0.0", "127.0.0.1", False, False, "bind"),
+        ("127.0.0.1", "0.0.0.0", False, True, "bind"),
+        ("0.0.0.0", "127.0.0.1", True, True, "bind"),
+        ("0.0.0.0", "127.0.0.1", True, False, "first-listen"),
+        ("127.0.0.1", "127.0.0.1", True, False, "first-listen"),
+        ("127.0.0.1", "127.0.0.2", False, True, "ok"),
+    ],
+)
+def test_bind_conflicts_as_linux(
+    first: str, second: str, reuse: bool, first_listens: bool, outcome: str
+) -> None:
+    _net, _client, server = pair()
+    a = server.bind(8080, ip=first, reuse_address=reuse)
+    if first_listens:
+        a.listen(5)
+    if outcome == "bind":
+        with pytest.raises(OSError, match="Address already in use"):
+            server.bind(8080, ip=second, reuse_address=reuse)
+        return
+    b = server.bind(8080, ip=second, reuse_address=reuse)
+    b.listen(5)
+    if outcome == "first-listen":
+        with pytest.raises(OSError, match="Address already in use"):
+            a.listen(5)
+
+
+# -- add_host validation -------------------------------------------------------------------
+
+
+def test_add_host_rejects_a_name_that_is_an_address() -> None:
+    net = Network(seed=1)
+    server = net.add_host("server")
+    with pytest.raises(ValueError, match=r"host name '10\.0\.0\.\d+' is an IPv4 address"):
+        net.add_host(server.ip)
+    with pytest.raises(ValueError, match=r"host name '192\.168\.1\.1' is an IPv4 address"):
+        net.add_host("192.168.1.1")
+
+
+@pytest.mark.parametrize("ip", ["127.0.0.1", "127.0.0.2", "127.255.0.9"])
+def test_add_host_rejects_a_loopback_address(ip: str) -> None:
+    net = Network(seed=1)
+    with pytest.raises(ValueError, match=r"ip 127\.\S+ is in 127\.0\.0\.0/8: loopback belongs"):
+        net.add_host("db", ip)
+    assert [h.name for h in net.hosts] == ["localhost"]
+
+
+def test_add_host_rejects_wrong_types() -> None:
+    net = Network(seed=1)
+    with pytest.raises(TypeError, match="tcp must be a TcpConfig or None, got 5"):
+        net.add_host("db", tcp=5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="ip must be a str"):
+        net.add_host("db", 167772161)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ip 'x' is not an IPv4 address"):
+        net.add_host("db", "x")
+    assert net.add_host("db").name == "db"  # the network is still usable

@@ -86,6 +86,7 @@ async def _connect(
     address: tuple[str, int],
     *,
     local_port: int = 0,
+    local_ip: str | None = None,
     sim: SimSocket | None = None,
 ) -> SimSocket:
     """Active open from ``host``; returns the connected SimSocket.
@@ -104,7 +105,7 @@ async def _connect(
     sim.set_handler(waiter)
     sim.clock.present()
     try:
-        conn = host.connect(ip, port, local_port=local_port, user=sim)
+        conn = host.connect(ip, port, local_port=local_port, user=sim, local_ip=local_ip)
     except BaseException:
         sim.set_handler(None)
         raise
@@ -123,25 +124,25 @@ async def _connect(
     return sim
 
 
-def _local_port(
+def _local_address(
     host: Host,
     my_exceptions: list[OSError],
     family: int,
     local_addr_infos: list[AddrInfo] | None,
-) -> int:
+) -> tuple[str | None, int]:
     """The bind half of ``BaseEventLoop._connect_sock``: the local port to connect
     from (0: an ephemeral one).  The error of each local address that fails goes
     to ``my_exceptions``; the last one is raised if none fits."""
     if local_addr_infos is None:
-        return 0
+        return None, 0
     for lfamily, _, _, _, laddr in local_addr_infos:
         if lfamily != family:
             continue
         try:
             check_local_address(host, laddr[0])
             if laddr[1]:
-                host.check_bind(laddr[1], False)
-            return laddr[1]
+                host.check_bind(laddr[1], False, laddr[0])
+            return laddr[0], laddr[1]
         except OSError as exc:
             msg = (
                 f"error while attempting to bind on address {laddr!r}: "
@@ -169,8 +170,10 @@ async def _connect_first(
         exceptions.append(my_exceptions)
         try:
             origin = network.current_host()
-            local_port = _local_port(origin, my_exceptions, addrinfo[0], laddr_infos)
-            return await _connect(loop, network, origin, addrinfo[4], local_port=local_port)
+            local_ip, local_port = _local_address(origin, my_exceptions, addrinfo[0], laddr_infos)
+            return await _connect(
+                loop, network, origin, addrinfo[4], local_port=local_port, local_ip=local_ip
+            )
         except OSError as exc:
             my_exceptions.append(exc)
     try:

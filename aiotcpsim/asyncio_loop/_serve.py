@@ -83,21 +83,13 @@ def _bind_one(
     clock: NetworkClock,
     sa: tuple[str, int],
     reuse_address: bool,
-    by_port: dict[int, SimSocket],
 ) -> SimSocket:
-    """Bind one address; a second address on a port bound before shares its listener."""
+    """Bind one address: a listener of its own, keyed by (address, port) as Linux."""
     check_local_address(me, sa[0])
-    shared = by_port.get(sa[1]) if sa[1] else None
-    if shared is not None:
-        assert shared.listener is not None
-        sim = SimSocket(network, me, clock=clock, sockname=(sa[0], sa[1]))
-        sim.listener = shared.listener  # a second address, same listener
-        return sim
     clock.present()
     # Bound now, listening from start_serving, as asyncio's Server calls listen() there.
     listener: Listener = me.bind(sa[1], reuse_address=reuse_address, ip=sa[0])
     sim = SimSocket(network, me, clock=clock, listener=listener)
-    by_port[listener.port] = sim
     return sim
 
 
@@ -117,14 +109,13 @@ def _bind_all(
     me = network.current_host()
     clock = clock_for(loop, network)
     sockets: list[SimSocket] = []
-    by_port: dict[int, SimSocket] = {}
     completed = False
     try:
         for _, _, _, _, sa in infos:
             if not 0 <= sa[1] <= 65535:
                 raise OverflowError("bind(): port must be 0-65535.")  # as the socket module
             try:
-                sim = _bind_one(network, me, clock, sa, reuse_address, by_port)
+                sim = _bind_one(network, me, clock, sa, reuse_address)
             except OSError as err:
                 if _PY313 and err.errno == errno.EADDRNOTAVAIL:
                     continue  # bpo-30945: assume the family is not enabled

@@ -11,12 +11,15 @@ imports this module.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import TcpConfig
 from ..trace import DEFAULT_LIMIT
 from .faults import Faults
 from .network import BaseNetwork
+
+if TYPE_CHECKING:
+    from ..stack.host import Host
 
 __all__ = ["Network"]
 
@@ -69,3 +72,23 @@ class Network(BaseNetwork):
         )
         self.faults = Faults(self)
         """Partitions, holds, crashes, injected resets, replays, targeted rules."""
+
+    def add_host(self, name: str, ip: str | None = None, *, tcp: TcpConfig | None = None) -> Host:
+        """Add a host, resolvable by ``name``; ``ip`` defaults to the next of 10.0.0.0/8.
+
+        The argument types are checked here, in the interpreted class, so that
+        the compiled build raises the same messages.
+
+        Raises:
+            TypeError: ``name`` not a str, ``ip`` not a str, ``tcp`` not a
+                :class:`TcpConfig`.
+            ValueError: as :meth:`BaseNetwork.add_host
+                <aiotcpsim.net.network.BaseNetwork.add_host>`.
+        """
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"host name must be a non-empty str, got {name!r}")
+        if ip is not None and not isinstance(ip, str):
+            raise TypeError(f"ip must be a str (an IPv4 address) or None, got {ip!r}")
+        if tcp is not None and not isinstance(tcp, TcpConfig):
+            raise TypeError(f"tcp must be a TcpConfig or None, got {tcp!r}")
+        return super().add_host(name, ip, tcp=tcp)

@@ -152,7 +152,7 @@ class BaseNetwork:
         self._outside: dict[str, str] = {}
         self._fire_cb: Callable[[Any], None] = self._fire
         self.stats: dict[str, int] = dict.fromkeys(COUNTERS, 0)
-        self.localhost = self.add_host("localhost", "127.0.0.1")
+        self.localhost = self._attach("localhost", "127.0.0.1", None)
 
     # -- hosts and names ------------------------------------------------------
 
@@ -160,21 +160,35 @@ class BaseNetwork:
         """Add a host, resolvable by ``name``; ``ip`` defaults to the next of 10.0.0.0/8.
 
         Raises:
-            ValueError: the name or address is taken or not a valid IPv4 address.
+            ValueError: the name is empty or taken, or is an IPv4 address;
+                the address is taken; ``ip`` is not an IPv4 address, or is in 127.0.0.0/8 (loopback
+                belongs to every host: no host can own it).
         """
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"host name must be a non-empty str, got {name!r}")
+        if not name:
+            raise ValueError("host name must be a non-empty str, got ''")
         if name in self._hosts:
             raise ValueError(f"a host named {name!r} already exists")
-        if ip is None:
-            ip = self._free_address()
-        else:
+        if _is_ipv4_literal(name):
+            raise ValueError(
+                f"host name {name!r} is an IPv4 address: a name must not look like an address"
+            )
+        if ip is not None:
             try:
                 ip = str(ipaddress.IPv4Address(ip))
             except ValueError:
-                raise ValueError(f"{ip!r} is not an IPv4 address") from None
+                raise ValueError(f"ip {ip!r} is not an IPv4 address") from None
+            if ip.startswith("127."):
+                raise ValueError(
+                    f"ip {ip} is in 127.0.0.0/8: loopback belongs to every host, "
+                    "give the host an address outside it (e.g. 10.0.0.x)"
+                )
             if ip in self._by_ip:
                 raise ValueError(f"address {ip} already belongs to host {self._by_ip[ip].name!r}")
+        return self._attach(name, ip, tcp)
+
+    def _attach(self, name: str, ip: str | None, tcp: TcpConfig | None) -> Host:
+        if ip is None:
+            ip = self._free_address()
         host = Host(self, name, ip, tcp if tcp is not None else self.config)
         self._hosts[name] = host
         self._by_ip[ip] = host
@@ -593,3 +607,11 @@ def _check_time(name: str, value: object) -> float:
     if not math.isfinite(result):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return result
+
+
+def _is_ipv4_literal(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True

@@ -6,6 +6,9 @@ their :class:`~aiotcpsim.tcp.ConnectionOwner`) and does what RFC 9293
 gives to the layer around the TCB:
 
 * demultiplexing by 4-tuple (section 3.10.7);
+* listeners keyed by (address, port) as Linux's listening hash: a SYN goes
+  to the listener bound to its destination address, else to a wildcard
+  (``0.0.0.0``) one; a server bound to 127.0.0.1 is unreachable from other hosts;
 * the LISTEN state (section 3.10.7.2) and Linux's listen backlog: ``listen(n)``
   admits ``n + 1`` established connections; a SYN arriving while the accept
   queue is full is dropped without a RST (``tcp_conn_request``), so the
@@ -48,6 +51,14 @@ Key = tuple[str, int, str, int]
 """(local ip, local port, remote ip, remote port): what a connection is found by."""
 
 _current_host: ContextVar[Host | None] = ContextVar("aiotcpsim_current_host", default=None)
+
+
+_WILDCARD = "0.0.0.0"
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Two bound addresses overlap: equal, or either is the wildcard."""
+    return _WILDCARD in (a, b) or a == b
 
 
 def current_host() -> Host | None:
@@ -111,9 +122,13 @@ class Listener:
     at most ``backlog + 1`` of them (Linux's ``sk_acceptq_is_full``).
     """
 
-    def __init__(self, host: Host, ip: str, port: int, backlog: int, reuse_address: bool) -> None:
+    def __init__(
+        self, host: Host, ip: str, port: int, backlog: int, reuse_address: bool, bound_ip: str = ""
+    ) -> None:
         self.host = host
         self.ip = ip
+        self.bound_ip = bound_ip or ip
+        """The address SYNs must be sent to (``0.0.0.0``: any address of the host)."""
         self.port = port
         self.backlog = backlog
         self.reuse_address = reuse_address
@@ -145,6 +160,8 @@ class Listener:
             raise os_error(errno.EINVAL, "listener is closed")
         if not isinstance(backlog, int) or backlog < 0:
             raise ValueError(f"backlog must be an int >= 0, got {backlog!r}")
+        if not self.listening:
+            self.host.check_listen(self)
         self.backlog = min(backlog, self.host.config.somaxconn)
         self.listening = True
 
@@ -176,7 +193,8 @@ class Listener:
         if self.closed:
             return
         self.closed = True
-        self.host._listeners.pop(self.port, None)
+        if self.host._listeners.get((self.bound_ip, self.port)) is self:
+            self.host._listeners.pop((self.bound_ip, self.port))
         now = self.host.network.now
         while self._accept_queue:
             self._accept_queue.popleft().abort(now)
@@ -205,7 +223,8 @@ class Host:
         self.config = config
         self.up = True
         self._conns: dict[Key, Connection] = {}
-        self._listeners: dict[int, Listener] = {}
+        self._listeners: dict[tuple[str, int], Listener] = {}
+        """Keyed by (bound address, port), as Linux's listening hash; ``0.0.0.0`` is any."""
         self._reuse: dict[Connection, bool] = {}
         self._children: dict[Connection, Listener] = {}
         self._time_wait = 0
@@ -236,6 +255,7 @@ class Host:
         user: ConnectionUser | None = None,
         reuse_address: bool = False,
         syn_retries: int | None = None,
+        local_ip: str | None = None,
     ) -> Connection:
         """Active open to ``ip:port``: sends the SYN now.
 
@@ -270,14 +290,16 @@ class Host:
             ip = self.network.resolve(ip)
         if not self.network.is_on_link(ip):
             raise os_error(errno.ENETUNREACH, "Network is unreachable")  # no route: no SYN
-        if ip.startswith("127."):
-            lip = "127.0.0.1"
+        if local_ip is not None and local_ip != _WILDCARD:
+            lip = local_ip  # a socket bound to an address keeps it (127.0.0.2 too)
+        elif ip.startswith("127."):
+            lip = "127.0.0.1"  # Linux's source for any 127.x destination
         elif self.ip.startswith("127."):
             lip = self.network.outside_address(self)
         else:
             lip = self.ip
         if local_port:
-            self.check_bind(local_port, reuse_address)
+            self.check_bind(local_port, reuse_address, lip)
             key = (lip, local_port, ip, port)
             existing = self._conns.get(key)
             if existing is not None and not self._reusable_time_wait(existing):
@@ -335,17 +357,24 @@ class Host:
         if ip is not None and not _is_ipv4(ip):
             raise ValueError(f"ip must be an IPv4 address, got {ip!r}")
         _check_port("port", port, allow_zero=True)
+        bound_ip = _WILDCARD if ip is None or ip == _WILDCARD else ip
         if port == 0:
             port = self._free_listen_port()
         else:
-            self.check_bind(port, reuse_address)
-        listener = Listener(self, ip or self.ip, port, 0, reuse_address)
+            self.check_bind(port, reuse_address, bound_ip)
+        listener = Listener(self, ip or self.ip, port, 0, reuse_address, bound_ip)
         listener.listening = False
-        self._listeners[port] = listener
+        self._listeners[(bound_ip, port)] = listener
         return listener
 
-    def listener(self, port: int) -> Listener | None:
-        return self._listeners.get(port)
+    def listener(self, port: int, ip: str | None = None) -> Listener | None:
+        """The socket bound to ``port`` that a SYN to ``ip`` (default: the
+        host's address) reaches: one bound to that address, else a wildcard one."""
+        target = self.ip if ip is None else ip
+        found = self._listeners.get((target, port))
+        if found is None:
+            found = self._listeners.get((_WILDCARD, port))
+        return found
 
     def connections(self) -> Iterator[Connection]:
         return iter(list(self._conns.values()))
@@ -452,7 +481,7 @@ class Host:
         conn = self._conns.get((seg.dst_ip, seg.dst_port, seg.src_ip, seg.src_port))
         if conn is not None:
             if conn.state is TIME_WAIT and conn.accepts_new_syn(seg):
-                listener = self._listeners.get(seg.dst_port)
+                listener = self._listening(seg.dst_ip, seg.dst_port)
                 if listener is not None and listener.listening and not listener.closed:
                     # RFC 1122 4.2.2.13 / Linux TCP_TW_SYN: the new incarnation starts
                     # above the old one's sequence space.
@@ -463,11 +492,20 @@ class Host:
                     return
             conn.receive(seg, now)
             return
-        listener = self._listeners.get(seg.dst_port)
-        if listener is not None and listener.listening and not listener.closed:
+        listener = self._listening(seg.dst_ip, seg.dst_port)
+        if listener is not None:
             self._listen_receive(listener, seg, now)
             return
         self._reset_closed(seg)
+
+    def _listening(self, ip: str, port: int) -> Listener | None:
+        """The listener a SYN to ``ip:port`` reaches: the most specific one
+        (bound to ``ip``) before the wildcard (Linux ``compute_score``)."""
+        for key in ((ip, port), (_WILDCARD, port)):
+            listener = self._listeners.get(key)
+            if listener is not None and listener.listening and not listener.closed:
+                return listener
+        return None
 
     def _listen_receive(self, listener: Listener, seg: Segment, now: float) -> None:
         """RFC 9293 section 3.10.7.2: a segment for a socket in LISTEN."""
@@ -536,22 +574,41 @@ class Host:
         if not self.up:
             raise os_error(errno.ENETDOWN, f"host {self.name!r} is down (crashed)")
 
-    def check_bind(self, port: int, reuse_address: bool) -> None:
-        """Raise EADDRINUSE if ``port`` cannot be bound (Linux ``inet_csk_bind_conflict``,
-        simplified to one address per host)."""
-        if port in self._listeners:
-            raise os_error(errno.EADDRINUSE, "Address already in use")
+    def check_bind(self, port: int, reuse_address: bool, ip: str = "0.0.0.0") -> None:
+        """Raise EADDRINUSE if ``ip:port`` cannot be bound (Linux ``inet_csk_bind_conflict``).
+
+        Two sockets conflict when their addresses overlap (equal, or either is
+        the wildcard ``0.0.0.0``), unless both set SO_REUSEADDR and the one
+        bound before is not listening.
+        """
+        for (bip, bport), other in self._listeners.items():
+            if bport != port or not _overlap(bip, ip):
+                continue
+            if not (reuse_address and other.reuse_address and not other.listening):
+                raise os_error(errno.EADDRINUSE, "Address already in use")
         for key, conn in self._conns.items():
             if key[1] != port:
                 continue
             if not (reuse_address and self._reuse.get(conn, False)):
                 raise os_error(errno.EADDRINUSE, "Address already in use")
 
+    def check_listen(self, listener: Listener) -> None:
+        """Raise EADDRINUSE if ``listener`` may not start listening: another
+        socket on an overlapping address already listens (Linux re-checks the
+        bind conflict in ``inet_csk_listen_start``)."""
+        for (bip, bport), other in self._listeners.items():
+            if other is listener or bport != listener.port:
+                continue
+            if _overlap(bip, listener.bound_ip) and (
+                other.listening or not (listener.reuse_address and other.reuse_address)
+            ):
+                raise os_error(errno.EADDRINUSE, "Address already in use")
+
     def _reusable_time_wait(self, conn: Connection) -> bool:
         return conn.state is TIME_WAIT and self.config.tw_reuse
 
     def _port_taken(self, lip: str, port: int, rip: str, rport: int) -> bool:
-        if port in self._listeners:
+        if any(bport == port for _, bport in self._listeners):
             return True
         conn = self._conns.get((lip, port, rip, rport))
         return conn is not None and not self._reusable_time_wait(conn)
@@ -579,7 +636,7 @@ class Host:
         used = {key[1] for key in self._conns}
         for i in range(span):
             port = low + (start + i) % span
-            if port not in self._listeners and port not in used:
+            if port not in used and not any(bport == port for _, bport in self._listeners):
                 return port
         raise os_error(errno.EADDRINUSE, "Address already in use")
 

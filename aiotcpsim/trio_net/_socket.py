@@ -352,14 +352,18 @@ class SimSocket(trio.socket.SocketType):
                 if self._listening:
                     raise os_error(errno.EINVAL)
                 local_port = 0
+                local_ip: str | None = None
                 reuse = self._options.reuse_address
                 if self._listener is not None:
                     # A socket bound before connect(): its port becomes the local port.
                     local_port = self._listener.port
+                    local_ip = self._listener.bound_ip
                     self._listener.user = None
                     self._listener.close()
                     self._listener = None
-                conn = self._host.connect(ip, port, local_port=local_port, reuse_address=reuse)
+                conn = self._host.connect(
+                    ip, port, local_port=local_port, reuse_address=reuse, local_ip=local_ip
+                )
                 conn.user = self
                 self._conn = conn
                 self._apply_options()

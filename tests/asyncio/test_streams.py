@@ -404,3 +404,74 @@ def test_default_host_reaches_named_host() -> None:
         await server.wait_closed()
 
     run(net, main)
+
+
+def test_server_on_localhost_is_unreachable_from_other_hosts() -> None:
+    # uvicorn's and hypercorn's default bind: 127.0.0.1 answers only the host itself.
+    net = aiotcpsim.Network(seed=1)
+    server_host = net.add_host("server")
+    client_host = net.add_host("client")
+
+    async def main() -> None:
+        with server_host.current():
+            server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 8000)
+            _, local = await asyncio.open_connection("127.0.0.1", 8000)
+            await close_writer(local)
+        with client_host.current(), pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection("server", 8000)
+        server.close()
+        await server.wait_closed()
+
+    run(net, main)
+
+
+def test_server_on_two_addresses_answers_on_both() -> None:
+    net = aiotcpsim.Network(seed=1)
+    server_host = net.add_host("server")
+    client_host = net.add_host("client")
+
+    async def main() -> None:
+        with server_host.current():
+            server = await asyncio.start_server(
+                lambda r, w: w.close(), [server_host.ip, "127.0.0.1"], 8000
+            )
+            _, local = await asyncio.open_connection("127.0.0.1", 8000)
+            await close_writer(local)
+        with client_host.current():
+            _, remote = await asyncio.open_connection("server", 8000)
+            await close_writer(remote)
+        server.close()
+        await server.wait_closed()
+
+    run(net, main)
+
+
+def test_local_addr_in_127_8_is_kept_on_both_ends() -> None:
+    # The whole of 127.0.0.0/8 is loopback: 127.0.0.5 reaches a wildcard listener,
+    # and a client bound to 127.0.0.2 keeps that address (Linux).
+    net = aiotcpsim.Network(seed=1)
+    peers: list[Any] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peers.append((writer.get_extra_info("sockname"), writer.get_extra_info("peername")))
+        writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "0.0.0.0", 8000)
+        only_one = await asyncio.start_server(handle, "127.0.0.1", 8001)
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.5", 8000, local_addr=("127.0.0.2", 0)
+        )
+        assert writer.get_extra_info("sockname")[0] == "127.0.0.2"
+        assert writer.get_extra_info("peername") == ("127.0.0.5", 8000)
+        assert await reader.read() == b""
+        await close_writer(writer)
+        assert peers[0][0] == ("127.0.0.5", 8000)
+        assert peers[0][1] == writer.get_extra_info("sockname")
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection("127.0.0.5", 8001)
+        for s in (server, only_one):
+            s.close()
+            await s.wait_closed()
+
+    run(net, main)

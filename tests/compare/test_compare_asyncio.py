@@ -827,6 +827,36 @@ def test_bind_conflict(run: Runner) -> None:
     ]
 
 
+def test_listeners_keyed_by_address(run: Runner) -> None:
+    # Linux keys listeners by (address, port): 127.0.0.1 and 127.0.0.2 share a
+    # port; a wildcard bind conflicts with a listening specific one (asyncio sets
+    # SO_REUSEADDR, which does not cover a socket already listening); a SYN goes
+    # to the listener bound to its destination address, or is refused.
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        first, port = await serve(lambda r, w: w.close())
+        second = await attempt(asyncio.start_server(lambda r, w: w.close(), "127.0.0.2", port))
+        seen.append(("127.0.0.2, same port", second[0]))
+        wildcard = await attempt(asyncio.start_server(lambda r, w: w.close(), "0.0.0.0", port))
+        seen.append(("0.0.0.0, same port", wildcard[:2]))
+        for ip in ("127.0.0.2", "127.0.0.3"):
+            conn = await attempt(asyncio.open_connection(ip, port))
+            seen.append((ip, conn[0]))
+            if conn[0] == "ok":
+                await close_writer(conn[1][1])
+        await stop(first)
+        if second[0] == "ok":
+            await stop(second[1])
+        return seen
+
+    assert run(main) == [
+        ("127.0.0.2, same port", "ok"),
+        ("0.0.0.0, same port", ("OSError", errno.EADDRINUSE)),
+        ("127.0.0.2", "ok"),
+        ("127.0.0.3", "ConnectionRefusedError"),
+    ]
+
+
 def test_self_connect(run: Runner) -> None:
     """CONFORMANCE 13: a socket bound to port P connects to P on its own
     address -- a simultaneous open with itself; the stream echoes to itself."""

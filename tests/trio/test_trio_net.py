@@ -9,6 +9,7 @@ import hashlib
 import socket
 import struct
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -380,3 +381,40 @@ def test_real_time_echo_on_trios_own_clock() -> None:
 
     assert trio.run(main) == b"x" * 100_000
     assert net.now > 0.004  # at least the handshake's round trip, in real seconds
+
+
+def test_bind_127_0_0_2_then_connect_keeps_the_address() -> None:
+    # The whole of 127.0.0.0/8 is loopback; a bound source address is kept (Linux).
+    net = aiotcpsim.Network(seed=1)
+
+    async def main() -> None:
+        async with open_network(net):
+            listener = trio.socket.socket()
+            await listener.bind(("0.0.0.0", PORT))
+            listener.listen()
+            client = trio.socket.socket()
+            await client.bind(("127.0.0.2", 0))
+            await client.connect(("127.0.0.5", PORT))
+            accepted, peer = await listener.accept()
+            assert client.getsockname()[0] == "127.0.0.2"
+            assert client.getpeername() == ("127.0.0.5", PORT)
+            assert peer == client.getsockname()
+            assert accepted.getsockname() == ("127.0.0.5", PORT)
+            for s in (accepted, client, listener):
+                s.close()
+
+    run_virtual(main)
+
+
+def test_serve_tcp_on_localhost_is_unreachable_from_other_hosts() -> None:
+    net, server, client = _network(seed=3)
+
+    async def main() -> None:
+        async with open_network(net), trio.open_nursery() as nursery:
+            with server.current():
+                await nursery.start(partial(trio.serve_tcp, _echo, PORT, host="127.0.0.1"))
+            with client.current(), pytest.raises(OSError, match="all attempts"):
+                await trio.open_tcp_stream("server", PORT)
+            nursery.cancel_scope.cancel()
+
+    run_virtual(main)
