@@ -29,7 +29,10 @@ per iteration, which hands level-triggered events to their callbacks twice.)
    the stock loop would, and the virtual clock advances by the real time
    waited (never past the next timer).  Executor worker threads of executors
    the loop knows (used through ``run_in_executor``) do not count: their jobs
-   are tracked one by one.
+   are tracked one by one.  Neither do pool workers parked between jobs
+   (anyio's ``to_thread`` workers, listed in their pool's ``idle_workers``
+   with an empty job queue): a worker holds the clock only while it runs a
+   job, so virtual time jumps again once ``to_thread.run_sync`` returns.
 3. Otherwise jump: the clock moves to the earliest timer, which then runs.
    Timers with equal deadlines run in the order they were scheduled (the
    stock heap does not promise that; ours breaks ties by a sequence number).
@@ -83,6 +86,24 @@ _MAXIMUM_SELECT_TIMEOUT = 24 * 3600
 # thread this often (a thread may end without ever waking the loop).
 _THREAD_POLL_INTERVAL = 0.05
 _BASE_RESOLUTION = time.get_clock_info("monotonic").resolution
+
+
+def _idle_pool_worker(thread: threading.Thread) -> bool:
+    """True for a pool worker parked between jobs (anyio's ``to_thread`` workers).
+
+    Such a pool keeps its idle workers in ``thread.idle_workers`` and hands a job
+    over through ``thread.queue``; a worker listed there with an empty queue runs
+    nothing and can wake the loop only after the loop gives it work: it neither
+    holds the clock nor keeps a deadlock from being reported.
+    """
+    idle = getattr(thread, "idle_workers", None)
+    queue = getattr(thread, "queue", None)
+    if idle is None or queue is None:
+        return False
+    try:
+        return thread in idle and bool(queue.empty())
+    except (TypeError, AttributeError):
+        return False
 
 
 class DeadlockError(RuntimeError):
@@ -408,7 +429,7 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
         return [
             t
             for t in threading.enumerate()
-            if t is not current and t not in workers and t.is_alive()
+            if t is not current and t not in workers and t.is_alive() and not _idle_pool_worker(t)
         ]
 
     def _clock_holder(self) -> str | None:
