@@ -36,6 +36,12 @@ per iteration, which hands level-triggered events to their callbacks twice.)
 3. Otherwise jump: the clock moves to the earliest timer, which then runs.
    Timers with equal deadlines run in the order they were scheduled (the
    stock heap does not promise that; ours breaks ties by a sequence number).
+   A loop that never idles -- a task polling a flag with ``await
+   asyncio.sleep(0)`` until a timer sets it -- would never reach this rule:
+   after 1000 loop iterations in a row with callbacks ready and no real I/O,
+   no network event and no idle moment, the clock moves to the next timer
+   anyway (as real time passes on a real loop).  The count is in iterations,
+   so the jump lands at the same point in every run.
 4. No timer at all (a timer at ``inf`` counts as none): if anything could
    still wake the loop -- a registered file descriptor other than the
    self-pipe, a signal handler, any other live thread -- wait for it in real
@@ -85,6 +91,13 @@ _MAXIMUM_SELECT_TIMEOUT = 24 * 3600
 # When the loop waits only because some thread is alive, it re-checks that
 # thread this often (a thread may end without ever waking the loop).
 _THREAD_POLL_INTERVAL = 0.05
+
+# After this many loop iterations in a row with callbacks ready, no real I/O,
+# no network event and no idle moment, the loop counts as spinning (a task
+# polling a flag with ``await asyncio.sleep(0)``): the clock moves to the next
+# timer, as real time would pass on a real loop.  A count, not a duration,
+# so the same program jumps at the same iteration every run.
+_BUSY_SPIN_LIMIT = 1000
 _BASE_RESOLUTION = time.get_clock_info("monotonic").resolution
 
 
@@ -191,9 +204,13 @@ class _VirtualTimeSelector(selectors.BaseSelector):
         driver = loop._driver
         if driver.due:
             driver.poll()
+            loop._busy_iterations = 0  # the network moved: progress
             if loop._ready:
                 timeout = 0  # no longer idle
         if timeout is not None and timeout <= 0:
+            loop._busy_iterations += 1
+            if loop._busy_iterations >= _BUSY_SPIN_LIMIT:
+                loop._spin_jump()
             # Something is ready: the stock loop polls the OS without waiting.
             # With only the self-pipe registered and no signal handler that
             # poll can only find the byte ``call_soon_threadsafe`` writes to
@@ -201,8 +218,12 @@ class _VirtualTimeSelector(selectors.BaseSelector):
             # queue) and drain it; that waits for the next idle select, which
             # always polls.  It saves a system call per iteration.
             if self._other_fds or self._signal_handlers:
-                return self._selector.select(0)
+                events = self._selector.select(0)
+                if events:
+                    loop._busy_iterations = 0  # real I/O: progress
+                return events
             return []
+        loop._busy_iterations = 0
         if driver.stale:
             # The loop is about to sleep or jump: its timer for the network
             # must be right now (see NetworkDriver.refresh).
@@ -268,6 +289,7 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
         self._now = 0.0  # anything may call time(), even the base class
         self._timer_seq = 0
         self._executor_jobs = 0
+        self._busy_iterations = 0  # see _BUSY_SPIN_LIMIT
         self._executors: weakref.WeakSet[concurrent.futures.Executor] = weakref.WeakSet()
         # Threads alive now (pytest's, the caller's) do not hold the clock;
         # only threads started later, which the loop's own code may have made.
@@ -300,6 +322,15 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
     def time(self) -> float:
         """Virtual time in seconds (network time)."""
         return self._now
+
+    def _spin_jump(self) -> None:
+        """The loop spins on ready callbacks alone: let the next timer come due."""
+        self._busy_iterations = 0
+        if self._clock_holder() is not None:
+            return  # real work out: real time passes anyway (rule 2)
+        when = self._next_timer()
+        if when is not None:
+            self._set_time(when)
 
     def _set_time(self, when: float) -> None:
         if when > self._now:

@@ -69,3 +69,22 @@ def test_same_seed_same_trace_after_a_worker_job() -> None:
         return net.trace.digest()
 
     assert once() == once()
+
+
+def test_busy_polling_task_sees_a_timer_fire() -> None:
+    def once() -> tuple[float, int]:
+        async def main() -> tuple[float, int]:
+            loop = asyncio.get_running_loop()
+            fired = asyncio.Event()
+            loop.call_later(1.0, fired.set)
+            spins = 0
+            while not fired.is_set():
+                await asyncio.sleep(0)
+                spins += 1
+            return loop.time(), spins
+
+        return aiotcpsim.run(main())
+
+    first = once()
+    assert first[0] == 1.0
+    assert once() == first
