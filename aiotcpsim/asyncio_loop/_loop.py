@@ -290,6 +290,7 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
         self._timer_seq = 0
         self._executor_jobs = 0
         self._busy_iterations = 0  # see _BUSY_SPIN_LIMIT
+        self._owned: weakref.WeakSet[Any] = weakref.WeakSet()  # see own()
         self._executors: weakref.WeakSet[concurrent.futures.Executor] = weakref.WeakSet()
         # Threads alive now (pytest's, the caller's) do not hold the clock;
         # only threads started later, which the loop's own code may have made.
@@ -529,8 +530,34 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
 
     # -- lifetime ----------------------------------------------------------------
 
+    def own(self, resource: asyncio.AbstractServer | asyncio.BaseTransport) -> None:
+        """Close ``resource`` (a server or transport on the network) with the loop.
+
+        Closing the loop is a process exit for what it owns: its servers stop
+        listening (the port can be bound again) and its transports' sockets are
+        closed as ``close(2)`` does -- FIN, or RST when unread data is discarded.
+        """
+        self._owned.add(resource)
+
     def close(self) -> None:
-        """Close the loop and stop driving the network (which can be reused)."""
+        """Close the loop and stop driving the network (which can be reused).
+
+        Servers and transports it owns (see :meth:`own`) are closed first, so no
+        callback of the network reaches the closed loop.
+        """
+        owned = list(getattr(self, "_owned", ()))
+        if owned and not self.is_closed():
+            self._owned.clear()
+            for resource in owned:
+                if isinstance(resource, asyncio.Transport):
+                    resource.abort()
+                else:
+                    resource.close()
+            if not self.is_running():
+                # One more iteration: the transports' connection_lost callbacks
+                # run and release their sockets while the loop is still open.
+                self.call_soon(self.stop)
+                self.run_forever()
         driver = getattr(self, "_driver", None)
         if driver is not None:
             driver.detach()

@@ -88,3 +88,33 @@ def test_busy_polling_task_sees_a_timer_fire() -> None:
     first = once()
     assert first[0] == 1.0
     assert once() == first
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")  # left open on purpose
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_closed_loop_closes_what_it_owns() -> None:
+    net = aiotcpsim.Network(seed=1)
+    server = net.add_host("server")
+    client = net.add_host("client")
+
+    async def first() -> None:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read()
+
+        with server.current():
+            await asyncio.start_server(handle, port=80)  # left open
+        with client.current():
+            _, writer = await asyncio.open_connection("server", 80)
+        writer.write(b"x")
+        await writer.drain()
+
+    aiotcpsim.run(first(), network=net)
+
+    async def second() -> str:
+        with server.current():
+            srv = await asyncio.start_server(lambda r, w: None, port=80)
+        srv.close()
+        await asyncio.sleep(120.0)  # the old connections finish closing
+        return "bound"
+
+    assert aiotcpsim.run(second(), network=net) == "bound"
