@@ -29,10 +29,19 @@ per iteration, which hands level-triggered events to their callbacks twice.)
    the stock loop would, and the virtual clock advances by the real time
    waited (never past the next timer).  Executor worker threads of executors
    the loop knows (used through ``run_in_executor``) do not count: their jobs
-   are tracked one by one.
+   are tracked one by one.  Neither do pool workers parked between jobs
+   (anyio's ``to_thread`` workers, listed in their pool's ``idle_workers``
+   with an empty job queue): a worker holds the clock only while it runs a
+   job, so virtual time jumps again once ``to_thread.run_sync`` returns.
 3. Otherwise jump: the clock moves to the earliest timer, which then runs.
    Timers with equal deadlines run in the order they were scheduled (the
    stock heap does not promise that; ours breaks ties by a sequence number).
+   A loop that never idles -- a task polling a flag with ``await
+   asyncio.sleep(0)`` until a timer sets it -- would never reach this rule:
+   after 1000 loop iterations in a row with callbacks ready and no real I/O,
+   no network event and no idle moment, the clock moves to the next timer
+   anyway (as real time passes on a real loop).  The count is in iterations,
+   so the jump lands at the same point in every run.
 4. No timer at all (a timer at ``inf`` counts as none): if anything could
    still wake the loop -- a registered file descriptor other than the
    self-pipe, a signal handler, any other live thread -- wait for it in real
@@ -82,7 +91,32 @@ _MAXIMUM_SELECT_TIMEOUT = 24 * 3600
 # When the loop waits only because some thread is alive, it re-checks that
 # thread this often (a thread may end without ever waking the loop).
 _THREAD_POLL_INTERVAL = 0.05
+
+# After this many loop iterations in a row with callbacks ready, no real I/O,
+# no network event and no idle moment, the loop counts as spinning (a task
+# polling a flag with ``await asyncio.sleep(0)``): the clock moves to the next
+# timer, as real time would pass on a real loop.  A count, not a duration,
+# so the same program jumps at the same iteration every run.
+_BUSY_SPIN_LIMIT = 1000
 _BASE_RESOLUTION = time.get_clock_info("monotonic").resolution
+
+
+def _idle_pool_worker(thread: threading.Thread) -> bool:
+    """True for a pool worker parked between jobs (anyio's ``to_thread`` workers).
+
+    Such a pool keeps its idle workers in ``thread.idle_workers`` and hands a job
+    over through ``thread.queue``; a worker listed there with an empty queue runs
+    nothing and can wake the loop only after the loop gives it work: it neither
+    holds the clock nor keeps a deadlock from being reported.
+    """
+    idle = getattr(thread, "idle_workers", None)
+    queue = getattr(thread, "queue", None)
+    if idle is None or queue is None:
+        return False
+    try:
+        return thread in idle and bool(queue.empty())
+    except (TypeError, AttributeError):
+        return False
 
 
 class DeadlockError(RuntimeError):
@@ -170,9 +204,13 @@ class _VirtualTimeSelector(selectors.BaseSelector):
         driver = loop._driver
         if driver.due:
             driver.poll()
+            loop._busy_iterations = 0  # the network moved: progress
             if loop._ready:
                 timeout = 0  # no longer idle
         if timeout is not None and timeout <= 0:
+            loop._busy_iterations += 1
+            if loop._busy_iterations >= _BUSY_SPIN_LIMIT:
+                loop._spin_jump()
             # Something is ready: the stock loop polls the OS without waiting.
             # With only the self-pipe registered and no signal handler that
             # poll can only find the byte ``call_soon_threadsafe`` writes to
@@ -180,8 +218,12 @@ class _VirtualTimeSelector(selectors.BaseSelector):
             # queue) and drain it; that waits for the next idle select, which
             # always polls.  It saves a system call per iteration.
             if self._other_fds or self._signal_handlers:
-                return self._selector.select(0)
+                events = self._selector.select(0)
+                if events:
+                    loop._busy_iterations = 0  # real I/O: progress
+                return events
             return []
+        loop._busy_iterations = 0
         if driver.stale:
             # The loop is about to sleep or jump: its timer for the network
             # must be right now (see NetworkDriver.refresh).
@@ -247,6 +289,8 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
         self._now = 0.0  # anything may call time(), even the base class
         self._timer_seq = 0
         self._executor_jobs = 0
+        self._busy_iterations = 0  # see _BUSY_SPIN_LIMIT
+        self._owned: weakref.WeakSet[Any] = weakref.WeakSet()  # see own()
         self._executors: weakref.WeakSet[concurrent.futures.Executor] = weakref.WeakSet()
         # Threads alive now (pytest's, the caller's) do not hold the clock;
         # only threads started later, which the loop's own code may have made.
@@ -279,6 +323,15 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
     def time(self) -> float:
         """Virtual time in seconds (network time)."""
         return self._now
+
+    def _spin_jump(self) -> None:
+        """The loop spins on ready callbacks alone: let the next timer come due."""
+        self._busy_iterations = 0
+        if self._clock_holder() is not None:
+            return  # real work out: real time passes anyway (rule 2)
+        when = self._next_timer()
+        if when is not None:
+            self._set_time(when)
 
     def _set_time(self, when: float) -> None:
         if when > self._now:
@@ -408,7 +461,7 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
         return [
             t
             for t in threading.enumerate()
-            if t is not current and t not in workers and t.is_alive()
+            if t is not current and t not in workers and t.is_alive() and not _idle_pool_worker(t)
         ]
 
     def _clock_holder(self) -> str | None:
@@ -477,8 +530,34 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
 
     # -- lifetime ----------------------------------------------------------------
 
+    def own(self, resource: asyncio.AbstractServer | asyncio.BaseTransport) -> None:
+        """Close ``resource`` (a server or transport on the network) with the loop.
+
+        Closing the loop is a process exit for what it owns: its servers stop
+        listening (the port can be bound again) and its transports' sockets are
+        closed as ``close(2)`` does -- FIN, or RST when unread data is discarded.
+        """
+        self._owned.add(resource)
+
     def close(self) -> None:
-        """Close the loop and stop driving the network (which can be reused)."""
+        """Close the loop and stop driving the network (which can be reused).
+
+        Servers and transports it owns (see :meth:`own`) are closed first, so no
+        callback of the network reaches the closed loop.
+        """
+        owned = list(getattr(self, "_owned", ()))
+        if owned and not self.is_closed():
+            self._owned.clear()
+            for resource in owned:
+                if isinstance(resource, asyncio.Transport):
+                    resource.abort()
+                else:
+                    resource.close()
+            if not self.is_running():
+                # One more iteration: the transports' connection_lost callbacks
+                # run and release their sockets while the loop is still open.
+                self.call_soon(self.stop)
+                self.run_forever()
         driver = getattr(self, "_driver", None)
         if driver is not None:
             driver.detach()

@@ -94,6 +94,9 @@ class SimServer(asyncio.base_events.Server):
     ) -> None:
         # The stock Server's internals differ between versions: set up ours only.
         self._loop = loop
+        own = getattr(loop, "own", None)
+        if own is not None:
+            own(self)  # closed with the loop, as a process exit closes its listeners
         self._network = network
         self._sim_sockets: list[SimSocket] | None = sockets
         self._clients: weakref.WeakSet[SimTransport] = weakref.WeakSet()

@@ -118,6 +118,9 @@ class SimTransport(transports._FlowControlMixin):
     ) -> None:
         super().__init__(extra, loop)
         assert sock.conn is not None, "a transport needs a connected SimSocket"
+        own = getattr(loop, "own", None)
+        if own is not None:
+            own(self)  # closed with the loop, as a process exit closes its sockets
         self._network = network
         self._sock: SimSocket | None = sock
         self._conn: Connection = sock.conn
