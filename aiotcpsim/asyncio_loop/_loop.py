@@ -72,6 +72,8 @@ from ._install import NetworkLoopMixin
 if TYPE_CHECKING:
     from _typeshed import FileDescriptorLike
 
+    from ..stack import Host
+
 __all__ = ["DeadlockError", "VirtualTimeLoop", "loop_factory", "run"]
 
 _T = TypeVar("_T")
@@ -540,6 +542,7 @@ def run(
     network: Network | None = None,
     seed: int | None = None,
     debug: bool | None = None,
+    host: Host | str | None = None,
 ) -> _T:
     """Run a coroutine on a virtual-time loop, like ``asyncio.run``.
 
@@ -549,10 +552,30 @@ def run(
             with a host ``localhost`` (127.0.0.1).
         seed: seed of the fresh network (only without ``network``).
         debug: asyncio debug mode, as in ``asyncio.run``.
+        host: the host (or its name, on ``network``) that ``main`` runs on, as
+            if inside ``with host.current():``; tasks it starts inherit it.
 
     Raises:
         DeadlockError: every task waits for something nobody will do.
         RuntimeError: called from a running event loop.
+        ValueError: ``host`` names no host of ``network``.
     """
+    if host is not None:
+        main = _on_host(main, _find_host(network, host))
     with asyncio.Runner(debug=debug, loop_factory=loop_factory(network, seed=seed)) as runner:
         return runner.run(main)
+
+
+def _find_host(network: Network | None, host: Host | str) -> Host:
+    """``host`` itself, or the host of ``network`` named ``host``."""
+    if not isinstance(host, str):
+        return host
+    found = None if network is None else network.find_host(host)
+    if found is None:
+        raise ValueError(f"host={host!r}: no such host on the network (add it with net.add_host)")
+    return found
+
+
+async def _on_host(main: Coroutine[Any, Any, _T], host: Host) -> _T:
+    with host.current():
+        return await main
