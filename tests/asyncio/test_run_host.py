@@ -55,3 +55,35 @@ def test_run_host_unknown_name() -> None:
     with pytest.raises(ValueError, match="host"):
         aiotcpsim.run(coro, network=net, host="nowhere")
     coro.close()
+
+
+def test_loop_factory_host() -> None:
+    net = aiotcpsim.Network(seed=1)
+    net.add_host("client")
+
+    async def main() -> str | None:
+        found = current_host()
+        return None if found is None else found.name
+
+    with asyncio.Runner(loop_factory=aiotcpsim.loop_factory(net, host="client")) as runner:
+        assert runner.run(main()) == "client"
+    with asyncio.Runner(loop_factory=aiotcpsim.loop_factory(net)) as runner:
+        assert runner.run(main()) is None
+
+
+def test_run_host_keeps_an_explicit_host() -> None:
+    net = aiotcpsim.Network(seed=1)
+    net.add_host("client")
+    server = net.add_host("server")
+
+    async def main() -> str:
+        async def where() -> str:
+            found = current_host()
+            assert found is not None
+            return found.name
+
+        with server.current():
+            task = asyncio.get_running_loop().create_task(where())
+        return await task
+
+    assert aiotcpsim.run(main(), network=net, host="client") == "server"
