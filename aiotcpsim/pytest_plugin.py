@@ -21,6 +21,11 @@ for the ``tcpsim`` fixture::
 The marker's keyword arguments (and a single positional seed) go to
 :class:`aiotcpsim.Network`; markers on classes and modules apply too, the
 closest one winning per keyword.  ``--tcpsim-seed=N`` overrides every seed.
+Two keywords are the plugin's own: ``hosts=["client", "server"]`` adds
+those hosts to the network, and ``host="client"`` runs an asyncio test's
+body (and the tasks it starts) on that host, as if inside
+``with client.current():`` -- the host must exist when the loop is made, so
+name it in ``hosts=``.
 
 An opted-in asyncio test (pytest-asyncio >= 1.4) runs on
 :class:`aiotcpsim.asyncio_loop.VirtualTimeLoop` driving the test's network,
@@ -99,7 +104,15 @@ class _PluginState:
         network = _network_for(item)
         from aiotcpsim.asyncio_loop import loop_factory
 
-        loop = loop_factory(network)()
+        host = _network_arguments(item).get("host")
+        try:
+            loop = loop_factory(network, **({} if host is None else {"host": host}))()
+        except (TypeError, ValueError) as exc:
+            problem = str(exc)
+        else:
+            problem = ""
+        if problem:
+            pytest.fail(f"@pytest.mark.{MARKER}(host={host!r}): {problem}", pytrace=False)
         item.stash[_LOOP_MADE] = True
         return loop
 
@@ -129,7 +142,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(seed=0, *, loss=..., delay=..., tcp=TcpConfig(...), ...): "
+        f"{MARKER}(seed=0, *, loss=..., delay=..., tcp=TcpConfig(...), hosts=[...], "
+        "host=NAME, ...): "
         "give the test an aiotcpsim.Network built with these arguments (fixture "
         f"'{FIXTURE}') and run it, if it is an asyncio test, on the network's "
         "virtual-time event loop",
@@ -269,8 +283,11 @@ def _network_for(item: pytest.Item) -> Network:
         from aiotcpsim.net import Network
 
         kwargs = _network_arguments(item)
+        hosts = kwargs.pop("hosts", ())
         try:
-            network = Network(**kwargs)
+            network = Network(**{k: v for k, v in kwargs.items() if k != "host"})
+            for name in [hosts] if isinstance(hosts, str) else hosts:
+                network.add_host(name)
         except (TypeError, ValueError) as exc:
             problem = str(exc)
         else:

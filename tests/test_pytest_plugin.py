@@ -650,3 +650,42 @@ def test_looptime_on_the_same_test_is_a_usage_error(
     # looptime installed but not active for the opted-in test: fine
     result = run(source, "-p", "looptime")
     result.assert_outcomes(passed=2)
+
+
+@needs_sim_transport
+def test_marker_hosts_and_host_run_the_body_on_that_host(
+    run: Callable[..., pytest.RunResult],
+) -> None:
+    result = run(
+        """
+        import asyncio
+        import pytest
+        from aiotcpsim.stack.host import current_host
+
+        @pytest.mark.asyncio
+        @pytest.mark.tcpsim(hosts=["client", "server"], host="client")
+        async def test_on_client(tcpsim):
+            assert [h.name for h in tcpsim.hosts if h.name != "localhost"] == [
+                "client", "server"
+            ]
+            assert current_host() is tcpsim.host("client")
+            tcpsim.faults.partition("client", "server")
+
+            async def handle(reader, writer):
+                writer.close()
+
+            with tcpsim.host("server").current():
+                srv = await asyncio.start_server(handle, port=80)
+            with pytest.raises(TimeoutError):
+                await asyncio.open_connection("server", 80)
+            srv.close()
+            await srv.wait_closed()
+
+        @pytest.mark.asyncio
+        @pytest.mark.tcpsim(host="nowhere")
+        async def test_unknown_host():
+            pass
+        """,
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*tcpsim(host='nowhere'): host='nowhere': no such host*"])

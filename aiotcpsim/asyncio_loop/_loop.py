@@ -70,16 +70,19 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Generator, Mapping
 from contextvars import Context
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
 from ..net import Network
+from ._apps import find_host, task_context
 from ._driver import NetworkDriver
 from ._install import NetworkLoopMixin
 
 if TYPE_CHECKING:
     from _typeshed import FileDescriptorLike
+
+    from ..stack import Host
 
 __all__ = ["DeadlockError", "VirtualTimeLoop", "loop_factory", "run"]
 
@@ -267,6 +270,8 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
     Args:
         network: the network to drive; a fresh ``Network(seed)`` by default.
         seed: seed of that fresh network (only without ``network``).
+        host: the default host (or its name): a task created while no host
+            is current runs as if inside ``with host.current():``.
 
     ``time()`` starts at the network's current time (0 for a fresh network)
     and never goes backwards; ``loop.network`` is the network.  See the module
@@ -285,7 +290,13 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
     _closed: bool
     _debug: bool
 
-    def __init__(self, network: Network | None = None, *, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        network: Network | None = None,
+        *,
+        seed: int | None = None,
+        host: Host | str | None = None,
+    ) -> None:
         self._now = 0.0  # anything may call time(), even the base class
         self._timer_seq = 0
         self._executor_jobs = 0
@@ -314,9 +325,24 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
             self._now = network.now
             self.network = network
             self._driver = NetworkDriver(self, network, polled=True)
+            self.host = None if host is None else find_host(network, host)
+            """Tasks created while no host is current run on this host (or None)."""
         except BaseException:
             super().close()  # a half-built loop must not leak its self-pipe
             raise
+
+    def create_task(
+        self,
+        coro: Generator[Any, None, _T] | Coroutine[Any, Any, _T],
+        *,
+        name: object = None,
+        context: Context | None = None,
+        **kw: Any,
+    ) -> asyncio.Task[_T]:
+        """Like the stock method; a task started where no host is current runs
+        on the loop's default :attr:`host` (if any)."""
+        context = task_context(self.host, context)
+        return super().create_task(coro, name=name, context=context, **kw)
 
     # -- the clock ------------------------------------------------------------
 
@@ -596,19 +622,21 @@ def _describe_task(task: asyncio.Task[Any]) -> str:
 
 
 def loop_factory(
-    network: Network | None = None, *, seed: int | None = None
+    network: Network | None = None, *, seed: int | None = None, host: Host | str | None = None
 ) -> Callable[[], VirtualTimeLoop]:
     """A factory of virtual-time loops, for ``asyncio.Runner(loop_factory=...)``,
     ``asyncio.run(..., loop_factory=...)`` (3.12+) and pytest-asyncio.
 
     With ``network``, every loop drives that network (one loop at a time);
-    without, each loop gets a fresh ``Network(seed)``.
+    without, each loop gets a fresh ``Network(seed)``.  With ``host`` (a host
+    or its name), tasks created while no host is current run on that host (see
+    :class:`VirtualTimeLoop`).
     """
     if network is not None and seed is not None:
         raise ValueError("pass either network= or seed= (the seed of a new network), not both")
 
     def factory() -> VirtualTimeLoop:
-        return VirtualTimeLoop(network, seed=seed)
+        return VirtualTimeLoop(network, seed=seed, host=host)
 
     return factory
 
@@ -619,6 +647,7 @@ def run(
     network: Network | None = None,
     seed: int | None = None,
     debug: bool | None = None,
+    host: Host | str | None = None,
 ) -> _T:
     """Run a coroutine on a virtual-time loop, like ``asyncio.run``.
 
@@ -628,10 +657,14 @@ def run(
             with a host ``localhost`` (127.0.0.1).
         seed: seed of the fresh network (only without ``network``).
         debug: asyncio debug mode, as in ``asyncio.run``.
+        host: the host (or its name, on ``network``) that ``main`` runs on, as
+            if inside ``with host.current():``; tasks it starts inherit it.
 
     Raises:
         DeadlockError: every task waits for something nobody will do.
         RuntimeError: called from a running event loop.
+        ValueError: ``host`` names no host of ``network``.
     """
-    with asyncio.Runner(debug=debug, loop_factory=loop_factory(network, seed=seed)) as runner:
+    factory = loop_factory(network, seed=seed, host=host)
+    with asyncio.Runner(debug=debug, loop_factory=factory) as runner:
         return runner.run(main)

@@ -45,7 +45,14 @@ if TYPE_CHECKING:
     from ..config import TcpConfig
     from ..trace import Trace
 
-__all__ = ["Host", "Listener", "ListenerUser", "NetworkPort", "current_host"]
+__all__ = [
+    "Host",
+    "Listener",
+    "ListenerUser",
+    "NetworkPort",
+    "current_host",
+    "set_current_host",
+]
 
 Key = tuple[str, int, str, int]
 """(local ip, local port, remote ip, remote port): what a connection is found by."""
@@ -64,6 +71,12 @@ def _overlap(a: str, b: str) -> bool:
 def current_host() -> Host | None:
     """The host set by the innermost ``with host.current():``, or None."""
     return _current_host.get()
+
+
+def set_current_host(host: Host | None) -> None:
+    """Make ``host`` current for the rest of this context, with no ``with``:
+    for a context an adapter makes for a task (``ctx.run(set_current_host, host)``)."""
+    _current_host.set(host)
 
 
 class NetworkPort(Protocol):

@@ -36,8 +36,10 @@ its tasks in (see :mod:`aiotcpsim.trio_net._driver`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -46,16 +48,23 @@ from ._driver import TrioDriver
 from ._resolver import SimHostnameResolver, SimSocketFactory
 from ._socket import SimSocket
 
+if TYPE_CHECKING:
+    from ..stack import Host
+
 __all__ = ["SimHostnameResolver", "SimSocket", "SimSocketFactory", "TrioDriver", "open_network"]
 
 
 @asynccontextmanager
-async def open_network(network: Network) -> AsyncIterator[TrioDriver]:
+async def open_network(
+    network: Network, *, host: Host | str | None = None
+) -> AsyncIterator[TrioDriver]:
     """Route the current trio run's sockets and name lookups to ``network``.
 
     Installs a socket factory and hostname resolver (restoring the previous
     ones on exit) and starts the driver that runs the network on trio's
-    clock.  Yields the :class:`TrioDriver`.
+    clock.  Yields the :class:`TrioDriver`.  With ``host`` (a host of
+    ``network`` or its name), the body runs as if inside
+    ``with host.current():``, and so do the tasks its nurseries start.
 
     Sockets still open on exit stop working (their calls raise
     ``trio.ClosedResourceError``); close them first.
@@ -63,10 +72,12 @@ async def open_network(network: Network) -> AsyncIterator[TrioDriver]:
     Raises:
         RuntimeError: ``network`` is already driven by another ``open_network``.
         TypeError: ``network`` is not an :class:`aiotcpsim.Network`.
+        ValueError: ``host`` names no host of ``network``.
         Exception: the first exception a callback scheduled on the network
             (``network.call_later``, a fault) raised, on exit; it is logged on
             the ``aiotcpsim`` logger when it happens.
     """
+    on = contextlib.nullcontext() if host is None else _find_host(network, host).current()
     driver = TrioDriver(network)
     driver.start()
     factory = SimSocketFactory(driver)
@@ -74,10 +85,20 @@ async def open_network(network: Network) -> AsyncIterator[TrioDriver]:
     old_factory = trio.socket.set_custom_socket_factory(factory)
     old_resolver = trio.socket.set_custom_hostname_resolver(resolver)
     try:
-        yield driver
+        with on:
+            yield driver
     finally:
         driver.stop()
         trio.socket.set_custom_socket_factory(old_factory)
         trio.socket.set_custom_hostname_resolver(old_resolver)
     if driver.errors:
         raise driver.errors[0]
+
+
+def _find_host(network: Network, host: Host | str) -> Host:
+    if not isinstance(host, str):
+        return host
+    found = network.find_host(host)
+    if found is None:
+        raise ValueError(f"host={host!r}: no such host on the network (add it with net.add_host)")
+    return found
