@@ -19,7 +19,7 @@ import hashlib
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from .segment import ACK, FIN, RST, SYN, Segment, flag_names
 
@@ -147,6 +147,20 @@ class Trace:
             [(r.time, r.segment) for r in self.records if r.kind == kind and r.segment],
             file,
         )
+
+    def to_svg(self, path: str | os.PathLike[str], **options: Any) -> None:
+        """Write an SVG ladder diagram of the records kept to ``path``; the
+        options are those of :func:`aiotcpsim.pictures.ladder_svg`."""
+        from .pictures import write_svg
+
+        write_svg(path, self, **options)
+
+    def to_html(self, path: str | os.PathLike[str], *, title: str = "aiotcpsim run") -> None:
+        """Write a self-contained HTML report (ladder, counts, per-connection
+        plots) of the records kept to ``path``."""
+        from .pictures import write_html
+
+        write_html(path, self, title=title)
 
     def ladder(
         self,

@@ -11,6 +11,7 @@ imports this module.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ..config import TcpConfig
@@ -69,3 +70,11 @@ class Network(BaseNetwork):
         )
         self.faults = Faults(self)
         """Partitions, holds, crashes, injected resets, replays, targeted rules."""
+
+    def to_html(self, path: str | os.PathLike[str], *, title: str = "aiotcpsim run") -> None:
+        """Write a self-contained HTML report of this network's run to ``path``:
+        the statistics, the ladder and, per connection, plots over virtual time
+        (see :mod:`aiotcpsim.pictures`)."""
+        from ..pictures import write_html
+
+        write_html(path, self, title=title)
