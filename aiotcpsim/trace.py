@@ -172,8 +172,9 @@ class Trace:
     ) -> str:
         """A text ladder diagram, like the figures of a TCP textbook.
 
-        One row per segment (arrow from sender to receiver, ``✗`` when it was
-        lost, ``+dup`` when the network duplicated it) and per state change.
+        One row per segment (arrow from sender to receiver, ending in ``X``
+        when it was lost, ``+dup`` when the network duplicated it) and per
+        state change.
         Sequence numbers are shown relative to each side's ISN, as packetdrill
         and tcpdump -S do not (tcpdump's default).  ``left``/``right`` name
         the hosts of the two columns (default: the first two hosts seen);

@@ -239,8 +239,9 @@ class Host:
 
         Raises:
             OSError: ``EADDRNOTAVAIL`` when no ephemeral port is free for this
-                destination; ``EADDRINUSE`` when ``local_port`` is taken;
-                ``ENETUNREACH`` for an address no host owns.
+                destination; ``EADDRINUSE`` when ``local_port`` is taken.
+                What a connection to an address no host owns sees is reported
+                through the connection (as for any failed connect).
             ValueError: a port outside 0..65535 (port 0 is refused, as by Linux).
         """
         self._check_up()
