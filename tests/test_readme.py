@@ -1,4 +1,5 @@
-"""Every ```python block of README.md runs as written, each in a fresh interpreter.
+"""Every ```python block of README.md runs as written, each in a fresh interpreter
+(a block defining pytest tests runs under pytest).
 
 A block that cannot run alone is preceded by an HTML comment
 ``<!-- not runnable: REASON -->``; such blocks are only compiled.
@@ -41,11 +42,13 @@ def test_readme_block_runs(line: int, code: str, note: str | None, tmp_path: Pat
         assert reason, "a block marked not runnable names its reason"
         compile(code, f"README.md:{line}", "exec")
         return
-    script = tmp_path / "block.py"
+    script = tmp_path / "test_block.py"
     script.write_text(code, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
+    # A block that defines pytest tests is run by pytest, the others as scripts.
+    runner = ["-m", "pytest", "-q", "-p", "no:cacheprovider"] if "@pytest" in code else []
     done = subprocess.run(
-        [sys.executable, str(script)],
+        [sys.executable, *runner, str(script)],
         cwd=tmp_path,
         env=env,
         capture_output=True,
