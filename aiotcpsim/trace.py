@@ -168,6 +168,20 @@ class Trace:
             file,
         )
 
+    def to_svg(self, path: str | os.PathLike[str], **options: Any) -> None:
+        """Write an SVG ladder diagram of the records kept to ``path``; the
+        options are those of :func:`aiotcpsim.pictures.ladder_svg`."""
+        from .pictures import write_svg
+
+        write_svg(path, self, **options)
+
+    def to_html(self, path: str | os.PathLike[str], *, title: str = "aiotcpsim run") -> None:
+        """Write a self-contained HTML report (ladder, counts, per-connection
+        plots) of the records kept to ``path``."""
+        from .pictures import write_html
+
+        write_html(path, self, title=title)
+
     def ladder(
         self,
         *,
@@ -178,8 +192,9 @@ class Trace:
     ) -> str:
         """A text ladder diagram, like the figures of a TCP textbook.
 
-        One row per segment (arrow from sender to receiver, ``✗`` when it was
-        lost, ``+dup`` when the network duplicated it) and per state change.
+        One row per segment (arrow from sender to receiver, ending in ``X``
+        when it was lost, ``+dup`` when the network duplicated it) and per
+        state change.
         Sequence numbers are shown relative to each side's ISN, as packetdrill
         and tcpdump -S do not (tcpdump's default).  ``left``/``right`` name
         the hosts of the two columns (default: the first two hosts seen);

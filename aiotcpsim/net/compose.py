@@ -11,6 +11,7 @@ imports this module.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from ..config import TcpConfig
@@ -92,3 +93,11 @@ class Network(BaseNetwork):
         if tcp is not None and not isinstance(tcp, TcpConfig):
             raise TypeError(f"tcp must be a TcpConfig or None, got {tcp!r}")
         return super().add_host(name, ip, tcp=tcp)
+
+    def to_html(self, path: str | os.PathLike[str], *, title: str = "aiotcpsim run") -> None:
+        """Write a self-contained HTML report of this network's run to ``path``:
+        the statistics, the ladder and, per connection, plots over virtual time
+        (see :mod:`aiotcpsim.pictures`)."""
+        from ..pictures import write_html
+
+        write_html(path, self, title=title)
