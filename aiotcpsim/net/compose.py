@@ -31,10 +31,16 @@ class Network(BaseNetwork):
     Args:
         seed: seeds the network's one ``random.Random``.
         tcp: the default :class:`TcpConfig` of every host.
-        loss, delay, jitter, duplicate, reorder, and any other :class:`Link`
-            impairment as keyword (``burst``, ``distribution``, ``corrupt``,
-            ``rate``, ``queue_limit``, ``queue_bytes``, ``mtu``): defaults of every
-            link (``net.defaults``), including a host's link to itself.
+        loss: probability that a segment is lost on a link.
+        delay: one-way delay of a link, in seconds.
+        jitter: random variation of the delay, in seconds.
+        duplicate: probability that a segment arrives twice.
+        reorder: probability that a segment skips the delay and overtakes.
+        **impairments: any other :class:`Link` impairment (``burst``,
+            ``distribution``, ``corrupt``, ``rate``, ``queue_limit``,
+            ``queue_bytes``, ``mtu``).  These and the five above are the
+            defaults of every link (``net.defaults``), including a host's
+            link to itself.
         trace: ``True`` (default): record the most recent ``trace_limit``
             records; ``"full"``: record everything; ``False``: record nothing
             (benchmarks).
