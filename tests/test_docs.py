@@ -104,3 +104,37 @@ def test_docs_code_block_runs(where: str, code: str, tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 0, f"docs/{where}:\n{done.stdout}\n{done.stderr}"
+
+
+def _layout_rows() -> list[list[str]]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            rows.append(re.findall(r"`([^`]+)`", line.split(" | ")[0]))
+    return rows
+
+
+def test_readme_layout_names_files_that_exist_and_every_package() -> None:
+    named: set[str] = set()
+    for cell in _layout_rows():
+        base = Path(cell[0]).parent if "/" in cell[0].rstrip("/") else Path()
+        for item in cell:
+            path = Path(item) if "/" in item.rstrip("/") or base == Path() else base / item
+            assert (ROOT / path).exists(), f"README Layout names {item}, which does not exist"
+            named.add(str(path).rstrip("/"))
+    packages = {str(p.parent.relative_to(ROOT)) for p in (ROOT / "aiotcpsim").glob("*/__init__.py")}
+    wanted = packages | {"benchmarks", "docs", "examples", "hatch_build.py", "mkdocs.yml"}
+    missing = [w for w in wanted if not any(n == w or n.startswith(f"{w}/") for n in named)]
+    assert not missing, f"README Layout leaves out {sorted(missing)}"
+
+
+def test_readme_links_stay_inside_the_repository() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    for target in re.findall(r"\]\(([^)\s]+)\)", text) + re.findall(r"`(\.\./[^`]+)`", text):
+        assert "://" not in target or target.startswith("https://"), target
+        if "://" not in target:
+            path = (ROOT / target.split("#")[0]).resolve()
+            assert path.is_relative_to(ROOT), f"README links {target}, outside the repository"
+            assert path.exists(), f"README links {target}, which does not exist"
