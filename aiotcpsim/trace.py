@@ -204,8 +204,8 @@ class Trace:
         One row per segment (arrow from sender to receiver, ending in ``X``
         when it was lost, ``+dup`` when the network duplicated it) and per
         state change.
-        Sequence numbers are shown relative to each side's ISN, as packetdrill
-        and tcpdump -S do not (tcpdump's default).  ``left``/``right`` name
+        Sequence numbers are shown relative to each side's ISN (tcpdump's
+        default; ``tcpdump -S`` shows them absolute).  ``left``/``right`` name
         the hosts of the two columns (default: the first two hosts seen);
         ``last`` keeps only the last rows.
         """

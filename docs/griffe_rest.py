@@ -22,15 +22,21 @@ _LABELLED = re.compile(r"^(.*?)\s*<([^>]+)>$")
 
 
 def _target(obj: griffe.Object, name: str) -> str | None:
-    """The full path ``name`` means in ``obj``'s scope, or None."""
+    """The canonical path ``name`` means in ``obj``'s scope (where the object
+    is defined: the reference registers that one for every object it shows), or None."""
     if name.startswith("aiotcpsim"):
-        return name
-    head, _, rest = name.partition(".")
+        path = name
+    else:
+        head, _, rest = name.partition(".")
+        try:
+            resolved = obj.resolve(head)
+        except (griffe.NameResolutionError, ValueError, KeyError):
+            return None
+        path = f"{resolved}.{rest}" if rest else resolved
     try:
-        resolved = obj.resolve(head)
-    except (griffe.NameResolutionError, ValueError, KeyError):
-        return None
-    return f"{resolved}.{rest}" if rest else resolved
+        return obj.modules_collection[path].canonical_path
+    except (KeyError, ValueError, griffe.AliasResolutionError):
+        return path
 
 
 def _role(obj: griffe.Object, match: re.Match[str]) -> str:
