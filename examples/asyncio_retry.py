@@ -98,6 +98,7 @@ def main() -> None:
     print(f"answer {run.answer!r} at t={run.done_at:.2f}s of virtual time")
     stats = run.net.statistics()
     print(f"{stats['segments_dropped']} segments dropped, {stats['retransmissions']} retransmitted")
+    print(run.net.trace.ladder(last=12))
 
 
 if __name__ == "__main__":

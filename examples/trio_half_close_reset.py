@@ -115,6 +115,7 @@ def main() -> None:
     print(f"       the server, on its next write: {run.server_error!r}")
     stats = run.net.statistics()
     print(f"{stats['segments_dropped']} segments dropped, {stats['retransmissions']} retransmitted")
+    print(run.net.trace.ladder(last=10))
 
 
 if __name__ == "__main__":
