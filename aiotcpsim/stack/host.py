@@ -359,7 +359,10 @@ class Host:
         """Open a listening socket (asyncio's defaults: backlog 100, SO_REUSEADDR).
 
         Raises:
-            OSError: ``EADDRINUSE`` when the port is taken (see ``CONFORMANCE`` 25).
+            OSError: ``EADDRINUSE`` when the port is taken: a socket on an
+                overlapping address (equal, or either is ``0.0.0.0``) is bound
+                to it, unless both set ``SO_REUSEADDR`` and that one is not
+                listening (Linux ``inet_csk_bind_conflict``).
             ValueError: a port outside 0..65535 or a negative backlog.
         """
         if not isinstance(backlog, int) or backlog < 0:
