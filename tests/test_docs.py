@@ -138,3 +138,20 @@ def test_readme_links_stay_inside_the_repository() -> None:
             path = (ROOT / target.split("#")[0]).resolve()
             assert path.is_relative_to(ROOT), f"README links {target}, outside the repository"
             assert path.exists(), f"README links {target}, which does not exist"
+
+
+def test_every_tcp_config_field_has_a_docstring() -> None:
+    """The reference shows only what has a docstring: a knob without one would vanish."""
+    import dataclasses
+
+    from aiotcpsim import TcpConfig
+
+    griffe = pytest.importorskip("griffe")
+    package = griffe.load("aiotcpsim", search_paths=[str(ROOT)], resolve_aliases=True)
+    config = package["config.TcpConfig"]
+    missing = [
+        f.name
+        for f in dataclasses.fields(TcpConfig)
+        if f.name not in config.members or config.members[f.name].docstring is None
+    ]
+    assert not missing, f"TcpConfig fields without a docstring: {missing}"
