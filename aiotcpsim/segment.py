@@ -300,15 +300,25 @@ class Segment(NamedTuple):
     """
 
     src_ip: str
+    """Source IPv4 address."""
     src_port: int
+    """Source port."""
     dst_ip: str
+    """Destination IPv4 address."""
     dst_port: int
+    """Destination port."""
     seq: int
+    """SEG.SEQ, modulo 2**32."""
     ack: int
+    """SEG.ACK, modulo 2**32 (meaningful with the ACK flag)."""
     flags: int
+    """The control bits, an int of :class:`Flags` values (``seg.flags & Flags.SYN``)."""
     window: int
+    """SEG.WND, the receive window advertised (unscaled)."""
     payload: bytes | memoryview = b""
+    """The data carried."""
     options: TcpOptions = NO_OPTIONS
+    """The TCP options (:class:`TcpOptions`)."""
 
     @property
     def seg_len(self) -> int:
@@ -317,13 +327,16 @@ class Segment(NamedTuple):
 
     @property
     def src(self) -> tuple[str, int]:
+        """``(src_ip, src_port)``."""
         return (self.src_ip, self.src_port)
 
     @property
     def dst(self) -> tuple[str, int]:
+        """``(dst_ip, dst_port)``."""
         return (self.dst_ip, self.dst_port)
 
     def flag_text(self) -> str:
+        """The flags as tcpdump-like text (``"SYN|ACK"``)."""
         return flag_names(self.flags)
 
     def encode(self, *, window_shift: int = 0) -> bytes:

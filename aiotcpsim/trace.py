@@ -49,14 +49,22 @@ class TraceRecord(NamedTuple):
     """One line of the trace."""
 
     time: float
+    """Virtual time in seconds."""
     kind: str
+    """``"send"``, ``"drop"``, ``"duplicate"``, ``"deliver"``, ``"state"`` or ``"note"``."""
     host: str
+    """The name of the host concerned: the sender of a segment sent, the
+    receiver of one delivered, the end where a dropped one was lost."""
     segment: Segment | None = None
+    """The segment, for every kind but ``state`` and ``note``."""
     endpoint: tuple[str, int, str, int] | None = None
     """(local ip, local port, remote ip, remote port) of the connection concerned."""
     old: State | None = None
+    """The state left (``state`` records)."""
     new: State | None = None
+    """The state entered (``state`` records)."""
     text: str = ""
+    """Why a segment was dropped, or a note's text."""
 
     def __str__(self) -> str:
         head = f"{self.time:12.6f} {self.host:>10} {self.kind:<9}"
@@ -86,6 +94,7 @@ class Trace:
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise ValueError(f"trace limit must be an int >= 1 or None (keep all), got {limit!r}")
         self.enabled = enabled
+        """False: nothing is recorded (``Network(trace=False)``)."""
         # Plain tuples in TraceRecord's field order: recording builds no object
         # but the tuple; TraceRecords are made when the trace is read.
         self._records: deque[tuple[Any, ...]] = deque(maxlen=limit)
@@ -195,8 +204,8 @@ class Trace:
         One row per segment (arrow from sender to receiver, ending in ``X``
         when it was lost, ``+dup`` when the network duplicated it) and per
         state change.
-        Sequence numbers are shown relative to each side's ISN, as packetdrill
-        and tcpdump -S do not (tcpdump's default).  ``left``/``right`` name
+        Sequence numbers are shown relative to each side's ISN (tcpdump's
+        default; ``tcpdump -S`` shows them absolute).  ``left``/``right`` name
         the hosts of the two columns (default: the first two hosts seen);
         ``last`` keeps only the last rows.
         """

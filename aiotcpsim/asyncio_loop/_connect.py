@@ -93,8 +93,10 @@ async def _connect(
 
     Raises:
         OSError: ``EADDRNOTAVAIL`` (no ephemeral port), ``EADDRINUSE`` (``local_port``
-            taken), or -- as ``OSError(errno, "Connect call failed (ip, port)")`` --
-            ECONNREFUSED, ETIMEDOUT, ECONNRESET, EHOSTUNREACH.
+            taken), ``ENETUNREACH`` at once (no route to ``ip``), or -- as
+            ``OSError(errno, "Connect call failed (ip, port)")`` -- ECONNREFUSED,
+            ETIMEDOUT, ECONNRESET, EHOSTUNREACH (an on-link address no host owns,
+            after 3 s; a reject partition).
     """
     ip, port = address[0], address[1]
     if not 0 <= port <= 65535:

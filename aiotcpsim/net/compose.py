@@ -31,10 +31,16 @@ class Network(BaseNetwork):
     Args:
         seed: seeds the network's one ``random.Random``.
         tcp: the default :class:`TcpConfig` of every host.
-        loss, delay, jitter, duplicate, reorder, and any other :class:`Link`
-            impairment as keyword (``burst``, ``distribution``, ``corrupt``,
-            ``rate``, ``queue_limit``, ``queue_bytes``, ``mtu``): defaults of every
-            link (``net.defaults``), including a host's link to itself.
+        loss: probability that a segment is lost on a link.
+        delay: one-way delay of a link, in seconds.
+        jitter: random variation of the delay, in seconds.
+        duplicate: probability that a segment arrives twice.
+        reorder: probability that a segment skips the delay and overtakes.
+        **impairments: any other :class:`Link` impairment (``burst``,
+            ``distribution``, ``corrupt``, ``rate``, ``queue_limit``,
+            ``queue_bytes``, ``mtu``).  These and the five above are the
+            defaults of every link (``net.defaults``), including a host's
+            link to itself.
         trace: ``True`` (default): record the most recent ``trace_limit``
             records; ``"full"``: record everything; ``False``: record nothing
             (benchmarks).
@@ -77,15 +83,17 @@ class Network(BaseNetwork):
     def add_host(self, name: str, ip: str | None = None, *, tcp: TcpConfig | None = None) -> Host:
         """Add a host, resolvable by ``name``; ``ip`` defaults to the next of 10.0.0.0/8.
 
-        The argument types are checked here, in the interpreted class, so that
-        the compiled build raises the same messages.
+        ``tcp`` is the host's :class:`TcpConfig` (default: the network's).
 
         Raises:
             TypeError: ``name`` not a str, ``ip`` not a str, ``tcp`` not a
                 :class:`TcpConfig`.
-            ValueError: as :meth:`BaseNetwork.add_host
-                <aiotcpsim.net.network.BaseNetwork.add_host>`.
+            ValueError: the name is empty or taken, or is an IPv4 address; the
+                address is taken; ``ip`` is not an IPv4 address, or is in
+                127.0.0.0/8 (loopback belongs to every host: no host can own it).
         """
+        # The argument types are checked here, in the interpreted class, so that
+        # the compiled build raises the same messages.
         if not isinstance(name, str) or not name:
             raise TypeError(f"host name must be a non-empty str, got {name!r}")
         if ip is not None and not isinstance(ip, str):

@@ -132,20 +132,35 @@ class Link:
     def __init__(self, network: LinkOwner, src: str, dst: str, **settings: Any) -> None:
         self.network = network
         self.src = src
+        """The sending host's name (``"*"`` for the network's defaults)."""
         self.dst = dst
+        """The receiving host's name (``"*"`` for the network's defaults)."""
         self._own: dict[str, Any] = {}
+        # The impairments in force (read them; change them with update()).
         self.loss = 0.0
+        """Probability that a segment is lost (netem ``loss``)."""
         self.burst: GilbertElliott | None = None
+        """Bursty loss, a :class:`GilbertElliott` model (netem ``loss gemodel``), or None."""
         self.delay = 0.0
+        """One-way delay in seconds."""
         self.jitter = 0.0
+        """Random variation of the delay, in seconds."""
         self.distribution = "uniform"
+        """How the jitter is drawn: ``uniform``, ``normal``, ``pareto`` or ``paretonormal``."""
         self.duplicate = 0.0
+        """Probability that a segment arrives twice."""
         self.reorder = 0.0
+        """Probability that a segment skips the delay and overtakes those before it."""
         self.corrupt = 0.0
+        """Probability that a segment arrives damaged (dropped by the checksum, counted)."""
         self.rate: float | None = None
+        """Bandwidth in bytes per second (None: unlimited)."""
         self.queue_limit: int | None = 1000
+        """Packets the rate-limited queue holds before it drops (drop-tail)."""
         self.queue_bytes: int | None = None
+        """Bytes the rate-limited queue holds before it drops (None: no byte limit)."""
         self.mtu: int | None = None
+        """Largest IP packet: SYNs' MSS is clamped to fit, bigger segments are dropped."""
         self._bad = False  # Gilbert-Elliott state
         # In flight: each flight -> its event order when it was (re)registered, so
         # the dict is in that order.  Bare flights are not here until

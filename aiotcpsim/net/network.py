@@ -116,13 +116,21 @@ class BaseNetwork:
         if tcp is not None and not isinstance(tcp, TcpConfig):
             raise TypeError(f"tcp must be a TcpConfig, got {tcp!r}")
         self.seed = seed
+        """The seed this network's random choices come from."""
         self.rng = Random(seed)
+        """The network's one ``random.Random``: every random choice (loss, delay,
+        ISNs, ephemeral ports) comes from it, so a seed reproduces a run."""
         self.config = tcp if tcp is not None else TcpConfig()
+        """The :class:`TcpConfig` of hosts added without their own."""
         self.now = 0.0
+        """The virtual time in seconds: 0 at creation, moved by :meth:`advance`."""
         if trace not in (True, False, "full"):
             raise ValueError(f"trace must be True, False or 'full', got {trace!r}")
         limit = None if trace == "full" else trace_limit
         self.trace = Trace(enabled=bool(trace), limit=limit)
+        """What happened, with virtual times (:class:`~aiotcpsim.Trace`): every
+        segment sent, dropped, duplicated and delivered, every state change;
+        ``ladder()``, ``to_pcap()``, ``to_svg()``, ``digest()``."""
         self.events = EventQueue()
         """The pending events (:class:`~aiotcpsim.net.events.EventQueue`)."""
         self._links: dict[tuple[str, str], Link] = {}
@@ -152,7 +160,12 @@ class BaseNetwork:
         self._outside: dict[str, str] = {}
         self._fire_cb: Callable[[Any], None] = self._fire
         self.stats: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        """The running counters (``segments_sent``, ``segments_dropped``,
+        ``retransmissions``, ``resets_sent``...); :meth:`statistics` adds the
+        counts of the moment (open connections, segments in flight)."""
         self.localhost = self._attach("localhost", "127.0.0.1", None)
+        """The host ``localhost`` (127.0.0.1) every network has: calls made while
+        no host is current originate there."""
 
     # -- hosts and names ------------------------------------------------------
 
@@ -215,6 +228,7 @@ class BaseNetwork:
 
     @property
     def hosts(self) -> list[Host]:
+        """Every host of the network, ``localhost`` first, in the order added (a new list)."""
         return list(self._hosts.values())
 
     def host(self, name_or_ip: str) -> Host:

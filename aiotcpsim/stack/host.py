@@ -139,14 +139,22 @@ class Listener:
         self, host: Host, ip: str, port: int, backlog: int, reuse_address: bool, bound_ip: str = ""
     ) -> None:
         self.host = host
+        """The host the socket belongs to."""
         self.ip = ip
+        """The local address :attr:`sockname` reports."""
         self.bound_ip = bound_ip or ip
         """The address SYNs must be sent to (``0.0.0.0``: any address of the host)."""
         self.port = port
+        """The local port."""
         self.backlog = backlog
+        """The ``listen()`` backlog (capped at ``somaxconn``): the accept queue
+        holds ``backlog + 1`` connections."""
         self.reuse_address = reuse_address
+        """``SO_REUSEADDR``."""
         self.user: ListenerUser | None = None
+        """Told when a connection reaches the accept queue (an adapter's server)."""
         self.closed = False
+        """True once :meth:`close` ran."""
         self.listening = True
         """False while only bound: SYNs get a RST, as at a closed port."""
         # A dict, not a set: close() ends the requests in arrival order (a set of
@@ -156,10 +164,12 @@ class Listener:
 
     @property
     def sockname(self) -> tuple[str, int]:
+        """``(ip, port)``, as ``getsockname()``."""
         return (self.ip, self.port)
 
     @property
     def state(self) -> State:
+        """LISTEN while listening, else CLOSED (only bound, or closed)."""
         return LISTEN if self.listening and not self.closed else CLOSED
 
     def listen(self, backlog: int = 100) -> None:
@@ -231,10 +241,15 @@ class Host:
 
     def __init__(self, network: NetworkPort, name: str, ip: str, config: TcpConfig) -> None:
         self.network = network
+        """The network the host is on."""
         self.name = name
+        """The host's name, which ``getaddrinfo`` and the other hosts resolve."""
         self.ip = ip
+        """The host's IPv4 address (``localhost``: 127.0.0.1)."""
         self.config = config
+        """The host's :class:`~aiotcpsim.TcpConfig` (its sysctls)."""
         self.up = True
+        """False between a crash and the restart."""
         self._conns: dict[Key, Connection] = {}
         self._listeners: dict[tuple[str, int], Listener] = {}
         """Keyed by (bound address, port), as Linux's listening hash; ``0.0.0.0`` is any."""
@@ -344,7 +359,10 @@ class Host:
         """Open a listening socket (asyncio's defaults: backlog 100, SO_REUSEADDR).
 
         Raises:
-            OSError: ``EADDRINUSE`` when the port is taken (see ``CONFORMANCE`` 25).
+            OSError: ``EADDRINUSE`` when the port is taken: a socket on an
+                overlapping address (equal, or either is ``0.0.0.0``) is bound
+                to it, unless both set ``SO_REUSEADDR`` and that one is not
+                listening (Linux ``inet_csk_bind_conflict``).
             ValueError: a port outside 0..65535 or a negative backlog.
         """
         if not isinstance(backlog, int) or backlog < 0:
@@ -390,9 +408,11 @@ class Host:
         return found
 
     def connections(self) -> Iterator[Connection]:
+        """The host's connections, listeners' children and TIME-WAIT included (a snapshot)."""
         return iter(list(self._conns.values()))
 
     def connection_count(self) -> int:
+        """How many connections :meth:`connections` would give."""
         return len(self._conns)
 
     def lookup(self, key: Key) -> Connection | None:

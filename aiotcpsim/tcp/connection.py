@@ -71,14 +71,32 @@ __all__ = ["Connection"]
 class Connection(TcbTimeouts):
     """A TCB: one end of one TCP connection.
 
-    Hosts create connections (:meth:`aiotcpsim.host.Host.connect`,
-    :meth:`aiotcpsim.host.Listener.accept`); applications use :meth:`send`,
+    Hosts create connections (:meth:`aiotcpsim.Host.connect`,
+    :meth:`aiotcpsim.Listener.accept`); applications use :meth:`send`,
     :meth:`recv`, :meth:`shutdown`, :meth:`close` and :meth:`abort`, and learn
     about progress through their :class:`~aiotcpsim.tcp.ConnectionUser`.
+    The adapters hand out the connection behind a stream: an asyncio writer's
+    ``get_extra_info("tcp_connection")``, a trio ``SocketStream``'s
+    ``stream.socket.connection``.
 
     Sequence numbers are kept internally as unbounded offsets from the ISNs
     (``iss + offset`` modulo 2**32 is the wire value), so transfers of any
     length survive 32-bit wraparound.
+
+    Attributes:
+        syn_retries: ``TCP_SYNCNT``: SYN retransmissions before connect gives up
+            (from ``TcpConfig.syn_retries``).
+        user_timeout: ``TCP_USER_TIMEOUT`` in seconds (None or 0: off).
+        nodelay: ``TCP_NODELAY``: off means Nagle's algorithm holds back small segments.
+        keepalive: ``SO_KEEPALIVE`` (set it with :meth:`set_keepalive`).
+        keepalive_idle: ``TCP_KEEPIDLE``, seconds of silence before the first probe.
+        keepalive_interval: ``TCP_KEEPINTVL``, seconds between probes.
+        keepalive_count: ``TCP_KEEPCNT``, unanswered probes before ETIMEDOUT.
+        rcvbuf: ``SO_RCVBUF``, the receive buffer in bytes.
+        sndbuf: ``SO_SNDBUF``, the send buffer in bytes.
+        mss: the MSS this end announces; segments it sends use ``min(mss, peer_mss)``.
+        peer_mss: the MSS the peer announced (``TcpConfig.default_mss``, 536,
+            until its SYN says otherwise).
     """
 
     __slots__ = ()

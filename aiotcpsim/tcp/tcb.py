@@ -224,17 +224,27 @@ class Tcb:
         passive: bool = False,
     ) -> None:
         self.owner = owner
+        """The stack that holds the connection (its :class:`~aiotcpsim.Host`)."""
         self.config = config
+        """The host's :class:`~aiotcpsim.TcpConfig` when the connection was made."""
         self.local = local
+        """``(ip, port)`` of this end."""
         self.remote = remote
+        """``(ip, port)`` of the peer."""
         self._lip, self._lport = local
         self._rip, self._rport = remote
         self.iss = iss & MASK
+        """ISS, the initial send sequence number (on the wire, modulo 2**32)."""
         self.irs = 0
+        """IRS, the peer's initial sequence number (0 until its SYN arrives)."""
         # A passive open's child is born in the listener's state (RFC 9293 3.10.7.2).
         self.state = LISTEN if passive else CLOSED
+        """The TCP state, a :class:`~aiotcpsim.State`: ``conn.state is
+        State.ESTABLISHED``; ``str()`` gives the RFC spelling (``"FIN-WAIT-1"``)."""
         self.user: ConnectionUser | None = None
+        """The application side told of progress (an adapter's transport or socket), or None."""
         self.passive = passive
+        """True for a connection a listener accepted, False for one that connected."""
         self._init_options(config)
         # -- errors and the application --
         self.error: int | None = None
@@ -243,7 +253,9 @@ class Tcb:
         """An error not yet reported to the application (``SO_ERROR``)."""
         self._soft_error: int | None = None  # an ICMP error, reported on a timeout
         self.eof_received = False
+        """True once the peer's FIN arrived in order (``recv()`` returns ``b""`` after the data)."""
         self.retransmissions = 0
+        """Segments this end has retransmitted (SYN, data or FIN sent again)."""
         self._closed_by_app = False
         self._notify = 0
         self._want_write = False  # send() found the buffer full: tell when it drains

@@ -166,7 +166,11 @@ def test_same_seed_same_trace_with_faults_on() -> None:
     assert _lifecycle_with_faults(21) != _lifecycle_with_faults(22)
 
 
-@pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("[a-z]*.py")))
+# examples/test_*.py are pytest files (tests/test_examples.py runs them under pytest).
+SCRIPTS = sorted(p.name for p in EXAMPLES.glob("[a-z]*.py") if not p.name.startswith("test_"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
 def test_example_runs(script: str, capsys: pytest.CaptureFixture[str]) -> None:
     old = list(sys.path)
     try:
