@@ -1,0 +1,288 @@
+"""Sockets that libraries create themselves, over the simulated network.
+
+anyio's ``create_tcp_listener`` and hypercorn build a ``socket.socket``, bind
+and listen on it, and only then hand it to the loop (``sock_accept``,
+``create_server(sock=)``) or to trio (``trio.socket.from_stdlib_socket``).
+On both adapters such a socket is simulated from ``bind()`` on: it listens
+from ``listen()`` (a client that connects before the first accept waits in
+the backlog, as on a kernel), answers ``getsockname()`` from the simulation,
+and ``close()`` closes the simulated listener (later connects are refused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+import anyio
+import anyio.abc
+import hypercorn.asyncio
+import hypercorn.trio
+import pytest
+import trio
+import trio.testing
+from hypercorn.config import Config
+
+import aiotcpsim
+from aiotcpsim.asyncio_loop import loop_factory
+from aiotcpsim.trio_net import open_network
+
+BACKENDS = ["asyncio", "trio"]
+
+
+def run_anyio(net: aiotcpsim.Network, backend: str, main: Callable[[], Awaitable[Any]]) -> Any:
+    """``main()`` under anyio on ``backend``, over ``net`` on virtual time."""
+    if backend == "asyncio":
+        return anyio.run(
+            main, backend="asyncio", backend_options={"loop_factory": loop_factory(net)}
+        )
+
+    async def on_trio() -> Any:
+        async with open_network(net):
+            return await main()
+
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    return anyio.run(on_trio, backend="trio", backend_options={"clock": clock})
+
+
+def _network() -> tuple[aiotcpsim.Network, aiotcpsim.Host, aiotcpsim.Host]:
+    net = aiotcpsim.Network(seed=3, delay=0.01)
+    return net, net.add_host("server"), net.add_host("client")
+
+
+# -- anyio --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("local_host", ["server", None])
+def test_anyio_listener_accepts_a_connect_made_before_the_first_accept(
+    backend: str, local_host: str | None
+) -> None:
+    net, server, client = _network()
+
+    async def main() -> tuple[Any, ...]:
+        with server.current():
+            listener = await anyio.create_tcp_listener(local_host=local_host, local_port=8000)
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        with client.current():
+            # connected before anyone accepts: the handshake completes from the backlog
+            stream = await anyio.connect_tcp("server", 8000)
+        async with listener, stream:
+            await stream.send(b"hello")
+            accepted = await listener.listeners[0].accept()
+            async with accepted:
+                got = await accepted.receive()
+                peer = accepted.extra(anyio.abc.SocketAttribute.remote_address)
+                await accepted.send(got.upper())
+                reply = await stream.receive()
+        return port, got, reply, peer[0]
+
+    assert run_anyio(net, backend, main) == (8000, b"hello", b"HELLO", client.ip)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_anyio_listener_closed_refuses_later_connects(backend: str) -> None:
+    net, server, client = _network()
+
+    async def main() -> tuple[str, int | None]:
+        with server.current():
+            listener = await anyio.create_tcp_listener(local_host="server", local_port=8000)
+        with client.current():
+            stream = await anyio.connect_tcp("server", 8000)
+        await stream.aclose()
+        await listener.aclose()
+        with client.current():
+            try:
+                await anyio.connect_tcp("server", 8000)
+            except OSError as exc:  # anyio's, caused by the connect's own error
+                cause = exc.__cause__
+                assert isinstance(cause, OSError)
+                return type(cause).__name__, cause.errno
+        return "connected", None
+
+    assert run_anyio(net, backend, main) == ("ConnectionRefusedError", errno.ECONNREFUSED)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_anyio_serve_on_an_ephemeral_port(backend: str) -> None:
+    net, server, client = _network()
+
+    async def main() -> bytes:
+        with server.current():
+            listener = await anyio.create_tcp_listener(local_host="server")
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        assert port != 0
+
+        async def handle(stream: anyio.abc.SocketStream) -> None:
+            async with stream:
+                await stream.send(await stream.receive() * 2)
+
+        async with listener, anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, handle)
+            with client.current():
+                async with await anyio.connect_tcp("server", port) as stream:
+                    await stream.send(b"ab")
+                    got = await stream.receive()
+            tg.cancel_scope.cancel()
+        return got
+
+    assert run_anyio(net, backend, main) == b"abab"
+
+
+# -- the socket object itself ---------------------------------------------------------------
+
+
+def test_a_socket_bound_in_a_simulation_binds_on_the_simulated_host() -> None:
+    net, server, client = _network()
+
+    async def main() -> list[Any]:
+        seen: list[Any] = []
+        with server.current(), socket.socket() as listening:
+            listening.bind(("server", 0))  # a simulated name: the kernel knows no "server"
+            port = listening.getsockname()[1]
+            seen.append(listening.getsockname() == (server.ip, port))
+            listening.listen(1)
+            seen.append(listening.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
+        seen.append(listening.fileno())
+        with client.current():
+            try:
+                await asyncio.open_connection("server", port)
+            except OSError as exc:
+                seen.append(exc.errno)
+        return seen
+
+    with asyncio.Runner(loop_factory=loop_factory(net)) as runner:
+        assert runner.run(main()) == [True, 1, -1, errno.ECONNREFUSED]
+
+
+def test_a_kernel_socket_outside_a_simulation_stays_a_kernel_socket() -> None:
+    net, _, _ = _network()
+    with asyncio.Runner(loop_factory=loop_factory(net)):
+        pass  # a simulation came and went
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            conn, _ = sock.accept()
+            conn.close()
+            assert c.getpeername() == ("127.0.0.1", port)
+
+
+def test_trio_from_stdlib_socket_is_simulated() -> None:
+    net, server, client = _network()
+
+    async def main() -> bytes:
+        async with open_network(net):
+            with server.current():
+                raw = socket.socket()
+                raw.bind(("server", 8000))
+                raw.listen()
+                listener = trio.SocketListener(trio.socket.from_stdlib_socket(raw))
+            with client.current():
+                stream = await trio.open_tcp_stream("server", 8000)
+            accepted = await listener.accept()
+            await stream.send_all(b"x")
+            got = await accepted.receive_some()
+            await accepted.aclose()
+            await stream.aclose()
+            await listener.aclose()
+            assert raw.fileno() == -1  # closing the trio socket closed the one it wraps
+            with client.current(), pytest.raises(OSError, match="all attempts") as info:
+                await trio.open_tcp_stream("server", 8000)
+            cause = info.value.__cause__
+            assert isinstance(cause, ExceptionGroup)
+            assert [type(e) for e in cause.exceptions] == [ConnectionRefusedError]
+            return got
+
+    assert trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0)) == b"x"
+
+
+# -- hypercorn ----------------------------------------------------------------------------------
+
+
+async def _asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    body = f"hello {scope['path']}".encode()
+    headers = [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+_REQUEST = b"GET /world HTTP/1.1\r\nHost: server\r\nConnection: close\r\n\r\n"
+
+
+def test_hypercorn_on_asyncio_serves_over_the_simulation() -> None:
+    net, server, client = _network()
+
+    async def main() -> bytes:
+        config = Config()
+        config.bind = ["server:8000"]
+        config.accesslog = None
+        stop = asyncio.Event()
+        with server.current():
+            serving = asyncio.create_task(
+                hypercorn.asyncio.serve(_asgi_app, config, shutdown_trigger=stop.wait)
+            )
+        with client.current():
+            for _ in range(100):  # until hypercorn listens
+                try:
+                    reader, writer = await asyncio.open_connection("server", 8000)
+                    break
+                except ConnectionRefusedError:
+                    await asyncio.sleep(0.1)
+            writer.write(_REQUEST)
+            response = await reader.read()
+            writer.close()
+        stop.set()
+        await serving
+        return response
+
+    with asyncio.Runner(loop_factory=loop_factory(net)) as runner:
+        response = runner.run(main())
+    assert response.startswith(b"HTTP/1.1 200")
+    assert response.endswith(b"hello /world")
+
+
+def test_hypercorn_on_trio_serves_over_the_simulation() -> None:
+    net, server, client = _network()
+
+    async def main() -> bytes:
+        config = Config()
+        config.bind = ["server:8000"]
+        config.accesslog = None
+        stop = trio.Event()
+        async with open_network(net), trio.open_nursery() as nursery:
+            with server.current():
+                nursery.start_soon(
+                    partial(hypercorn.trio.serve, _asgi_app, config, shutdown_trigger=stop.wait)
+                )
+            with client.current():
+                for _ in range(100):  # until hypercorn listens
+                    try:
+                        stream = await trio.open_tcp_stream("server", 8000)
+                        break
+                    except OSError:
+                        await trio.sleep(0.1)
+                await stream.send_all(_REQUEST)
+                response = b""
+                while chunk := await stream.receive_some():
+                    response += chunk
+                await stream.aclose()
+            stop.set()
+        return response
+
+    response = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert response.startswith(b"HTTP/1.1 200")
+    assert response.endswith(b"hello /world")
