@@ -166,7 +166,7 @@ def _new_standin(real: socket.socket) -> Any:
     """A stand-in from the provider of the simulation running here, or None."""
     if real.type != socket.SOCK_STREAM or real.family not in (socket.AF_INET, socket.AF_INET6):
         return None
-    for provider in reversed(_providers):
+    for provider in reversed(tuple(_providers)):  # another thread may (de)activate
         standin = provider(real)
         if standin is not None:
             return standin

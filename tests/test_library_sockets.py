@@ -133,7 +133,127 @@ def test_anyio_serve_on_an_ephemeral_port(backend: str) -> None:
     assert run_anyio(net, backend, main) == b"abab"
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_anyio_listener_backlog_as_linux(backend: str) -> None:
+    """listen(1): two handshakes complete into the accept queue (backlog + 1,
+    Linux's sk_acceptq_is_full), the third SYN is dropped and retried 1 s later,
+    when an accept has made room."""
+    net, server, client = _network()
+
+    async def main() -> list[float]:
+        with server.current():
+            listener = await anyio.create_tcp_listener(
+                local_host="server", local_port=8000, backlog=1
+            )
+        streams: list[anyio.abc.SocketStream] = []
+        connected: list[float] = []
+
+        async def connect() -> None:
+            with client.current():
+                streams.append(await anyio.connect_tcp("server", 8000))
+            connected.append(anyio.current_time())
+
+        async with listener:
+            async with anyio.create_task_group() as tg:
+                for _ in range(3):
+                    tg.start_soon(connect)
+                    await anyio.sleep(0.1)
+                await anyio.sleep(0.5)
+                assert len(connected) == 2  # the third waits for room
+                accepted = await listener.listeners[0].accept()
+            await accepted.aclose()
+        for stream in streams:
+            await stream.aclose()
+        return connected
+
+    connected = run_anyio(net, backend, main)
+    assert [round(t, 1) for t in connected[:2]] == [0.0, 0.1]
+    assert 1.2 < connected[2] < 1.3  # the third SYN's retransmission, 1 s after the first
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_anyio_listeners_same_seed_same_trace(backend: str) -> None:
+    """Several listeners bound on ephemeral ports by concurrent tasks, several
+    clients: the run is the same, to the segment, from the same seed."""
+
+    def one_run() -> str:
+        net, server, client = _network()
+
+        async def main() -> None:
+            async def serve_one() -> None:
+                with server.current():
+                    listener = await anyio.create_tcp_listener(local_host="server")
+                port = listener.extra(anyio.abc.SocketAttribute.local_port)
+                with client.current():
+                    stream = await anyio.connect_tcp("server", port)
+                async with listener, stream:
+                    accepted = await listener.listeners[0].accept()
+                    async with accepted:
+                        await stream.send(b"x" * 3000)
+                        await accepted.receive()
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(4):
+                    tg.start_soon(serve_one)
+
+        run_anyio(net, backend, main)
+        return net.trace.digest()
+
+    assert one_run() == one_run()
+
+
 # -- the socket object itself ---------------------------------------------------------------
+
+
+def test_listen_without_bind_binds_an_ephemeral_port() -> None:
+    net, server, client = _network()
+
+    async def main() -> tuple[str, bool, bytes]:
+        loop = asyncio.get_running_loop()
+        with server.current(), socket.socket() as listening:
+            listening.listen()
+            ip, port = listening.getsockname()
+            with client.current():
+                _, writer = await asyncio.open_connection("server", port)
+            conn, _ = await loop.sock_accept(listening)
+            writer.write(b"hi")
+            with conn:
+                got = await loop.sock_recv(conn, 10)
+            writer.close()
+        return ip, port != 0, got
+
+    with asyncio.Runner(loop_factory=loop_factory(net)) as runner:
+        assert runner.run(main()) == ("0.0.0.0", True, b"hi")
+
+
+def test_closing_a_socket_bound_before_the_simulation_closes_its_listener() -> None:
+    """A socket bound on the kernel before the loop runs stands for a listener
+    opened on its port when it is handed to the loop (not before: the
+    simulation never saw its listen()); close() on it closes that listener."""
+    net = aiotcpsim.Network(seed=3)
+    listening = socket.socket()
+    listening.setblocking(False)
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()
+    port = listening.getsockname()[1]
+
+    async def main() -> tuple[str, int | None]:
+        loop = asyncio.get_running_loop()
+        accepting = asyncio.create_task(loop.sock_accept(listening))
+        await asyncio.sleep(0)  # handed to the loop: listening from here on
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        conn, _ = await accepting
+        conn.close()
+        writer.close()
+        listening.close()
+        try:
+            await asyncio.open_connection("127.0.0.1", port)
+        except OSError as exc:
+            return type(exc).__name__, exc.errno
+        return "connected", None
+
+    with asyncio.Runner(loop_factory=loop_factory(net)) as runner:
+        assert runner.run(main()) == ("ConnectionRefusedError", errno.ECONNREFUSED)
 
 
 def test_a_socket_bound_in_a_simulation_binds_on_the_simulated_host() -> None:

@@ -31,6 +31,7 @@ import errno
 import operator
 import os
 import socket as _stdlib_socket
+import zlib
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
 
@@ -284,14 +285,16 @@ class SimSocket(trio.socket.SocketType):
         synchronous.  Errors as the socket module's."""
         self._check_open()
         ip, port = bind_target(self._driver.network, address)
-        self._bind(ip, port)
+        self._bind(ip, port, now=True)
 
-    def _bind(self, ip: str, port: int) -> None:
+    def _bind(self, ip: str, port: int, *, now: bool = False) -> None:
         self._check_open()
         if self._bound is not None or self._conn is not None:
             raise os_error(errno.EINVAL)
         host = self._host
         check_local_address(host, ip)
+        if port == 0 and now:
+            port = self._keyed_ephemeral_port(ip)
         listener = host.bind(
             port,
             reuse_address=self._options.reuse_address,
@@ -313,6 +316,24 @@ class SimSocket(trio.socket.SocketType):
         """Take over the options a library set on its own kernel socket."""
         self._options.copy_from(real)
 
+    def _keyed_ephemeral_port(self, ip: str) -> int:
+        """The ephemeral port of a bind made at once, outside the driver's
+        canonical order (a synchronous ``bind``/``listen`` in a task): drawn
+        from this socket's canonical key, not from the network's RNG, whose
+        draws follow the order trio happens to run tasks in."""
+        low, high = self._host.config.ephemeral_ports
+        span = high - low + 1
+        start = zlib.crc32(repr(self.key).encode())
+        reuse = self._options.reuse_address
+        for i in range(span):
+            port = low + (start + i) % span
+            try:
+                self._host.check_bind(port, reuse, ip)
+            except OSError:
+                continue
+            return port
+        raise os_error(errno.EADDRINUSE, "Address already in use")
+
     def own_real_socket(self, real: _stdlib_socket.socket) -> None:
         """Close the ``socket.socket`` ``real`` along with this one, as trio's own
         socket object closes the socket it wraps (``from_stdlib_socket``)."""
@@ -325,10 +346,7 @@ class SimSocket(trio.socket.SocketType):
         self._listening = True
         if self._bound is None:
             # listen() on an unbound socket binds an ephemeral port (as the kernel).
-            listener = self._host.bind(0)
-            listener.user = self
-            self._listener = listener
-            self._bound = ("0.0.0.0", listener.port)
+            self._bind("0.0.0.0", 0, now=True)
         bound = self._listener
         assert bound is not None
 
