@@ -293,6 +293,42 @@ def test_a_kernel_socket_outside_a_simulation_stays_a_kernel_socket() -> None:
             assert c.getpeername() == ("127.0.0.1", port)
 
 
+def test_a_socket_bound_on_an_installed_loop_is_simulated() -> None:
+    """Real-time mode: a stock loop routed by install() simulates them too, until
+    uninstall."""
+    from aiotcpsim.asyncio_loop import attach, install
+
+    net = aiotcpsim.Network(seed=3)
+    server = net.add_host("server")
+
+    async def main() -> tuple[bytes, str]:
+        loop = asyncio.get_running_loop()
+        with attach(loop, net):
+            uninstall = install(loop, net)
+            try:
+                with socket.socket() as listening:
+                    listening.setblocking(False)
+                    listening.bind(("localhost", 0))
+                    listening.listen()
+                    port = listening.getsockname()[1]
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    conn, _ = await loop.sock_accept(listening)
+                    with conn:
+                        await loop.sock_sendall(conn, b"over the simulation")
+                        got = await reader.read(100)
+                    writer.close()
+            finally:
+                uninstall()
+        with socket.socket() as after, server.current():  # uninstalled: the kernel's again
+            try:
+                after.bind((server.ip, 0))  # the simulated host's address
+            except OSError as exc:
+                return got, errno.errorcode[exc.errno or 0]
+            return got, "simulated"
+
+    assert asyncio.run(main()) == (b"over the simulation", "EADDRNOTAVAIL")
+
+
 def test_trio_from_stdlib_socket_is_simulated() -> None:
     net, server, client = _network()
 
