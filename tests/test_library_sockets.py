@@ -279,6 +279,37 @@ def test_a_socket_bound_in_a_simulation_binds_on_the_simulated_host() -> None:
         assert runner.run(main()) == [True, 1, -1, errno.ECONNREFUSED]
 
 
+@pytest.mark.parametrize("v6only", [0, 1])
+def test_a_dual_stack_socket_carries_ipv4(v6only: int) -> None:
+    """hypercorn's ``[::]:8000``, anyio's dual-stack wildcard: an AF_INET6 socket
+    bound to ``::`` with IPV6_V6ONLY off accepts IPv4 connections, and reads its
+    address back in the AF_INET6 form; with IPV6_V6ONLY on it takes no IPv4 --
+    it is not simulated (the simulation is IPv4 only) and stays the kernel's."""
+    net, server, client = _network()
+
+    async def main() -> tuple[Any, Any]:
+        loop = asyncio.get_running_loop()
+        with server.current(), socket.socket(socket.AF_INET6) as listening:
+            listening.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+            listening.bind(("::", 0))
+            listening.listen()
+            name = listening.getsockname()
+            with client.current():
+                try:
+                    _, writer = await asyncio.open_connection("server", name[1])
+                except OSError as exc:
+                    return name, errno.errorcode[exc.errno or 0]
+            conn, peer = await loop.sock_accept(listening)
+            conn.close()
+            writer.close()
+        return name, peer[0]
+
+    with asyncio.Runner(loop_factory=loop_factory(net)) as runner:
+        name, outcome = runner.run(main())
+    assert (name[0], name[2:]) == ("::", (0, 0))
+    assert outcome == ("ECONNREFUSED" if v6only else client.ip)
+
+
 def test_a_kernel_socket_outside_a_simulation_stays_a_kernel_socket() -> None:
     net, _, _ = _network()
     with asyncio.Runner(loop_factory=loop_factory(net)):
