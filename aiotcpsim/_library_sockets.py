@@ -121,8 +121,9 @@ def forget(real: socket.socket) -> Any:
 
 _lock = threading.Lock()
 _providers: list[Provider] = []
-# (owner, attribute) -> [count, original value] of the attributes replaced now.
-_patched: dict[tuple[int, str], tuple[Any, list[Any]]] = {}
+# (id(owner), attribute) -> [activations using it, the value it replaced].
+_patched: dict[tuple[int, str], list[Any]] = {}
+_ABSENT = object()  # the attribute was inherited, not set on the owner
 
 
 def activate(
@@ -137,9 +138,9 @@ def activate(
         for owner, name, value in every:
             key = (id(owner), name)
             if key in _patched:
-                _patched[key][1][0] += 1
+                _patched[key][0] += 1
             else:
-                _patched[key] = (owner, [1, owner.__dict__.get(name, _ABSENT)])
+                _patched[key] = [1, owner.__dict__.get(name, _ABSENT)]
                 setattr(owner, name, value)
 
     def deactivate() -> None:
@@ -147,25 +148,29 @@ def activate(
             _providers.remove(provider)
             for owner, name, _ in every:
                 key = (id(owner), name)
-                count = _patched[key][1]
-                count[0] -= 1
-                if count[0] == 0:
+                entry = _patched[key]
+                entry[0] -= 1
+                if entry[0] == 0:
                     del _patched[key]
-                    if count[1] is _ABSENT:
+                    if entry[1] is _ABSENT:
                         delattr(owner, name)
                     else:
-                        setattr(owner, name, count[1])
+                        setattr(owner, name, entry[1])
 
     return deactivate
 
 
-_ABSENT = object()
-
-
 def _new_standin(real: socket.socket) -> Any:
-    """A stand-in from the provider of the simulation running here, or None."""
+    """A stand-in from the provider of the simulation running here, or None.
+    A socket the kernel has bound already (before the simulation ran) stays
+    the kernel's."""
     if real.type != socket.SOCK_STREAM or real.family not in (socket.AF_INET, socket.AF_INET6):
         return None
+    try:
+        if _ss.getsockname(real)[1] != 0:
+            return None
+    except OSError:
+        return None  # closed: the kernel's error
     for provider in reversed(tuple(_providers)):  # another thread may (de)activate
         standin = provider(real)
         if standin is not None:
@@ -209,8 +214,8 @@ def _as_family(real: socket.socket, address: tuple[str, int]) -> Any:
 
 # -- the methods of socket.socket while a simulation is active ----------------------------
 
-_kernel = socket.socket  # the originals, looked up on the C base class
-_ss: Any = socket.socket.__mro__[1]
+_kernel = socket.socket  # the class whose methods are replaced
+_ss: Any = socket.socket.__mro__[1]  # _socket.socket: the kernel's own methods
 
 
 def _bind(self: socket.socket, address: Any) -> None:

@@ -310,6 +310,23 @@ def test_a_dual_stack_socket_carries_ipv4(v6only: int) -> None:
     assert outcome == ("ECONNREFUSED" if v6only else client.ip)
 
 
+def test_a_socket_the_kernel_bound_before_the_simulation_listens_on_the_kernel() -> None:
+    net = aiotcpsim.Network(seed=3)
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+
+        async def main() -> tuple[str, int]:
+            bound.listen()  # inside the simulation, but bound on the kernel before
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                conn, _ = bound.accept()
+                conn.close()
+                return c.getpeername()  # type: ignore[no-any-return]
+
+        with asyncio.Runner(loop_factory=loop_factory(net)) as runner:
+            assert runner.run(main()) == ("127.0.0.1", port)
+
+
 def test_a_kernel_socket_outside_a_simulation_stays_a_kernel_socket() -> None:
     net, _, _ = _network()
     with asyncio.Runner(loop_factory=loop_factory(net)):
