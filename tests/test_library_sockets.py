@@ -202,6 +202,58 @@ def test_anyio_listeners_same_seed_same_trace(backend: str) -> None:
     assert one_run() == one_run()
 
 
+# -- anyio: the kernel on loopback as the reference ------------------------------------------
+
+
+async def _listener_lifecycle() -> list[Any]:
+    """anyio's listener on 127.0.0.1: a client connected before the first
+    accept, one still queued when the listener closes, one after."""
+    seen: list[Any] = []
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", backlog=8)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    seen.append(("address", listener.extra(anyio.abc.SocketAttribute.local_address)[0]))
+    first = await anyio.connect_tcp("127.0.0.1", port)
+    await first.send(b"early")
+    accepted = await listener.listeners[0].accept()
+    seen.append(("accepted", await accepted.receive()))
+    peer = accepted.extra(anyio.abc.SocketAttribute.remote_address)
+    seen.append(("peer", peer == first.extra(anyio.abc.SocketAttribute.local_address)))
+    queued = await anyio.connect_tcp("127.0.0.1", port)
+    await listener.aclose()
+    try:
+        seen.append(("queued", await queued.receive()))
+    except anyio.BrokenResourceError as exc:
+        seen.append(("queued", type(exc.__cause__).__name__))
+    try:
+        await anyio.connect_tcp("127.0.0.1", port)
+    except OSError as exc:
+        seen.append(("after close", type(exc.__cause__).__name__))
+    for stream in (first, accepted, queued):
+        await stream.aclose()
+    return seen
+
+
+@pytest.mark.parametrize("where", ["kernel", "sim"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_anyio_listener_lifecycle_as_on_the_kernel(backend: str, where: str) -> None:
+    if where == "sim":
+        seen = run_anyio(aiotcpsim.Network(seed=4), backend, _listener_lifecycle)
+    else:
+
+        async def bounded() -> list[Any]:
+            with anyio.fail_after(5):
+                return await _listener_lifecycle()
+
+        seen = anyio.run(bounded, backend=backend)
+    assert seen == [
+        ("address", "127.0.0.1"),
+        ("accepted", b"early"),
+        ("peer", True),
+        ("queued", "ConnectionResetError"),
+        ("after close", "ConnectionRefusedError"),
+    ]
+
+
 # -- the socket object itself ---------------------------------------------------------------
 
 
