@@ -36,18 +36,28 @@ calls :func:`activate` for it), the methods above are replaced on the
 ``socket.socket`` class -- a plain Python class -- by functions that look the
 socket up in the registry (:func:`register`, :func:`lookup`) and otherwise call
 the original, and each adapter's extra patches (trio's ``from_stdlib_socket``)
-are in place; when the last one ends, the originals come back.  A socket
-made outside a simulation (another thread, before or after the run), one of
-another family or type (AF_UNIX, UDP, AF_INET6 bound to an IPv6 address), and every other method
-(``fileno``, ``setblocking``, ``send``/``recv``) stay the kernel's, untouched.
+are in place; when the last one ends, the originals come back.  Stay the
+kernel's, untouched: a socket made or bound outside a simulation (another
+thread, before the run: ``listen()`` on a socket the kernel bound before
+listens on the kernel), one of another family or type (AF_UNIX, UDP, AF_INET6
+bound to an IPv6 address or with ``IPV6_V6ONLY`` on), and every other method
+(``fileno``, ``setblocking``, ``send``/``recv``).
 
-Not simulated on the socket object itself: ``connect()``, ``connect_ex()`` and
-``accept()`` on a stand-in raise ``EOPNOTSUPP`` naming the call to use instead
-(``loop.sock_connect``/``loop.sock_accept``, or the socket wrapped by trio): a
-blocking call would stop the thread that moves the virtual clock, and a
-non-blocking one would need the kernel descriptor's readiness, which does
-not follow the simulation.  No asyncio and no trio here: the adapters
-provide the stand-ins (:class:`Provider`).
+Not simulated:
+
+* ``connect()``, ``connect_ex()`` and ``accept()`` on a stand-in raise
+  ``EOPNOTSUPP`` naming the call to use instead (``loop.sock_connect``/
+  ``loop.sock_accept``, or the socket wrapped by trio): a blocking call would
+  stop the thread that moves the virtual clock, and a non-blocking one would
+  need the kernel descriptor's readiness, which does not follow the simulation;
+* a stand-in closed while no simulation runs in its thread (after the loop
+  stopped), or never closed and garbage-collected, leaves its simulated socket
+  open: close it inside the run, as a kernel socket left open warns anyway;
+* ``shutdown()`` on a listening stand-in raises ``ENOTCONN`` (Linux's
+  ``SHUT_RD`` stops the listener); an AF_INET6 stand-in's accepted peers are
+  IPv4 pairs, not IPv4-mapped 4-tuples.
+
+No asyncio and no trio here: the adapters provide the stand-ins (:class:`Provider`).
 """
 
 from __future__ import annotations
