@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from . import Connection, Host
+    from . import Connection, Host, Network
 
 __all__ = [
     "KEEPALIVE",
@@ -29,6 +29,7 @@ __all__ = [
     "NODELAY",
     "REUSEADDR",
     "SocketOptions",
+    "bind_target",
     "check_local_address",
     "fresh_kernel_options",
     "is_ipv4",
@@ -71,6 +72,34 @@ def check_local_address(host: Host, ip: str) -> None:
     if ip in ("0.0.0.0", "", host.ip) or ip.startswith("127."):
         return
     raise os_error(errno.EADDRNOTAVAIL)
+
+
+def bind_target(network: Network, address: Any, call: str = "bind") -> tuple[str, int]:
+    """The ``(ip, port)`` an AF_INET ``address`` names on ``network``, checked as
+    the socket module does: the pair's shape, the name resolved (``""`` is the
+    wildcard ``0.0.0.0``), then the port range.
+
+    Raises:
+        TypeError: not a ``(host, port)`` pair, a host that is not a string, a port
+            that is not an int.
+        socket.gaierror: a name no host of ``network`` has.
+        OverflowError: a port outside 0..65535.
+    """
+    if not isinstance(address, tuple):
+        raise TypeError(f"AF_INET address must be tuple, not {type(address).__name__}")
+    if len(address) != 2:
+        raise TypeError("AF_INET address must be a pair (host, port)")
+    host, port = address
+    if isinstance(host, (bytes, bytearray)):
+        host = bytes(host).decode("ascii")
+    if not isinstance(host, str):
+        raise TypeError(f"str, bytes or bytearray expected, not {type(host).__name__}")
+    if not isinstance(port, int):
+        raise TypeError(f"'{type(port).__name__}' object cannot be interpreted as an integer")
+    ip = "0.0.0.0" if host == "" else parse_ipv4(host) or network.resolve(host)
+    if not 0 <= port <= 65535:
+        raise OverflowError(f"{call}(): port must be 0-65535.")
+    return ip, port
 
 
 # -- options -------------------------------------------------------------------------------

@@ -352,10 +352,18 @@ async def sock_connect(
     sim = lookup_real_socket(sock)
     if sim is not None and sim.conn is not None:
         raise os_error(errno.EISCONN)
+    local_ip: str | None = None
+    local_port = 0
     if sim is None:
         sim = SimSocket(network, host, clock=clock_for(loop, network))
         if isinstance(sock, socket.socket):
             sim.copy_options_from(sock)
-    sim = await _connect(loop, network, host, target, sim=sim)
+    else:
+        # A socket bound before connect(): its address becomes the local one.
+        host = sim.host
+        local_ip, local_port = sim.release_bind()
+    sim = await _connect(
+        loop, network, host, target, sim=sim, local_port=local_port, local_ip=local_ip
+    )
     if isinstance(sock, socket.socket):
         register_real_socket(sock, sim)

@@ -15,6 +15,9 @@ ways of routing a loop use it: the virtual-time loop through
 * ``sock_recv``, ``sock_recv_into``, ``sock_sendall``: see ``_sockcalls.py``;
   a real socket that was never registered goes to the stock loop.
 * UDP and Unix sockets raise :class:`NotImplementedError`.
+* A ``socket.socket`` that the application or a library binds or listens on
+  while such a loop runs in the thread is simulated from then on
+  (:func:`standin_for`, see ``aiotcpsim._library_sockets``).
 
 A route is a plain function ``(loop, network, stock, *args, **kwargs)`` that
 returns the awaitable doing the call; the loop method awaits it.
@@ -24,10 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
+from .._library_sockets import activate
 from ._connect import create_connection, sock_connect
+from ._driver import clock_for
 from ._resolve import getaddrinfo, getnameinfo
 from ._serve import connect_accepted_socket, create_server, sock_accept
 from ._sockcalls import sock_recv, sock_recv_into, sock_sendall
@@ -36,7 +42,7 @@ from ._socket import SimSocket, lookup_real_socket, unsupported
 if TYPE_CHECKING:
     from .. import Network
 
-__all__ = ["ROUTES", "NetworkLoopMixin", "install"]
+__all__ = ["ROUTES", "NetworkLoopMixin", "install", "standin_for"]
 
 _Loop = asyncio.AbstractEventLoop
 Route = Callable[..., Awaitable[Any]]
@@ -177,6 +183,14 @@ class NetworkLoopMixin:
         create_unix_connection = _loop_method("create_unix_connection")
         create_unix_server = _loop_method("create_unix_server")
 
+    def run_forever(self) -> None:
+        # While the loop runs, sockets libraries bind in its thread are simulated.
+        deactivate = activate(standin_for)
+        try:
+            super().run_forever()  # type: ignore[misc]
+        finally:
+            deactivate()
+
     def _stop_serving(self, sock: Any) -> None:
         # The stock Server calls this; a SimServer closes its own listeners.
         if isinstance(sock, SimSocket):
@@ -215,7 +229,13 @@ def install(loop: asyncio.AbstractEventLoop, network: Network) -> Callable[[], N
             f"cannot install simulated TCP methods on {loop!r}: it takes no instance attributes"
         ) from None
 
+    _installed[loop] = network
+    deactivate = activate(standin_for)
+
     def uninstall() -> None:
+        deactivate()
+        if _installed.get(loop) is network:
+            del _installed[loop]
         for name, old in saved.items():
             if old is None:
                 loop.__dict__.pop(name, None)
@@ -223,3 +243,27 @@ def install(loop: asyncio.AbstractEventLoop, network: Network) -> Callable[[], N
                 setattr(loop, name, old)
 
     return uninstall
+
+
+# -- sockets that libraries create themselves ----------------------------------------------
+
+_installed: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Network] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def standin_for(real: socket.socket) -> SimSocket | None:
+    """The SimSocket a ``socket.socket`` bound now stands for: one on the current
+    host of the network of the loop running in this thread, if that loop is
+    routed (a virtual-time loop, or a loop given to :func:`install`); else None.
+    It takes over the options set on ``real``."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    network = loop.network if isinstance(loop, NetworkLoopMixin) else _installed.get(loop)
+    if network is None:
+        return None
+    sim = SimSocket(network, network.current_host(), clock=clock_for(loop, network))
+    sim.copy_options_from(real)
+    return sim

@@ -7,9 +7,11 @@ of hosts, port 0, ``backlog``, ``ssl``, ``start_serving``, ``sock=``;
 ``reuse_port`` is accepted and ignored) and listens from ``start_serving``:
 before that, a connection is refused, as with asyncio's own servers, whose
 ``Server`` calls ``listen()`` there.  The bind errors and their messages are
-those of the stock loop of the running Python.  A real, bound socket handed
-to the loop (``create_server(sock=)``, ``sock_accept``) stands for a simulated
-listener on its bound port, opened at its first use (:func:`listen_on_real_socket`).
+those of the stock loop of the running Python.  A ``socket.socket`` handed
+to the loop (``create_server(sock=)``, ``sock_accept``) stands for the simulated
+socket it was bound or listened on in the simulation; one bound on the
+kernel before the simulation ran, for a listener opened on its bound port at
+its first use (:func:`listen_on_real_socket`).
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ _PY313 = sys.version_info >= (3, 13)
 def listen_on_real_socket(
     loop: asyncio.AbstractEventLoop, network: Network, real: Any, backlog: int = 100
 ) -> SimSocket:
-    """The simulated listener standing for a real, bound socket (opened on first use)."""
+    """The simulated listener standing for a real socket: the one it was bound or
+    listened on inside the simulation (``aiotcpsim._library_sockets``), else --
+    a socket bound on the kernel before the simulation ran -- one opened now
+    on its bound port."""
     sim = lookup_real_socket(real)
     if sim is not None:
         if sim.listener is None:
@@ -210,6 +215,8 @@ async def sock_accept(
     sim = listen_on_real_socket(loop, network, sock)
     listener = sim.listener
     assert listener is not None
+    if not listener.listening:
+        raise os_error(errno.EINVAL)  # accept(2) on a socket bound, not listening
     while True:
         sim.clock.present()
         conn = listener.accept()

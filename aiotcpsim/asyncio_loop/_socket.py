@@ -25,24 +25,27 @@ answers (``family``, ``type``, ``proto``, ``getsockname``, ``getpeername``,
 Real sockets
     Libraries that build sockets themselves (aiohttp through aiohappyeyeballs:
     ``socket.socket()`` + ``loop.sock_connect`` + ``create_connection(sock=)``;
-    a server handing a bound socket to ``create_server(sock=)``) pass a real
-    ``socket.socket`` to the loop.  The loop keeps a registry from that socket
-    object (weakly, by identity, checked against its current ``fileno()``) to the
-    SimSocket standing for it.  The kernel socket itself stays unconnected; only
-    its bound port is read, for listening sockets, so that the port a library
-    reads back from its own socket is the one clients reach in the simulation.
+    anyio and hypercorn: ``bind`` + ``listen`` + ``sock_accept`` or
+    ``create_server(sock=)``) pass a real ``socket.socket`` to the loop.  The
+    registry of ``aiotcpsim._library_sockets`` maps that socket object to the
+    SimSocket standing for it: made when the socket is bound or listened on
+    while the loop runs (:meth:`SimSocket.bind_address`, :meth:`SimSocket.listen`),
+    or when ``sock_connect`` connects it; a socket bound on the kernel before
+    the loop ran stands for a listener opened on its port when it is handed
+    over (``_serve.listen_on_real_socket``).  The kernel socket itself stays
+    unbound and unconnected.
 """
 
 from __future__ import annotations
 
 import errno
 import socket
-import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import State
+from .._library_sockets import forget, lookup, register
 from .._readiness import ReadinessFd, poll_readable
-from .._sockets import NODELAY, SocketOptions, os_error
+from .._sockets import NODELAY, SocketOptions, bind_target, check_local_address, os_error
 from ._driver import NetworkClock
 
 if TYPE_CHECKING:
@@ -221,6 +224,60 @@ class SimSocket:
             raise os_error(errno.ENOTCONN)
         return (conn.remote[0], conn.remote[1])
 
+    def bind_address(self, address: Any) -> None:
+        """``bind(address)`` of the kernel socket standing for this one: bound on
+        the simulated host at once, not listening yet.
+
+        Raises:
+            OSError: ``EINVAL`` (already bound or connected), ``EADDRINUSE``,
+                ``EADDRNOTAVAIL``; see also ``aiotcpsim._sockets.bind_target``.
+        """
+        if self._closed:
+            raise os_error(errno.EBADF)
+        ip, port = bind_target(self.network, address)
+        if self.conn is not None or self.listener is not None:
+            raise os_error(errno.EINVAL)
+        check_local_address(self.host, ip)
+        self.clock.present()
+        self._take_listener(self.host.bind(port, reuse_address=self._options.reuse_address, ip=ip))
+
+    def listen(self, backlog: int) -> None:
+        """``listen(backlog)``: the simulated listener accepts handshakes from now
+        on (an unbound socket first binds an ephemeral port, as the kernel does)."""
+        if self._closed:
+            raise os_error(errno.EBADF)
+        if self.conn is not None:
+            raise os_error(errno.EINVAL)
+        self.clock.present()
+        if self.listener is None:
+            self._take_listener(
+                self.host.bind(0, reuse_address=self._options.reuse_address, ip="0.0.0.0")
+            )
+        assert self.listener is not None
+        self.listener.listen(max(0, backlog))
+
+    def _take_listener(self, listener: Listener) -> None:
+        self.listener = listener
+        listener.user = self
+
+    def release_bind(self) -> tuple[str | None, int]:
+        """Give up a bound, not listening socket's port for a connect from it:
+        ``(local ip or None for any, local port)``; ``(None, 0)`` when unbound.
+
+        Raises:
+            OSError: ``EINVAL``, the socket listens.
+        """
+        listener = self.listener
+        if listener is None:
+            return None, 0
+        if listener.listening:
+            raise os_error(errno.EINVAL)
+        self.listener = None
+        listener.user = None
+        listener.close()
+        ip = None if listener.bound_ip == "0.0.0.0" else listener.bound_ip
+        return ip, listener.port
+
     def setsockopt(self, level: int, optname: int, value: Any, optlen: int | None = None) -> None:
         if self._closed:
             raise os_error(errno.EBADF)
@@ -236,8 +293,11 @@ class SimSocket:
         if self._closed:
             raise os_error(errno.EBADF)
         return self._options.get(
-            level, optname, buflen, conn=self.conn, listening=self.listener is not None
+            level, optname, buflen, conn=self.conn, listening=self._listening()
         )
+
+    def _listening(self) -> bool:
+        return self.listener is not None and self.listener.listening
 
     def _apply_options(self) -> None:
         if self.conn is not None:
@@ -296,8 +356,14 @@ class SimSocket:
             self._fd = None
         if self._real is not None:
             real, self._real = self._real, None
-            _registry.pop(real, None)
+            forget(real)
             real.close()
+
+    def __enter__(self) -> SimSocket:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def detach(self) -> int:
         raise os_error(errno.EOPNOTSUPP, "a simulated socket has no kernel descriptor to detach")
@@ -314,7 +380,7 @@ class SimSocket:
         if self.conn is not None:
             parts.append(f"raddr={self.conn.remote}")
             parts.append(f"state={self.conn.state}")
-        elif self.listener is not None:
+        elif self._listening():
             parts.append("state=LISTEN")
         return " ".join(parts) + ">"
 
@@ -324,16 +390,12 @@ class SimSocket:
             fd.close()
 
 
-# -- the registry of real sockets --------------------------------------------------
-
-_registry: weakref.WeakKeyDictionary[socket.socket, tuple[int, SimSocket]] = (
-    weakref.WeakKeyDictionary()
-)
+# -- the registry of real sockets (kept by aiotcpsim._library_sockets) ---------------------
 
 
 def register_real_socket(real: socket.socket, sim: SimSocket) -> None:
     """Remember that the kernel socket ``real`` stands for ``sim``."""
-    _registry[real] = (real.fileno(), sim)
+    register(real, sim)
 
 
 def lookup_real_socket(real: object) -> SimSocket | None:
@@ -344,16 +406,8 @@ def lookup_real_socket(real: object) -> SimSocket | None:
     """
     if isinstance(real, SimSocket):
         return real
-    if not isinstance(real, socket.socket):
-        return None
-    entry = _registry.get(real)
-    if entry is None:
-        return None
-    fd, sim = entry
-    if real.fileno() != fd:
-        del _registry[real]
-        return None
-    return sim
+    sim = lookup(real)
+    return sim if isinstance(sim, SimSocket) else None
 
 
 def connected_socket(sock: object) -> SimSocket:

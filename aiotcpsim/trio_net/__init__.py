@@ -11,7 +11,9 @@ options, errno errors and readiness are shared with the asyncio adapter
 
 Inside ``async with open_network(net):`` the unmodified trio calls --
 ``trio.open_tcp_stream``, ``trio.serve_tcp``, ``trio.open_tcp_listeners``,
-``trio.socket.socket`` and the ``SocketStream`` they return -- speak TCP on
+``trio.socket.socket`` and the ``SocketStream`` they return, and a
+``socket.socket`` that a library binds itself and wraps with
+``trio.socket.from_stdlib_socket`` (anyio's listeners, hypercorn) -- speak TCP on
 ``net``, from the host made current with ``with host.current():`` (tasks
 inherit it as they inherit contextvars; ``localhost`` otherwise)::
 
@@ -45,7 +47,7 @@ import trio
 
 from ..net import Network
 from ._driver import TrioDriver
-from ._resolver import SimHostnameResolver, SimSocketFactory
+from ._resolver import SimHostnameResolver, SimSocketFactory, library_sockets
 from ._socket import SimSocket
 
 if TYPE_CHECKING:
@@ -84,10 +86,12 @@ async def open_network(
     resolver = SimHostnameResolver(driver)
     old_factory = trio.socket.set_custom_socket_factory(factory)
     old_resolver = trio.socket.set_custom_hostname_resolver(resolver)
+    stop_library_sockets = library_sockets(driver)
     try:
         with on:
             yield driver
     finally:
+        stop_library_sockets()
         driver.stop()
         trio.socket.set_custom_socket_factory(old_factory)
         trio.socket.set_custom_hostname_resolver(old_resolver)

@@ -3,6 +3,9 @@
 Rule owned here: which sockets trio may make inside ``open_network`` (IPv4
 TCP only; other families and types fail with the errno a kernel without them
 gives) and how trio's name lookups are answered from the network's names.
+A ``socket.socket`` bound or listened on by a task of that run is simulated
+too (:func:`library_sockets`, see ``aiotcpsim._library_sockets``), and
+``trio.socket.from_stdlib_socket`` hands back its :class:`SimSocket`.
 """
 
 from __future__ import annotations
@@ -10,17 +13,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import socket as _stdlib_socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 import trio
 
+from .._library_sockets import activate, lookup
 from .._sockets import os_error, parse_ipv4
 from ._socket import SimSocket
 
 if TYPE_CHECKING:
     from ._driver import TrioDriver
 
-__all__ = ["SimHostnameResolver", "SimSocketFactory"]
+__all__ = ["SimHostnameResolver", "SimSocketFactory", "library_sockets"]
 
 
 class SimSocketFactory(trio.abc.SocketFactory):
@@ -159,3 +164,40 @@ def _port(port: Any) -> int:
             raise _stdlib_socket.gaierror(
                 _stdlib_socket.EAI_SERVICE, "Servname not supported for ai_socktype"
             ) from None
+
+
+# -- sockets that libraries create themselves ----------------------------------------------
+
+_from_stdlib_socket = trio.socket.from_stdlib_socket
+
+
+def _simulated_from_stdlib_socket(sock: _stdlib_socket.socket) -> trio.socket.SocketType:
+    """``trio.socket.from_stdlib_socket`` while a network is open: the SimSocket a
+    simulated ``socket.socket`` stands for (closing it closes ``sock``), else trio's."""
+    sim = lookup(sock)
+    if isinstance(sim, SimSocket):
+        sim.own_real_socket(sock)
+        return sim
+    return _from_stdlib_socket(sock)
+
+
+def library_sockets(driver: TrioDriver) -> Callable[[], None]:
+    """Simulate the ``socket.socket`` objects that tasks of the current trio run
+    bind or listen on, on ``driver``'s network, until the returned function is
+    called; ``trio.socket.from_stdlib_socket`` hands back their SimSocket."""
+    token = trio.lowlevel.current_trio_token()
+
+    def standin(real: _stdlib_socket.socket) -> SimSocket | None:
+        try:
+            here = trio.lowlevel.current_trio_token()
+            trio.lowlevel.current_task()  # a task's call, not a callback from a thread
+        except RuntimeError:
+            return None
+        if here is not token or not driver.active:
+            return None
+        sim = SimSocket(driver, driver.network.current_host())
+        sim.copy_options_from(real)
+        return sim
+
+    patch = (trio.socket, "from_stdlib_socket", _simulated_from_stdlib_socket)
+    return activate(standin, patches=(patch,))

@@ -31,6 +31,7 @@ import errno
 import operator
 import os
 import socket as _stdlib_socket
+import zlib
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
 
@@ -38,7 +39,7 @@ import trio
 
 from .. import State
 from .._readiness import ReadinessFd, poll_readable, writable
-from .._sockets import SocketOptions, check_local_address, os_error, parse_ipv4
+from .._sockets import SocketOptions, bind_target, check_local_address, os_error, parse_ipv4
 from ._driver import BLOCK, RANK_RECV, RANK_SEND, SocketRequests
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ class SimSocket(trio.socket.SocketType):
         self._accepted = 0
         self._options = SocketOptions()
         self._fd: ReadinessFd | None = None
+        self._real: _stdlib_socket.socket | None = None
         if conn is not None:
             self._conn = conn
             conn.user = self
@@ -275,23 +277,67 @@ class SimSocket(trio.socket.SocketType):
     async def bind(self, address: Any) -> None:
         await self._check_open_checkpoint()
         ip, port = self._address(address)
+        await self._driver.call(self._requests, RANK_SEND, lambda: self._bind(ip, port))
 
-        def bind() -> None:
-            self._check_open()
-            if self._bound is not None or self._conn is not None:
-                raise os_error(errno.EINVAL)
-            host = self._host
-            check_local_address(host, ip)
-            listener = host.bind(
-                port,
-                reuse_address=self._options.reuse_address,
-                ip=None if ip == "0.0.0.0" else ip,
-            )
-            listener.user = self
-            self._listener = listener
-            self._bound = (ip, listener.port)
+    def bind_address(self, address: Any) -> None:
+        """``bind(address)`` of a ``socket.socket`` standing for this one
+        (``aiotcpsim._library_sockets``): bound at once, as that call is
+        synchronous.  Errors as the socket module's."""
+        self._check_open()
+        ip, port = bind_target(self._driver.network, address)
+        self._bind(ip, port, now=True)
 
-        await self._driver.call(self._requests, RANK_SEND, bind)
+    def _bind(self, ip: str, port: int, *, now: bool = False) -> None:
+        self._check_open()
+        if self._bound is not None or self._conn is not None:
+            raise os_error(errno.EINVAL)
+        host = self._host
+        check_local_address(host, ip)
+        if port == 0 and now:
+            port = self._keyed_ephemeral_port(ip)
+        listener = host.bind(
+            port,
+            reuse_address=self._options.reuse_address,
+            ip=None if ip == "0.0.0.0" else ip,
+        )
+        listener.user = self
+        self._listener = listener
+        self._bound = (ip, listener.port)
+
+    @property
+    def _sock(self) -> Any:
+        """What trio's own socket object calls ``_sock`` (the socket it wraps),
+        read by anyio for a stream's extra attributes: the ``socket.socket`` this
+        one stands for (see ``own_real_socket``), else this socket itself, whose
+        ``getsockname``/``getpeername``/``fileno`` are synchronous too."""
+        return self._real if self._real is not None else self
+
+    def copy_options_from(self, real: _stdlib_socket.socket) -> None:
+        """Take over the options a library set on its own kernel socket."""
+        self._options.copy_from(real)
+
+    def _keyed_ephemeral_port(self, ip: str) -> int:
+        """The ephemeral port of a bind made at once, outside the driver's
+        canonical order (a synchronous ``bind``/``listen`` in a task): drawn
+        from this socket's canonical key, not from the network's RNG, whose
+        draws follow the order trio happens to run tasks in."""
+        low, high = self._host.config.ephemeral_ports
+        span = high - low + 1
+        start = zlib.crc32(repr(self.key).encode())
+        reuse = self._options.reuse_address
+        for i in range(span):
+            port = low + (start + i) % span
+            try:
+                self._host.check_bind(port, reuse, ip)
+            except OSError:
+                continue
+            return port
+        raise os_error(errno.EADDRINUSE, "Address already in use")
+
+    def own_real_socket(self, real: _stdlib_socket.socket) -> None:
+        """Close the ``socket.socket`` ``real`` along with this one, as trio's own
+        socket object closes the socket it wraps (``from_stdlib_socket``)."""
+        self._real = real
 
     def listen(self, backlog: int = min(_stdlib_socket.SOMAXCONN, 128)) -> None:
         self._check_open()
@@ -300,10 +346,7 @@ class SimSocket(trio.socket.SocketType):
         self._listening = True
         if self._bound is None:
             # listen() on an unbound socket binds an ephemeral port (as the kernel).
-            listener = self._host.bind(0)
-            listener.user = self
-            self._listener = listener
-            self._bound = ("0.0.0.0", listener.port)
+            self._bind("0.0.0.0", 0, now=True)
         bound = self._listener
         assert bound is not None
 
@@ -483,6 +526,9 @@ class SimSocket(trio.socket.SocketType):
         if self._fd is not None:
             self._fd.close()
             self._fd = None
+        if self._real is not None:
+            real, self._real = self._real, None
+            real.close()
 
     def _check_open(self) -> None:
         if self._closed:

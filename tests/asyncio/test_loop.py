@@ -291,9 +291,13 @@ def test_subprocess_wait_without_pipes() -> None:
 
 
 def test_real_socket_io_on_loopback() -> None:
+    # Bound before the loop runs: a kernel socket (one bound inside the
+    # simulation would be simulated, see aiotcpsim._library_sockets).
+    listener = socket.create_server(("127.0.0.1", 0))
+
     async def main() -> tuple[bytes, float, bytes]:
         loop = asyncio.get_running_loop()
-        with socket.create_server(("127.0.0.1", 0)) as listener:
+        with listener:
             client = socket.create_connection(listener.getsockname(), timeout=5)
             server, _ = listener.accept()
             with client, server:

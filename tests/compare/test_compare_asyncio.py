@@ -687,23 +687,11 @@ def test_socket_options(run: Runner) -> None:
     ]
 
 
-def test_sock_calls_with_a_socket_built_by_the_application(
-    run: Runner, request: pytest.FixtureRequest
-) -> None:
+def test_sock_calls_with_a_socket_built_by_the_application(run: Runner) -> None:
     """Libraries that build sockets themselves (aiohttp through aiohappyeyeballs,
     anyio) use loop.sock_connect / sock_accept / sock_sendall / sock_recv.
     The listening socket accepts handshakes from listen() on: the client
     connects before the server calls sock_accept."""
-    if run.backend == "sim":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="the simulation sees a kernel socket only when it is handed to the "
-                "loop: a listen() made on the socket itself opens nothing until the "
-                "first sock_accept, and getpeername()/shutdown() called on the "
-                "application's own socket object reach the kernel, not the simulation",
-            )
-        )
 
     async def main() -> list[Observation]:
         seen: list[Observation] = []
@@ -738,6 +726,67 @@ def test_sock_calls_with_a_socket_built_by_the_application(
         ("server got", b"request"),
         ("client got", b"response"),
         ("server eof", b""),
+    ]
+
+
+def test_closing_a_listening_socket_built_by_the_application(run: Runner) -> None:
+    """anyio's and hypercorn's listeners are sockets the library built: close()
+    on the socket object ends the listener -- a connection still in its accept
+    queue is reset, a later connect is refused."""
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        listening = socket.socket()
+        listening.setblocking(False)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(8)
+        port = listening.getsockname()[1]
+        seen.append(("accepting", listening.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)))
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)  # queued
+        listening.close()
+        seen.append(("fileno", listening.fileno()))
+        seen.append(("getsockname", try_call(listening.getsockname)[:2]))
+        seen.append(("queued client reads", (await attempt(reader.read(10)))[:2]))
+        writer.close()
+        later = await attempt(asyncio.open_connection("127.0.0.1", port))
+        seen.append(("connect after close", later[:2]))
+        return seen
+
+    assert run(main) == [
+        ("accepting", 1),
+        ("fileno", -1),
+        ("getsockname", ("OSError", errno.EBADF)),
+        ("queued client reads", ("ConnectionResetError", errno.ECONNRESET)),
+        ("connect after close", ("ConnectionRefusedError", errno.ECONNREFUSED)),
+    ]
+
+
+def test_socket_built_by_the_application_bound_then_connected(run: Runner) -> None:
+    """A socket bound before loop.sock_connect connects from its bound port."""
+
+    async def main() -> list[Observation]:
+        seen: list[Observation] = []
+        loop = asyncio.get_running_loop()
+        server, port = await serve(lambda r, w: w.close())
+        with socket.socket() as client:
+            client.setblocking(False)
+            client.bind(("127.0.0.1", 0))
+            bound = client.getsockname()
+            seen.append(
+                ("connect", (await attempt(loop.sock_connect(client, ("127.0.0.1", port))))[:2])
+            )
+            seen.append(("same port", client.getsockname() == bound))
+            seen.append(("peer", client.getpeername() == ("127.0.0.1", port)))
+            seen.append(("bind again", try_call(client.bind, ("127.0.0.1", 0))[:2]))
+        await stop(server)
+        return seen
+
+    assert run(main) == [
+        ("connect", ("ok", None)),
+        ("same port", True),
+        ("peer", True),
+        ("bind again", ("OSError", errno.EINVAL)),
     ]
 
 
