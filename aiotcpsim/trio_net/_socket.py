@@ -92,6 +92,7 @@ class SimSocket(trio.socket.SocketType):
         if conn is not None:
             self._conn = conn
             conn.user = self
+        driver.track_socket(host, self)
 
     # -- connection callbacks (ConnectionUser / ListenerUser) -----------------------
 
@@ -483,6 +484,14 @@ class SimSocket(trio.socket.SocketType):
         if self._fd is not None:
             self._fd.close()
             self._fd = None
+
+    def host_crashed(self) -> None:
+        """The host crashed: closed without a segment (its TCB is already gone);
+        a task blocked on the socket gets ``trio.ClosedResourceError``."""
+        if not self._closed:
+            crashed = trio.ClosedResourceError(f"host {self._host.name!r} crashed")
+            self._driver.fail_socket(self._requests, crashed)
+            self.close()
 
     def _check_open(self) -> None:
         if self._closed:
