@@ -203,3 +203,21 @@ def test_no_localhost_warning_when_the_fault_applies_to_localhost() -> None:
         srv.close()
 
     aiotcpsim.run(main(), network=net)
+
+
+def test_crash_at_a_virtual_time_cancels_the_serving_task() -> None:
+    net, client, server = _network()
+
+    async def serve() -> None:
+        srv = await asyncio.start_server(lambda r, w: None, port=80)
+        await srv.serve_forever()
+
+    async def main() -> None:
+        with server.current():
+            task = asyncio.create_task(serve())
+        net.faults.crash("server", at=2.0)
+        await asyncio.sleep(3)
+        assert task.cancelled()
+        assert server.listener(80) is None
+
+    aiotcpsim.run(main(), network=net, host=client)
