@@ -118,6 +118,9 @@ class HostApps:
         return [t for t in self._tasks.get(host, ()) if not t.done()]
 
     def host_crashed(self, host: Host) -> None:
+        if self._loop.is_closed():  # a loop closed without close(): forget it
+            self.close()
+            return
         message = f"host {host.name!r} crashed"
         for task in self.tasks(host):
             task.cancel(message)

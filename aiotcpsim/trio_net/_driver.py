@@ -176,6 +176,7 @@ class TrioDriver(trio.abc.Instrument):
             Host, weakref.WeakKeyDictionary[trio.lowlevel.Task, trio.CancelScope]
         ] = {}
         self._host_sockets: dict[Host, weakref.WeakSet[_HostSocket]] = {}
+        self._app_scopes: list[trio.CancelScope] = []  # apps this driver started
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -203,6 +204,9 @@ class TrioDriver(trio.abc.Instrument):
             del _drivers[self.network]
             self.network.set_wakeup(None)
         self.network.unwatch_hosts(self)
+        for scope in self._app_scopes:
+            scope.cancel()  # an app must not outlive the network it runs on
+        self._app_scopes.clear()
         for request in self._queue:
             self._fail(request, trio.ClosedResourceError("the simulated network was closed"))
         self._queue.clear()
@@ -295,13 +299,18 @@ class TrioDriver(trio.abc.Instrument):
 
     def start_app(self, host: Host, app: App) -> None:
         """Start ``app()`` on ``host`` as a system task of the run (a task of
-        the host: a crash cancels it).  An exception it raises is logged and
-        raised again when ``open_network`` exits."""
+        the host: a crash cancels it, and so does leaving ``open_network``).
+        An exception it raises is logged and raised again when
+        ``open_network`` exits."""
         context = copy_context()
         context.run(set_current_host, host)
-        trio.lowlevel.spawn_system_task(
+        task = trio.lowlevel.spawn_system_task(
             self._run_app, host, app, name=f"app on {host.name}", context=context
         )
+        tasks = self._host_tasks.get(host)
+        scope = tasks.get(task) if tasks is not None else None
+        if scope is not None:
+            self._app_scopes.append(scope)
 
     async def _run_app(self, host: Host, app: App) -> None:
         try:

@@ -221,3 +221,21 @@ def test_crash_at_a_virtual_time_cancels_the_serving_task() -> None:
         assert server.listener(80) is None
 
     aiotcpsim.run(main(), network=net, host=client)
+
+
+def test_an_app_that_fails_is_reported() -> None:
+    net, client, server = _network()
+    reported: list[dict[str, object]] = []
+
+    async def broken() -> None:
+        raise ValueError("boom")
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda loop, context: reported.append(context))
+        server.start_app(broken)
+        await asyncio.sleep(1)
+
+    aiotcpsim.run(main(), network=net, host=client)
+    assert [str(c["exception"]) for c in reported] == ["boom"]
+    assert reported[0]["message"] == "app on server failed"

@@ -192,3 +192,19 @@ def test_a_hosts_task_in_another_hosts_nursery_ends_quietly() -> None:
         assert trio.current_time() == 5
 
     _run(main)
+
+
+def test_an_app_ends_with_the_network() -> None:
+    net, client, server = _network()
+
+    async def serve() -> None:
+        await trio.serve_tcp(trio.aclose_forcefully, 80)
+
+    async def main() -> None:
+        async with open_network(net, host=client):
+            server.start_app(serve)
+            await trio.sleep(1)
+            assert server.listener(80) is not None
+        await trio.sleep(1)  # the app was cancelled: no error, no hang
+
+    _run(main)
