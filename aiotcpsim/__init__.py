@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .config import TcpConfig
+from .errors import LocalhostWarning
 from .net import GilbertElliott, Link, Network
 from .net.faults import Faults, LinkHold, Partition, Rule
 from .pcap import read_pcap, write_pcap
@@ -33,6 +34,7 @@ __all__ = [
     "Link",
     "LinkHold",
     "Listener",
+    "LocalhostWarning",
     "Network",
     "Partition",
     "Rule",

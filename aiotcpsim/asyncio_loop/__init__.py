@@ -16,6 +16,8 @@ Map of the package (each module opens with the rule it owns):
 - ``_driver``: the one place the network clock moves; one loop timer at the
   network's next deadline.
 - ``_loop``: the virtual-time loop, when its clock jumps.
+- ``_apps``: which host a task runs on; a host's crash cancels its tasks and
+  closes its servers and transports; ``restart(host, app=)`` starts an app.
 - ``_install``: which loop methods reach the network (the virtual-time loop's
   mixin and :func:`install` share one table of routes).
 - ``_resolve`` (getaddrinfo/getnameinfo), ``_connect`` (create_connection,

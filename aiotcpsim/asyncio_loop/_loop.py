@@ -75,7 +75,7 @@ from contextvars import Context
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
 from ..net import Network
-from ._apps import find_host, task_context
+from ._apps import HostApps, find_host, task_context
 from ._driver import NetworkDriver
 from ._install import NetworkLoopMixin
 
@@ -327,6 +327,8 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
             self._driver = NetworkDriver(self, network, polled=True)
             self.host = None if host is None else find_host(network, host)
             """Tasks created while no host is current run on this host (or None)."""
+            self.apps = HostApps(self, network, lambda: list(self._owned))
+            """Which task runs on which host; ends a crashed host's application."""
         except BaseException:
             super().close()  # a half-built loop must not leak its self-pipe
             raise
@@ -340,9 +342,12 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
         **kw: Any,
     ) -> asyncio.Task[_T]:
         """Like the stock method; a task started where no host is current runs
-        on the loop's default :attr:`host` (if any)."""
+        on the loop's default :attr:`host` (if any).  A task runs on one host
+        for its whole life, and is cancelled when that host crashes."""
         context = task_context(self.host, context)
-        return super().create_task(coro, name=name, context=context, **kw)
+        task = super().create_task(coro, name=name, context=context, **kw)
+        self.apps.track(task, context)
+        return task
 
     # -- the clock ------------------------------------------------------------
 
@@ -587,6 +592,9 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
         driver = getattr(self, "_driver", None)
         if driver is not None:
             driver.detach()
+        apps = getattr(self, "apps", None)
+        if apps is not None:
+            apps.close()
         super().close()
 
     def __repr__(self) -> str:

@@ -33,7 +33,7 @@ from mypy_extensions import mypyc_attr
 
 from ..config import TcpConfig
 from ..segment import Segment
-from ..stack.host import Host, current_host
+from ..stack.host import App, Host, HostWatcher, current_host
 from ..trace import DEFAULT_LIMIT, DROP, DUPLICATE, NOTE, SEND, Trace
 from .events import EventQueue
 from .flight import arrive
@@ -135,6 +135,8 @@ class BaseNetwork:
         """The pending events (:class:`~aiotcpsim.net.events.EventQueue`)."""
         self._links: dict[tuple[str, str], Link] = {}
         self._link_watchers: list[Callable[[Link], None]] = []
+        self._host_watchers: list[HostWatcher] = []
+        self._connect_watchers: list[Callable[[Host, str], None]] = []
         settings = {
             "loss": loss,
             "delay": delay,
@@ -323,6 +325,49 @@ class BaseNetwork:
     def watch_links(self, callback: Callable[[Link], None]) -> None:
         """Call ``callback(link)`` for every link created from now on."""
         self._link_watchers.append(callback)
+
+    # -- the applications on the hosts ----------------------------------------------
+
+    def watch_hosts(self, watcher: HostWatcher) -> None:
+        """Register an adapter that runs applications on this network's hosts:
+        every watcher hears of a crash; the one registered last starts apps."""
+        if watcher not in self._host_watchers:
+            self._host_watchers.append(watcher)
+
+    def unwatch_hosts(self, watcher: HostWatcher) -> None:
+        """Forget ``watcher`` (its loop closed, its trio run left the network)."""
+        if watcher in self._host_watchers:
+            self._host_watchers.remove(watcher)
+
+    def host_crashed(self, host: Host) -> None:
+        """``host`` crashed (its TCBs are gone): the watchers end its application."""
+        for watcher in list(self._host_watchers):
+            watcher.host_crashed(host)
+
+    def start_app(self, host: Host, app: App) -> None:
+        """Have the adapter driving this network start ``app()`` on ``host``.
+
+        Raises:
+            RuntimeError: no adapter drives the network.
+        """
+        if not self._host_watchers:
+            raise RuntimeError(
+                f"cannot start an app on host {host.name!r}: no event loop drives this "
+                "network (run under aiotcpsim.run, a VirtualTimeLoop or "
+                "aiotcpsim.trio_net.open_network)"
+            )
+        self._host_watchers[-1].start_app(host, app)
+
+    def watch_connects(self, callback: Callable[[Host, str], None]) -> None:
+        """Call ``callback(host, ip)`` whenever ``host`` opens a connection to
+        ``ip`` (before its SYN leaves); the faults use it to spot a connection
+        from ``localhost`` that their rules between named hosts miss."""
+        self._connect_watchers.append(callback)
+
+    def connecting(self, host: Host, ip: str) -> None:
+        """``host`` is about to send a SYN to ``ip``: tell the watchers."""
+        for callback in self._connect_watchers:
+            callback(host, ip)
 
     # -- time ------------------------------------------------------------------
 

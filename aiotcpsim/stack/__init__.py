@@ -2,11 +2,12 @@
 
 :mod:`aiotcpsim.stack.host` holds :class:`Host` and :class:`Listener`, and
 the small interface a host needs from the network it is attached to
-(:class:`NetworkPort`).  Nothing here imports the network.
+(:class:`NetworkPort`), and the one the adapters implement to run and end
+the hosts' applications (:class:`HostWatcher`).  Nothing here imports the network.
 """
 
 from __future__ import annotations
 
-from .host import Host, Listener, ListenerUser, NetworkPort
+from .host import App, Host, HostWatcher, Listener, ListenerUser, NetworkPort
 
-__all__ = ["Host", "Listener", "ListenerUser", "NetworkPort"]
+__all__ = ["App", "Host", "HostWatcher", "Listener", "ListenerUser", "NetworkPort"]

@@ -17,7 +17,11 @@ gives to the layer around the TCB:
 * ephemeral ports from ``ip_local_port_range`` and bind conflicts
   (``EADDRINUSE``); a 4-tuple in TIME-WAIT stays taken, so a client that
   churns connections to one server runs out of ports (``EADDRNOTAVAIL``);
-* reopening a TIME-WAIT 4-tuple with a new SYN (RFC 1122 section 4.2.2.13).
+* reopening a TIME-WAIT 4-tuple with a new SYN (RFC 1122 section 4.2.2.13);
+* a crash (:meth:`Host.crash`): every TCB and listener vanishes without a
+  segment, and the network tells its :class:`HostWatcher` (the adapter that
+  runs the host's application) so that it ends that application;
+  :meth:`Host.start_app` asks the adapter to start one (``restart(app=)``).
 
 The host never imports the network: it reaches it through
 :class:`NetworkPort`.
@@ -30,7 +34,7 @@ import errno
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import os_error
 from ..replies import reset_reply
@@ -46,7 +50,9 @@ if TYPE_CHECKING:
     from ..trace import Trace
 
 __all__ = [
+    "App",
     "Host",
+    "HostWatcher",
     "Listener",
     "ListenerUser",
     "NetworkPort",
@@ -56,6 +62,10 @@ __all__ = [
 
 Key = tuple[str, int, str, int]
 """(local ip, local port, remote ip, remote port): what a connection is found by."""
+
+App = Callable[[], Any]
+"""An application to run on a host: an async function taking no argument
+(``functools.partial`` for arguments), called by the adapter that starts it."""
 
 _current_host: ContextVar[Host | None] = ContextVar("aiotcpsim_current_host", default=None)
 
@@ -119,6 +129,31 @@ class NetworkPort(Protocol):
 
     def outside_address(self, host: Host) -> str:
         """The address a loopback-only host uses to reach other hosts."""
+
+    def connecting(self, host: Host, ip: str) -> None:
+        """``host`` is about to send a SYN to ``ip`` (an active open)."""
+
+    def host_crashed(self, host: Host) -> None:
+        """``host`` crashed: tell the watchers (:class:`HostWatcher`)."""
+
+    def start_app(self, host: Host, app: App) -> None:
+        """Have the adapter that drives the network start ``app`` on ``host``."""
+
+
+class HostWatcher(Protocol):
+    """What runs the applications of a network's hosts (the asyncio and trio
+    adapters): told when a host crashes, asked to start an application.
+
+    Registered with :meth:`Network.watch_hosts <aiotcpsim.net.network.BaseNetwork.watch_hosts>`.
+    """
+
+    def host_crashed(self, host: Host) -> None:
+        """End the application of ``host``: its tasks, servers and sockets.
+
+        Called after its TCBs vanished, so closing a socket sends nothing."""
+
+    def start_app(self, host: Host, app: App) -> None:
+        """Start ``app()`` as a task running on ``host``."""
 
 
 class ListenerUser(Protocol):
@@ -318,6 +353,7 @@ class Host:
             ip = self.network.resolve(ip)
         if not self.network.is_on_link(ip):
             raise os_error(errno.ENETUNREACH, "Network is unreachable")  # no route: no SYN
+        self.network.connecting(self, ip)
         if local_ip is not None and local_ip != _WILDCARD:
             lip = local_ip  # a socket bound to an address keeps it (127.0.0.2 too)
         elif ip.startswith("127."):
@@ -422,7 +458,11 @@ class Host:
 
     def crash(self) -> None:
         """The host stops: every connection and listener vanishes without a
-        segment; segments addressed to it are lost until :meth:`restart`."""
+        segment; segments addressed to it are lost until :meth:`restart`.
+
+        The network then tells the adapters (:class:`HostWatcher`), which end
+        the application running here: its tasks are cancelled, its servers and
+        sockets closed -- without a segment, since the TCBs are already gone."""
         now = self.network.now
         for listener in list(self._listeners.values()):
             listener.closed = True
@@ -432,11 +472,42 @@ class Host:
         self._conns.clear()
         self.up = False
         self.network.note(self.name, "host crashed")
+        self.network.host_crashed(self)
 
-    def restart(self) -> None:
-        """Bring a crashed host back with an empty TCP stack."""
+    def restart(self, app: App | None = None) -> None:
+        """Bring a crashed host back with an empty TCP stack; with ``app``,
+        start it there (see :meth:`start_app`).
+
+        Raises:
+            TypeError: ``app`` is not callable.
+            RuntimeError: ``app`` given and no adapter drives the network.
+        """
+        if app is not None and not callable(app):
+            raise TypeError(f"app must be an async function taking no argument, got {app!r}")
         self.up = True
         self.network.note(self.name, "host restarted")
+        if app is not None:
+            self.start_app(app)
+
+    def start_app(self, app: App) -> None:
+        """Start ``app()`` as a task running on this host, on the event loop
+        (asyncio) or trio run that drives the network: the application a
+        :meth:`crash` ends.  ``app`` is an async function taking no argument.
+
+        Raises:
+            TypeError: ``app`` is not callable.
+            RuntimeError: the host is down, or no adapter drives the network
+                (run under ``aiotcpsim.run``, a ``VirtualTimeLoop`` or
+                ``trio_net.open_network``).
+        """
+        if not callable(app):
+            raise TypeError(f"app must be an async function taking no argument, got {app!r}")
+        if not self.up:
+            raise RuntimeError(
+                f"host {self.name!r} is down (crashed): restart it before starting an app "
+                "(net.faults.restart(host, app=...))"
+            )
+        self.network.start_app(self, app)
 
     # -- ConnectionOwner -------------------------------------------------------------
 

@@ -71,13 +71,22 @@ async def open_network(
     Sockets still open on exit stop working (their calls raise
     ``trio.ClosedResourceError``); close them first.
 
+    A task spawned while a host is current is a task of that host: when the
+    host crashes (``net.faults.crash``) it is cancelled and ends quietly (its
+    nursery carries on), and the host's sockets are closed without a
+    segment; ``net.faults.restart(host, app=fn)`` and ``host.start_app(fn)``
+    start ``fn()`` on the host as a system task of the run (see
+    :mod:`aiotcpsim.trio_net._driver`).  The task that entered
+    ``open_network`` is not a task of any host, even with ``host=``.
+
     Raises:
         RuntimeError: ``network`` is already driven by another ``open_network``.
         TypeError: ``network`` is not an :class:`aiotcpsim.Network`.
         ValueError: ``host`` names no host of ``network``.
         Exception: the first exception a callback scheduled on the network
-            (``network.call_later``, a fault) raised, on exit; it is logged on
-            the ``aiotcpsim`` logger when it happens.
+            (``network.call_later``, a fault) or an app started on a host
+            raised, on exit; it is logged on the ``aiotcpsim`` logger when it
+            happens.
     """
     on = contextlib.nullcontext() if host is None else _find_host(network, host).current()
     driver = TrioDriver(network)

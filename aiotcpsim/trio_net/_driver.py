@@ -44,6 +44,18 @@ the network has settled at the current instant.
 Network time is ``trio.current_time() - offset``, with ``offset`` fixed when
 the driver starts: 0 under a fresh ``MockClock`` and a fresh network, the
 clock's arbitrary origin otherwise (real time).
+
+The driver also runs the applications of the network's hosts (it is the
+network's :class:`~aiotcpsim.stack.host.HostWatcher`).  A task runs on the
+host current where it was spawned (its context's).  Trio cancels scopes, not
+tasks, and a host's task often lives in another host's nursery (``with
+server.current(): nursery.start_soon(trio.serve_tcp, ...)`` in the test's
+body); so when such a task is spawned, the driver wraps its coroutine in a
+cancel scope of its own (:func:`_on_host`, before the task first runs).
+When the host crashes the driver cancels those scopes -- each task of the
+host gets ``trio.Cancelled``, and ends quietly, as a killed process's would;
+its nursery carries on -- and closes the host's sockets without a segment.
+:meth:`TrioDriver.start_app` starts an app on a host as a system task.
 """
 
 from __future__ import annotations
@@ -52,13 +64,15 @@ import contextlib
 import logging
 import math
 import weakref
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from contextvars import copy_context
+from typing import Any, Protocol
 
 import outcome
 import trio
 
 from ..net import Network
+from ..stack.host import App, Host, current_host, set_current_host
 
 __all__ = ["BLOCK", "RANK_RECV", "RANK_SEND", "SocketRequests", "TrioDriver"]
 
@@ -120,6 +134,10 @@ class _Request:
         self.done = False
 
 
+class _HostSocket(Protocol):
+    def host_crashed(self) -> None: ...
+
+
 class TrioDriver(trio.abc.Instrument):
     """Runs one network inside the current trio run; see the module docstring.
 
@@ -153,6 +171,12 @@ class TrioDriver(trio.abc.Instrument):
         self._task_sockets: weakref.WeakKeyDictionary[trio.lowlevel.Task, int] = (
             weakref.WeakKeyDictionary()
         )
+        # The hosts' applications: the scope of each task and the sockets, by host.
+        self._host_tasks: dict[
+            Host, weakref.WeakKeyDictionary[trio.lowlevel.Task, trio.CancelScope]
+        ] = {}
+        self._host_sockets: dict[Host, weakref.WeakSet[_HostSocket]] = {}
+        self._app_scopes: list[trio.CancelScope] = []  # apps this driver started
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -165,6 +189,7 @@ class TrioDriver(trio.abc.Instrument):
         _drivers[self.network] = self
         self.active = True
         self.network.set_wakeup(self._wakeup)
+        self.network.watch_hosts(self)
         trio.lowlevel.add_instrument(self)
         trio.lowlevel.spawn_system_task(self._sleeper, name="aiotcpsim network driver")
 
@@ -178,6 +203,10 @@ class TrioDriver(trio.abc.Instrument):
         if _drivers.get(self.network) is self:
             del _drivers[self.network]
             self.network.set_wakeup(None)
+        self.network.unwatch_hosts(self)
+        for scope in self._app_scopes:
+            scope.cancel()  # an app must not outlive the network it runs on
+        self._app_scopes.clear()
         for request in self._queue:
             self._fail(request, trio.ClosedResourceError("the simulated network was closed"))
         self._queue.clear()
@@ -241,6 +270,54 @@ class TrioDriver(trio.abc.Instrument):
 
     def task_spawned(self, task: trio.lowlevel.Task) -> None:
         self._spawn_index(task)
+        host = task.context.run(current_host)
+        if host is not None and host.network is self.network and self.active:
+            # The task has not run yet: its first step will enter the scope.
+            scope = trio.CancelScope()
+            wrapped: Any = _on_host(task.coro, scope)  # a CoroutineType, as trio's
+            task.coro = wrapped
+            tasks = self._host_tasks.get(host)
+            if tasks is None:
+                tasks = self._host_tasks[host] = weakref.WeakKeyDictionary()
+            tasks[task] = scope
+
+    # -- the hosts' applications ---------------------------------------------------
+
+    def track_socket(self, host: Host, sock: _HostSocket) -> None:
+        """``sock`` was made on ``host``: closed when the host crashes."""
+        socks = self._host_sockets.get(host)
+        if socks is None:
+            socks = self._host_sockets[host] = weakref.WeakSet()
+        socks.add(sock)
+
+    def host_crashed(self, host: Host) -> None:
+        """End the application of ``host`` (see the module docstring)."""
+        for scope in list(self._host_tasks.pop(host, {}).values()):
+            scope.cancel()
+        for sock in list(self._host_sockets.pop(host, ())):
+            sock.host_crashed()
+
+    def start_app(self, host: Host, app: App) -> None:
+        """Start ``app()`` on ``host`` as a system task of the run (a task of
+        the host: a crash cancels it, and so does leaving ``open_network``).
+        An exception it raises is logged and raised again when
+        ``open_network`` exits."""
+        context = copy_context()
+        context.run(set_current_host, host)
+        task = trio.lowlevel.spawn_system_task(
+            self._run_app, host, app, name=f"app on {host.name}", context=context
+        )
+        tasks = self._host_tasks.get(host)
+        scope = tasks.get(task) if tasks is not None else None
+        if scope is not None:
+            self._app_scopes.append(scope)
+
+    async def _run_app(self, host: Host, app: App) -> None:
+        try:
+            await app()
+        except Exception as exc:
+            logger.exception("aiotcpsim: the app on host %r failed", host.name)
+            self.errors.append(exc)
 
     async def call(
         self,
@@ -414,6 +491,13 @@ class TrioDriver(trio.abc.Instrument):
     def __repr__(self) -> str:
         state = "active" if self.active else "stopped"
         return f"<TrioDriver {state} offset={self.offset!r} {self.network!r}>"
+
+
+async def _on_host(coro: Coroutine[Any, Any, Any], scope: trio.CancelScope) -> Any:
+    """A host's task: its coroutine inside the scope a crash of the host cancels."""
+    with scope:
+        return await coro
+    return None  # cancelled: the task ends quietly
 
 
 def _key(request: _Request) -> tuple[Any, ...]:

@@ -94,6 +94,7 @@ class SimSocket(trio.socket.SocketType):
         if conn is not None:
             self._conn = conn
             conn.user = self
+        driver.track_socket(host, self)
 
     # -- connection callbacks (ConnectionUser / ListenerUser) -----------------------
 
@@ -529,6 +530,14 @@ class SimSocket(trio.socket.SocketType):
         if self._real is not None:
             real, self._real = self._real, None
             real.close()
+
+    def host_crashed(self) -> None:
+        """The host crashed: closed without a segment (its TCB is already gone);
+        a task blocked on the socket gets ``trio.ClosedResourceError``."""
+        if not self._closed:
+            crashed = trio.ClosedResourceError(f"host {self._host.name!r} crashed")
+            self._driver.fail_socket(self._requests, crashed)
+            self.close()
 
     def _check_open(self) -> None:
         if self._closed:

@@ -16,7 +16,9 @@ turns on at a precise moment, or aims at one precise segment:
   unreachable back to its sender, as a router with no route would send);
 * **holds** -- :meth:`Faults.hold_link` keeps a link's segments, those already
   in flight included, until ``release()`` delivers them in the order sent;
-* **crash and restart** of a host -- its TCBs vanish without a segment;
+* **crash and restart** of a host -- its TCBs vanish without a segment, the
+  adapters end its application (tasks cancelled, servers and sockets closed)
+  and ``restart(host, app=...)`` starts a new one there;
 * **RST injection** into a connection (a middlebox reset), with the exact,
   an in-window or a stale sequence number: RFC 5961 decides what happens;
 * **replay** of a captured segment, later -- an old duplicate SYN, a
@@ -37,16 +39,22 @@ turns on at a precise moment, or aims at one precise segment:
 Rules see a segment when its sender hands it to the network, before the
 link's random impairments, in the order the rules were made.  Every random
 choice comes from the network's one RNG.
+
+A connection from ``localhost`` to a named host while a fault set between
+named hosts does not apply to it draws a :class:`~aiotcpsim.errors.LocalhostWarning`
+(once per network): the code most likely forgot to say which host it runs on.
 """
 
 from __future__ import annotations
 
 import errno
+import warnings
 from typing import TYPE_CHECKING, Any, Literal
 
+from ...errors import LocalhostWarning
 from ...replies import reset_reply
 from ...segment import ACK, RST, Segment, seq_add
-from ...stack.host import Host
+from ...stack.host import App, Host
 from ...tcp import Connection
 from ...trace import SEND
 from ..link import Link
@@ -81,11 +89,14 @@ class Partition:
         self.active = True
 
     def covers(self, link: Link) -> bool:
-        if link.src == link.dst:
+        return self.cuts(link.src, link.dst)
+
+    def cuts(self, a: str, b: str) -> bool:
+        """True when the partition cuts the link from host ``a`` to host ``b``."""
+        if a == b:
             return False  # a host always reaches itself
         return any(
-            (src is None or link.src == src) and (dst is None or link.dst == dst)
-            for src, dst in self._pairs
+            (src is None or a == src) and (dst is None or b == dst) for src, dst in self._pairs
         )
 
     def heal(self) -> None:
@@ -119,6 +130,10 @@ class LinkHold:
         for link in links:
             link.hold()
 
+    def holds(self, a: str, b: str) -> bool:
+        """True while the link from host ``a`` to host ``b`` is held here."""
+        return self.active and any(link.src == a and link.dst == b for link in self._links)
+
     @property
     def held(self) -> int:
         """Segments kept back so far (or still in flight towards the hold)."""
@@ -149,7 +164,9 @@ class Faults:
         self._send_rules: list[Rule] = []
         self._partitions: list[Partition] = []
         self._holds: list[LinkHold] = []
+        self._warned = False  # LocalhostWarning: once per network
         network.watch_links(self._link_created)
+        network.watch_connects(self._connecting)
 
     @property
     def network(self) -> BaseNetwork:
@@ -401,22 +418,97 @@ class Faults:
         return hold
 
     def crash(self, host: Any, *, at: float | None = None) -> None:
-        """Crash ``host`` now (or at virtual time ``at``): its TCBs and listeners
-        vanish without a segment; segments reaching it are lost until restart."""
+        """Crash ``host`` now (or at virtual time ``at``), as a machine loses
+        power: its TCBs and listeners vanish without a segment; segments
+        reaching it are lost until restart, so its peers learn of the crash
+        only by a RST to their next segment after the restart, or by timing out.
+
+        The application on the host dies with it.  The adapter driving the
+        network (asyncio or trio) cancels every task running on the host (a
+        task runs on the host that was current where it was created), closes
+        its servers and sockets -- nothing reaches the wire, the TCBs are
+        gone -- and a new connection from the host fails with ``ENETDOWN``
+        until restart.  What other hosts' code sees is what a peer of a
+        crashed machine sees (see the README, "Crash and restart").
+
+        Raises:
+            ValueError, TypeError: an unknown host.
+        """
         h = self._host(host, "host")
         if at is None:
             h.crash()
         else:
             self._net.call_at(at, h.crash)
 
-    def restart(self, host: Any, *, at: float | None = None) -> None:
+    def restart(self, host: Any, *, at: float | None = None, app: App | None = None) -> None:
         """Bring a crashed host back (now or at ``at``) with an empty TCP stack:
-        segments of its old connections now draw a RST."""
+        segments of its old connections now draw a RST.
+
+        With ``app`` (an async function taking no argument), the adapter
+        driving the network then calls it and runs it as a task on the host,
+        as turmoil's ``bounce`` calls the host's software again: the restarted
+        host's application, ended by the next crash.
+
+        Raises:
+            ValueError, TypeError: an unknown host; ``app`` not callable.
+            RuntimeError: ``app`` given and no event loop or trio run drives the
+                network (raised at ``at`` when scheduled).
+        """
         h = self._host(host, "host")
+        if app is not None and not callable(app):
+            raise TypeError(f"app must be an async function taking no argument, got {app!r}")
         if at is None:
-            h.restart()
+            h.restart(app)
         else:
-            self._net.call_at(at, h.restart)
+
+            def restart() -> None:
+                h.restart(app)
+
+            self._net.call_at(at, restart)
+
+    # -- the silent misuse: code that forgot its host -----------------------------------
+
+    def _connecting(self, host: Host, ip: str) -> None:
+        """A connection from ``localhost`` to a named host that a fault between
+        named hosts misses: warn once (:class:`LocalhostWarning`)."""
+        net = self._net
+        if self._warned or host is not net.localhost:
+            return
+        if not (self._partitions or self._holds or self._send_rules):
+            return
+        dst = net.host_for_address(ip)
+        if dst is None or dst is host:
+            return
+        missed = self._missed_fault(host, dst)
+        if missed is None:
+            return
+        self._warned = True
+        warnings.warn(
+            f"a connection from host 'localhost' to {dst.name!r} ignores {missed}, set "
+            "between named hosts: no host was current where it was opened. Say which "
+            "host the code runs on: aiotcpsim.run(..., host=...), loop_factory(net, "
+            "host=...), open_network(net, host=...), the pytest marker's host=, or "
+            "`with host.current():`",
+            LocalhostWarning,
+            stacklevel=2,
+        )
+
+    def _missed_fault(self, local: Host, dst: Host) -> str | None:
+        """A fault in force that names hosts and does not act on traffic between
+        ``local`` and ``dst``, described; None when there is none."""
+        a, b = local.name, dst.name
+        for part in self._partitions:
+            if part.active and not (part.cuts(a, b) or part.cuts(b, a)):
+                return f"the partition {part.text}"
+        for hold in self._holds:
+            if hold.active and not (hold.holds(a, b) or hold.holds(b, a)):
+                return "a held link"
+        local_ips = frozenset({local.ip, self._net.outside_address(local)})
+        for rule in self._send_rules:
+            match = rule.match
+            if match.names_hosts() and not match.may_match_between(local_ips, frozenset({dst.ip})):
+                return f"the rule '{rule.description}'"
+        return None
 
     def inject_reset(
         self,

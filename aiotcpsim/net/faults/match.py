@@ -231,6 +231,23 @@ class Match:
                     f"a flag of flags={flags!r}"
                 )
 
+    def names_hosts(self) -> bool:
+        """True when the match is limited to some hosts (``src``, ``dst`` or ``host``)."""
+        return not (self.src_ips is None and self.dst_ips is None and self.either_ips is None)
+
+    def may_match_between(self, a: frozenset[str], b: frozenset[str]) -> bool:
+        """Whether, by their addresses alone, segments between an address of
+        ``a`` and one of ``b`` (either way) can match."""
+        for src, dst in ((a, b), (b, a)):
+            if self.src_ips is not None and not src & self.src_ips:
+                continue
+            if self.dst_ips is not None and not dst & self.dst_ips:
+                continue
+            if self.either_ips is not None and not (src | dst) & self.either_ips:
+                continue
+            return True
+        return False
+
     def __call__(self, src: Host, seg: Segment) -> bool:
         flags = seg.flags
         if self.exact is not None and flags & self.exact_mask != self.exact:

@@ -102,6 +102,11 @@ class Rule:
         self.active = True
         self._held: list[tuple[Host, Segment, Host, Link]] = []
 
+    @property
+    def match(self) -> Match:
+        """What the rule matches."""
+        return self._match
+
     def acts_on(self, src: Host, seg: Segment) -> bool:
         """Count ``seg`` if it matches; True when the rule acts on it (the rule
         leaves the network when this was its last)."""
