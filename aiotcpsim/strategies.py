@@ -207,31 +207,40 @@ Head = tuple[Any, ...]
 def _heads(
     hosts: tuple[str, ...], kinds: tuple[str, ...], delays: tuple[float, ...]
 ) -> tuple[Head, ...]:
-    """Every head, simplest first: rules before events, a rule on any segment
-    before one on a kind of segment, any sender before one, drop before
-    delay, duplicate and reset."""
-    rules: list[Head] = []
-    for flags, payload in SEGMENTS:
-        for src in (None, *hosts):
-            for kind in (k for k in _RULES if k in kinds):
-                extras: tuple[Any, ...] = (None,)
-                if kind == "delay":
-                    extras = delays
-                elif kind == "duplicate":
-                    extras = (1, 2)
-                rules.extend((kind, src, flags, payload, extra) for extra in extras)
-    events: list[Head] = []
+    """Every head, each kind of step as likely as the others, simplest first.
+
+    Each kind has a block of heads, simplest first (the shortest delay before
+    a longer one, a rule on any segment before one on a kind of segment, any
+    sender before one), repeated until it is as long as the longest block so
+    that every kind is drawn with the same chance.  The blocks follow each
+    other in the order of :data:`KINDS`: shrinking a head's index mostly
+    keeps the kind of the step and makes it simpler.
+    """
     pairs = [(a, b) for a in hosts for b in hosts if a != b]
-    if "partition" in kinds:
-        for oneway in (False, True):
-            for mode in ("blackhole", "reject"):
-                events.extend(("partition", a, b, oneway, mode) for a, b in pairs)
-    if "crash" in kinds:
-        events.extend(("crash", host) for host in hosts)
-    if "hold" in kinds:
-        for oneway in (False, True):
-            events.extend(("hold", a, b, oneway) for a, b in pairs)
-    return (*rules, *events)
+    per_kind: list[list[Head]] = []
+    for kind in (k for k in KINDS if k in kinds):
+        heads: list[Head] = []
+        if kind in _RULES:
+            extras: tuple[Any, ...] = (None,)
+            if kind == "delay":
+                extras = delays
+            elif kind == "duplicate":
+                extras = (1, 2)
+            for extra in extras:
+                for flags, payload in SEGMENTS:
+                    heads.extend((kind, src, flags, payload, extra) for src in (None, *hosts))
+        elif kind == "partition":
+            for oneway in (False, True):
+                for mode in ("blackhole", "reject"):
+                    heads.extend(("partition", a, b, oneway, mode) for a, b in pairs)
+        elif kind == "crash":
+            heads.extend(("crash", host) for host in hosts)
+        else:
+            for oneway in (False, True):
+                heads.extend(("hold", a, b, oneway) for a, b in pairs)
+        per_kind.append(heads)
+    longest = max(len(heads) for heads in per_kind)
+    return tuple(heads[i % len(heads)] for heads in per_kind for i in range(longest))
 
 
 def _make_rule(head: Head, state: str | None, nth: int, every: bool, count: int) -> Step:
