@@ -152,14 +152,15 @@ def fault_steps(
 ) -> st.SearchStrategy[Step]:
     """One step of a fault plan (see :func:`fault_plans` for the arguments).
 
-    A step is three choices: its *head* -- what it does and to what (a rule's
-    kind, sender, segment, state and seconds; an event's kind, hosts and
-    flavour), from a list ordered simplest first -- and two integers (a
-    rule's ``nth`` and ``count``; an event's time and duration).  Few choices
-    of one shape per step is what lets hypothesis delete a whole step while
-    shrinking (its deletion passes remove up to five consecutive choices);
-    a step drawn with more choices, or with draws that depend on earlier
-    ones, is often left in the "minimal" plan.
+    A step is few choices: its *head* -- what it does and to what (a rule's
+    kind, sender, segment and seconds; an event's kind, hosts and flavour),
+    from a list ordered simplest first (:func:`_heads`) -- then integers: a
+    rule's state, ``nth`` and ``count``; an event's time and duration.  Few
+    choices of a fixed shape per step is what lets hypothesis delete a whole
+    step while shrinking (its deletion passes remove up to five consecutive
+    choices, and a list element costs one more): a step drawn with more
+    choices, or with draws shaped by earlier ones, is often left in the
+    "minimal" plan although the failure does not need it.
     """
     hosts = tuple(hosts)
     if len(hosts) < 2 or not all(isinstance(h, str) and h for h in hosts):
@@ -190,7 +191,11 @@ def fault_steps(
             # segment is sent mean none.
             index = draw(st.integers(0, 3 * len(everything))) if states else 0
             state = everything[index - 1] if 0 < index <= len(everything) else None
-            nth = draw(st.integers(1, max_nth))
+            # Half the rules act from the first match: the simplest faults are
+            # drawn most, and an ``nth`` past the few segments of a short
+            # exchange never matches anything.
+            nth = draw(st.integers(1, 2 * max_nth))
+            nth = nth if nth <= max_nth else 1
             count = draw(st.integers(1, max_count + 1))  # past the end: every match
             return _make_rule(head, state, nth, count > max_count, count)
         at = draw(st.integers(0, ticks))

@@ -241,9 +241,9 @@ BUGS: dict[str, Bug] = {
     # What if segments are lost, however many times?  (An outage of the
     # default strategy heals within 5 s and TCP's retransmissions then deliver
     # the FIN: a hang needs a loss that lasts.)
-    "hang": Bug(hang, fault_plans(HOSTS, kinds=("drop",)), 100),
-    "double_charge": Bug(double_charge, fault_plans(HOSTS), 100),
-    "one_read_one_message": Bug(one_read_one_message, fault_plans(HOSTS), 300),
+    "hang": Bug(hang, fault_plans(HOSTS, kinds=("drop",)), 300),
+    "double_charge": Bug(double_charge, fault_plans(HOSTS), 300),
+    "one_read_one_message": Bug(one_read_one_message, fault_plans(HOSTS), 200),
 }
 
 
