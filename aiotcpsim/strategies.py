@@ -307,14 +307,21 @@ def fault_plans(
             a while), ``crash`` (maybe restarted), ``hold`` (a link held,
             then released).
         max_steps: the most steps in a plan; the empty plan comes first.
-        max_nth: rules act from a match drawn in ``1..max_nth``.
+        max_nth: rules act from the first match in half the draws, else
+            from a match in ``1..max_nth``.
         max_count: rules act ``1..max_count`` times, or on every match from
             the n-th on (``count=None``).
         horizon, resolution: events happen at multiples of ``resolution``
-            seconds of virtual time, up to ``horizon``; outages (partition,
-            crash, hold) last that long at most.
+            seconds of virtual time, up to ``horizon`` (a crash one
+            ``resolution`` after the start at the earliest, so that servers
+            made at time 0 exist); outages (partition, crash, hold) last up
+            to ``horizon``, a crash may last for ever.
         delays: the seconds a ``Delay`` step may add, shortest first.
-        states: also draw the sender's TCP state as a criterion.
+        states: also draw the sender's TCP state as a criterion (in one rule
+            in three; a state in which no such segment is sent means none).
+
+    Each kind of step is drawn with the same chance.  About one random plan
+    in forty shows each planted bug of ``examples/explore_plans.py``.
 
     Raises:
         ValueError: an argument out of range (the message names it).
