@@ -350,7 +350,8 @@ class Host:
         Raises:
             OSError: ``EADDRNOTAVAIL`` when the 4-tuple is taken or no
                 ephemeral port is free; ``EADDRINUSE`` when ``local_port`` is.
-            TypeError, ValueError: a bad address or port.
+            ValueError: a bad address or port, or a listener of another host
+                or not listening.
         """
         self._check_up()
         if not isinstance(ip, str) or not _is_ipv4(ip):
@@ -358,6 +359,8 @@ class Host:
         _check_port("port", port, allow_zero=False)
         _check_port("local_port", local_port, allow_zero=True)
         if listener is not None:
+            if listener.host is not self or listener.state is not LISTEN:
+                raise ValueError(f"listener must be listening on this host, got {listener!r}")
             lip = self.ip if listener.bound_ip == _WILDCARD else listener.bound_ip
             key = (lip, listener.port, ip, port)
         elif local_port:

@@ -305,3 +305,12 @@ def test_new_connection_refuses_a_taken_four_tuple() -> None:
         pair.client_host.new_connection(SERVER_IP, PORT, local_port=pair.client.local[1])
     with pytest.raises(OSError, match="Cannot assign requested address"):
         pair.server_host.new_connection(*pair.client.local, listener=pair.listener)
+
+
+def test_new_connection_needs_a_listening_listener_of_its_host() -> None:
+    pair = established_pair()
+    with pytest.raises(ValueError, match="listener must be listening on this host"):
+        pair.client_host.new_connection(SERVER_IP, PORT, listener=pair.listener)
+    pair.listener.close()
+    with pytest.raises(ValueError, match="listener must be listening on this host"):
+        pair.server_host.new_connection(CLIENT_IP, 40000, listener=pair.listener)
