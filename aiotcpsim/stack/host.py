@@ -354,14 +354,7 @@ class Host:
         if not self.network.is_on_link(ip):
             raise os_error(errno.ENETUNREACH, "Network is unreachable")  # no route: no SYN
         self.network.connecting(self, ip)
-        if local_ip is not None and local_ip != _WILDCARD:
-            lip = local_ip  # a socket bound to an address keeps it (127.0.0.2 too)
-        elif ip.startswith("127."):
-            lip = "127.0.0.1"  # Linux's source for any 127.x destination
-        elif self.ip.startswith("127."):
-            lip = self.network.outside_address(self)
-        else:
-            lip = self.ip
+        lip = self._source_address(ip, local_ip)
         if local_port:
             self.check_bind(local_port, reuse_address, lip)
             key = (lip, local_port, ip, port)
@@ -381,6 +374,67 @@ class Host:
         self._reuse[conn] = reuse_address
         self.network.stats["connections_opened"] += 1
         conn.connect(self.network.now)
+        return conn
+
+    def new_connection(
+        self,
+        ip: str,
+        port: int,
+        *,
+        local_port: int = 0,
+        listener: Listener | None = None,
+        iss: int | None = None,
+    ) -> Connection:
+        """A connection to ``ip:port`` that has sent nothing, registered under
+        its 4-tuple as :meth:`connect` or a listener registers one, for
+        :meth:`Connection.synchronize <aiotcpsim.tcp.Connection.synchronize>`
+        to put into a state directly (:mod:`aiotcpsim.testing`).
+
+        Without ``listener`` it is an active open's connection, in CLOSED,
+        from ``local_port`` (0: an ephemeral port, drawn as :meth:`connect`
+        draws it).  With ``listener`` it is a passive open's child, in
+        LISTEN, on the listener's address and port: synchronized to
+        SYN-RECEIVED it joins the listener's SYN queue, synchronized further
+        it counts as accepted.  ``iss``: its ISN (default: as for a real
+        connection, :attr:`isn_generator` or the network's RNG).
+
+        Raises:
+            OSError: ``EADDRNOTAVAIL`` when the 4-tuple is taken or no
+                ephemeral port is free; ``EADDRINUSE`` when ``local_port`` is.
+            ValueError: a bad address or port, or a listener of another host
+                or not listening.
+        """
+        self._check_up()
+        if not isinstance(ip, str) or not _is_ipv4(ip):
+            raise ValueError(f"ip must be an IPv4 address, got {ip!r}")
+        _check_port("port", port, allow_zero=False)
+        _check_port("local_port", local_port, allow_zero=True)
+        if listener is not None:
+            if listener.host is not self or listener.state is not LISTEN:
+                raise ValueError(f"listener must be listening on this host, got {listener!r}")
+            lip = self.ip if listener.bound_ip == _WILDCARD else listener.bound_ip
+            key = (lip, listener.port, ip, port)
+        elif local_port:
+            lip = self._source_address(ip, None)
+            self.check_bind(local_port, False, lip)
+            key = (lip, local_port, ip, port)
+        else:
+            key = self._ephemeral(self._source_address(ip, None), ip, port)
+        if key in self._conns:
+            raise os_error(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+        conn = Connection(
+            self,
+            self._config_for(key[0] if listener is not None else ip),
+            (key[0], key[1]),
+            (ip, port),
+            self._isn() if iss is None else iss,
+            passive=listener is not None,
+        )
+        self._conns[key] = conn
+        self._reuse[conn] = listener.reuse_address if listener is not None else False
+        if listener is not None:
+            self._children[conn] = listener
+        self.network.stats["connections_opened"] += 1
         return conn
 
     def listen(
@@ -526,7 +580,14 @@ class Host:
             trace.record(now, STATE, self.name, None, _key(conn), old, new)
         if old is TIME_WAIT:
             self._time_wait -= 1
-        if new is ESTABLISHED:
+        if new is SYN_RECEIVED and old is LISTEN:
+            # A child registered before its SYN-RECEIVED (new_connection, then
+            # synchronize) waits in its listener's SYN queue; accept_syn's
+            # children reach SYN-RECEIVED before _syn_to_listener registers them.
+            listener = self._children.get(conn)
+            if listener is not None:
+                listener._syn_queue[conn] = None
+        elif new is ESTABLISHED:
             if old is SYN_RECEIVED:
                 listener = self._children.get(conn)
                 if listener is not None and conn in listener._syn_queue:
@@ -630,6 +691,16 @@ class Host:
             self.network.note(self.name, "SYN queue full: SYN dropped")
             return
         self._syn_to_listener(listener, seg, now, self._isn())
+
+    def _source_address(self, ip: str, local_ip: str | None) -> str:
+        """The address a connection to ``ip`` is sent from."""
+        if local_ip is not None and local_ip != _WILDCARD:
+            return local_ip  # a socket bound to an address keeps it (127.0.0.2 too)
+        if ip.startswith("127."):
+            return "127.0.0.1"  # Linux's source for any 127.x destination
+        if self.ip.startswith("127."):
+            return self.network.outside_address(self)
+        return self.ip
 
     def _config_for(self, ip: str) -> TcpConfig:
         """The configuration of a connection with ``ip`` at the other end (or

@@ -12,7 +12,8 @@ A map of the package, from the bottom up:
   ``set_state``, endings, notifications), :mod:`.output` (the send path),
   :mod:`.ack` (the ACK step and the handshake's end), :mod:`.data` (the text
   and FIN steps), :mod:`.receive` (RFC 9293 3.10.7 segment arrival),
-  :mod:`.timeouts` (timer expiry) and :mod:`.connection` (the user verbs).
+  :mod:`.timeouts` (timer expiry), :mod:`.synchronize` (a state set directly,
+  for tests, and the variables read back) and :mod:`.connection` (the user verbs).
 """
 
 from .connection import Connection

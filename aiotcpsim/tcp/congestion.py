@@ -48,6 +48,10 @@ class CongestionControl:
         """The retransmission timer expired with ``flight`` bytes outstanding."""
         raise NotImplementedError
 
+    def snapshot(self) -> dict[str, int | None]:
+        """The algorithm's variables by name (the TCB's ``snapshot()``)."""
+        return {"cwnd": self.cwnd}
+
 
 class NewReno(CongestionControl):
     """RFC 5681 with RFC 6582's NewReno modification of fast recovery."""
@@ -123,6 +127,15 @@ class NewReno(CongestionControl):
         if self.dupacks > 3 and self.recover is not None:
             self.cwnd += smss  # inflate for each further duplicate (step 4)
         return False
+
+    def snapshot(self) -> dict[str, int | None]:
+        return {
+            "cwnd": self.cwnd,
+            "ssthresh": self.ssthresh,
+            "dupacks": self.dupacks,
+            "cwnd_cnt": self.cwnd_cnt,
+            "recover": self.recover,
+        }
 
     def on_timeout(self, flight: int, smss: int) -> None:
         # RFC 5681 section 3.1, (4) and the loss window.

@@ -59,8 +59,8 @@ from .state import (
     TIME_WAIT,
     WRITABLE,
 )
+from .synchronize import TcbSynchronize
 from .tcb import ConnectionOwner, os_error
-from .timeouts import TcbTimeouts
 
 if TYPE_CHECKING:
     from ..config import TcpConfig
@@ -68,7 +68,7 @@ if TYPE_CHECKING:
 __all__ = ["Connection"]
 
 
-class Connection(TcbTimeouts):
+class Connection(TcbSynchronize):
     """A TCB: one end of one TCP connection.
 
     Hosts create connections (:meth:`aiotcpsim.Host.connect`,

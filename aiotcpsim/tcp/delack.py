@@ -45,6 +45,18 @@ class DelayedAck:
         self.ack_now = False
         """An ACK is due at the end of the current event."""
 
+    def snapshot(self) -> dict[str, float | int | bool]:
+        """The engine's variables by name (the TCB's ``snapshot()``)."""
+        return {
+            "quick": self.quick,
+            "ato": self.ato,
+            "lrcvtime": self.lrcvtime,
+            "rcv_mss": self.rcv_mss,
+            "pingpong": self.pingpong,
+            "unacked": self.unacked,
+            "ack_now": self.ack_now,
+        }
+
     def on_established(self, rcv_mss: int, now: float) -> None:
         """``tcp_initialize_rcv_mss``: a guess until segments are measured."""
         self.rcv_mss = rcv_mss

@@ -16,7 +16,8 @@ modulo 2**32 is the wire value; offset 0 is the SYN, ``1 + k`` data byte
 ``k``), so transfers of any length survive 32-bit wraparound.  The classes
 above this one in the chain add the send path (:mod:`.output`), the receive
 steps (:mod:`.ack`, :mod:`.data`, :mod:`.receive`), the timers
-(:mod:`.timeouts`) and the user verbs (:mod:`.connection`).
+(:mod:`.timeouts`), the direct entry into a state (:mod:`.synchronize`) and
+the user verbs (:mod:`.connection`).
 """
 
 from __future__ import annotations

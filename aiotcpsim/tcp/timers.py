@@ -53,6 +53,18 @@ class Timers:
             best = t
         return best
 
+    def snapshot(self) -> dict[str, float]:
+        """The running timers and their deadlines (the TCB's ``snapshot()``);
+        :attr:`scheduled` is left out."""
+        named = (
+            ("retransmission", self.rtx_at),
+            ("delayed_ack", self.ack_at),
+            ("persist", self.persist_at),
+            ("keepalive", self.keepalive_at),
+            ("linger", self.linger_at),
+        )
+        return {name: when for name, when in named if when is not None}
+
     def cancel_all(self) -> None:
         """Stop every timer (the connection reached CLOSED)."""
         self.rtx_at = self.ack_at = self.persist_at = self.keepalive_at = self.linger_at = None

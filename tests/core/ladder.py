@@ -23,11 +23,13 @@ A row is ``(direction, time, flags, seq, ack, len)``, for example::
 ``rows(window=True)`` appends the advertised window as a seventh field.
 
 A ladder starts from one constructor per state: :meth:`Pair.establish`
-(ESTABLISHED), :meth:`Pair.syn_sent`, :meth:`Pair.syn_received`,
-:meth:`Pair.fin_wait_1`, :meth:`Pair.fin_wait_2`, :meth:`Pair.close_wait`,
-:meth:`Pair.last_ack`, :meth:`Pair.closing`, :meth:`Pair.time_wait`.  Each
-asserts the state it reached, so a broken handshake or teardown fails there,
-naming the state.
+(ESTABLISHED), :meth:`Pair.fin_wait_1`, :meth:`Pair.fin_wait_2`,
+:meth:`Pair.close_wait`, :meth:`Pair.last_ack`, :meth:`Pair.closing`,
+:meth:`Pair.time_wait` build their state directly with
+:mod:`aiotcpsim.testing` (no handshake, no FIN exchange), so a broken
+handshake fails only the handshake's tests; :meth:`Pair.syn_sent` and
+:meth:`Pair.syn_received` run the handshake up to a held segment and assert
+the state they reached.
 """
 
 from __future__ import annotations
@@ -40,7 +42,17 @@ from aiotcpsim.net import Network
 from aiotcpsim.segment import ACK, FIN, PSH, RST, SYN, Segment
 from aiotcpsim.stack.host import Host, Listener
 from aiotcpsim.tcp import Connection, State
-from aiotcpsim.trace import DROP, NOTE, SEND, TraceRecord
+from aiotcpsim.testing import (
+    ConnectionPair,
+    close_wait_pair,
+    closing_pair,
+    established_pair,
+    fin_wait_1_pair,
+    fin_wait_2_pair,
+    last_ack_pair,
+    time_wait_pair,
+)
+from aiotcpsim.trace import DROP, NOTE, SEND, STATE, TraceRecord
 
 A_IP = "10.0.0.1"
 B_IP = "10.0.0.2"
@@ -173,35 +185,39 @@ class Pair:
         self.tuple = (conn.local[0], conn.local[1], conn.remote[0], conn.remote[1])
         return conn
 
-    def establish(self, **kwargs: Any) -> tuple[Connection, Connection]:
-        """Listen on 8080, connect, complete the handshake and accept.
+    def establish(self) -> tuple[Connection, Connection]:
+        """Both ESTABLISHED, built by :func:`aiotcpsim.testing.established_pair`
+        (no handshake runs: a broken handshake fails only its own tests).
 
-        Returns (client connection, server connection), both ESTABLISHED.  The
-        trace is cleared, both ISNs are pinned and ``t0`` moves to now, so the
-        ladder of the test starts at time 0 with seq and ack 1 on both sides.
+        Returns (client connection, server connection); the server listens on
+        8080.  The trace is cleared, both ISNs are pinned and ``t0`` moves to
+        the end of the handshake, so the ladder of the test starts at time 0
+        with seq and ack 1 on both sides.
         """
-        if self.listener is None:
-            self.listen()
-        assert self.listener is not None
-        start = self.net.now
-        conn = self.connect(**kwargs)
-        self._advance(start + 3 * self.d)
-        child = self.listener.accept()
-        assert child is not None, "the handshake did not complete"
-        assert conn.state is State.ESTABLISHED
-        assert child.state is State.ESTABLISHED
-        self.isn = {"c": conn.iss, "s": child.iss}
-        self.t0 = start + 3 * self.d
+        a, b = self._build(established_pair)
         self.net.trace.clear()
-        return conn, child
+        return a, b
+
+    def _build(self, constructor: Callable[..., ConnectionPair]) -> tuple[Connection, Connection]:
+        """A pair from :mod:`aiotcpsim.testing` on this network, on 8080."""
+        pair = constructor(network=self.net, client=self.c, server=self.s, port=PORT)
+        self.listener = pair.listener
+        a, b = pair.connections()
+        self.tuple = (a.local[0], a.local[1], a.remote[0], a.remote[1])
+        self.isn = {"c": a.iss, "s": b.iss}
+        self.t0 = pair.t0
+        return a, b
 
     # -- one constructor per state ---------------------------------------------------
     #
-    # Each builds the connection under test in one state through public calls
-    # and checks that it got there, so a broken handshake or teardown fails
-    # here, with the state it could not reach, rather than deep in a ladder.
-    # The client ``a`` is in the named state; times stay relative to ``t0``
-    # (the end of the handshake once established) and the trace is kept.
+    # The teardown states are built directly by aiotcpsim.testing (see its table:
+    # each pair is the one a real exchange reaches, proved by test_constructors.py),
+    # so a ladder about CLOSING fails only when CLOSING is broken.  The client
+    # ``a`` is in the named state; times stay relative to ``t0`` (the end of the
+    # handshake, d = 10 ms); the trace holds what the constructor sent (segments
+    # still in flight) and the states it set (``states()`` leaves out the jumps
+    # to ESTABLISHED).  SYN-SENT and SYN-RECEIVED are the handshake's own states:
+    # their constructors run it, up to a held segment.
 
     def syn_sent(self, **kwargs: Any) -> tuple[Connection, list[Segment]]:
         """A listening server and a client in SYN-SENT whose SYN is held (``⏸``):
@@ -230,60 +246,32 @@ class Pair:
         return conn, child, held
 
     def fin_wait_1(self) -> tuple[Connection, Connection]:
-        """Established, then ``a`` shuts down: FIN-WAIT-1, its FIN in flight."""
-        a, b = self.establish()
-        a.shutdown(self.net.now)
-        _reached(a, State.FIN_WAIT_1, "FIN-WAIT-1")
-        return a, b
+        """``a`` shut down at 0: FIN-WAIT-1, its FIN in flight; ``b`` ESTABLISHED."""
+        return self._build(fin_wait_1_pair)
 
     def fin_wait_2(self) -> tuple[Connection, Connection]:
-        """``a`` shut down and its FIN is acknowledged: FIN-WAIT-2 at 2d (``b``
-        in CLOSE-WAIT; no data was exchanged, so ``b``'s ACK is immediate)."""
-        a, b = self.fin_wait_1()
-        self.at(2 * self.d)
-        _reached(a, State.FIN_WAIT_2, "FIN-WAIT-2")
-        _reached(b, State.CLOSE_WAIT, "CLOSE-WAIT (peer)")
-        return a, b
+        """``a`` shut down at 0 and its FIN was acknowledged: FIN-WAIT-2 at 2d,
+        ``b`` in CLOSE-WAIT since d."""
+        return self._build(fin_wait_2_pair)
 
     def close_wait(self) -> tuple[Connection, Connection]:
-        """``b`` shut down first: ``a`` in CLOSE-WAIT, ``b`` in FIN-WAIT-2, at 2d."""
-        a, b = self.establish()
-        b.shutdown(self.net.now)
-        self.at(2 * self.d)
-        _reached(a, State.CLOSE_WAIT, "CLOSE-WAIT")
-        _reached(b, State.FIN_WAIT_2, "FIN-WAIT-2 (peer)")
-        return a, b
+        """``b`` shut down first, at 0: ``a`` in CLOSE-WAIT, ``b`` in FIN-WAIT-2, at 2d."""
+        return self._build(close_wait_pair)
 
     def last_ack(self) -> tuple[Connection, Connection]:
-        """``b`` shut down, ``a`` got the FIN at d and shuts down too: LAST-ACK,
-        its FIN in flight."""
-        a, b = self.establish()
-        b.shutdown(self.net.now)
-        self.at(self.d)
-        _reached(a, State.CLOSE_WAIT, "CLOSE-WAIT")
-        a.shutdown(self.net.now)
-        _reached(a, State.LAST_ACK, "LAST-ACK")
-        return a, b
+        """As :meth:`close_wait`, then ``a`` shuts down at 2d: LAST-ACK, its
+        FIN in flight; ``b`` in FIN-WAIT-2."""
+        return self._build(last_ack_pair)
 
     def closing(self) -> tuple[Connection, Connection]:
-        """Both shut down at once; the FINs cross: both in CLOSING at d."""
-        a, b = self.establish()
-        a.shutdown(self.net.now)
-        b.shutdown(self.net.now)
-        self.at(self.d)
-        _reached(a, State.CLOSING, "CLOSING")
-        _reached(b, State.CLOSING, "CLOSING (peer)")
-        return a, b
+        """Both shut down at 0; the FINs crossed: both CLOSING at d, both
+        ACKs in flight."""
+        return self._build(closing_pair)
 
     def time_wait(self) -> tuple[Connection, Connection]:
-        """``a`` closed first, ``b`` after it at d: ``a`` in TIME-WAIT at 2d,
-        ``b`` in LAST-ACK until ``a``'s ACK arrives at 3d."""
-        a, b = self.fin_wait_1()
-        self.at(self.d)
-        b.shutdown(self.net.now)
-        self.at(2 * self.d)
-        _reached(a, State.TIME_WAIT, "TIME-WAIT")
-        return a, b
+        """``a`` closed first, ``b`` as soon as the FIN came (d): ``a`` in
+        TIME-WAIT at 2d, its ACK in flight; ``b`` in LAST-ACK until it arrives at 3d."""
+        return self._build(time_wait_pair)
 
     # -- hand-made segments --------------------------------------------------------
 
@@ -433,7 +421,12 @@ class Pair:
     def states(self, who: str | None = None) -> list[tuple[float, str, str]]:
         """``(time, "c" | "s", "STATE")`` of every state change (of one side)."""
         out = []
-        for when, host, new in self.net.trace.states():
+        for r in self.net.trace.records:
+            if r.kind != STATE or r.new is None:
+                continue
+            if r.new is State.ESTABLISHED and r.old in (State.CLOSED, State.LISTEN):
+                continue  # a constructor's jump: the handshake did not run
+            when, host, new = r.time, r.host, r.new
             label = self.labels.get(host, host)
             if who is None or label == who:
                 out.append((self.rel(when), label, str(new)))

@@ -1,6 +1,7 @@
 """One ladder per state, each built by the state's constructor (``Pair.syn_sent()``,
-``Pair.time_wait()``...): a test that is about CLOSING starts in CLOSING, and a
-broken handshake fails in the constructor with the state it could not reach.
+``Pair.time_wait()``...): a test that is about CLOSING starts in CLOSING, built
+directly (:mod:`aiotcpsim.testing`), so a broken handshake fails only the
+SYN-SENT and SYN-RECEIVED ladders here.
 
 Times are relative to the end of the handshake (0 in SYN-SENT and
 SYN-RECEIVED, which start before it), d = 10 ms; seq/ack are relative to the
@@ -91,17 +92,18 @@ def test_last_ack_lost_ack_fin_retransmitted_then_closed() -> None:
     a, b = p.last_ack()
     p.drop("s>c", ".")
     p.idle()
-    assert p.rows(since=0.01) == [
-        ("c>s", 0.01, ".", 1, 2, 0),
-        ("c>s", 0.01, "F.", 1, 2, 0),
-        ("s>c✗", 0.02, ".", 2, 2, 0),
-        ("c>s", 0.23, "F.", 1, 2, 0),  # LAST-ACK retransmits its FIN after the RTO
-        ("s>c", 0.24, ".", 2, 2, 0),  # TIME-WAIT re-ACKs it
+    assert p.rows() == [
+        ("c>s", 0.02, "F.", 1, 2, 0),  # sent by the constructor: in flight
+        ("s>c✗", 0.03, ".", 2, 2, 0),
+        ("c>s", 0.24, "F.", 1, 2, 0),  # LAST-ACK retransmits its FIN after the RTO
+        ("s>c", 0.25, ".", 2, 2, 0),  # TIME-WAIT re-ACKs it
     ]
-    assert p.states("c") == [
-        (0.01, "c", "CLOSE-WAIT"),
-        (0.01, "c", "LAST-ACK"),
-        (0.25, "c", "CLOSED"),
+    assert p.states() == [
+        (0.02, "s", "FIN-WAIT-2"),
+        (0.02, "c", "LAST-ACK"),
+        (0.03, "s", "TIME-WAIT"),
+        (0.26, "c", "CLOSED"),
+        (60.25, "s", "CLOSED"),  # the retransmitted FIN restarted TIME-WAIT
     ]
     assert (a.state, b.state) == (State.CLOSED, State.CLOSED)
 
@@ -110,14 +112,11 @@ def test_closing_ack_of_fin_enters_time_wait() -> None:
     p = Pair()
     a, b = p.closing()
     p.idle()
-    assert p.rows() == [
-        ("c>s", 0.0, "F.", 1, 1, 0),
-        ("s>c", 0.0, "F.", 1, 1, 0),
+    assert p.rows() == [  # the FINs crossed at 0 (not in the trace: built at d)
         ("s>c", 0.01, ".", 2, 2, 0),
         ("c>s", 0.01, ".", 2, 2, 0),
     ]
     assert p.states("c") == [
-        (0.0, "c", "FIN-WAIT-1"),
         (0.01, "c", "CLOSING"),
         (0.02, "c", "TIME-WAIT"),
         (60.02, "c", "CLOSED"),
