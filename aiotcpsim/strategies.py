@@ -311,11 +311,12 @@ def fault_plans(
             from a match in ``1..max_nth``.
         max_count: rules act ``1..max_count`` times, or on every match from
             the n-th on (``count=None``).
-        horizon, resolution: events happen at multiples of ``resolution``
-            seconds of virtual time, up to ``horizon`` (a crash one
-            ``resolution`` after the start at the earliest, so that servers
-            made at time 0 exist); outages (partition, crash, hold) last up
-            to ``horizon``, a crash may last for ever.
+        horizon: events happen up to ``horizon`` seconds of virtual time;
+            outages (partition, crash, hold) last up to ``horizon``, a crash
+            may last for ever.
+        resolution: events happen at multiples of ``resolution`` seconds (a
+            crash one ``resolution`` after the start at the earliest, so that
+            servers made at time 0 exist).
         delays: the seconds a ``Delay`` step may add, shortest first.
         states: also draw the sender's TCP state as a criterion (in one rule
             in three; a state in which no such segment is sent means none).
@@ -448,9 +449,11 @@ def run_plan(
     """Apply ``plan`` to ``network`` and run ``main`` on it on virtual time
     (:func:`aiotcpsim.run`); on failure, :func:`explain` reports the plan.
 
+    Whatever ``main`` raises propagates.
+
     Raises:
-        whatever ``main`` raises, ``DeadlockError`` when every task waits
-        forever, ``ValueError`` from :meth:`FaultPlan.apply`.
+        DeadlockError: every task waits forever.
+        ValueError: from :meth:`FaultPlan.apply`.
     """
     from .asyncio_loop import run
 
