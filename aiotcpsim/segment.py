@@ -466,13 +466,20 @@ class Segment(NamedTuple):
         )
 
     def __repr__(self) -> str:
+        return self.describe()
+
+    def describe(self, length: int | None = None) -> str:
+        """The repr, saying ``len=length`` when given: the length on the wire
+        of a segment whose payload a trace kept only the head of."""
+        if length is None:
+            length = len(self.payload)
         text = (
             f"<{self.src_ip}:{self.src_port} > {self.dst_ip}:{self.dst_port} "
             f"{flag_names(self.flags)} seq={self.seq}"
         )
         if self.flags & ACK:
             text += f" ack={self.ack}"
-        text += f" win={self.window} len={len(self.payload)}"
+        text += f" win={self.window} len={length}"
         if self.options != NO_OPTIONS:
             text += f" {self.options!r}"
         return text + ">"

@@ -34,7 +34,7 @@ from mypy_extensions import mypyc_attr
 from ..config import TcpConfig
 from ..segment import Segment
 from ..stack.host import Host, current_host
-from ..trace import DEFAULT_LIMIT, DROP, DUPLICATE, NOTE, SEND, Trace
+from ..trace import DEFAULT_LIMIT, DEFAULT_SNAPLEN, DROP, DUPLICATE, NOTE, SEND, Trace
 from .events import EventQueue
 from .flight import arrive
 from .link import Link, LinkDefaults
@@ -109,6 +109,7 @@ class BaseNetwork:
         reorder: float = 0.0,
         trace: bool | str = True,
         trace_limit: int | None = DEFAULT_LIMIT,
+        trace_snaplen: int | None = DEFAULT_SNAPLEN,
         **impairments: Any,
     ) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
@@ -121,8 +122,12 @@ class BaseNetwork:
         self.now = 0.0
         if trace not in (True, False, "full"):
             raise ValueError(f"trace must be True, False or 'full', got {trace!r}")
-        limit = None if trace == "full" else trace_limit
-        self.trace = Trace(enabled=bool(trace), limit=limit)
+        full = trace == "full"
+        self.trace = Trace(
+            enabled=bool(trace),
+            limit=None if full else trace_limit,
+            snaplen=None if full else trace_snaplen,
+        )
         self.events = EventQueue()
         """The pending events (:class:`~aiotcpsim.net.events.EventQueue`)."""
         self._links: dict[tuple[str, str], Link] = {}
