@@ -195,6 +195,7 @@ class Tcb:
         "keepalive_count",
         "keepalive_idle",
         "keepalive_interval",
+        "key",
         "local",
         "max_snd_wnd",
         "mss",
@@ -227,6 +228,9 @@ class Tcb:
         self.config = config
         self.local = local
         self.remote = remote
+        self.key = (local[0], local[1], remote[0], remote[1])
+        """(local ip, local port, remote ip, remote port): the host's demux key
+        and the trace's endpoint, one tuple for both."""
         self._lip, self._lport = local
         self._rip, self._rport = remote
         self.iss = iss & MASK

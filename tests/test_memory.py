@@ -1,0 +1,64 @@
+"""What an idle connection costs: the Python heap of established connections
+in the sans-I/O core (no event loop), per end.
+
+The bound is the project's budget, with some room for the differences
+between Python versions and between the pure and the compiled build: a
+kernel socket under asyncio costs its transport and streams only, so every
+byte a simulated TCB holds while idle shows in the memory benchmark
+(``benchmarks/memory.py``).
+"""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+from aiotcpsim import Network
+
+N = 100
+BUDGET_PER_END = 2048
+"""Bytes of heap per idle established end (the TCB, its engines, the host's tables)."""
+
+
+def heap_per_end(trace: bool) -> float:
+    net = Network(seed=1, trace=trace)
+    a = net.add_host("a")
+    b = net.add_host("b")
+    listener = b.listen(80, backlog=2 * N)
+    first = a.connect("b", 80)  # one-time costs (caches, table growth) paid before
+    net.run_until_idle(limit=1.0)
+    kept = [first, listener.accept()]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        kept += [a.connect("b", 80) for _ in range(N)]
+        net.run_until_idle(limit=net.now + 1.0)
+        kept += [listener.accept() for _ in range(N)]
+        gc.collect()
+        used = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert all(c is not None and c.state.name == "ESTABLISHED" for c in kept)
+    return used / (2 * N)
+
+
+def test_an_idle_established_end_fits_the_budget() -> None:
+    assert heap_per_end(trace=False) <= BUDGET_PER_END
+
+
+def test_the_trace_and_the_host_share_the_connections_four_tuple() -> None:
+    net = Network(seed=1)
+    a = net.add_host("a")
+    listener = net.add_host("b").listen(80)
+    conn = a.connect("b", 80)
+    net.run_until_idle(limit=1.0)
+    child = listener.accept()
+    assert child is not None
+    assert conn.key == (*conn.local, *conn.remote)
+    assert child.key == (*child.local, *child.remote)
+    # One tuple per connection, not one per record or per table.
+    ends = {id(c.key): c for c in (conn, child)}
+    states = [r for r in net.trace if r.kind == "state"]
+    assert len(states) >= 4
+    assert all(id(r.endpoint) in ends for r in states)
