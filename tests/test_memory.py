@@ -56,6 +56,7 @@ def test_the_trace_and_the_host_share_the_connections_four_tuple() -> None:
     child = listener.accept()
     assert child is not None
     assert conn.key == (*conn.local, *conn.remote)
+    assert conn.key.remote_port == 80
     assert child.key == (*child.local, *child.remote)
     # One tuple per connection, not one per record or per table.
     ends = {id(c.key): c for c in (conn, child)}
