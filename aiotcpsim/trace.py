@@ -26,7 +26,7 @@ import hashlib
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, NamedTuple
 
 from .segment import ACK, FIN, RST, SYN, Segment, flag_names
 
@@ -41,17 +41,17 @@ DEFAULT_SNAPLEN = 2048
 """Payload bytes a trace keeps of each segment by default: a LAN segment
 (MSS 1460) whole, the head of a loopback one (MSS 65483)."""
 
-SEND = "send"
+SEND: Final = "send"
 """A segment left a host (``retransmission`` in ``text`` when it was one)."""
-DROP = "drop"
+DROP: Final = "drop"
 """A segment was lost on its way (``text`` says why)."""
-DUPLICATE = "duplicate"
+DUPLICATE: Final = "duplicate"
 """The network made an extra copy of a segment."""
-DELIVER = "deliver"
+DELIVER: Final = "deliver"
 """A segment reached its destination host."""
-STATE = "state"
+STATE: Final = "state"
 """A connection changed state."""
-NOTE = "note"
+NOTE: Final = "note"
 """Anything else worth knowing: a challenge ACK, a timer restart, a fault."""
 
 

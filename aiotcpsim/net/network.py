@@ -27,7 +27,7 @@ import math
 import socket
 from collections.abc import Callable, Iterator
 from random import Random
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from mypy_extensions import mypyc_attr
 
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["COUNTERS", "NEIGHBOUR_TIMEOUT", "BaseNetwork", "SendFilter", "SendTap", "Verdict"]
 
-NEIGHBOUR_TIMEOUT = 3.0
+NEIGHBOUR_TIMEOUT: Final = 3.0
 """Seconds until address resolution gives up on an on-link address nobody
 answers for: Linux sends ``neigh/default/mcast_solicit`` (3) ARP probes
 ``retrans_time_ms`` (1000) apart, then fails the entry and answers each queued
@@ -59,7 +59,7 @@ SendTap = Callable[[Host, Segment, bool], bool]
 """``tap(src, segment, retransmission)``: False when the tap took the segment."""
 
 
-COUNTERS = (
+COUNTERS: Final = (
     "segments_sent",
     "segments_delivered",
     "segments_dropped",

@@ -30,7 +30,7 @@ import errno
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from ..errors import os_error
 from ..replies import reset_reply
@@ -60,7 +60,7 @@ Key = tuple[str, int, str, int]
 _current_host: ContextVar[Host | None] = ContextVar("aiotcpsim_current_host", default=None)
 
 
-_WILDCARD = "0.0.0.0"
+_WILDCARD: Final = "0.0.0.0"
 
 
 def _overlap(a: str, b: str) -> bool:
