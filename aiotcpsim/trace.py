@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, NamedTuple
 
@@ -53,6 +52,10 @@ STATE: Final = "state"
 """A connection changed state."""
 NOTE: Final = "note"
 """Anything else worth knowing: a challenge ACK, a timer restart, a fault."""
+
+
+_FIELDS: Final = 9
+"""Fields of a :class:`TraceRecord`."""
 
 
 class TraceRecord(NamedTuple):
@@ -120,9 +123,15 @@ class Trace:
         self.enabled = enabled
         self.snaplen: int | None = snaplen
         """Payload bytes kept of each segment (its head); None: all of them."""
-        # Plain tuples in TraceRecord's field order: recording builds no object
-        # but the tuple; TraceRecords are made when the trace is read.
-        self._records: deque[tuple[Any, ...]] = deque(maxlen=limit)
+        self._limit = limit
+        # The fields of the records in one flat list, _FIELDS a record in
+        # TraceRecord's order, a ring once ``limit`` records are kept (the
+        # oldest at record index _head).  Recording builds no object, so a
+        # long trace holds no object per record that the garbage collector
+        # walks (it did, a tuple per record: a tenth of a connection's cost);
+        # TraceRecords are made when the trace is read.
+        self._fields: list[Any] = []
+        self._head = 0
         # The last segment cut and its cut copy: the records of one segment
         # sent and dropped or duplicated at once share one copy, as the
         # ladder matches them by identity.
@@ -132,13 +141,14 @@ class Trace:
     @property
     def limit(self) -> int | None:
         """How many records are kept (the most recent); None: all."""
-        return self._records.maxlen
+        return self._limit
 
     def keep_all(self) -> None:
         """Keep every record and every payload byte from now on (what was
         already dropped or cut stays so)."""
-        if self._records.maxlen is not None:
-            self._records = deque(self._records)
+        self._fields = self._in_order()
+        self._head = 0
+        self._limit = None
         self.snaplen = None
         self._cut_from = self._cut = None
 
@@ -147,7 +157,7 @@ class Trace:
         if not self.enabled:
             return
         if record.orig_len is not None:  # already cut (by another trace)
-            self._records.append(tuple(record))
+            self._store(tuple(record))
             return
         r = record
         self.record(r.time, r.kind, r.host, r.segment, r.endpoint, r.old, r.new, r.text)
@@ -174,7 +184,22 @@ class Trace:
             if n > self.snaplen:
                 orig_len = n
                 segment = self._cut_copy(segment, self.snaplen)
-        self._records.append((time, kind, host, segment, endpoint, old, new, text, orig_len))
+        self._store((time, kind, host, segment, endpoint, old, new, text, orig_len))
+
+    def _store(self, fields: tuple[Any, ...]) -> None:
+        """Keep one record's fields, in place of the oldest when the ring is full."""
+        limit = self._limit
+        if limit is None or len(self._fields) < limit * _FIELDS:
+            self._fields.extend(fields)
+            return
+        at = self._head * _FIELDS
+        self._fields[at : at + _FIELDS] = fields
+        self._head = (self._head + 1) % limit
+
+    def _in_order(self) -> list[Any]:
+        """The fields of the records kept, oldest first."""
+        at = self._head * _FIELDS
+        return self._fields[at:] + self._fields[:at]
 
     def _cut_copy(self, segment: Segment, snaplen: int) -> Segment:
         """``segment`` with a copy of the first ``snaplen`` bytes of its payload."""
@@ -187,16 +212,18 @@ class Trace:
     def records(self) -> list[TraceRecord]:
         """The records kept, oldest first (a copy)."""
         make = TraceRecord._make
-        return [make(r) for r in self._records]
+        fields = self._in_order()
+        return [make(fields[i : i + _FIELDS]) for i in range(0, len(fields), _FIELDS)]
 
     def __iter__(self) -> Iterator[TraceRecord]:
         return iter(self.records)
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._fields) // _FIELDS
 
     def clear(self) -> None:
-        self._records.clear()
+        self._fields.clear()
+        self._head = 0
 
     def segments(self, kind: str = SEND) -> list[Segment]:
         """The segments of every record of ``kind`` (default: sent), in order."""
@@ -265,7 +292,7 @@ class Trace:
 
     def __repr__(self) -> str:
         limit = "" if self.limit is None else f" (limit {self.limit})"
-        return f"<Trace {len(self._records)} records{limit}>"
+        return f"<Trace {len(self)} records{limit}>"
 
 
 def _render_ladder(

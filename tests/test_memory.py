@@ -14,6 +14,8 @@ import gc
 import tracemalloc
 
 from aiotcpsim import Network
+from aiotcpsim.segment import ACK, Segment
+from aiotcpsim.trace import Trace
 
 N = 100
 BUDGET_PER_END = 2048
@@ -63,3 +65,20 @@ def test_the_trace_and_the_host_share_the_connections_four_tuple() -> None:
     states = [r for r in net.trace if r.kind == "state"]
     assert len(states) >= 4
     assert all(id(r.endpoint) in ends for r in states)
+
+
+def test_a_long_trace_holds_no_object_per_record_for_the_collector() -> None:
+    # The garbage collector walks every container it tracks at each full
+    # collection: a record must not be one (the segment it names is the
+    # sender's anyway).
+    segments = [Segment("10.0.0.1", 1000, "10.0.0.2", 80, i, 0, ACK, 0) for i in range(2000)]
+    trace = Trace(limit=1000)
+    gc.collect()
+    before = len(gc.get_objects())
+    for i, seg in enumerate(segments):
+        trace.record(float(i), "send", "a", seg)
+        trace.record(float(i), "state", "a", None, ("10.0.0.1", 1000, "10.0.0.2", 80))
+    gc.collect()
+    assert len(gc.get_objects()) - before < 50
+    assert len(trace) == 1000
+    assert [r.segment.seq for r in trace.records[-4::2] if r.segment] == [1998, 1999]
