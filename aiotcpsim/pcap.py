@@ -66,14 +66,17 @@ class _WindowScaling:
         return mine
 
 
-def _items(records: Iterable[PcapInput]) -> Iterable[tuple[float, Segment]]:
+def _items(records: Iterable[PcapInput]) -> Iterable[tuple[float, Segment, int | None]]:
+    """``(time, segment, payload length on the wire when the payload is cut)``."""
     for item in records:
         if isinstance(item, Segment):
-            yield 0.0, item
+            yield 0.0, item, None
             continue
         time = getattr(item, "time", None)
+        orig_len = None
         if time is not None and hasattr(item, "segment"):
             segment = getattr(item, "segment")  # noqa: B009 - duck-typed trace record
+            orig_len = getattr(item, "orig_len", None)
         elif isinstance(item, tuple) and len(item) == 2:
             time, segment = item
         else:
@@ -84,7 +87,7 @@ def _items(records: Iterable[PcapInput]) -> Iterable[tuple[float, Segment]]:
             continue
         if not isinstance(segment, Segment):
             raise TypeError(f"write_pcap() expected a Segment, got {segment!r}")
-        yield float(time), segment
+        yield float(time), segment, orig_len
 
 
 def write_pcap(
@@ -95,7 +98,10 @@ def write_pcap(
 
     ``records`` holds :class:`Segment` values (stamped at time 0),
     ``(time, segment)`` pairs, or :class:`~aiotcpsim.TraceRecord` values
-    (records without a segment are skipped); times are virtual seconds.
+    (records without a segment are skipped); times are virtual seconds.  A
+    record whose payload the trace cut to its snap length is written as a
+    capture cut by its snap length would be: the headers say the length on
+    the wire (``orig_len`` too), the packet holds the bytes kept.
     ``file`` is a path or a binary file open for writing (left open).
     Returns the number of packets written.
 
@@ -105,13 +111,18 @@ def write_pcap(
     scaling = _WindowScaling()
     chunks = [_FILE_HEADER.pack(_MAGIC_USEC, *_VERSION, 0, 0, _SNAPLEN, LINKTYPE_RAW)]
     count = 0
-    for time, segment in _items(records):
-        packet = segment.encode(window_shift=scaling.shift(segment))
+    for time, segment, orig_len in _items(records):
+        shift = scaling.shift(segment)
+        if orig_len is None:
+            packet = segment.encode(window_shift=shift)
+            wire_len = len(packet)
+        else:
+            packet, wire_len = _cut_packet(segment, orig_len, shift)
         usec = round(time * 1_000_000)
         if usec < 0:
             raise ValueError(f"negative time {time} for {segment!r}")
         seconds, usec = divmod(usec, 1_000_000)
-        chunks.append(_RECORD_HEADER.pack(seconds, usec, len(packet), len(packet)))
+        chunks.append(_RECORD_HEADER.pack(seconds, usec, len(packet), wire_len))
         chunks.append(packet)
         count += 1
     data = b"".join(chunks)
@@ -121,6 +132,17 @@ def write_pcap(
     else:
         file.write(data)
     return count
+
+
+def _cut_packet(segment: Segment, orig_len: int, shift: int) -> tuple[bytes, int]:
+    """The packet of ``segment`` as it went on the wire with ``orig_len``
+    payload bytes, of which it keeps those of ``segment.payload``; and its
+    length on the wire.  (The checksum covers zeros in place of the bytes not
+    kept, as nobody can verify it on a cut packet.)"""
+    kept = bytes(segment.payload)
+    whole = segment._replace(payload=kept + bytes(orig_len - len(kept)))
+    packet = whole.encode(window_shift=shift)
+    return packet[: len(packet) - orig_len + len(kept)], len(packet)
 
 
 def _file_header(

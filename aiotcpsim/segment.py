@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 import socket
 import struct
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 __all__ = [
     "Flags",
@@ -35,7 +35,7 @@ __all__ = [
     "seq_lt",
 ]
 
-_MASK = 0xFFFFFFFF
+_MASK: Final = 0xFFFFFFFF
 
 
 class Flags(enum.IntFlag):
@@ -52,14 +52,14 @@ class Flags(enum.IntFlag):
 
 
 # Plain ints for the hot paths: IntFlag arithmetic allocates enum members.
-FIN = 0x01
-SYN = 0x02
-RST = 0x04
-PSH = 0x08
-ACK = 0x10
-URG = 0x20
+FIN: Final = 0x01
+SYN: Final = 0x02
+RST: Final = 0x04
+PSH: Final = 0x08
+ACK: Final = 0x10
+URG: Final = 0x20
 
-_FLAG_ORDER = (
+_FLAG_ORDER: Final = (
     (Flags.SYN, "SYN"),
     (Flags.FIN, "FIN"),
     (Flags.RST, "RST"),
@@ -127,7 +127,7 @@ class TcpOptions(NamedTuple):
         return "[" + ",".join(parts) + "]"
 
 
-NO_OPTIONS = TcpOptions()
+NO_OPTIONS: Final = TcpOptions()
 
 
 class SegmentDecodeError(ValueError):
@@ -142,33 +142,33 @@ class SegmentDecodeError(ValueError):
 
 # -- wire format (RFC 791 section 3.1, RFC 9293 section 3.1) -----------------------
 
-_IP_HEADER = struct.Struct("!BBHHHBBH4s4s")
+_IP_HEADER: Final = struct.Struct("!BBHHHBBH4s4s")
 """Version/IHL, TOS, total length, identification, flags/fragment offset,
 TTL, protocol, header checksum, source, destination."""
-_TCP_HEADER = struct.Struct("!HHIIBBHHH")
+_TCP_HEADER: Final = struct.Struct("!HHIIBBHHH")
 """Ports, sequence, acknowledgment, data offset, flags, window, checksum, urgent pointer."""
-_PSEUDO_HEADER = struct.Struct("!4s4sBBH")
+_PSEUDO_HEADER: Final = struct.Struct("!4s4sBBH")
 """RFC 9293 section 3.1: source, destination, zero, protocol, TCP length."""
-_U16 = struct.Struct("!H")
+_U16: Final = struct.Struct("!H")
 _U32x2 = struct.Struct("!II")
 
-_IP_VERSION_IHL = 0x45
-_IP_DF = 0x4000
-_IP_MF = 0x2000
-_IP_FRAGMENT_OFFSET = 0x1FFF
-_TTL = 64
-_PROTO_TCP = 6
-_IP_HEADER_LEN = 20
-_TCP_HEADER_LEN = 20
-_MAX_WINDOW_SHIFT = 14
+_IP_VERSION_IHL: Final = 0x45
+_IP_DF: Final = 0x4000
+_IP_MF: Final = 0x2000
+_IP_FRAGMENT_OFFSET: Final = 0x1FFF
+_TTL: Final = 64
+_PROTO_TCP: Final = 6
+_IP_HEADER_LEN: Final = 20
+_TCP_HEADER_LEN: Final = 20
+_MAX_WINDOW_SHIFT: Final = 14
 """RFC 7323 section 2.3: a shift count above 14 is used as 14."""
 
-_OPT_EOL = 0
-_OPT_NOP = 1
-_OPT_MSS = 2
-_OPT_WSCALE = 3
-_OPT_SACK_PERMITTED = 4
-_OPT_TIMESTAMPS = 8
+_OPT_EOL: Final = 0
+_OPT_NOP: Final = 1
+_OPT_MSS: Final = 2
+_OPT_WSCALE: Final = 3
+_OPT_SACK_PERMITTED: Final = 4
+_OPT_TIMESTAMPS: Final = 8
 
 _aton_cache: dict[str, bytes] = {}
 _ntoa_cache: dict[bytes, str] = {}
@@ -479,13 +479,20 @@ class Segment(NamedTuple):
         )
 
     def __repr__(self) -> str:
+        return self.describe()
+
+    def describe(self, length: int | None = None) -> str:
+        """The repr, saying ``len=length`` when given: the length on the wire
+        of a segment whose payload a trace kept only the head of."""
+        if length is None:
+            length = len(self.payload)
         text = (
             f"<{self.src_ip}:{self.src_port} > {self.dst_ip}:{self.dst_port} "
             f"{flag_names(self.flags)} seq={self.seq}"
         )
         if self.flags & ACK:
             text += f" ack={self.ack}"
-        text += f" win={self.window} len={len(self.payload)}"
+        text += f" win={self.window} len={length}"
         if self.options != NO_OPTIONS:
             text += f" {self.options!r}"
         return text + ">"

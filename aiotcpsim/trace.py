@@ -9,40 +9,53 @@ or exported (:meth:`Trace.to_pcap`).
 
 The trace is bounded by default: it keeps the :data:`DEFAULT_LIMIT` most
 recent records (a long run costs no more memory than a short one, and the
-tail is what a failing test shows).  ``Network(trace="full")``,
-``Network(trace_limit=None)`` or :meth:`Trace.keep_all` keep everything.
+tail is what a failing test shows), and of each segment's payload at most
+:data:`DEFAULT_SNAPLEN` bytes, as ``tcpdump -s`` does.  A longer payload is
+kept as a copy of its head and the record says how long it was
+(:attr:`TraceRecord.orig_len`): ladders, pictures and pcap files show the
+lengths sent, and the trace does not keep the written data alive (a bulk
+transfer over loopback would otherwise pin tens of megabytes of 64 KiB
+segments).  ``Network(trace="full")`` or :meth:`Trace.keep_all` keep
+everything; ``trace_limit=None`` every record, ``trace_snaplen=None`` every
+payload byte.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, NamedTuple
 
 from .segment import ACK, FIN, RST, SYN, Segment, flag_names
 
 if TYPE_CHECKING:
     from .tcp import State
 
-__all__ = ["DEFAULT_LIMIT", "Trace", "TraceRecord"]
+__all__ = ["DEFAULT_LIMIT", "DEFAULT_SNAPLEN", "Trace", "TraceRecord"]
 
 DEFAULT_LIMIT = 10_000
 """Records a trace keeps by default (the most recent ones)."""
+DEFAULT_SNAPLEN = 2048
+"""Payload bytes a trace keeps of each segment by default: a LAN segment
+(MSS 1460) whole, the head of a loopback one (MSS 65483)."""
 
-SEND = "send"
+SEND: Final = "send"
 """A segment left a host (``retransmission`` in ``text`` when it was one)."""
-DROP = "drop"
+DROP: Final = "drop"
 """A segment was lost on its way (``text`` says why)."""
-DUPLICATE = "duplicate"
+DUPLICATE: Final = "duplicate"
 """The network made an extra copy of a segment."""
-DELIVER = "deliver"
+DELIVER: Final = "deliver"
 """A segment reached its destination host."""
-STATE = "state"
+STATE: Final = "state"
 """A connection changed state."""
-NOTE = "note"
+NOTE: Final = "note"
 """Anything else worth knowing: a challenge ACK, a timer restart, a fault."""
+
+
+_FIELDS: Final = 9
+"""Fields of a :class:`TraceRecord`."""
 
 
 class TraceRecord(NamedTuple):
@@ -65,6 +78,16 @@ class TraceRecord(NamedTuple):
     """The state entered (``state`` records)."""
     text: str = ""
     """Why a segment was dropped, or a note's text."""
+    orig_len: int | None = None
+    """The payload length on the wire when ``segment.payload`` holds only its
+    first bytes (the trace's snap length cut it); None when it is whole."""
+
+    @property
+    def payload_len(self) -> int:
+        """Payload bytes the segment carried on the wire (0 without a segment)."""
+        if self.orig_len is not None:
+            return self.orig_len
+        return 0 if self.segment is None else len(self.segment.payload)
 
     def __str__(self) -> str:
         head = f"{self.time:12.6f} {self.host:>10} {self.kind:<9}"
@@ -72,7 +95,7 @@ class TraceRecord(NamedTuple):
             return f"{head} {_endpoint_text(self.endpoint)} {self.old} -> {self.new}"
         if self.segment is not None:
             tail = f" ({self.text})" if self.text else ""
-            return f"{head} {self.segment!r}{tail}"
+            return f"{head} {self.segment.describe(self.orig_len)}{tail}"
         return f"{head} {_endpoint_text(self.endpoint)} {self.text}".rstrip()
 
 
@@ -84,35 +107,69 @@ def _endpoint_text(endpoint: tuple[str, int, str, int] | None) -> str:
 
 
 class Trace:
-    """The ordered records of one network: the most recent ``limit`` of them.
+    """The ordered records of one network: the most recent ``limit`` of them,
+    with at most ``snaplen`` payload bytes of each segment.
 
     ``Trace(enabled=False)`` records nothing (for benchmarks);
-    ``Trace(limit=None)`` keeps every record.
+    ``Trace(limit=None)`` keeps every record, ``Trace(snaplen=None)`` every
+    payload byte.
     """
 
-    def __init__(self, *, enabled: bool = True, limit: int | None = DEFAULT_LIMIT) -> None:
+    def __init__(
+        self,
+        *,
+        enabled: bool = True,
+        limit: int | None = DEFAULT_LIMIT,
+        snaplen: int | None = DEFAULT_SNAPLEN,
+    ) -> None:
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise ValueError(f"trace limit must be an int >= 1 or None (keep all), got {limit!r}")
+        if snaplen is not None and (not isinstance(snaplen, int) or snaplen < 0):
+            raise ValueError(
+                f"trace snap length must be an int >= 0 or None (keep all), got {snaplen!r}"
+            )
         self.enabled = enabled
         """False: nothing is recorded (``Network(trace=False)``)."""
-        # Plain tuples in TraceRecord's field order: recording builds no object
-        # but the tuple; TraceRecords are made when the trace is read.
-        self._records: deque[tuple[Any, ...]] = deque(maxlen=limit)
+        self.snaplen: int | None = snaplen
+        """Payload bytes kept of each segment (its head); None: all of them."""
+        self._limit = limit
+        # The fields of the records in one flat list, _FIELDS a record in
+        # TraceRecord's order, a ring once ``limit`` records are kept (the
+        # oldest at record index _head).  Recording builds no object, so a
+        # long trace holds no object per record that the garbage collector
+        # walks (it did, a tuple per record: a tenth of a connection's cost);
+        # TraceRecords are made when the trace is read.
+        self._fields: list[Any] = []
+        self._head = 0
+        # The last segment cut and its cut copy: the records of one segment
+        # sent and dropped or duplicated at once share one copy, as the
+        # ladder matches them by identity.
+        self._cut_from: Segment | None = None
+        self._cut: Segment | None = None
 
     @property
     def limit(self) -> int | None:
         """How many records are kept (the most recent); None: all."""
-        return self._records.maxlen
+        return self._limit
 
     def keep_all(self) -> None:
-        """Keep every record from now on (those already dropped stay dropped)."""
-        if self._records.maxlen is not None:
-            self._records = deque(self._records)
+        """Keep every record and every payload byte from now on (what was
+        already dropped or cut stays so)."""
+        self._fields = self._in_order()
+        self._head = 0
+        self._limit = None
+        self.snaplen = None
+        self._cut_from = self._cut = None
 
     def append(self, record: TraceRecord) -> None:
-        """Add ``record`` (when the trace is enabled)."""
-        if self.enabled:
-            self._records.append(record)
+        """Add ``record`` (when the trace is enabled), as :meth:`record` would."""
+        if not self.enabled:
+            return
+        if record.orig_len is not None:  # already cut (by another trace)
+            self._store(tuple(record))
+            return
+        r = record
+        self.record(r.time, r.kind, r.host, r.segment, r.endpoint, r.old, r.new, r.text)
 
     def record(
         self,
@@ -126,24 +183,58 @@ class Trace:
         text: str = "",
     ) -> None:
         """Add a record from its fields (when the trace is enabled): what the
-        network and the hosts call on every segment, so it stores a plain tuple."""
-        if self.enabled:
-            self._records.append((time, kind, host, segment, endpoint, old, new, text))
+        network and the hosts call on every segment, so it stores a plain tuple.
+        A payload longer than the snap length is kept as a copy of its head."""
+        if not self.enabled:
+            return
+        orig_len = None
+        if segment is not None and self.snaplen is not None:
+            n = len(segment.payload)
+            if n > self.snaplen:
+                orig_len = n
+                segment = self._cut_copy(segment, self.snaplen)
+        self._store((time, kind, host, segment, endpoint, old, new, text, orig_len))
+
+    def _store(self, fields: tuple[Any, ...]) -> None:
+        """Keep one record's fields, in place of the oldest when the ring is full."""
+        limit = self._limit
+        if limit is None or len(self._fields) < limit * _FIELDS:
+            self._fields.extend(fields)
+            return
+        at = self._head * _FIELDS
+        ring = self._fields
+        for i in range(_FIELDS):  # (a slice assignment costs twice as much)
+            ring[at + i] = fields[i]
+        self._head = (self._head + 1) % limit
+
+    def _in_order(self) -> list[Any]:
+        """The fields of the records kept, oldest first."""
+        at = self._head * _FIELDS
+        return self._fields[at:] + self._fields[:at]
+
+    def _cut_copy(self, segment: Segment, snaplen: int) -> Segment:
+        """``segment`` with a copy of the first ``snaplen`` bytes of its payload."""
+        if segment is not self._cut_from or self._cut is None:
+            self._cut = segment._replace(payload=bytes(segment.payload[:snaplen]))
+            self._cut_from = segment
+        return self._cut
 
     @property
     def records(self) -> list[TraceRecord]:
         """The records kept, oldest first (a copy)."""
         make = TraceRecord._make
-        return [make(r) for r in self._records]
+        fields = self._in_order()
+        return [make(fields[i : i + _FIELDS]) for i in range(0, len(fields), _FIELDS)]
 
     def __iter__(self) -> Iterator[TraceRecord]:
         return iter(self.records)
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._fields) // _FIELDS
 
     def clear(self) -> None:
-        self._records.clear()
+        self._fields.clear()
+        self._head = 0
 
     def segments(self, kind: str = SEND) -> list[Segment]:
         """The segments of every record of ``kind`` (default: sent), in order."""
@@ -158,7 +249,9 @@ class Trace:
         ]
 
     def digest(self) -> str:
-        """A SHA-256 over the records kept: equal for equal runs (the same seed and calls)."""
+        """A SHA-256 over the records kept, payload bytes included (those kept:
+        a run traced with another snap length has another digest); equal for
+        equal runs (the same seed and calls)."""
         h = hashlib.sha256()
         for record in self.records:
             h.update(str(record).encode())
@@ -172,10 +265,7 @@ class Trace:
         Wireshark/tshark, stamped with virtual time."""
         from .pcap import write_pcap
 
-        write_pcap(
-            [(r.time, r.segment) for r in self.records if r.kind == kind and r.segment],
-            file,
-        )
+        write_pcap([r for r in self.records if r.kind == kind and r.segment], file)
 
     def to_svg(self, path: str | os.PathLike[str], **options: Any) -> None:
         """Write an SVG ladder diagram of the records kept to ``path``; the
@@ -213,7 +303,7 @@ class Trace:
 
     def __repr__(self) -> str:
         limit = "" if self.limit is None else f" (limit {self.limit})"
-        return f"<Trace {len(self._records)} records{limit}>"
+        return f"<Trace {len(self)} records{limit}>"
 
 
 def _render_ladder(
@@ -273,7 +363,7 @@ def _arrow(
     width: int,
 ) -> str:
     """The arrow of one sent segment: its label, ``X`` at the head when lost."""
-    label = _relative_label(seg, isn)
+    label = _relative_label(seg, r.payload_len, isn)
     if "retransmission" in r.text:
         label += " (rtx)"
     marks = fate.get(id(seg), [])
@@ -318,7 +408,8 @@ def _loopback_sides(
     return out, left, right
 
 
-def _relative_label(seg: Segment, isn: dict[tuple[str, int, str, int], int]) -> str:
+def _relative_label(seg: Segment, n: int, isn: dict[tuple[str, int, str, int], int]) -> str:
+    """The label of ``seg``, which carried ``n`` payload bytes."""
     key = (seg.src_ip, seg.src_port, seg.dst_ip, seg.dst_port)
     back = (seg.dst_ip, seg.dst_port, seg.src_ip, seg.src_port)
     if seg.flags & SYN:
@@ -333,7 +424,6 @@ def _relative_label(seg: Segment, isn: dict[tuple[str, int, str, int], int]) -> 
     base = isn[key]
     rel = (seg.seq - base) & 0xFFFFFFFF
     text = f"{flag_names(seg.flags)} {rel}"
-    n = len(seg.payload)
     if n:
         text += f":{(rel + n) & 0xFFFFFFFF}({n})"
     if seg.flags & ACK:

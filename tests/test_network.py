@@ -12,9 +12,10 @@ import aiotcpsim
 from aiotcpsim.net import Network
 from aiotcpsim.net.events import EventQueue
 from aiotcpsim.net.network import BaseNetwork
+from aiotcpsim.pictures import html_report, ladder_svg
 from aiotcpsim.segment import ACK, SYN, Segment
 from aiotcpsim.stack.host import Host
-from aiotcpsim.trace import DEFAULT_LIMIT, Trace, TraceRecord
+from aiotcpsim.trace import DEFAULT_LIMIT, DEFAULT_SNAPLEN, Trace, TraceRecord
 
 PACKAGE = pathlib.Path(aiotcpsim.__file__).parent
 
@@ -85,6 +86,69 @@ def test_keep_all_keeps_what_follows() -> None:
     assert [r.text for r in trace] == ["1", "2", "3", "4", "5"]
     with pytest.raises(ValueError, match="trace limit must be an int >= 1"):
         Trace(limit=0)
+
+
+def loopback_transfer(size: int, **trace: object) -> Network:
+    """``size`` bytes over 127.0.0.1 (MSS 65483), then both ends closed."""
+    net = Network(seed=1, **trace)  # type: ignore[arg-type]
+    listener = net.localhost.listen(8000)
+    conn = net.localhost.connect("127.0.0.1", 8000)
+    net.run_until_idle(limit=1.0)
+    child = listener.accept()
+    assert child is not None
+    data = bytes(range(256)) * (size // 256)
+    assert conn.send(data, net.now) == len(data)
+    net.run_until_idle(limit=2.0)
+    assert child.recv(size, net.now) == data
+    conn.close(net.now)
+    child.close(net.now)
+    net.run_until_idle(limit=200.0)
+    return net
+
+
+def test_trace_keeps_the_head_of_a_long_payload() -> None:
+    net = loopback_transfer(256 * 1024)
+    sent = [r for r in net.trace if r.kind == "send" and r.segment and r.payload_len]
+    assert {r.payload_len for r in sent} == {65483, 256 * 1024 - 4 * 65483}
+    (tail,) = [r for r in sent if r.payload_len == 212]  # short: kept whole
+    assert tail.segment is not None and len(tail.segment.payload) == 212
+    assert tail.orig_len is None
+    first = min(r.segment.seq for r in sent if r.segment)
+    for r in sent:
+        assert r.segment is not None
+        if r is tail:
+            continue
+        # A copy of the first bytes: the record does not keep the written data alive.
+        assert type(r.segment.payload) is bytes
+        off = (r.segment.seq - first) % 256
+        assert r.segment.payload == (bytes(range(256)) * 9)[off : off + DEFAULT_SNAPLEN]
+        assert r.orig_len == r.payload_len
+        assert f"len={r.payload_len}>" in str(r)
+    assert ":65484(65483)" in net.trace.ladder()
+    assert ":65484(65483)" in ladder_svg(net.trace)
+    assert '<td class="n">262144</td>' in html_report(net)  # bytes sent, as on the wire
+    assert net.trace.snaplen == DEFAULT_SNAPLEN
+
+
+def test_full_trace_keeps_whole_payloads() -> None:
+    for net in (loopback_transfer(256 * 1024, trace="full"),
+                loopback_transfer(256 * 1024, trace_snaplen=None)):  # fmt: skip
+        assert net.trace.snaplen is None
+        sent = [r for r in net.trace if r.kind == "send" and r.segment and r.payload_len]
+        assert sum(len(r.segment.payload) for r in sent) == 256 * 1024
+        assert all(r.orig_len is None for r in sent)
+
+
+def test_short_payloads_are_kept_whole_and_the_snap_length_is_checked() -> None:
+    net = loopback_transfer(1024)
+    sent = [r for r in net.trace if r.kind == "send" and r.segment and r.payload_len]
+    assert [len(r.segment.payload) for r in sent] == [1024]
+    assert sent[0].orig_len is None
+    small = loopback_transfer(1024, trace_snaplen=100)
+    (r,) = [r for r in small.trace if r.kind == "send" and r.segment and r.payload_len]
+    assert (len(r.segment.payload), r.payload_len) == (100, 1024)
+    with pytest.raises(ValueError, match="trace snap length must be an int >= 0 or None"):
+        Trace(snaplen=-1)
 
 
 # -- public hooks for tests --------------------------------------------------------------

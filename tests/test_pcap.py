@@ -167,6 +167,25 @@ def test_trace_to_pcap_writes_sent_segments(tmp_path: pathlib.Path) -> None:
     assert read_pcap(path) == [(9.0, CONVERSATION[0][1])]
 
 
+def test_a_snapped_record_is_written_cut_with_its_wire_length(tmp_path: pathlib.Path) -> None:
+    seg = Segment(C, 40000, S, 8080, 1001, 2001, ACK | PSH, 65535, b"x" * 300)
+    trace = Trace(snaplen=100)
+    trace.record(1.0, "send", C, seg)
+    (r,) = trace.records
+    assert (len(r.segment.payload) if r.segment else 0, r.payload_len) == (100, 300)
+    path = tmp_path / "snapped.pcap"
+    trace.to_pcap(path)
+    data = path.read_bytes()
+    assert struct.unpack_from("<I", data, 16)[0] >= 300 + 40  # the file's snap length
+    incl_len, orig_len = struct.unpack_from("<II", data, 24 + 8)
+    assert (incl_len, orig_len) == (40 + 100, 40 + 300)
+    packet = data[24 + 16 :]
+    assert struct.unpack_from("!H", packet, 2)[0] == 340  # IPv4 total length: as on the wire
+    assert packet[40:] == b"x" * 100
+    with pytest.raises(ValueError, match="cut by the snap length"):
+        read_pcap(path)
+
+
 def _pcap(linktype: int, frames: list[bytes], order: str = "<", magic: int = 0xA1B2C3D4) -> bytes:
     out = [struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, 65535, linktype)]
     for i, frame in enumerate(frames):

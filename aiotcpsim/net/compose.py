@@ -15,7 +15,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ..config import TcpConfig
-from ..trace import DEFAULT_LIMIT
+from ..trace import DEFAULT_LIMIT, DEFAULT_SNAPLEN
 from .faults import Faults
 from .network import BaseNetwork
 
@@ -42,9 +42,12 @@ class Network(BaseNetwork):
             defaults of every link (``net.defaults``), including a host's
             link to itself.
         trace: ``True`` (default): record the most recent ``trace_limit``
-            records; ``"full"``: record everything; ``False``: record nothing
+            records, each payload cut to ``trace_snaplen`` bytes; ``"full"``:
+            record everything, payloads whole; ``False``: record nothing
             (benchmarks).
         trace_limit: records kept by a bounded trace (default 10,000; None: all).
+        trace_snaplen: payload bytes a bounded trace keeps of each segment, its
+            head (default 2048, as ``tcpdump -s``; None: all).
 
     A host ``localhost`` with address 127.0.0.1 always exists.  Faults --
     partitions, holds, crashes, injected resets, replays and targeted rules --
@@ -63,6 +66,7 @@ class Network(BaseNetwork):
         reorder: float = 0.0,
         trace: bool | str = True,
         trace_limit: int | None = DEFAULT_LIMIT,
+        trace_snaplen: int | None = DEFAULT_SNAPLEN,
         **impairments: Any,
     ) -> None:
         super().__init__(
@@ -75,6 +79,7 @@ class Network(BaseNetwork):
             reorder=reorder,
             trace=trace,
             trace_limit=trace_limit,
+            trace_snaplen=trace_snaplen,
             **impairments,
         )
         self.faults = Faults(self)

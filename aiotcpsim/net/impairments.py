@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from random import Random
-from typing import Any
+from typing import Any, Final
 
 from ..segment import NO_OPTIONS, Segment, TcpOptions
 
@@ -106,12 +106,12 @@ class GilbertElliott:
         return bad * self.loss_bad + (1.0 - bad) * self.loss_good
 
 
-DISTRIBUTIONS = ("uniform", "normal", "pareto", "paretonormal")
+DISTRIBUTIONS: Final = ("uniform", "normal", "pareto", "paretonormal")
 """Jitter distributions, named as netem's ``delay ... distribution``."""
 
-_PROBABILITIES = ("loss", "duplicate", "reorder", "corrupt")
-_SECONDS = ("delay", "jitter")
-LINK_FIELDS = (
+_PROBABILITIES: Final = ("loss", "duplicate", "reorder", "corrupt")
+_SECONDS: Final = ("delay", "jitter")
+LINK_FIELDS: Final = (
     "loss",
     "burst",
     "delay",
@@ -140,11 +140,11 @@ DEFAULTS: dict[str, Any] = {
     "mtu": None,
 }
 
-IP_TCP_HEADER = 40
+IP_TCP_HEADER: Final = 40
 """Bytes of an IPv4 header plus a TCP header without options."""
 
-_PARETO_MEAN = 1.5  # Pareto(alpha=3, xm=1): mean 3/2
-_PARETO_SD = math.sqrt(0.75)  # ... and standard deviation sqrt(3)/2
+_PARETO_MEAN: Final = 1.5  # Pareto(alpha=3, xm=1): mean 3/2
+_PARETO_SD: Final = math.sqrt(0.75)  # ... and standard deviation sqrt(3)/2
 
 
 def _check_probability(name: str, value: float) -> float:

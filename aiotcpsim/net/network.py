@@ -27,14 +27,14 @@ import math
 import socket
 from collections.abc import Callable, Iterator
 from random import Random
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from mypy_extensions import mypyc_attr
 
 from ..config import TcpConfig
 from ..segment import Segment
 from ..stack.host import App, Host, HostWatcher, current_host
-from ..trace import DEFAULT_LIMIT, DROP, DUPLICATE, NOTE, SEND, Trace
+from ..trace import DEFAULT_LIMIT, DEFAULT_SNAPLEN, DROP, DUPLICATE, NOTE, SEND, Trace
 from .events import EventQueue
 from .flight import arrive
 from .link import Link, LinkDefaults
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["COUNTERS", "NEIGHBOUR_TIMEOUT", "BaseNetwork", "SendFilter", "SendTap", "Verdict"]
 
-NEIGHBOUR_TIMEOUT = 3.0
+NEIGHBOUR_TIMEOUT: Final = 3.0
 """Seconds until address resolution gives up on an on-link address nobody
 answers for: Linux sends ``neigh/default/mcast_solicit`` (3) ARP probes
 ``retrans_time_ms`` (1000) apart, then fails the entry and answers each queued
@@ -59,7 +59,7 @@ SendTap = Callable[[Host, Segment, bool], bool]
 """``tap(src, segment, retransmission)``: False when the tap took the segment."""
 
 
-COUNTERS = (
+COUNTERS: Final = (
     "segments_sent",
     "segments_delivered",
     "segments_dropped",
@@ -109,6 +109,7 @@ class BaseNetwork:
         reorder: float = 0.0,
         trace: bool | str = True,
         trace_limit: int | None = DEFAULT_LIMIT,
+        trace_snaplen: int | None = DEFAULT_SNAPLEN,
         **impairments: Any,
     ) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
@@ -126,8 +127,12 @@ class BaseNetwork:
         """The virtual time in seconds: 0 at creation, moved by :meth:`advance`."""
         if trace not in (True, False, "full"):
             raise ValueError(f"trace must be True, False or 'full', got {trace!r}")
-        limit = None if trace == "full" else trace_limit
-        self.trace = Trace(enabled=bool(trace), limit=limit)
+        full = trace == "full"
+        self.trace = Trace(
+            enabled=bool(trace),
+            limit=None if full else trace_limit,
+            snaplen=None if full else trace_snaplen,
+        )
         """What happened, with virtual times (:class:`~aiotcpsim.Trace`): every
         segment sent, dropped, duplicated and delivered, every state change;
         ``ladder()``, ``to_pcap()``, ``to_svg()``, ``digest()``."""

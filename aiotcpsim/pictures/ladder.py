@@ -437,13 +437,12 @@ def _draw_flight(canvas: Canvas, pic: _Picture, flight: Flight) -> None:
     label in the labels layer, arrowheads and X marks in the marks layer."""
     xs, ys = pic.columns[flight.src].x, pic.rows[flight.index]
     xd = pic.columns[flight.dst].x
-    kind = (
-        "rtx" if flight.retransmission else ("data" if len(flight.segment.payload) else "control")
-    )
+    kind = "rtx" if flight.retransmission else ("data" if flight.record.payload_len else "control")
     canvas.use("arrows")
     canvas.open("g", class_="segment", data_kind=kind, data_index=flight.index)
-    canvas.title(f"{flight.record.time:.6f} {flight.record.host}: {flight.segment!r}"
-                 + (f" ({flight.record.text})" if flight.record.text else ""))  # fmt: skip
+    r = flight.record
+    canvas.title(f"{r.time:.6f} {r.host}: {flight.segment.describe(r.orig_len)}"
+                 + (f" ({r.text})" if r.text else ""))  # fmt: skip
     for copy in flight.copies:
         xe, ye = _end_point(pic, flight, copy)
         color = _DUP if copy.duplicate else (_LATE if id(copy) in pic.delayed else _INK)

@@ -135,12 +135,13 @@ class SequenceBase:
         return seg.ack if peer is None else (seg.ack - peer) & _MASK
 
 
-def segment_label(seg: Segment, base: SequenceBase) -> str:
+def segment_label(seg: Segment, base: SequenceBase, length: int | None = None) -> str:
     """``FLAGS seq[:end(len)] [ack N] [win W]``, as the text ladder writes it
-    (``base`` must already have learnt ``seg``)."""
+    (``base`` must already have learnt ``seg``); ``length`` is the payload
+    length on the wire when the trace kept only its head (``record.payload_len``)."""
     rel = base.seq(seg)
     text = f"{flag_names(seg.flags)} {rel}"
-    n = len(seg.payload)
+    n = len(seg.payload) if length is None else length
     if n:
         text += f":{(rel + n) & _MASK}({n})"
     if seg.flags & ACK:
@@ -150,7 +151,7 @@ def segment_label(seg: Segment, base: SequenceBase) -> str:
     return text
 
 
-def _loose_key(seg: Segment) -> tuple[str, int, str, int, int, int, int]:
+def _loose_key(r: TraceRecord, seg: Segment) -> tuple[str, int, str, int, int, int, int]:
     return (
         seg.src_ip,
         seg.src_port,
@@ -158,7 +159,7 @@ def _loose_key(seg: Segment) -> tuple[str, int, str, int, int, int, int]:
         seg.dst_port,
         seg.seq,
         seg.flags,
-        len(seg.payload),
+        r.payload_len,
     )
 
 
@@ -176,20 +177,20 @@ def flights(records: Sequence[TraceRecord]) -> tuple[list[Flight], dict[int, Fli
             continue
         if r.kind == SEND:
             base.learn(seg)
-            flight = Flight(i, r, seg, segment_label(seg, base))
+            flight = Flight(i, r, seg, segment_label(seg, base, r.payload_len))
             out.append(flight)
             by_id.setdefault(id(seg), []).append(flight)
-            by_key.setdefault(_loose_key(seg), []).append(flight)
+            by_key.setdefault(_loose_key(r, seg), []).append(flight)
         elif r.kind == DUPLICATE:
-            known = by_id.get(id(seg)) or by_key.get(_loose_key(seg))
+            known = by_id.get(id(seg)) or by_key.get(_loose_key(r, seg))
             if known:
                 known[-1].copies.append(Copy(True))
         elif r.kind in (DELIVER, DROP):
             # By identity when the segment is known; by value only for a
-            # segment a link rewrote (never mixing the two: a retransmission
-            # has the same value as the original).
+            # segment a link rewrote or a trace cut again (never mixing the
+            # two: a retransmission has the same value as the original).
             same = by_id.get(id(seg))
-            ending = _open_flight(same if same is not None else by_key.get(_loose_key(seg)))
+            ending = _open_flight(same if same is not None else by_key.get(_loose_key(r, seg)))
             if ending is None:
                 continue
             copy = next(c for c in ending.copies if c.end is None)

@@ -192,8 +192,7 @@ def _connection_table(records: list[TraceRecord], conns: list[Connection4]) -> s
 def _direction_counts(records: list[TraceRecord], src: tuple[str, int]) -> list[int]:
     sent = [r for r in records if r.kind == SEND and r.segment is not None
             and (r.segment.src_ip, r.segment.src_port) == src]  # fmt: skip
-    data = sum(len(r.segment.payload) for r in sent if r.segment is not None
-               and "retransmission" not in r.text)  # fmt: skip
+    data = sum(r.payload_len for r in sent if "retransmission" not in r.text)
     rtx = sum(1 for r in sent if "retransmission" in r.text)
     return [len(sent), data, rtx]
 

@@ -50,8 +50,9 @@ class _Direction:
         self.high = 0
         self.una = 0
 
-    def on_send(self, t: float, rel: int, seg: Segment, retransmission: bool) -> None:
-        length = len(seg.payload) + (1 if seg.flags & SYN else 0) + (1 if seg.flags & FIN else 0)
+    def on_send(self, t: float, rel: int, seg: Segment, n: int, retransmission: bool) -> None:
+        """``seg``, which carried ``n`` payload bytes, was sent at ``t``."""
+        length = n + (1 if seg.flags & SYN else 0) + (1 if seg.flags & FIN else 0)
         if length:
             (self.resent if retransmission else self.sent).append((t, float(rel + length)))
             self.high = max(self.high, rel + length)
@@ -81,7 +82,7 @@ def connection_plots(records: Iterable[TraceRecord], connection: Connection4) ->
             continue
         if r.kind == SEND:
             base.learn(seg)
-            dirs[key].on_send(r.time, base.seq(seg), seg, "retransmission" in r.text)
+            dirs[key].on_send(r.time, base.seq(seg), seg, r.payload_len, "retransmission" in r.text)
             dirs[key].window.append((r.time, float(seg.window)))
         elif seg.flags & ACK:  # an ACK reaching the sender of the other direction
             base.learn(seg)

@@ -34,7 +34,7 @@ import errno
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ..errors import os_error
 from ..replies import reset_reply
@@ -70,7 +70,7 @@ App = Callable[[], Any]
 _current_host: ContextVar[Host | None] = ContextVar("aiotcpsim_current_host", default=None)
 
 
-_WILDCARD = "0.0.0.0"
+_WILDCARD: Final = "0.0.0.0"
 
 
 def _overlap(a: str, b: str) -> bool:
@@ -370,7 +370,7 @@ class Host:
         if syn_retries is not None:
             conn.syn_retries = syn_retries
         conn.user = user
-        self._conns[key] = conn
+        self._conns[conn.key] = conn
         self._reuse[conn] = reuse_address
         self.network.stats["connections_opened"] += 1
         conn.connect(self.network.now)
@@ -577,7 +577,7 @@ class Host:
         net = self.network
         trace = net.trace
         if trace.enabled:
-            trace.record(now, STATE, self.name, None, _key(conn), old, new)
+            trace.record(now, STATE, self.name, None, conn.key, old, new)
         if old is TIME_WAIT:
             self._time_wait -= 1
         if new is SYN_RECEIVED and old is LISTEN:
@@ -597,7 +597,7 @@ class Host:
                         listener.user.tcp_acceptable(listener)
         elif new is CLOSED or new is LISTEN:
             # LISTEN: a passive child reset in SYN-RECEIVED goes back to its listener.
-            key = _key(conn)
+            key = conn.key
             if self._conns.get(key) is conn:
                 del self._conns[key]
             self._reuse.pop(conn, None)
@@ -608,7 +608,7 @@ class Host:
             self._time_wait += 1
             if self._time_wait > self.config.max_tw_buckets:
                 # tcp_time_wait(): no bucket left, the connection just closes.
-                net.note(self.name, "TIME-WAIT bucket table overflow", _key(conn))
+                net.note(self.name, "TIME-WAIT bucket table overflow", conn.key)
                 conn.drop(now)
 
     def admit(self, conn: Connection) -> bool:
@@ -618,13 +618,13 @@ class Host:
         if listener.closed:
             return False
         if listener._full():
-            self.network.note(self.name, "accept queue full: ACK dropped", _key(conn))
+            self.network.note(self.name, "accept queue full: ACK dropped", conn.key)
             return False
         return True
 
     def note(self, conn: Connection, text: str, now: float) -> None:
         if self.network.trace.enabled:  # no work for a trace that is off
-            self.network.note(self.name, text, _key(conn))
+            self.network.note(self.name, text, conn.key)
 
     # -- segments from the wire ----------------------------------------------------------
 
@@ -651,7 +651,7 @@ class Host:
                     # RFC 1122 4.2.2.13 / Linux TCP_TW_SYN: the new incarnation starts
                     # above the old one's sequence space.
                     iss = seq_add(conn.snd_nxt, 65537)
-                    net.note(self.name, "TIME-WAIT reopened by a new SYN", _key(conn))
+                    net.note(self.name, "TIME-WAIT reopened by a new SYN", conn.key)
                     conn.drop(now)
                     self._syn_to_listener(listener, seg, now, iss)
                     return
@@ -713,14 +713,13 @@ class Host:
         return cached[1]
 
     def _syn_to_listener(self, listener: Listener, seg: Segment, now: float, iss: int) -> None:
-        key = (seg.dst_ip, seg.dst_port, seg.src_ip, seg.src_port)
         local = (seg.dst_ip, seg.dst_port)
         config = self._config_for(seg.dst_ip)
         child = Connection.accept_syn(
             self, config, local, (seg.src_ip, seg.src_port), iss, seg, now
         )
         if child.state is SYN_RECEIVED:
-            self._conns[key] = child
+            self._conns[child.key] = child
             self._reuse[child] = listener.reuse_address
             self._children[child] = listener
             listener._syn_queue[child] = None
@@ -821,10 +820,6 @@ class Host:
             f"<Host {self.name} {self.ip}{state} connections={len(self._conns)} "
             f"listeners={len(self._listeners)}>"
         )
-
-
-def _key(conn: Connection) -> Key:
-    return (conn.local[0], conn.local[1], conn.remote[0], conn.remote[1])
 
 
 def _check_port(name: str, port: int, *, allow_zero: bool) -> None:

@@ -11,8 +11,6 @@ nothing.  Offsets are the TCB's receive offsets from the IRS.
 
 from __future__ import annotations
 
-from collections import deque
-
 __all__ = ["Reassembly"]
 
 
@@ -22,8 +20,10 @@ class Reassembly:
     __slots__ = ("ooo", "ooo_bytes", "rcvq", "readable")
 
     def __init__(self) -> None:
-        self.rcvq: deque[bytes | memoryview] = deque()
-        """In-order data not yet read, as it came."""
+        self.rcvq: list[bytes | memoryview] = []
+        """In-order data not yet read, as it came.  A list, not a deque: an
+        empty deque costs some 600 bytes, a third of an idle connection, and a
+        read takes its pieces from the head in one slice."""
         self.readable = 0
         """Bytes in :attr:`rcvq`: what ``recv()`` can return now."""
         self.ooo: list[tuple[int, bytes | memoryview]] = []
@@ -54,16 +54,19 @@ class Reassembly:
         self.readable -= max_bytes
         parts: list[bytes | memoryview] = []
         need = max_bytes
+        i = 0
         while need:
-            chunk = q.popleft()
+            chunk = q[i]
             n = len(chunk)
             if n > need:
                 view = memoryview(chunk)
                 parts.append(view[:need])
-                q.appendleft(view[need:])
+                q[i] = view[need:]
                 break
             parts.append(chunk)
             need -= n
+            i += 1
+        del q[:i]
         return b"".join(parts)
 
     def queue_out_of_order(self, seg_so: int, payload: bytes | memoryview) -> None:

@@ -13,12 +13,13 @@ TCB's sequence offset ``k + 1``, after the SYN).
 from __future__ import annotations
 
 from bisect import bisect_right
+from typing import Final
 
 __all__ = ["SendBuffer"]
 
 # Released chunks are deleted from the lists once at least this many are
 # released and they are at least half of the lists.
-_RELEASE_BATCH = 64
+_RELEASE_BATCH: Final = 64
 
 
 class SendBuffer:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
-from typing import TYPE_CHECKING, Any, Final, Protocol, assert_never
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, assert_never
 
 from ..segment import Segment
 from .congestion import NewReno
@@ -47,6 +47,7 @@ __all__ = [
     "NOTIFY_WRITABLE",
     "ConnectionOwner",
     "ConnectionUser",
+    "FourTuple",
     "Tcb",
     "os_error",
     "reset_errno",
@@ -54,6 +55,22 @@ __all__ = [
 
 MASK: Final = 0xFFFFFFFF
 """Sequence numbers are modulo 2**32."""
+
+
+class FourTuple(NamedTuple):
+    """The addresses of a connection, as the host's demultiplexing key.
+
+    A tuple like any (it compares and hashes as ``(lip, lport, rip, rport)``);
+    a class so that the compiled build keeps one object per connection, which
+    the host's table and the trace's records share, where it would build a
+    new tuple at every read of a plain tuple attribute.
+    """
+
+    local_ip: str
+    local_port: int
+    remote_ip: str
+    remote_port: int
+
 
 # Pending notifications for the user, fired together at the end of an event.
 NOTIFY_CONNECTED: Final = 1
@@ -196,6 +213,7 @@ class Tcb:
         "keepalive_count",
         "keepalive_idle",
         "keepalive_interval",
+        "key",
         "local",
         "max_snd_wnd",
         "mss",
@@ -232,6 +250,9 @@ class Tcb:
         """``(ip, port)`` of this end."""
         self.remote = remote
         """``(ip, port)`` of the peer."""
+        self.key = FourTuple(local[0], local[1], remote[0], remote[1])
+        """(local ip, local port, remote ip, remote port): the host's demux key
+        and the trace's endpoint, one tuple for both."""
         self._lip, self._lport = local
         self._rip, self._rport = remote
         self.iss = iss & MASK

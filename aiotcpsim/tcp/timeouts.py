@@ -23,6 +23,7 @@ An ICMP error seen earlier replaces ETIMEDOUT (Linux's soft error).
 from __future__ import annotations
 
 import errno
+from typing import Final
 
 from .receive import TcbReceive
 from .rtt import model_timeout
@@ -31,7 +32,7 @@ from .state import CLOSED, FIN_WAIT_2, SENDING, SYN_RECEIVED, SYN_SENT, SYNCHRON
 __all__ = ["TcbTimeouts"]
 
 # Deadlines computed by different sums of the same delays may differ by float noise.
-_EPS = 1e-9
+_EPS: Final = 1e-9
 
 
 class TcbTimeouts(TcbReceive):

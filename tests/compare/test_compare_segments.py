@@ -108,7 +108,9 @@ class Wire:
     def _sim(
         self, scenario: Callable[[int], Awaitable[T]], tcp: aiotcpsim.TcpConfig | None
     ) -> tuple[T, list[Row]]:
-        net = aiotcpsim.Network(seed=SEED, tcp=tcp)
+        # The whole trace: segment lengths are compared (a bounded trace keeps
+        # only the head of a loopback segment's payload).
+        net = aiotcpsim.Network(seed=SEED, tcp=tcp, trace="full")
 
         async def bounded() -> T:
             async with asyncio.timeout(SIM_TIMEOUT):

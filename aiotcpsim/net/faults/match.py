@@ -10,7 +10,7 @@ criteria (a SYN with payload, a FIN from TIME-WAIT...).  The resulting
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ...segment import ACK, FIN, RST, SYN, Flags, Segment
 from ...stack.host import Host
@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 __all__ = ["Match", "parse_flags", "sender_state"]
 
 
-_FLAG_NAMES = {f.name: int(f) for f in Flags if f.name is not None}
-_FLAG_LETTERS = {"S": SYN, "F": FIN, "R": RST, "P": int(Flags.PSH), ".": ACK}
-_CONTROL = SYN | FIN | RST | ACK
+_FLAG_NAMES: Final = {f.name: int(f) for f in Flags if f.name is not None}
+_FLAG_LETTERS: Final = {"S": SYN, "F": FIN, "R": RST, "P": int(Flags.PSH), ".": ACK}
+_CONTROL: Final = SYN | FIN | RST | ACK
 
 
 def parse_flags(value: str | int | Flags, what: str = "flags") -> int:

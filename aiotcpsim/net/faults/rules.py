@@ -10,7 +10,7 @@ business.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ...segment import Segment
 from ...stack.host import Host
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ACTIONS", "Rule", "check_rule", "describe"]
 
-ACTIONS = ("drop", "delay", "duplicate", "hold", "corrupt", "reset", "capture")
+ACTIONS: Final = ("drop", "delay", "duplicate", "hold", "corrupt", "reset", "capture")
 """What a rule does to a matching segment."""
 
 
