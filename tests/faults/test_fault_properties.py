@@ -167,7 +167,10 @@ def test_same_seed_same_trace_with_faults_on() -> None:
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("[a-z]*.py")))
-def test_example_runs(script: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_example_runs(
+    script: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", [script])
     old = list(sys.path)
     try:
         runpy.run_path(str(EXAMPLES / script), run_name="__main__")
