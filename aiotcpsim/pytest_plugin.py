@@ -73,17 +73,12 @@ that has both active is a usage error.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import os
-import pathlib
-import re
-import shlex
-import tempfile
 from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from aiotcpsim import pytest_report
 
 if TYPE_CHECKING:
     import asyncio
@@ -153,7 +148,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SEED",
         help="seed of every aiotcpsim network, overriding @pytest.mark.tcpsim(seed=...)",
     )
-    _add_report_options(group)
+    pytest_report.add_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -365,53 +360,9 @@ def tcpsim(request: pytest.FixtureRequest) -> Network:
     return _network_for(request.node)
 
 
-# -- failure reports ----------------------------------------------------------
-#
-# On a failure of a test that has a network, the report section says the seed
-# and the command that replays it, writes the run's artifacts (every trace
-# record as text, the per-connection ladders in full, a pcap, an SVG ladder and
-# an HTML report) into a directory it names, and shows per connection the
-# ladder rows that matter (aiotcpsim.pictures.text owns that choice).
+# -- failure reports (aiotcpsim.pytest_report says what they hold) ------------
 
-LADDER_ROWS = 40
-"""Default of ``--tcpsim-ladder``: ladder rows per connection in a failure report."""
-ARTIFACTS_OFF = "off"
-_ARTIFACTS_DIR = "tcpsim-artifacts"
 _REPORTED = pytest.StashKey[str]()
-
-
-def _ladder_rows(text: str) -> int | None:
-    """``--tcpsim-ladder`` value: N >= 0 rows per connection, or ``all`` (None)."""
-    if text == "all":
-        return None
-    try:
-        rows = int(text)
-    except ValueError:
-        rows = -1
-    if rows < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0 or 'all', got {text!r}")
-    return rows
-
-
-def _add_report_options(group: pytest.OptionGroup) -> None:
-    group.addoption(
-        "--tcpsim-artifacts",
-        dest="tcpsim_artifacts",
-        default=None,
-        metavar="DIR",
-        help="directory where a failing test's trace, pcap, SVG and HTML report are "
-        f"written, one subdirectory per test (default: {_ARTIFACTS_DIR}/ under pytest's "
-        f"base temporary directory; '{ARTIFACTS_OFF}': write none)",
-    )
-    group.addoption(
-        "--tcpsim-ladder",
-        dest="tcpsim_ladder",
-        default=LADDER_ROWS,
-        type=_ladder_rows,
-        metavar="N|all",
-        help="ladder rows per connection in a failure report, the rows that matter "
-        f"first (default {LADDER_ROWS}; 0: no ladder; all: every row of every connection)",
-    )
 
 
 @pytest.hookimpl(trylast=True)
@@ -426,110 +377,6 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.fixturenames.append("tmp_path_factory")
 
 
-def _replay_command(item: pytest.Item, seed: int) -> str:
-    """The command line that runs ``item`` again with ``seed``, from the
-    directory pytest was started in."""
-    config = item.config
-    path, sep, rest = item.nodeid.partition("::")
-    with contextlib.suppress(ValueError):  # on another drive (Windows), keep the node id's
-        path = os.path.relpath(config.rootpath / path, config.invocation_params.dir)
-    words = ["pytest", path + sep + rest, f"--tcpsim-seed={seed}"]
-    if config.pluginmanager.get_plugin("aiotcpsim") is None:  # not the entry point
-        words[1:1] = ["-p", "aiotcpsim.pytest_plugin"]
-    return " ".join(shlex.quote(w) for w in words)
-
-
-def _artifacts_dir(item: pytest.Item, option: str | None) -> pathlib.Path | None:
-    if option == ARTIFACTS_OFF:
-        return None
-    if option is not None:
-        root = pathlib.Path(option)
-        if not root.is_absolute():
-            root = item.config.invocation_params.dir / root
-    else:
-        factory = getattr(item, "funcargs", {}).get("tmp_path_factory")
-        if isinstance(factory, pytest.TempPathFactory):
-            root = factory.getbasetemp() / _ARTIFACTS_DIR
-        else:  # the test failed before its fixtures were set up
-            root = pathlib.Path(tempfile.mkdtemp(prefix="tcpsim-artifacts-"))
-    name = re.sub(r"[^\w.=-]+", "_", item.nodeid).strip("_")[:120] or "test"
-    return root / name
-
-
-def _write_artifacts(item: pytest.Item, network: Network, where: pathlib.Path) -> list[str]:
-    """Write the run's files into ``where``; the names written and the errors met."""
-    from aiotcpsim.pictures import text_ladders
-
-    where.mkdir(parents=True, exist_ok=True)
-    title = f"{item.nodeid} (seed {network.seed})"
-    records = network.trace.records
-    header = [title, f"virtual time: {network.now:.6f} s", _trace_kept(network), ""]
-    writers: list[tuple[str, Callable[[pathlib.Path], object]]] = [
-        ("trace.txt", lambda p: p.write_text("\n".join([*header, *map(str, records)]) + "\n")),
-        (
-            "ladder.txt",
-            lambda p: p.write_text(
-                "\n".join(header) + text_ladders(records, rows=None, connections_shown=None) + "\n"
-            ),
-        ),
-        ("trace.pcap", network.trace.to_pcap),
-        ("ladder.svg", lambda p: network.trace.to_svg(p, title=title)),
-        ("report.html", lambda p: network.to_html(p, title=title)),
-    ]
-    done: list[str] = []
-    for name, write in writers:
-        try:
-            write(where / name)
-        except Exception as exc:  # one file's failure must not hide the others or the test's
-            done.append(f"{name} failed: {exc!r}")
-        else:
-            done.append(name)
-    return done
-
-
-def _trace_kept(network: Network) -> str:
-    trace = network.trace
-    kept = f"trace: {len(trace)} records"
-    if trace.limit is not None and len(trace) >= trace.limit:
-        return (
-            f"{kept}, its limit: older records were dropped; "
-            f"@pytest.mark.{MARKER}(trace='full') keeps them all"
-        )
-    return kept
-
-
-def _ladder_text(network: Network, rows: int | None) -> str:
-    from aiotcpsim.pictures import text_ladders
-
-    try:
-        text = text_ladders(network.trace.records, rows=rows)
-    except Exception as exc:  # the report must not hide the test's own failure
-        return f"ladder failed: {exc!r}"
-    shown = "every row" if rows is None else f"at most {rows} rows each, those that matter first"
-    return f"ladder per connection ({shown}; --tcpsim-ladder=N|all):\n{text}"
-
-
-def _report_text(item: pytest.Item, network: Network) -> str:
-    config = item.config
-    lines = [
-        f"seed: {network.seed}   virtual time: {network.now:.6f} s",
-        f"replay: {_replay_command(item, network.seed)}",
-    ]
-    where = _artifacts_dir(item, config.getoption("tcpsim_artifacts", None))
-    if where is not None:
-        try:
-            written = _write_artifacts(item, network, where)
-        except OSError as exc:
-            lines.append(f"artifacts: could not write {where}: {exc}")
-        else:
-            lines.append(f"artifacts: {where}{os.sep} ({', '.join(written)})")
-    lines.append(_trace_kept(network))
-    rows = config.getoption("tcpsim_ladder", LADDER_ROWS)
-    if rows != 0:
-        lines += ["", _ladder_text(network, rows)]
-    return "\n".join(lines)
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -539,6 +386,6 @@ def pytest_runtest_makereport(
     if network is not None and report.failed:
         text = item.stash.get(_REPORTED, None)
         if text is None:  # once per test, at its first failing phase
-            text = item.stash[_REPORTED] = _report_text(item, network)
+            text = item.stash[_REPORTED] = pytest_report.report_text(item, network)
         report.sections.append((f"aiotcpsim (seed {network.seed})", text))
     return report
