@@ -61,6 +61,8 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     top = argparse.ArgumentParser(
         prog="python -m aiotcpsim",
         description="aiotcpsim: a simulated TCP on virtual time, segment by segment.",
+        epilog="A failing pytest test is replayed by the command its aiotcpsim report "
+        "prints: pytest 'tests/x.py::test_y' --tcpsim-seed=N.",
     )
     commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     demo = commands.add_parser("demo", help="one connection: a lost segment, half-close, TIME-WAIT")
@@ -70,6 +72,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         "scenario",
         help="run textbook scenarios ('scenario list' names them)",
         description="Run textbook scenarios and print their ladder diagrams.",
+        epilog="example: python -m aiotcpsim scenario syn_lost --svg syn.svg --pcap syn.pcap",
     )
     scenario.add_argument(
         "names", nargs="+", metavar="NAME", help="scenario names, or 'list' to list them"
