@@ -26,6 +26,7 @@ import pytest
 
 if TYPE_CHECKING:
     from aiotcpsim.net import Network
+    from aiotcpsim.trace import TraceRecord
 
 __all__ = [
     "ARTIFACTS_DIR",
@@ -112,14 +113,45 @@ def artifacts_dir(item: pytest.Item, option: str | None) -> pathlib.Path | None:
     return root / name
 
 
+class _Excerpt:
+    """Some of a run's records with the whole run's statistics, for a picture."""
+
+    def __init__(self, records: list[TraceRecord], stats: dict[str, int]) -> None:
+        self.records = records
+        self.stats = stats
+
+    def statistics(self) -> dict[str, int]:
+        return dict(self.stats)
+
+
 def write_artifacts(item: pytest.Item, network: Network, where: pathlib.Path) -> list[str]:
-    """Write the run's files into ``where``; the names written and the errors met."""
-    from aiotcpsim.pictures import text_ladders
+    """Write the run's files into ``where``; the names written, the errors met,
+    and what the pictures leave out.
+
+    The text files and the pcap hold the whole trace; the SVG ladder and the
+    HTML report, whose size grows with the connections drawn side by side,
+    hold the :data:`~aiotcpsim.pictures.text.CONNECTIONS` most recently
+    active connections when there are more.
+    """
+    from aiotcpsim.pictures import (
+        connections,
+        recent_connections,
+        records_of,
+        text_ladders,
+        write_html,
+        write_svg,
+    )
+    from aiotcpsim.pictures.text import CONNECTIONS
 
     where.mkdir(parents=True, exist_ok=True)
     title = f"{item.nodeid} (seed {network.seed})"
     records = network.trace.records
     header = [title, f"virtual time: {network.now:.6f} s", trace_kept(network), ""]
+    every, recent = len(connections(records)), recent_connections(records, CONNECTIONS)
+    drawn: object = network
+    if len(recent) < every:
+        drawn = _Excerpt(records_of(records, recent), network.statistics())
+        title += f", the {len(recent)} most recently active of {every} connections"
     writers: list[tuple[str, Callable[[pathlib.Path], object]]] = [
         ("trace.txt", lambda p: p.write_text("\n".join([*header, *map(str, records)]) + "\n")),
         (
@@ -129,8 +161,8 @@ def write_artifacts(item: pytest.Item, network: Network, where: pathlib.Path) ->
             ),
         ),
         ("trace.pcap", network.trace.to_pcap),
-        ("ladder.svg", lambda p: network.trace.to_svg(p, title=title)),
-        ("report.html", lambda p: network.to_html(p, title=title)),
+        ("ladder.svg", lambda p: write_svg(p, drawn, title=title)),
+        ("report.html", lambda p: write_html(p, drawn, title=title)),
     ]
     done: list[str] = []
     for name, write in writers:
@@ -140,6 +172,8 @@ def write_artifacts(item: pytest.Item, network: Network, where: pathlib.Path) ->
             done.append(f"{name} failed: {exc!r}")
         else:
             done.append(name)
+    if len(recent) < every:
+        done.append(f"the pictures: the {len(recent)} most recently active of {every} connections")
     return done
 
 

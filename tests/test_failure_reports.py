@@ -170,3 +170,30 @@ def test_the_replay_command_runs_the_test_again_from_where_pytest_started(
     again = pytester.runpytest(*words[1:], "-p", "no:cacheprovider")
     again.assert_outcomes(failed=1)
     again.stdout.fnmatch_lines(["*AssertionError: seed 5"])
+
+
+def test_pictures_of_a_run_with_many_connections_keep_the_most_recent(
+    run: Callable[..., pytest.RunResult],
+) -> None:
+    result = run(
+        """
+        import pytest
+
+        @pytest.mark.tcpsim(hosts=["client", "server"])
+        def test_eight_connections(tcpsim):
+            tcpsim.host("server").listen(80)
+            for _ in range(8):
+                tcpsim.host("client").connect("server", 80)
+                tcpsim.advance(tcpsim.now + 1.0)
+            assert False
+        """,
+        "--tcpsim-ladder=2",
+    )
+    section = _section(result)
+    assert "the pictures: the 6 most recently active of 8 connections)" in section
+    assert "... and 2 older connection(s) not shown: " in section
+    where = _artifacts(section)
+    svg = (where / "ladder.svg").read_text()
+    assert "the 6 most recently active of 8 connections" in svg
+    assert len(re.findall(r'class="column"', svg)) == 7  # the server's port, 6 clients'
+    assert (where / "ladder.txt").read_text().count("connection ") >= 8

@@ -7,7 +7,8 @@ import re
 import pytest
 
 from aiotcpsim import Network
-from aiotcpsim.pictures import text_ladders
+from aiotcpsim.pictures import connections, recent_connections, records_of, text_ladders
+from aiotcpsim.pictures.model import selects
 from aiotcpsim.scenarios import get
 from aiotcpsim.scenarios.kit import PORT, SERVER_IP, App, drive, pair
 
@@ -93,3 +94,14 @@ def test_without_a_connection_the_last_records() -> None:
     assert text.endswith("note 4")
     with pytest.raises(ValueError, match=r"rows must be >= 1 or None \(all\), got 0"):
         text_ladders(net.trace.records, rows=0)
+
+
+def test_pictures_of_many_connections_keep_the_most_recent() -> None:
+    net = get("port_exhaustion").run().net
+    records = net.trace.records
+    recent = recent_connections(records, 2)
+    assert recent == connections(records)[:1] + connections(records)[-1:]
+    assert recent_connections(records, None) == connections(records)
+    kept = records_of(records, recent)
+    assert connections(kept) == recent
+    assert all(r.kind == "note" or any(selects(c, r) for c in recent) for r in kept)

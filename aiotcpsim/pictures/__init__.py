@@ -26,7 +26,7 @@ from .model import connections, segment_label
 from .plot import Plot, Series, plot_svg
 from .report import html_report, write_html, write_svg
 from .series import connection_plots
-from .text import text_ladders
+from .text import recent_connections, records_of, text_ladders
 
 __all__ = [
     "Plot",
@@ -36,6 +36,8 @@ __all__ = [
     "html_report",
     "ladder_svg",
     "plot_svg",
+    "recent_connections",
+    "records_of",
     "segment_label",
     "text_ladders",
     "write_html",

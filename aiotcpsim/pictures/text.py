@@ -45,7 +45,7 @@ from .model import (
     owners,
 )
 
-__all__ = ["CONNECTIONS", "LEGEND", "ROWS", "text_ladders"]
+__all__ = ["CONNECTIONS", "LEGEND", "ROWS", "recent_connections", "records_of", "text_ladders"]
 
 ROWS = 40
 """Rows per connection shown by default."""
@@ -90,11 +90,7 @@ def text_ladders(
         head = "all" if len(shown) == len(records) else f"last {len(shown)} of {len(records)}"
         return f"no connection; trace records ({head}):\n" + "\n".join(map(str, shown))
     grouped = _by_connection(records, conns)
-    if connections_shown is not None and len(conns) > connections_shown:
-        recent = sorted(conns, key=lambda c: grouped[c][-1])[-connections_shown:]
-        chosen = set(recent)
-    else:
-        chosen = set(conns)
+    chosen = set(_recent(grouped, conns, connections_shown))
     everything, _ = flights(records)
     by_index = {f.index: f for f in everything}
     owner = owners(records)
@@ -112,6 +108,41 @@ def text_ladders(
             + (", ..." if len(hidden) > 8 else "")
         )
     return "\n\n".join(parts)
+
+
+def recent_connections(records: Sequence[TraceRecord], limit: int | None) -> list[Connection4]:
+    """The ``limit`` connections of ``records`` active most recently (None:
+    all), in order of their first segment, as :func:`text_ladders` picks them."""
+    conns = connections(records)
+    return _recent(_by_connection(records, conns), conns, limit)
+
+
+def records_of(records: Iterable[TraceRecord], chosen: Iterable[Connection4]) -> list[TraceRecord]:
+    """The records of the ``chosen`` connections, and the notes that name no
+    connection (faults, host events): a run cut down for a picture."""
+    ends = {frozenset(((c[0], c[1]), (c[2], c[3]))) for c in chosen}
+    out: list[TraceRecord] = []
+    for r in records:
+        if r.segment is not None:
+            s = r.segment
+            if frozenset(((s.src_ip, s.src_port), (s.dst_ip, s.dst_port))) in ends:
+                out.append(r)
+        elif r.endpoint is not None:
+            e = r.endpoint
+            if frozenset(((e[0], e[1]), (e[2], e[3]))) in ends:
+                out.append(r)
+        elif r.kind == NOTE:
+            out.append(r)
+    return out
+
+
+def _recent(
+    grouped: dict[Connection4, list[int]], conns: list[Connection4], limit: int | None
+) -> list[Connection4]:
+    if limit is None or len(conns) <= limit:
+        return conns
+    keep = set(sorted(conns, key=lambda c: grouped[c][-1])[-limit:])
+    return [c for c in conns if c in keep]
 
 
 def _by_connection(
