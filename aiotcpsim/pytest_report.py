@@ -178,7 +178,14 @@ def write_artifacts(item: pytest.Item, network: Network, where: pathlib.Path) ->
 
 
 def trace_kept(network: Network) -> str:
+    """One line on how much of the run the trace holds.
+
+    The trace is a ring (``trace_limit``, 10,000 records by default): once
+    full, each new record pushes out the oldest.
+    """
     trace = network.trace
+    if not trace.enabled:
+        return "trace: off, nothing recorded (@pytest.mark.tcpsim(trace=False))"
     kept = f"trace: {len(trace)} records"
     if trace.limit is not None and len(trace) >= trace.limit:
         return (

@@ -148,6 +148,10 @@ def test_report_says_when_the_bounded_trace_dropped_older_records(
         "trace: 20 records, its limit: older records were dropped; "
         "@pytest.mark.tcpsim(trace='full') keeps them all"
     ) in section
+    result = run(TWO_CONNECTIONS.replace("seed=8,", "seed=8, trace=False,"))
+    section = _section(result)
+    assert "trace: off, nothing recorded (@pytest.mark.tcpsim(trace=False))" in section
+    assert "no trace records" in section
 
 
 def test_the_replay_command_runs_the_test_again_from_where_pytest_started(

@@ -84,6 +84,8 @@ def text_ladders(
     records = list(records)
     if rows is not None and rows < 1:
         raise ValueError(f"rows must be >= 1 or None (all), got {rows!r}")
+    if not records:
+        return "no trace records"
     conns = connections(records)
     if not conns:
         shown = records if rows is None else records[-rows:]
