@@ -10,13 +10,9 @@ hand through the sans-I/O network: no event loop, no real time.
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Sequence
-
 from .net import Network
 
-__all__ = ["main", "run_demo"]
+__all__ = ["run_demo", "show"]
 
 REQUEST = b"GET /ladder HTTP/1.0\r\n\r\n"
 REPLY = b"x" * 3000
@@ -64,12 +60,8 @@ def run_demo(seed: int = 7) -> Network:
     return net
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m aiotcpsim demo", description=__doc__)
-    parser.add_argument("--seed", type=int, default=7, help="the network's seed (default 7)")
-    parser.add_argument("--pcap", metavar="FILE", help="also write the segments as a pcap file")
-    args = parser.parse_args(argv)
-    net = run_demo(args.seed)
+def show(net: Network) -> None:
+    """Print the demo's ladder, statistics and digest."""
     print("aiotcpsim demo: client 10.0.0.1 <-> server 10.0.0.2:8080, one-way delay 10 ms")
     print("the request's first transmission is lost; times are virtual seconds\n")
     print(net.trace.ladder(left="client", right="server"))
@@ -80,11 +72,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ", ".join(f"{name}={value}" for name, value in stats.items() if value or "sent" in name)
     )
     print(f"trace digest: {net.trace.digest()[:16]} (the same seed prints the same)")
-    if args.pcap:
-        net.trace.to_pcap(args.pcap)
-        print(f"pcap written to {args.pcap}")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

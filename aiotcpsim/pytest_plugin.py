@@ -30,10 +30,21 @@ name it in ``hosts=``.
 An opted-in asyncio test (pytest-asyncio >= 1.4) runs on
 :class:`aiotcpsim.asyncio_loop.VirtualTimeLoop` driving the test's network,
 through pytest-asyncio's ``pytest_asyncio_loop_factories`` hook; its loop
-scope must be ``function`` (the default).  When a test fails, its report
-gets an ``aiotcpsim`` section with the seed, the command line that replays
-it, and the tail of the trace: a ladder diagram when two hosts talk, else
-the trace records.
+scope must be ``function`` (the default).
+
+When a test that has a network fails, its report gets an ``aiotcpsim``
+section: the seed; the command that replays the test with that seed, to run
+from the directory pytest was started in (``pytest 'tests/x.py::test_y'
+--tcpsim-seed=N``); the directory where the run's artifacts were written --
+``trace.txt`` (every trace record), ``ladder.txt`` (every connection's
+ladder in full), ``trace.pcap``, ``ladder.svg`` and ``report.html`` --,
+chosen by ``--tcpsim-artifacts=DIR`` (one subdirectory per test; default
+``tcpsim-artifacts/`` under pytest's base temporary directory, ``off`` for
+none); whether the bounded trace dropped older records; and one ladder per
+connection, its ends labelled ``host ip:port``, cut to the rows that matter
+(``--tcpsim-ladder=N|all``, default 40 rows per connection, 0 for none; see
+:mod:`aiotcpsim.pictures.text`), lost, delayed, duplicated and retransmitted
+segments marked.
 
 About the hook: pytest-asyncio insists that once any implementation of
 ``pytest_asyncio_loop_factories`` exists, it answers for every asyncio test.
@@ -62,11 +73,12 @@ that has both active is a usage error.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from aiotcpsim import pytest_report
 
 if TYPE_CHECKING:
     import asyncio
@@ -78,7 +90,6 @@ __all__ = ["tcpsim", "tcpsim_loop_factories"]
 MARKER = "tcpsim"
 FIXTURE = "tcpsim"
 LOOP_FACTORY_NAME = "aiotcpsim"
-TRACE_TAIL = 30
 
 _NETWORK = pytest.StashKey["Network"]()
 _LOOP_MADE = pytest.StashKey[bool]()
@@ -137,6 +148,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SEED",
         help="seed of every aiotcpsim network, overriding @pytest.mark.tcpsim(seed=...)",
     )
+    pytest_report.add_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -348,37 +360,21 @@ def tcpsim(request: pytest.FixtureRequest) -> Network:
     return _network_for(request.node)
 
 
-# -- reporting ----------------------------------------------------------------
+# -- failure reports (aiotcpsim.pytest_report says what they hold) ------------
+
+_REPORTED = pytest.StashKey[str]()
 
 
-def _trace_tail(network: Network) -> str:
-    records = network.trace.records
-    if not records:
-        return "trace: empty"
-    talkers = {r.host for r in records if r.kind in ("send", "state")}
-    try:
-        if len(talkers) == 2:
-            ladder = network.trace.ladder(last=TRACE_TAIL)
-            return f"last {TRACE_TAIL} rows of the ladder ({len(records)} trace records):\n{ladder}"
-    except Exception as exc:  # the report must not hide the test's own failure
-        note = f" (ladder failed: {exc!r})"
-    else:
-        note = ""
-    shown = records[-TRACE_TAIL:]
-    count = f"last {len(shown)} of {len(records)}" if len(shown) < len(records) else "all"
-    tail = "\n".join(str(r) for r in shown)
-    return f"trace, {count} records{note}:\n{tail}"
-
-
-def _report_text(item: pytest.Item, network: Network) -> str:
-    return "\n".join(
-        [
-            f"seed: {network.seed}   virtual time: {network.now:.6f} s",
-            "replay: pytest " + shlex.quote(item.nodeid) + f" --tcpsim-seed={network.seed}",
-            "",
-            _trace_tail(network),
-        ]
-    )
+@pytest.hookimpl(trylast=True)
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # The default artifacts directory is under pytest's basetemp, which only the
+    # tmp_path_factory fixture hands out: an opted-in test requests it too.
+    if (
+        isinstance(item, pytest.Function)
+        and _opted_in(item)
+        and "tmp_path_factory" not in item.fixturenames
+    ):
+        item.fixturenames.append("tmp_path_factory")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -388,5 +384,8 @@ def pytest_runtest_makereport(
     report = yield
     network = item.stash.get(_NETWORK, None)
     if network is not None and report.failed:
-        report.sections.append((f"aiotcpsim (seed {network.seed})", _report_text(item, network)))
+        text = item.stash.get(_REPORTED, None)
+        if text is None:  # once per test, at its first failing phase
+            text = item.stash[_REPORTED] = pytest_report.report_text(item, network)
+        report.sections.append((f"aiotcpsim (seed {network.seed})", text))
     return report

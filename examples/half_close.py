@@ -1,50 +1,15 @@
-"""Textbook 10: half-close.
+"""Textbook 10: half-close (half_close).
 
-The client sends a request and shuts down its sending side
-(``shutdown(SHUT_WR)`` / ``write_eof()``); it sits in FIN-WAIT-2 while the
-server, in CLOSE-WAIT, reads the end of stream and sends a 200 kB reply, then
-closes.  The client reads every byte of the reply, then the end of stream.
+The scenario lives in ``aiotcpsim/scenarios/half_close.py``, where the tests assert
+on it; this runs it and prints its ladder, as
+``python -m aiotcpsim scenario half_close`` does.
 
-Run: ``python examples/half_close.py``
+Run: ``python examples/half_close.py`` (options: ``python -m aiotcpsim scenario --help``)
 """
 
-from __future__ import annotations
+import sys
 
-import hashlib
-from types import SimpleNamespace
-
-from _sim import PORT, SERVER_IP, App, drive, pair, show
-
-REQUEST = b"GET /big HTTP/1.0\r\n\r\n"
-REPLY = hashlib.shake_128(b"reply").digest(200_000)
-
-
-def scenario() -> SimpleNamespace:
-    net, client, server = pair(delay=0.01)
-    listener = server.listen(PORT)
-    a = App(net, client.connect(SERVER_IP, PORT))
-    b = App(net, listener=listener)
-    a.write(REQUEST)
-    a.shutdown()
-    states_during_reply: set[tuple[str, str]] = set()
-
-    def watch() -> bool:
-        if b.eof_at is not None and not b.close_wanted and bytes(b.received) == REQUEST:
-            b.write(REPLY)
-            b.close_wanted = True
-        if a.conn is not None and b.conn is not None and 0 < len(a.received) < len(REPLY):
-            states_during_reply.add((str(a.conn.state), str(b.conn.state)))
-        return False
-
-    drive(net, [a, b], stop=watch)
-    return SimpleNamespace(net=net, client=a, server=b, states_during_reply=states_during_reply)
-
-
-def main() -> None:
-    run = scenario()
-    show(run.net, "half-close: the client shuts down writing and reads a large reply", last=12)
-    print(f"client read {len(run.client.received)} bytes, then end of stream")
-
+from aiotcpsim.__main__ import main
 
 if __name__ == "__main__":
-    main()
+    main(["scenario", "half_close", *sys.argv[1:]])

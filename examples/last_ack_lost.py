@@ -1,37 +1,15 @@
-"""Textbook 7: the final ACK of the close is lost.
+"""Textbook 7: the final ACK is lost (last_ack_lost).
 
-The client closes first; the server closes on end of stream.  A rule drops
-the client's ACK sent in TIME-WAIT.  The server, in LAST-ACK, retransmits its
-FIN on RTO; the client, still in TIME-WAIT, acknowledges it again and
-restarts its 60 s timer; both end CLOSED.
+The scenario lives in ``aiotcpsim/scenarios/last_ack_lost.py``, where the tests assert
+on it; this runs it and prints its ladder, as
+``python -m aiotcpsim scenario last_ack_lost`` does.
 
-Run: ``python examples/last_ack_lost.py``
+Run: ``python examples/last_ack_lost.py`` (options: ``python -m aiotcpsim scenario --help``)
 """
 
-from __future__ import annotations
+import sys
 
-from types import SimpleNamespace
-
-from _sim import PORT, SERVER_IP, App, drive, pair, show
-
-
-def scenario() -> SimpleNamespace:
-    net, client, server = pair(delay=0.01)
-    listener = server.listen(PORT)
-    a = App(net, client.connect(SERVER_IP, PORT))
-    b = App(net, listener=listener)
-    drive(net, [a, b], until=1.0)
-    rule = net.faults.drop(src="client", flags="ACK", state="TIME-WAIT", count=1)
-    b.close_on_eof = True
-    a.close()
-    drive(net, [a, b])
-    return SimpleNamespace(net=net, client=a, server=b, rule=rule)
-
-
-def main() -> None:
-    run = scenario()
-    show(run.net, "the final ACK is lost")
-
+from aiotcpsim.__main__ import main
 
 if __name__ == "__main__":
-    main()
+    main(["scenario", "last_ack_lost", *sys.argv[1:]])

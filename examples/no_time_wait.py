@@ -1,70 +1,15 @@
-"""Textbook 8: the final ACK is lost and there is no TIME-WAIT.
+"""Textbook 8: without TIME-WAIT (no_time_wait, time_wait).
 
-As in ``last_ack_lost.py``, but the client's TIME-WAIT lasts 0 s, so the
-4-tuple is free at once, and the client opens a new connection from the
-same port right away.  The server still holds the old connection in LAST-ACK:
-the new SYN meets it (RFC 5961 challenge ACK), the client's SYN-SENT socket
-answers the stray ACK with a RST, and the old connection ends by reset instead
-of a clean close -- the new connection succeeds only after its SYN is
-retransmitted.  With TIME-WAIT (the default) the client cannot reuse the
-port at all until the old segments are gone (EADDRINUSE).
+The scenario lives in ``aiotcpsim/scenarios/no_time_wait.py``, where the tests assert
+on it; this runs it and prints its ladder, as
+``python -m aiotcpsim scenario no_time_wait time_wait`` does.
 
-Run: ``python examples/no_time_wait.py``
+Run: ``python examples/no_time_wait.py`` (options: ``python -m aiotcpsim scenario --help``)
 """
 
-from __future__ import annotations
+import sys
 
-from types import SimpleNamespace
-
-from _sim import PORT, SERVER_IP, App, drive, pair, show
-
-from aiotcpsim import TcpConfig
-from aiotcpsim.tcp import State
-
-
-def scenario(time_wait: float = 0.0) -> SimpleNamespace:
-    net, client, server = pair(delay=0.01, tcp=TcpConfig(time_wait=time_wait))
-    listener = server.listen(PORT)
-    a = App(net, client.connect(SERVER_IP, PORT, local_port=40000))
-    b = App(net, listener=listener)
-    drive(net, [a, b], until=1.0)
-    old_server_conn = b.conn
-    net.faults.drop(src="client", flags="ACK", payload=False, count=1,
-                    state=("TIME-WAIT", "CLOSED"))  # fmt: skip
-    b.close_on_eof = True
-    a.close()
-    drive(
-        net,
-        [a, b],
-        stop=lambda: a.conn is not None and a.conn.state in (State.TIME_WAIT, State.CLOSED),
-    )
-    reconnect_error = None
-    new = None
-    try:
-        new = App(net, client.connect(SERVER_IP, PORT, local_port=40000))
-    except OSError as exc:
-        reconnect_error = exc.errno
-    reconnect_at = net.now
-    b2 = App(net, listener=listener)
-    drive(net, [b] + ([new, b2] if new else []), until=reconnect_at + 5.0)
-    return SimpleNamespace(
-        net=net,
-        client=a,
-        server=b,
-        new=new,
-        new_server=b2,
-        old_server_conn=old_server_conn,
-        reconnect_at=reconnect_at,
-        reconnect_error=reconnect_error,
-    )
-
-
-def main() -> None:
-    run = scenario()
-    show(run.net, "TIME-WAIT = 0: the old connection meets the new one", last=16)
-    run = scenario(time_wait=60.0)
-    print(f"with TIME-WAIT 60 s the reconnect fails at once: errno {run.reconnect_error}")
-
+from aiotcpsim.__main__ import main
 
 if __name__ == "__main__":
-    main()
+    main(["scenario", "no_time_wait", "time_wait", *sys.argv[1:]])

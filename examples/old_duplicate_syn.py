@@ -1,55 +1,15 @@
-"""Textbook 4: an old duplicate SYN (RFC 9293 section 3.5, Figure 8).
+"""Textbook 4: an old duplicate SYN (old_duplicate_syn).
 
-A first connection from port 40000 is captured and reset.  Ten seconds later
-the client opens a new connection from the same port; its SYN is delayed in
-the network, and a copy of the *old* SYN arrives at the server first.  The
-server answers it with a SYN-ACK; the client, in SYN-SENT, sees an ACK of a
-sequence number it never sent and answers with a RST; the server's half-open
-connection goes back to LISTEN.  The real SYN then completes a normal
-handshake: the old duplicate never becomes a connection.
+The scenario lives in ``aiotcpsim/scenarios/old_duplicate_syn.py``, where the tests assert
+on it; this runs it and prints its ladder, as
+``python -m aiotcpsim scenario old_duplicate_syn`` does.
 
-Run: ``python examples/old_duplicate_syn.py``
+Run: ``python examples/old_duplicate_syn.py`` (options: ``python -m aiotcpsim scenario --help``)
 """
 
-from __future__ import annotations
+import sys
 
-from types import SimpleNamespace
-
-from _sim import PORT, SERVER_IP, App, drive, pair, show
-
-
-def scenario() -> SimpleNamespace:
-    net, client, server = pair(delay=0.01)
-    listener = server.listen(PORT)
-    capture = net.faults.capture(flags="SYN", count=1)
-    first = client.connect(SERVER_IP, PORT, local_port=40000)
-    net.run_until_idle(limit=1.0)
-    old_child = listener.accept()
-    first.abort(net.now)  # RST: no TIME-WAIT, the port is free again
-    net.run_until_idle(limit=2.0)
-    old_syn = capture.segments[0]
-
-    net.advance(10.0)
-    net.faults.delay(0.1, flags="SYN", src="client", count=1)  # the new SYN dawdles
-    net.faults.replay(old_syn, at=10.0)  # ... and the old one shows up
-    app = App(net, client.connect(SERVER_IP, PORT, local_port=40000))
-    accepted = []
-    peer = App(net, listener=listener)
-    drive(net, [app, peer], until=11.0)
-    if peer.conn is not None:
-        accepted.append(peer.conn)
-    while (more := listener.accept()) is not None:
-        accepted.append(more)
-    return SimpleNamespace(
-        net=net, client=app, accepted=accepted, old_syn=old_syn, old_child=old_child
-    )
-
-
-def main() -> None:
-    run = scenario()
-    show(run.net, "an old duplicate SYN", last=14)
-    print(f"accepted connections: {len(run.accepted)}")
-
+from aiotcpsim.__main__ import main
 
 if __name__ == "__main__":
-    main()
+    main(["scenario", "old_duplicate_syn", *sys.argv[1:]])

@@ -1,76 +1,15 @@
-"""Textbook 12: the peer crashes.
+"""Textbook 12: the peer crashes (crash_write, crash_restarted, crash_keepalive).
 
-(a) The server crashes; the client writes.  Nothing comes back, the client
-retransmits, and with ``TCP_USER_TIMEOUT`` = 30 s the write ends in ETIMEDOUT
-30 s after it was sent.
-(b) The server crashes and restarts; the client's next write reaches a stack
-that knows nothing of the connection, which answers with a RST: ECONNRESET
-after one round trip.
-(c) The client only reads (idle); keep-alive (idle 60 s, 10 s interval,
-3 probes), turned on at 1 s, sends probes at 61, 71 and 81 s and the
-connection fails with ETIMEDOUT at 91 s (Linux arms the timer when
-``SO_KEEPALIVE`` is set).
+The scenario lives in ``aiotcpsim/scenarios/peer_crash.py``, where the tests assert
+on it; this runs it and prints its ladder, as
+``python -m aiotcpsim scenario crash_write crash_restarted crash_keepalive`` does.
 
-Run: ``python examples/peer_crash.py``
+Run: ``python examples/peer_crash.py`` (options: ``python -m aiotcpsim scenario --help``)
 """
 
-from __future__ import annotations
+import sys
 
-import errno
-from types import SimpleNamespace
-
-from _sim import PORT, SERVER_IP, App, drive, pair, show
-
-
-def _established() -> SimpleNamespace:
-    net, client, server = pair(delay=0.01)
-    listener = server.listen(PORT)
-    a = App(net, client.connect(SERVER_IP, PORT))
-    b = App(net, listener=listener)
-    drive(net, [a, b], until=1.0)
-    return SimpleNamespace(net=net, client=client, server=server, a=a, b=b)
-
-
-def write_to_crashed(user_timeout: float = 30.0) -> SimpleNamespace:
-    run = _established()
-    assert run.a.conn is not None
-    run.a.conn.user_timeout = user_timeout
-    run.net.faults.crash(run.server)
-    run.net.advance(5.0)
-    run.a.write(b"hello?")
-    drive(run.net, [run.a], stop=lambda: run.a.error is not None)
-    return run
-
-
-def write_to_restarted() -> SimpleNamespace:
-    run = _established()
-    run.net.faults.crash(run.server)
-    run.net.faults.restart(run.server, at=3.0)
-    run.net.advance(5.0)
-    run.a.write(b"hello?")
-    drive(run.net, [run.a], stop=lambda: run.a.error is not None)
-    return run
-
-
-def idle_keepalive() -> SimpleNamespace:
-    run = _established()
-    assert run.a.conn is not None
-    run.a.conn.set_keepalive(True, idle=60.0, interval=10.0, count=3, now=run.net.now)
-    run.net.faults.crash(run.server)
-    drive(run.net, [run.a], stop=lambda: run.a.error is not None)
-    return run
-
-
-def main() -> None:
-    for title, run in (
-        ("write to a crashed peer (TCP_USER_TIMEOUT 30 s)", write_to_crashed()),
-        ("write to a restarted peer", write_to_restarted()),
-        ("keep-alive finds an idle dead peer", idle_keepalive()),
-    ):
-        show(run.net, title, last=14)
-        err = run.a.error or 0
-        print(f"client error at {run.a.error_at:.3f} s: {errno.errorcode.get(err, err)}\n")
-
+from aiotcpsim.__main__ import main
 
 if __name__ == "__main__":
-    main()
+    main(["scenario", "crash_write", "crash_restarted", "crash_keepalive", *sys.argv[1:]])

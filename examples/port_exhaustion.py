@@ -1,66 +1,15 @@
-"""Textbook 11: ephemeral ports exhausted by TIME-WAIT.
+"""Textbook 11: ephemeral ports exhausted by TIME-WAIT (port_exhaustion).
 
-The client's ephemeral range is cut to 10 ports.  It opens ten short
-connections to the server and closes each first, so each leaves its 4-tuple
-in TIME-WAIT for 60 s.  The eleventh connect fails at once with
-EADDRNOTAVAIL; once the first TIME-WAIT has drained the client connects again.
+The scenario lives in ``aiotcpsim/scenarios/port_exhaustion.py``, where the tests assert
+on it; this runs it and prints its ladder, as
+``python -m aiotcpsim scenario port_exhaustion`` does.
 
-Run: ``python examples/port_exhaustion.py``
+Run: ``python examples/port_exhaustion.py`` (options: ``python -m aiotcpsim scenario --help``)
 """
 
-from __future__ import annotations
+import sys
 
-from types import SimpleNamespace
-
-from _sim import PORT, SERVER_IP, App, drive, pair
-
-from aiotcpsim import TcpConfig
-
-
-def scenario() -> SimpleNamespace:
-    net, client, server = pair(delay=0.01, tcp=TcpConfig(ephemeral_ports=(40000, 40009)))
-    listener = server.listen(PORT)
-    ports = []
-    for _ in range(10):
-        a = App(net, client.connect(SERVER_IP, PORT))
-        b = App(net, listener=listener)
-        b.close_on_eof = True
-        drive(net, [a, b], until=net.now + 0.1)
-        a.close()
-        drive(net, [a, b], until=net.now + 0.1)
-        ports.append(a.conn.local[1] if a.conn else None)
-    failures = []
-    try:
-        client.connect(SERVER_IP, PORT)
-    except OSError as exc:
-        failures.append((round(net.now, 6), exc.errno))
-    first_free_at = None
-    while first_free_at is None:
-        deadline = net.next_deadline()
-        if deadline is None:
-            break
-        net.advance(deadline)
-        try:
-            conn = client.connect(SERVER_IP, PORT)
-        except OSError:
-            continue
-        first_free_at = net.now
-        recovered = App(net, conn)
-        drive(net, [recovered, App(net, listener=listener)], until=net.now + 0.1)
-    return SimpleNamespace(
-        net=net, ports=ports, failures=failures, first_free_at=first_free_at,
-        time_wait=client.config.time_wait,
-    )  # fmt: skip
-
-
-def main() -> None:
-    run = scenario()
-    print("== ephemeral port exhaustion through TIME-WAIT ==")
-    print(f"ten connections used ports {sorted(p for p in run.ports if p)}")
-    print(f"eleventh connect: {run.failures}")
-    print(f"a port is free again at {run.first_free_at:.3f} s")
-    print(run.net.trace.ladder(left="client", right="server", last=10))
-
+from aiotcpsim.__main__ import main
 
 if __name__ == "__main__":
-    main()
+    main(["scenario", "port_exhaustion", *sys.argv[1:]])

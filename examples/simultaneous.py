@@ -1,37 +1,15 @@
-"""Textbook 5: simultaneous open and simultaneous close (RFC 9293 Figures 7 and 13).
+"""Textbook 5: simultaneous open and close (simultaneous).
 
-Two hosts connect to each other at the same instant from fixed ports, without
-any listener: the SYNs cross, each side goes SYN-SENT -> SYN-RECEIVED and
-answers with a SYN-ACK; four segments and both are ESTABLISHED after 2 d.
-Later both close at the same instant: the FINs cross, both go FIN-WAIT-1 ->
-CLOSING -> TIME-WAIT, and both hold TIME-WAIT for 60 s.
+The scenario lives in ``aiotcpsim/scenarios/simultaneous.py``, where the tests assert
+on it; this runs it and prints its ladder, as
+``python -m aiotcpsim scenario simultaneous`` does.
 
-Run: ``python examples/simultaneous.py``
+Run: ``python examples/simultaneous.py`` (options: ``python -m aiotcpsim scenario --help``)
 """
 
-from __future__ import annotations
+import sys
 
-from types import SimpleNamespace
-
-from _sim import CLIENT_IP, SERVER_IP, App, drive, pair, show
-
-
-def scenario() -> SimpleNamespace:
-    net, client, server = pair(delay=0.01)
-    a = App(net, client.connect(SERVER_IP, 5000, local_port=6000))
-    b = App(net, server.connect(CLIENT_IP, 6000, local_port=5000))
-    drive(net, [a, b], until=1.0)
-    established = (a.conn.state, b.conn.state) if a.conn and b.conn else None
-    a.close()
-    b.close()
-    drive(net, [a, b])
-    return SimpleNamespace(net=net, a=a, b=b, established=established)
-
-
-def main() -> None:
-    run = scenario()
-    show(run.net, "simultaneous open, then simultaneous close")
-
+from aiotcpsim.__main__ import main
 
 if __name__ == "__main__":
-    main()
+    main(["scenario", "simultaneous", *sys.argv[1:]])

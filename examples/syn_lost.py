@@ -1,34 +1,15 @@
-"""Textbook 1: the SYN is lost.
+"""Textbook 1: the SYN is lost (syn_lost).
 
-The first three SYNs are dropped by a rule; the client retransmits on Linux's
-(>= 6.5) schedule -- 1 s apart for the first retransmissions
-(``tcp_syn_linear_timeouts``) -- and connects with the fourth, at 3 s + 1 RTT.
+The scenario lives in ``aiotcpsim/scenarios/syn_lost.py``, where the tests assert
+on it; this runs it and prints its ladder, as
+``python -m aiotcpsim scenario syn_lost`` does.
 
-Run: ``python examples/syn_lost.py``
+Run: ``python examples/syn_lost.py`` (options: ``python -m aiotcpsim scenario --help``)
 """
 
-from __future__ import annotations
+import sys
 
-from types import SimpleNamespace
-
-from _sim import PORT, SERVER_IP, App, drive, pair, show
-
-
-def scenario() -> SimpleNamespace:
-    net, client, server = pair(delay=0.01)
-    listener = server.listen(PORT)
-    rule = net.faults.drop(flags="SYN", count=3)
-    app = App(net, client.connect(SERVER_IP, PORT))
-    peer = App(net, listener=listener)
-    drive(net, [app, peer], stop=lambda: peer.conn is not None)
-    return SimpleNamespace(net=net, client=app, server=peer, rule=rule)
-
-
-def main() -> None:
-    run = scenario()
-    show(run.net, "the SYN is lost three times")
-    print(f"client connected at {run.client.connected_at:.3f} s")
-
+from aiotcpsim.__main__ import main
 
 if __name__ == "__main__":
-    main()
+    main(["scenario", "syn_lost", *sys.argv[1:]])

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib
-import pathlib
-import sys
 
 import pytest
 
@@ -19,11 +17,7 @@ import aiotcpsim
 from aiotcpsim import Network
 from aiotcpsim.demo import run_demo
 
-_EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
-if str(_EXAMPLES) not in sys.path:
-    sys.path.insert(0, str(_EXAMPLES))
-
-# id: (module in examples/, function, keyword arguments, digest)
+# id: (module of aiotcpsim.scenarios, function, keyword arguments, digest)
 TEXTBOOK: dict[str, tuple[str, str, dict[str, object], str]] = {
     "syn_lost": (
         "syn_lost",
@@ -151,7 +145,7 @@ TEXTBOOK: dict[str, tuple[str, str, dict[str, object], str]] = {
 @pytest.mark.parametrize("name", sorted(TEXTBOOK))
 def test_textbook_scenario_digest(name: str) -> None:
     module, function, kwargs, digest = TEXTBOOK[name]
-    run = getattr(importlib.import_module(module), function)(**kwargs)
+    run = getattr(importlib.import_module(f"aiotcpsim.scenarios.{module}"), function)(**kwargs)
     assert run.net.trace.digest() == digest
 
 

@@ -15,11 +15,11 @@ import pathlib
 import re
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
 import pytest
+from pixels import Png, ink, red_blobs
 
 from aiotcpsim import Network
 from aiotcpsim.pictures import (
@@ -33,14 +33,8 @@ from aiotcpsim.pictures import (
     write_svg,
 )
 from aiotcpsim.pictures.svg import CHAR_WIDTH
+from aiotcpsim.scenarios.kit import PORT, SERVER_IP, App, drive, pair
 from aiotcpsim.trace import DROP, DUPLICATE, NOTE, SEND, TraceRecord
-
-_EXAMPLES = str(pathlib.Path(__file__).resolve().parents[1] / "examples")
-if _EXAMPLES not in sys.path:
-    sys.path.insert(0, _EXAMPLES)
-
-from _sim import PORT, SERVER_IP, App, drive, pair  # noqa: E402
-from pixels import Png, ink, red_blobs  # noqa: E402
 
 SVG = "{http://www.w3.org/2000/svg}"
 XHTML = "{http://www.w3.org/1999/xhtml}"
@@ -50,14 +44,14 @@ XHTML = "{http://www.w3.org/1999/xhtml}"
 
 
 def syn_lost() -> Network:
-    import syn_lost as example
+    from aiotcpsim.scenarios import syn_lost as example
 
     net: Network = example.scenario().net
     return net
 
 
 def four_way_close() -> Network:
-    import close as example
+    from aiotcpsim.scenarios import close as example
 
     net: Network = example.scenario(server_closes_after=1.0).net
     return net
@@ -222,7 +216,7 @@ EXAMPLES = [
 def test_every_example_is_drawn_as_its_text_ladder(
     module: str, function: str, kwargs: dict[str, object]
 ) -> None:
-    net = getattr(importlib.import_module(module), function)(**kwargs).net
+    net = getattr(importlib.import_module(f"aiotcpsim.scenarios.{module}"), function)(**kwargs).net
     root = parse(ladder_svg(net.trace.records))
     assert len(having(root, "segment")) == len(sends(net))
     assert len(having(root, "lost")) == len(sends(net, DROP))
@@ -233,7 +227,7 @@ def test_every_example_is_drawn_as_its_text_ladder(
 
 
 def test_notes_and_a_segment_delayed_by_30_s() -> None:
-    import old_segment_time_wait as example
+    from aiotcpsim.scenarios import old_segment_time_wait as example
 
     net = example.scenario().net
     root = parse(ladder_svg(net.trace.records))

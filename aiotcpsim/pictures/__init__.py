@@ -8,6 +8,7 @@ nothing here changes what a simulation does.  Pure standard library.
 * :func:`plot_svg` and :class:`Series` -- any (time, value) samples as a plot (:mod:`.plot`);
 * :func:`connection_plots` -- the curves the trace gives per connection (:mod:`.series`);
 * :func:`html_report` -- one self-contained HTML page (:mod:`.report`);
+* :func:`text_ladders` -- text ladders per connection, cut to the rows that matter (:mod:`.text`);
 * :func:`write_svg`, :func:`write_html` -- the same, into a file.
 
 Example::
@@ -25,6 +26,7 @@ from .model import connections, segment_label
 from .plot import Plot, Series, plot_svg
 from .report import html_report, write_html, write_svg
 from .series import connection_plots
+from .text import recent_connections, records_of, text_ladders
 
 __all__ = [
     "Plot",
@@ -34,7 +36,10 @@ __all__ = [
     "html_report",
     "ladder_svg",
     "plot_svg",
+    "recent_connections",
+    "records_of",
     "segment_label",
+    "text_ladders",
     "write_html",
     "write_svg",
 ]

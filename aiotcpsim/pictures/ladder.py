@@ -41,6 +41,7 @@ from .model import (
     Flight,
     TraceRecord,
     flights,
+    one_way_delays,
     owners,
     selects,
 )
@@ -280,20 +281,9 @@ def _right_margin(pic: _Picture) -> float:
 
 def _delays(pic: _Picture) -> list[float]:
     """Positive one-way delays of the delivered copies; marks late copies."""
-    by_link: dict[tuple[Endpoint, Endpoint], list[tuple[Copy, float]]] = {}
-    for f in pic.flights:
-        for c in f.copies:
-            if c.end == DELIVER:
-                delay = pic.records[c.end_index].time - f.time
-                by_link.setdefault((f.src, f.dst), []).append((c, delay))
-    everything: list[float] = []
-    for pairs in by_link.values():
-        usual = statistics.median(d for _, d in pairs)
-        for c, d in pairs:
-            if d > 2 * usual and d - usual > 1e-6:
-                pic.delayed[id(c)] = d - usual
-        everything.extend(d for _, d in pairs if d > 0)
-    return everything
+    delays, late = one_way_delays(pic.records, pic.flights)
+    pic.delayed.update(late)
+    return [d for d in delays if d > 0]
 
 
 def _typical_step(pic: _Picture) -> float:

@@ -22,6 +22,7 @@ trace module is a one-line change.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Sequence
 
 from ..segment import ACK, FIN, RST, SYN, Segment, flag_names
@@ -41,6 +42,7 @@ __all__ = [
     "SequenceBase",
     "connections",
     "flights",
+    "one_way_delays",
     "owners",
     "segment_label",
     "selects",
@@ -203,6 +205,32 @@ def flights(records: Sequence[TraceRecord]) -> tuple[list[Flight], dict[int, Fli
         if flight.duplicated:
             flight.label += " +dup"
     return out, ended
+
+
+def one_way_delays(
+    records: Sequence[TraceRecord], sent: Iterable[Flight]
+) -> tuple[list[float], dict[int, float]]:
+    """The one-way delay of every delivered copy of ``sent``, and the copies
+    that came late: ``id(copy)`` -> seconds later than usual on their link.
+
+    A copy is late (a delay fault, a held segment, a slow queue) when it took
+    more than twice the median delay of its link (sender to receiver, among
+    ``sent``) and at least a microsecond more."""
+    by_link: dict[tuple[Endpoint, Endpoint], list[tuple[Copy, float]]] = {}
+    for f in sent:
+        for c in f.copies:
+            if c.end == DELIVER:
+                delay = records[c.end_index].time - f.time
+                by_link.setdefault((f.src, f.dst), []).append((c, delay))
+    delays: list[float] = []
+    late: dict[int, float] = {}
+    for pairs in by_link.values():
+        usual = statistics.median(d for _, d in pairs)
+        for c, d in pairs:
+            if d > 2 * usual and d - usual > 1e-6:
+                late[id(c)] = d - usual
+        delays.extend(d for _, d in pairs)
+    return delays, late
 
 
 def _open_flight(candidates: list[Flight] | None) -> Flight | None:

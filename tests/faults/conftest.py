@@ -8,7 +8,3 @@ import sys
 _TESTS = str(pathlib.Path(__file__).resolve().parent.parent)
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
-
-_EXAMPLES = str(pathlib.Path(__file__).resolve().parents[2] / "examples")
-if _EXAMPLES not in sys.path:
-    sys.path.insert(0, _EXAMPLES)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import errno
 
 import pytest
-from _sim import PORT, SERVER_IP, App, drive, pair, send_times
 
 from aiotcpsim.net import Network
+from aiotcpsim.scenarios.kit import PORT, SERVER_IP, App, drive, pair, send_times
 from aiotcpsim.segment import RST
 from aiotcpsim.tcp import State
 from aiotcpsim.trace import DELIVER, SEND

@@ -171,7 +171,10 @@ SCRIPTS = sorted(p.name for p in EXAMPLES.glob("[a-z]*.py") if not p.name.starts
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_example_runs(script: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_example_runs(
+    script: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", [script])
     old = list(sys.path)
     try:
         runpy.run_path(str(EXAMPLES / script), run_name="__main__")

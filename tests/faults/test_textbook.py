@@ -1,5 +1,6 @@
-"""The textbook as executable scenarios (issue 4): each runs the example of
-the same name in examples/ and asserts exact states, segments and virtual times.
+"""The textbook as executable scenarios (issue 4): each runs the scenario of
+the same name in aiotcpsim/scenarios/ (``python -m aiotcpsim scenario NAME``,
+``examples/``) and asserts exact states, segments and virtual times.
 
 One-way delay d = 10 ms; client 10.0.0.1, server 10.0.0.2:8080; Linux >= 6.5
 timing unless a scenario says otherwise.
@@ -9,24 +10,25 @@ from __future__ import annotations
 
 import errno
 
-# The examples directory is on sys.path (conftest.py).
-import close
-import half_close
-import last_ack_lost
-import no_time_wait
-import old_duplicate_syn
-import old_segment_time_wait
-import partition_heals
-import peer_crash
-import port_exhaustion
 import pytest
-import server_down
-import simultaneous
-import syn_lost
-import synack_lost
-from _sim import send_times, state_times
 
 from aiotcpsim import TcpConfig
+from aiotcpsim.scenarios import (
+    close,
+    half_close,
+    last_ack_lost,
+    no_time_wait,
+    old_duplicate_syn,
+    old_segment_time_wait,
+    partition_heals,
+    peer_crash,
+    port_exhaustion,
+    server_down,
+    simultaneous,
+    syn_lost,
+    synack_lost,
+)
+from aiotcpsim.scenarios.kit import send_times, state_times
 from aiotcpsim.tcp import Connection, State
 from aiotcpsim.trace import DELIVER, DROP, SEND
 

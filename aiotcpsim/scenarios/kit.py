@@ -1,19 +1,35 @@
-"""Shared scaffolding of the examples: two hosts and tiny sans-I/O applications.
+"""Scaffolding of the textbook scenarios: two hosts and tiny sans-I/O applications.
 
-Each example builds a network, runs a textbook scenario on virtual time and
-prints the ladder.  Its ``scenario()`` function returns what happened, so
-``tests/faults/test_textbook.py`` asserts on the very same run.
+Rule owned here: **how a scenario is driven**.  A scenario builds a network,
+runs on virtual time by calling :func:`drive`, which lets every :class:`App`
+react after each step of the network, and returns what happened (a namespace
+with at least ``net``), so ``tests/faults/test_textbook.py`` asserts on the
+very run that ``python -m aiotcpsim scenario NAME`` prints.  A
+:class:`Scenario` names one such run for the command line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, NamedTuple
 
-from aiotcpsim import TcpConfig
-from aiotcpsim.net import Network
-from aiotcpsim.stack.host import Host, Listener
-from aiotcpsim.tcp import Connection, State
+from ..config import TcpConfig
+from ..net import Network
+from ..stack.host import Host, Listener
+from ..tcp import Connection, State
+
+__all__ = [
+    "CLIENT_IP",
+    "PORT",
+    "SERVER_IP",
+    "App",
+    "Scenario",
+    "drive",
+    "pair",
+    "send_times",
+    "state_times",
+]
 
 CLIENT_IP = "10.0.0.1"
 SERVER_IP = "10.0.0.2"
@@ -137,8 +153,8 @@ def drive(
 
 def send_times(net: Network, host: str, flags: str) -> list[float]:
     """When ``host`` sent segments with exactly these flags (PSH ignored)."""
-    from aiotcpsim.net.faults import parse_flags
-    from aiotcpsim.segment import PSH
+    from ..net.faults import parse_flags
+    from ..segment import PSH
 
     want = parse_flags(flags)
     return [
@@ -154,7 +170,14 @@ def state_times(net: Network, host: str) -> list[tuple[float, str]]:
     return [(round(t, 6), str(s)) for t, _, s in net.trace.states(host)]
 
 
-def show(net: Network, title: str, **ladder: Any) -> None:
-    print(f"== {title} ==")
-    print(net.trace.ladder(left="client", right="server", **ladder))
-    print()
+class Scenario(NamedTuple):
+    """One textbook run, as ``python -m aiotcpsim scenario NAME`` shows it."""
+
+    name: str
+    title: str
+    run: Callable[[], SimpleNamespace]
+    """Runs the scenario; the result has at least ``net``, the network."""
+    summary: Callable[[SimpleNamespace], str] | None = None
+    """A line or two about the result, printed after the ladder."""
+    last: int | None = None
+    """Rows of the ladder printed by default (None: all)."""
