@@ -47,9 +47,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import inspect
 import multiprocessing
 import traceback
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -414,14 +416,20 @@ def _execute(
     net, host = build_network(network)
     tap = _Tap(net, fault, record)
     net.set_send_tap(tap)
-    try:
-        error = _run_body(body, net, host, timeout)
-    except (KeyboardInterrupt, SystemExit, GeneratorExit):
-        raise
-    except BaseException as exc:  # pytest.fail() raises a BaseException
-        error = _describe(exc)
-    finally:
-        net.set_send_tap(None)
+    # A run cut short (a hang, an exception) leaves its streams open: their
+    # ResourceWarnings say nothing about the code under test, so they stay here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            error = _run_body(body, net, host, timeout)
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:  # pytest.fail() raises a BaseException
+            error = _describe(exc)
+        finally:
+            net.set_send_tap(None)
+        if error:
+            gc.collect()
     if tap.mismatch:
         error = tap.mismatch + (f"\n{error}" if error else "")
     result = RunResult(
