@@ -52,7 +52,7 @@ import inspect
 import multiprocessing
 import traceback
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -369,6 +369,26 @@ def _quiet_cancellation(loop: asyncio.AbstractEventLoop, context: dict[str, Any]
     loop.default_exception_handler(context)
 
 
+def _run_on_loop(loop: asyncio.AbstractEventLoop, main: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.Runner.run`` without its SIGINT handler (two ``signal.signal``
+    calls a run, a quarter of a run's fixed cost): Ctrl-C raises
+    KeyboardInterrupt here, which ends the sweep anyway."""
+    loop.set_exception_handler(_quiet_cancellation)
+    try:
+        loop.run_until_complete(main)
+    finally:
+        try:
+            tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            loop.close()
+
+
 def _run_body(body: Body, net: Network, host: str | None, timeout: float) -> str:
     """Run ``body`` on ``net``; the failure, or "" when it passed."""
     from .asyncio_loop import DeadlockError, loop_factory
@@ -398,9 +418,7 @@ def _run_body(body: Body, net: Network, host: str | None, timeout: float) -> str
             raise
 
     try:
-        with asyncio.Runner(loop_factory=loop_factory(net, host=host)) as runner:
-            runner.get_loop().set_exception_handler(_quiet_cancellation)
-            runner.run(bounded())
+        _run_on_loop(loop_factory(net, host=host)(), bounded())
     except TimeoutError as exc:
         if expired:
             return f"hang: the body was still running after {timeout:g} s of virtual time"
@@ -416,20 +434,14 @@ def _execute(
     net, host = build_network(network)
     tap = _Tap(net, fault, record)
     net.set_send_tap(tap)
-    # A run cut short (a hang, an exception) leaves its streams open: their
-    # ResourceWarnings say nothing about the code under test, so they stay here.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        try:
-            error = _run_body(body, net, host, timeout)
-        except (KeyboardInterrupt, SystemExit, GeneratorExit):
-            raise
-        except BaseException as exc:  # pytest.fail() raises a BaseException
-            error = _describe(exc)
-        finally:
-            net.set_send_tap(None)
-        if error:
-            gc.collect()
+    try:
+        error = _run_body(body, net, host, timeout)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # pytest.fail() raises a BaseException
+        error = _describe(exc)
+    finally:
+        net.set_send_tap(None)
     if tap.mismatch:
         error = tap.mismatch + (f"\n{error}" if error else "")
     result = RunResult(
@@ -443,9 +455,33 @@ def _execute(
     return result, tuple(tap.sent)
 
 
+class _LeaksIgnored:
+    """Runs cut short (a hang, an exception) leave streams open: their
+    ResourceWarnings say nothing about the code under test, so they are
+    ignored while runs go on, and the garbage of failed runs is collected
+    before the end (one collection, not one per failed run: it costs ms)."""
+
+    def __init__(self) -> None:
+        self.failed = False
+        self.catcher = warnings.catch_warnings()
+
+    def __enter__(self) -> _LeaksIgnored:
+        self.catcher.__enter__()
+        warnings.simplefilter("ignore", ResourceWarning)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.failed:
+                gc.collect()
+        finally:
+            self.catcher.__exit__(None, None, None)
+
+
 def _execute_fault(job: tuple[Body, NetworkSpec, Fault | None, float]) -> RunResult:
     body, network, fault, timeout = job
-    return _execute(body, network, fault, timeout, record=False)[0]
+    with _LeaksIgnored():  # in a worker process; no collection needed there
+        return _execute(body, network, fault, timeout, record=False)[0]
 
 
 def run_once(
@@ -461,7 +497,10 @@ def run_once(
     network=...)`` with the same ``network`` gives the same run.
     """
     _check_timeout(timeout)
-    return _execute(body, network, fault, timeout, record=False)[0]
+    with _LeaksIgnored() as leaks:
+        result = _execute(body, network, fault, timeout, record=False)[0]
+        leaks.failed = result.failed
+    return result
 
 
 # -- sweeps ------------------------------------------------------------------------
@@ -491,12 +530,23 @@ def _check_timeout(timeout: float) -> None:
         raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
 
 
+Workers = int | concurrent.futures.Executor | None
+"""Where fault runs go: None or 1 (this process), N (a new pool of N processes),
+or an executor of yours (reused across sweeps; it is not shut down)."""
+
+
 def _map(
     jobs: Sequence[tuple[Body, NetworkSpec, Fault | None, float]],
-    workers: int | None,
+    workers: Workers,
     mp_context: Any,
 ) -> list[RunResult]:
     """Run the jobs serially, or in ``workers`` processes; results in job order."""
+    if isinstance(workers, concurrent.futures.Executor):
+        return list(workers.map(_execute_fault, jobs, chunksize=max(1, len(jobs) // 8)))
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise ValueError(f"workers must be an int >= 1, an Executor or None, got {workers!r}")
     if not workers or workers == 1 or len(jobs) < 2:
         return [_execute_fault(job) for job in jobs]
     context = mp_context
@@ -515,7 +565,7 @@ def explore(
     delay: float = DEFAULT_DELAY,
     timeout: float = DEFAULT_TIMEOUT,
     limit: int | None = None,
-    workers: int | None = None,
+    workers: Workers = None,
     mp_context: Any = None,
 ) -> Exploration:
     """Run ``body`` clean, then once per segment of the clean run with that
@@ -529,7 +579,9 @@ def explore(
         delay: seconds a ``delay-each`` fault adds to the segment's trip.
         timeout: virtual seconds after which a run that has not ended is a hang.
         limit: at most this many fault runs (the first segments), None: all.
-        workers: run the fault runs in this many processes (None or 1: here).
+        workers: run the fault runs in this many processes (None or 1: here),
+            or in this :class:`concurrent.futures.Executor` (a process pool
+            reused across sweeps; a thread pool gains nothing: runs hold the GIL).
         mp_context: the ``multiprocessing`` context (or its name) of the
             workers; ``"spawn"`` by default.
 
@@ -546,18 +598,22 @@ def explore(
         raise ValueError(f"delay must be a number of seconds > 0, got {delay!r}")
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         raise ValueError(f"limit must be an int >= 0 or None, got {limit!r}")
-    clean, segments = _execute(body, network, None, timeout, record=True)
-    if clean.failed:
-        return Exploration(clean, segments)
-    faults = [
-        Fault(action, seg, float(delay) if action == "delay" else 0.0)
-        for action in actions
-        for seg in segments
-    ]
-    if limit is not None:
-        faults = faults[:limit]
-    jobs = [(body, network, fault, float(timeout)) for fault in faults]
-    return Exploration(clean, segments, tuple(_map(jobs, workers, mp_context)))
+    with _LeaksIgnored() as leaks:
+        clean, segments = _execute(body, network, None, timeout, record=True)
+        if clean.failed:
+            leaks.failed = True
+            return Exploration(clean, segments)
+        faults = [
+            Fault(action, seg, float(delay) if action == "delay" else 0.0)
+            for action in actions
+            for seg in segments
+        ]
+        if limit is not None:
+            faults = faults[:limit]
+        jobs = [(body, network, fault, float(timeout)) for fault in faults]
+        result = Exploration(clean, segments, tuple(_map(jobs, workers, mp_context)))
+        leaks.failed = result.found
+    return result
 
 
 def sweep_seeds(
@@ -566,7 +622,7 @@ def sweep_seeds(
     *,
     network: NetworkSpec = None,
     timeout: float = DEFAULT_TIMEOUT,
-    workers: int | None = None,
+    workers: Workers = None,
     mp_context: Any = None,
 ) -> list[RunResult]:
     """Run ``body`` clean under each seed (``network``'s ``seed`` replaced);
@@ -577,4 +633,7 @@ def sweep_seeds(
         raise TypeError("sweep_seeds needs network= as a mapping of Network keywords")
     base = dict(network or {})
     jobs = [(body, {**base, "seed": seed}, None, float(timeout)) for seed in seeds]
-    return _map(jobs, workers, mp_context)
+    with _LeaksIgnored() as leaks:
+        results = _map(jobs, workers, mp_context)
+        leaks.failed = any(run.failed for run in results)
+    return results
