@@ -535,6 +535,13 @@ Workers = int | concurrent.futures.Executor | None
 or an executor of yours (reused across sweeps; it is not shut down)."""
 
 
+def _check_workers(workers: object) -> None:
+    if workers is None or isinstance(workers, concurrent.futures.Executor):
+        return
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an int >= 1, an Executor or None, got {workers!r}")
+
+
 def _map(
     jobs: Sequence[tuple[Body, NetworkSpec, Fault | None, float]],
     workers: Workers,
@@ -543,10 +550,6 @@ def _map(
     """Run the jobs serially, or in ``workers`` processes; results in job order."""
     if isinstance(workers, concurrent.futures.Executor):
         return list(workers.map(_execute_fault, jobs, chunksize=max(1, len(jobs) // 8)))
-    if workers is not None and (
-        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
-    ):
-        raise ValueError(f"workers must be an int >= 1, an Executor or None, got {workers!r}")
     if not workers or workers == 1 or len(jobs) < 2:
         return [_execute_fault(job) for job in jobs]
     context = mp_context
@@ -594,6 +597,7 @@ def explore(
     """
     actions = _actions(mode)
     _check_timeout(timeout)
+    _check_workers(workers)
     if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 < delay < 1e9:
         raise ValueError(f"delay must be a number of seconds > 0, got {delay!r}")
     if limit is not None and (not isinstance(limit, int) or limit < 0):
@@ -629,6 +633,7 @@ def sweep_seeds(
     the results in the order of ``seeds``.  ``network`` must be a mapping
     (or None) here, so that the seed can be set."""
     _check_timeout(timeout)
+    _check_workers(workers)
     if network is not None and not isinstance(network, Mapping):
         raise TypeError("sweep_seeds needs network= as a mapping of Network keywords")
     base = dict(network or {})

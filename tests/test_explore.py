@@ -225,3 +225,26 @@ def test_fault_description_names_the_segment() -> None:
     assert fault.description.startswith(
         "delay by 3 s segment #1 (t=0.000000 s): client > server SYN"
     )
+
+
+def test_an_executor_of_ones_own_is_reused_and_left_open() -> None:
+    import concurrent.futures
+    import multiprocessing
+
+    serial = explore(planted.hang_body, "drop-each", network=NETWORK)
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
+        first = explore(planted.hang_body, "drop-each", network=NETWORK, workers=pool)
+        again = explore(planted.hang_body, "drop-each", network=NETWORK, workers=pool)
+    assert first == again == serial
+
+
+@pytest.mark.parametrize("workers", [0, -2, 1.5, True])
+def test_bad_workers_are_refused(workers: Any) -> None:
+    with pytest.raises(ValueError, match="workers must be an int >= 1, an Executor or None"):
+        explore(_sans_io_body, network=NETWORK, workers=workers)
+
+
+def test_sweep_seeds_needs_network_keywords() -> None:
+    with pytest.raises(TypeError, match="sweep_seeds needs network= as a mapping"):
+        sweep_seeds(_sans_io_body, range(2), network=lambda: Network())
