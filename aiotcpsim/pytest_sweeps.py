@@ -172,6 +172,8 @@ class SweepPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        if pyfuncitem.get_closest_marker("tcpsim") is None:
+            return None
         kwargs = self.network_arguments(pyfuncitem)
         mode = kwargs.get("explore")
         if mode is None:
