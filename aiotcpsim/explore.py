@@ -49,7 +49,9 @@ import asyncio
 import concurrent.futures
 import gc
 import inspect
+import linecache
 import multiprocessing
+import os
 import traceback
 import warnings
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
@@ -197,7 +199,9 @@ class RunResult:
         what = self.fault.description if self.fault is not None else "clean run (no fault)"
         lines = [f"{what} -- seed {self.seed}, ended at t={self.virtual_time:.6f} s"]
         if self.error:
-            lines.append(f"  failed: {self.error.splitlines()[0]}")
+            first, *more = self.error.splitlines()
+            lines.append(f"  failed: {first}")
+            lines.extend(f"  {line}" for line in more[:8])
         if self.fault is not None:
             lines.append(f"  as a rule: {self.fault.code}")
         if self.trace:
@@ -356,8 +360,9 @@ def _trace_tail(net: Network) -> str:
 def _describe(exc: BaseException) -> str:
     text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     frames = traceback.extract_tb(exc.__traceback__)
-    if frames:
-        last = frames[-1]
+    ours = [f for f in frames if not f.filename.startswith(_LIBRARY_DIRS)]
+    if ours or frames:
+        last = (ours or frames)[-1]
         text += f"\n  raised at {last.filename}:{last.lineno} in {last.name}"
     return text
 
@@ -368,6 +373,43 @@ def _quiet_cancellation(loop: asyncio.AbstractEventLoop, context: dict[str, Any]
     if isinstance(context.get("exception"), asyncio.CancelledError):
         return
     loop.default_exception_handler(context)
+
+
+_LIBRARY_DIRS = (
+    os.path.dirname(asyncio.__file__) + os.sep,
+    os.path.dirname(os.path.abspath(__file__)) + os.sep,
+)
+
+
+def _waiting_tasks(loop: asyncio.AbstractEventLoop, limit: int = 6) -> list[str]:
+    """``  at app.py:57 in fetch: answer = await reader.read()``, per
+    unfinished task: the innermost frame of its await chain outside asyncio
+    and aiotcpsim."""
+    lines = []
+    for task in asyncio.all_tasks(loop):
+        if task.done():
+            continue
+        where = None
+        obj: Any = task.get_coro()
+        for _ in range(100):  # down the await chain (task.get_stack() stops at the top)
+            frame = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
+            if frame is None:
+                break
+            if not frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+                where = frame
+            obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None)
+        if where is None:
+            continue
+        code = where.f_code
+        text = linecache.getline(code.co_filename, where.f_lineno).strip()
+        place = f"{os.path.basename(code.co_filename)}:{where.f_lineno} in {code.co_name}"
+        name = task.get_name()  # "Task-<counter>" differs from run to run: not shown
+        named = "" if name.startswith("Task-") else f"task {name!r} "
+        lines.append(f"  {named}at {place}: {text}")
+    lines.sort()
+    if len(lines) > limit:
+        lines[limit:] = [f"  ... and {len(lines) - limit} more tasks"]
+    return lines
 
 
 def _run_on_loop(loop: asyncio.AbstractEventLoop, main: Coroutine[Any, Any, None]) -> None:
@@ -407,9 +449,14 @@ def _run_body(body: Body, net: Network, host: str | None, timeout: float) -> str
             await body(net)
 
     expired = False
+    waiting: list[str] = []
 
     async def bounded() -> None:
         nonlocal expired
+        loop = asyncio.get_running_loop()
+        # Scheduled before the timeout's own timer, so it runs first: where
+        # every task waits when the time is up (ties run in scheduling order).
+        loop.call_at(loop.time() + timeout, lambda: waiting.extend(_waiting_tasks(loop)))
         scope = asyncio.timeout(timeout)
         try:
             async with scope:
@@ -422,7 +469,8 @@ def _run_body(body: Body, net: Network, host: str | None, timeout: float) -> str
         _run_on_loop(loop_factory(net, host=host)(), bounded())
     except TimeoutError as exc:
         if expired:
-            return f"hang: the body was still running after {timeout:g} s of virtual time"
+            head = f"hang: the body was still running after {timeout:g} s of virtual time"
+            return "\n".join([head + (", waiting:" if waiting else ""), *waiting])
         return _describe(exc)
     return ""
 

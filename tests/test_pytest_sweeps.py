@@ -167,7 +167,9 @@ def test_explore_marker_reports_the_faults_that_break_a_test(
             "*explore='drop-each': 2 of 9 fault runs failed (seed 1; 9 segments in the clean run)",
             "replay the sweep: pytest *test_no_read_timeout --tcpsim-seed=1",
             "drop segment #7 (t=0.030000 s): server > client FIN|ACK*",
-            "*failed: hang: the body was still running after 600 s of virtual time",
+            "*failed: hang: the body was still running after 600 s of virtual time, waiting:",
+            "*at test_explore_marker_reports_the_faults_that_break_a_test.py:22 in _exchange: "
+            "return await reader.read()",
             "*as a rule: net.faults.drop(src='server', dst='client', flags='FIN|ACK'*",
             "*X------------ FIN|ACK*",
         ]
