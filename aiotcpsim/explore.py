@@ -52,6 +52,7 @@ import inspect
 import linecache
 import multiprocessing
 import os
+import pickle
 import traceback
 import warnings
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
@@ -589,6 +590,17 @@ def _check_workers(workers: object) -> None:
         raise ValueError(f"workers must be an int >= 1, an Executor or None, got {workers!r}")
 
 
+def _check_picklable(jobs: Sequence[tuple[Body, NetworkSpec, Fault | None, float]]) -> None:
+    """Runs in other processes get the body and the network by pickle."""
+    try:
+        pickle.dumps(jobs[0][:2])
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        raise TypeError(
+            "workers= sends the body and the network to other processes by pickle: "
+            f"make them module-level functions and plain values ({exc})"
+        ) from None
+
+
 def _map(
     jobs: Sequence[tuple[Body, NetworkSpec, Fault | None, float]],
     workers: Workers,
@@ -596,9 +608,11 @@ def _map(
 ) -> list[RunResult]:
     """Run the jobs serially, or in ``workers`` processes; results in job order."""
     if isinstance(workers, concurrent.futures.Executor):
+        _check_picklable(jobs)
         return list(workers.map(_execute_fault, jobs, chunksize=max(1, len(jobs) // 8)))
     if not workers or workers == 1 or len(jobs) < 2:
         return [_execute_fault(job) for job in jobs]
+    _check_picklable(jobs)
     context = mp_context
     if context is None or isinstance(context, str):
         context = multiprocessing.get_context(context or "spawn")

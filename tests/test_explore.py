@@ -254,3 +254,11 @@ def test_bad_workers_are_refused(workers: Any) -> None:
 def test_sweep_seeds_needs_network_keywords() -> None:
     with pytest.raises(TypeError, match="sweep_seeds needs network= as a mapping"):
         sweep_seeds(_sans_io_body, range(2), network=lambda: Network())
+
+
+def test_workers_need_a_body_that_pickles() -> None:
+    async def local(net: Network) -> None:
+        await planted.patient_body(net)
+
+    with pytest.raises(TypeError, match="workers= sends the body and the network to other"):
+        explore(local, network=NETWORK, workers=2)
