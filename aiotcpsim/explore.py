@@ -285,7 +285,7 @@ class _Tap:
         self.sent: list[SentSegment] = []
         self.seen: dict[tuple[str, str, str, bool], int] = {}
         self.rule: Rule | None = None
-        self.mismatch = ""
+        self.problem = ""
 
     def __call__(self, src: Host, seg: Segment, retransmission: bool) -> bool:
         self.count += 1
@@ -301,22 +301,25 @@ class _Tap:
         fault = self.fault
         if fault is not None and self.count == fault.segment.index:
             if not sent.same_as(fault.segment):
-                self.mismatch = (
+                self.problem = (
                     f"not reproducible: segment #{self.count} is {sent.text}, "
                     f"the clean run sent {fault.segment.text} (does the body depend on "
                     "something other than the network's seed?)"
                 )
                 return True
-            self.rule = self.net.faults.rule(
-                fault.action,
-                src=src,
-                src_port=seg.src_port,
-                dst_port=seg.dst_port,
-                flags=seg.flags,
-                payload=bool(seg.payload),
-                count=1,
-                seconds=fault.seconds,
-            )
+            try:
+                self.rule = self.net.faults.rule(
+                    fault.action,
+                    src=src,
+                    src_port=seg.src_port,
+                    dst_port=seg.dst_port,
+                    flags=seg.flags,
+                    payload=bool(seg.payload),
+                    count=1,
+                    seconds=fault.seconds,
+                )
+            except ValueError as exc:  # never into the sender's TCP: note it, go on
+                self.problem = f"no rule can aim at {sent.text}: {exc}"
         return True
 
     def _summary(self, src: Host, seg: Segment, retransmission: bool) -> SentSegment:
@@ -490,8 +493,8 @@ def _execute(
         error = _describe(exc)
     finally:
         net.set_send_tap(None)
-    if tap.mismatch:
-        error = tap.mismatch + (f"\n{error}" if error else "")
+    if tap.problem:
+        error = tap.problem + (f"\n{error}" if error else "")
     result = RunResult(
         fault=fault,
         seed=net.seed,
