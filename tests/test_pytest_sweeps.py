@@ -207,3 +207,15 @@ def test_explore_with_a_bad_mode_fails_clearly(run: Callable[..., pytest.RunResu
     result.stdout.fnmatch_lines(
         ["*@pytest.mark.tcpsim(explore='lose-each'): unknown explore mode 'lose-each'*"]
     )
+
+
+def test_explore_workers_spread_the_runs_over_processes(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(
+        EXPLORED.replace('explore="drop-each"', 'explore="drop-each", explore_workers=2')
+    )
+    result = pytester.runpytest_subprocess(*PLUGIN_ARGS, "-p", "no:cacheprovider", "-k", "timeout")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*explore='drop-each': 2 of 9 fault runs failed (seed 1; 9 segments in the clean run)"]
+    )
