@@ -20,7 +20,9 @@ for the ``tcpsim`` fixture::
 
 The marker's keyword arguments (and a single positional seed) go to
 :class:`aiotcpsim.Network`; markers on classes and modules apply too, the
-closest one winning per keyword.  ``--tcpsim-seed=N`` overrides every seed.
+closest one winning per keyword.  ``--tcpsim-seed=N`` overrides every seed;
+``--tcpsim-seeds=N`` (or ``START:STOP``) runs each test under many seeds, and
+``explore="drop-each"`` sweeps one fault per segment (:mod:`aiotcpsim.pytest_sweeps`).
 Two keywords are the plugin's own: ``hosts=["client", "server"]`` adds
 those hosts to the network, and ``host="client"`` runs an asyncio test's
 body (and the tasks it starts) on that host, as if inside
@@ -78,7 +80,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from aiotcpsim import pytest_report
+from . import pytest_report, pytest_sweeps
 
 if TYPE_CHECKING:
     import asyncio
@@ -149,18 +151,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seed of every aiotcpsim network, overriding @pytest.mark.tcpsim(seed=...)",
     )
     pytest_report.add_options(group)
+    pytest_sweeps.add_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(seed=0, *, loss=..., delay=..., tcp=TcpConfig(...), hosts=[...], "
-        "host=NAME, ...): "
+        "host=NAME, explore='drop-each', ...): "
         "give the test an aiotcpsim.Network built with these arguments (fixture "
         f"'{FIXTURE}') and run it, if it is an asyncio test, on the network's "
         "virtual-time event loop",
     )
     _state(config)
+    _register_sweeps(config)
+
+
+def _register_sweeps(config: pytest.Config) -> None:
+    """Seed sweeps and fault sweeps (``--tcpsim-seeds``, ``explore=``): see
+    :mod:`aiotcpsim.pytest_sweeps`."""
+    if not config.pluginmanager.has_plugin("aiotcpsim-sweeps"):
+        plugin = pytest_sweeps.SweepPlugin(config, _network_arguments, _forget_network, _opted_in)
+        config.pluginmanager.register(plugin, "aiotcpsim-sweeps")
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -286,7 +298,16 @@ def _network_arguments(item: pytest.Item) -> dict[str, Any]:
     seed = item.config.getoption("tcpsim_seed", None)
     if seed is not None:
         kwargs["seed"] = seed
+    swept = pytest_sweeps.swept_seed(item)
+    if swept is not None:
+        kwargs["seed"] = swept
     return kwargs
+
+
+def _forget_network(item: pytest.Item) -> None:
+    """Drop the network of ``item`` (a fault sweep reports its own runs)."""
+    if _NETWORK in item.stash:
+        del item.stash[_NETWORK]
 
 
 def _network_for(item: pytest.Item) -> Network:
@@ -297,7 +318,13 @@ def _network_for(item: pytest.Item) -> Network:
         kwargs = _network_arguments(item)
         hosts = kwargs.pop("hosts", ())
         try:
-            network = Network(**{k: v for k, v in kwargs.items() if k != "host"})
+            network = Network(
+                **{
+                    k: v
+                    for k, v in kwargs.items()
+                    if k != "host" and k not in pytest_sweeps.EXPLORE_KEYWORDS
+                }
+            )
             for name in [hosts] if isinstance(hosts, str) else hosts:
                 network.add_host(name)
         except (TypeError, ValueError) as exc:

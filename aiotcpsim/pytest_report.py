@@ -13,16 +13,16 @@ dropped older records, and shows per connection the ladder rows that matter
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import pathlib
 import re
-import shlex
 import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
+
+from .pytest_sweeps import replay_command
 
 if TYPE_CHECKING:
     from aiotcpsim.net import Network
@@ -36,7 +36,6 @@ __all__ = [
     "artifacts_dir",
     "ladder_rows",
     "ladder_text",
-    "replay_command",
     "report_text",
     "trace_kept",
     "write_artifacts",
@@ -81,19 +80,6 @@ def add_options(group: pytest.OptionGroup) -> None:
         help="ladder rows per connection in a failure report, the rows that matter "
         f"first (default {LADDER_ROWS}; 0: no ladder; all: every row of every connection)",
     )
-
-
-def replay_command(item: pytest.Item, seed: int) -> str:
-    """The command line that runs ``item`` again with ``seed``, from the
-    directory pytest was started in."""
-    config = item.config
-    path, sep, rest = item.nodeid.partition("::")
-    with contextlib.suppress(ValueError):  # on another drive (Windows), keep the node id's
-        path = os.path.relpath(config.rootpath / path, config.invocation_params.dir)
-    words = ["pytest", path + sep + rest, f"--tcpsim-seed={seed}"]
-    if config.pluginmanager.get_plugin("aiotcpsim") is None:  # not the entry point
-        words[1:1] = ["-p", "aiotcpsim.pytest_plugin"]
-    return " ".join(shlex.quote(w) for w in words)
 
 
 def artifacts_dir(item: pytest.Item, option: str | None) -> pathlib.Path | None:
