@@ -1,6 +1,7 @@
 """The host stack: the layer between the TCBs and the network.
 
-:mod:`aiotcpsim.stack.host` holds :class:`Host` and :class:`Listener`, and
+:mod:`aiotcpsim.stack.host` holds :class:`Host` (:mod:`aiotcpsim.stack.listener` its
+:class:`Listener`), and
 the small interface a host needs from the network it is attached to
 (:class:`NetworkPort`), and the one the adapters implement to run and end
 the hosts' applications (:class:`HostWatcher`).  Nothing here imports the network.
@@ -8,6 +9,7 @@ the hosts' applications (:class:`HostWatcher`).  Nothing here imports the networ
 
 from __future__ import annotations
 
-from .host import App, Host, HostWatcher, Listener, ListenerUser, NetworkPort
+from .host import App, Host, HostWatcher, NetworkPort
+from .listener import Listener, ListenerUser
 
 __all__ = ["App", "Host", "HostWatcher", "Listener", "ListenerUser", "NetworkPort"]

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -42,6 +41,7 @@ from ..segment import ACK, RST, SYN, Segment, seq_add
 from ..tcp import Connection, ConnectionUser, State
 from ..tcp.state import CLOSED, ESTABLISHED, LISTEN, SYN_RECEIVED, TIME_WAIT
 from ..trace import DELIVER, STATE
+from .listener import Listener, ListenerUser
 
 if TYPE_CHECKING:
     from random import Random
@@ -154,118 +154,6 @@ class HostWatcher(Protocol):
 
     def start_app(self, host: Host, app: App) -> None:
         """Start ``app()`` as a task running on ``host``."""
-
-
-class ListenerUser(Protocol):
-    """The application side of a listening socket."""
-
-    def tcp_acceptable(self, listener: Listener) -> None:
-        """A connection reached the accept queue."""
-
-
-class Listener:
-    """A socket in the LISTEN state (or bound for it: :meth:`Host.bind`).
-
-    Established connections wait in the accept queue until :meth:`accept`;
-    at most ``backlog + 1`` of them (Linux's ``sk_acceptq_is_full``).
-    """
-
-    def __init__(
-        self, host: Host, ip: str, port: int, backlog: int, reuse_address: bool, bound_ip: str = ""
-    ) -> None:
-        self.host = host
-        """The host the socket belongs to."""
-        self.ip = ip
-        """The local address :attr:`sockname` reports."""
-        self.bound_ip = bound_ip or ip
-        """The address SYNs must be sent to (``0.0.0.0``: any address of the host)."""
-        self.port = port
-        """The local port."""
-        self.backlog = backlog
-        """The ``listen()`` backlog (capped at ``somaxconn``): the accept queue
-        holds ``backlog + 1`` connections."""
-        self.reuse_address = reuse_address
-        """``SO_REUSEADDR``."""
-        self.user: ListenerUser | None = None
-        """Told when a connection reaches the accept queue (an adapter's server)."""
-        self.closed = False
-        """True once :meth:`close` ran."""
-        self.listening = True
-        """False while only bound: SYNs get a RST, as at a closed port."""
-        # A dict, not a set: close() ends the requests in arrival order (a set of
-        # Connections iterates in identity-hash order, which differs between processes).
-        self._syn_queue: dict[Connection, None] = {}
-        self._accept_queue: deque[Connection] = deque()
-
-    @property
-    def sockname(self) -> tuple[str, int]:
-        """``(ip, port)``, as ``getsockname()``."""
-        return (self.ip, self.port)
-
-    @property
-    def state(self) -> State:
-        """LISTEN while listening, else CLOSED (only bound, or closed)."""
-        return LISTEN if self.listening and not self.closed else CLOSED
-
-    def listen(self, backlog: int = 100) -> None:
-        """Start listening (``listen(backlog)`` on a bound socket); again: a new backlog.
-
-        Raises:
-            OSError: EINVAL when the listener is closed.
-            ValueError: a negative backlog.
-        """
-        if self.closed:
-            raise os_error(errno.EINVAL, "listener is closed")
-        if not isinstance(backlog, int) or backlog < 0:
-            raise ValueError(f"backlog must be an int >= 0, got {backlog!r}")
-        if not self.listening:
-            self.host.check_listen(self)
-        self.backlog = min(backlog, self.host.config.somaxconn)
-        self.listening = True
-
-    def accept(self) -> Connection | None:
-        """The oldest established connection, or None when the queue is empty.
-
-        Raises:
-            OSError: EINVAL when the listener is closed.
-        """
-        if self.closed:
-            raise os_error(errno.EINVAL, "listener is closed")
-        while self._accept_queue:
-            conn = self._accept_queue.popleft()
-            if conn.state is not CLOSED:
-                return conn
-        return None
-
-    def pending(self) -> int:
-        """Connections waiting in the accept queue."""
-        return len(self._accept_queue)
-
-    def _full(self) -> bool:
-        # sk_acceptq_is_full: sk_ack_backlog > sk_max_ack_backlog
-        return len(self._accept_queue) > self.backlog
-
-    def close(self) -> None:
-        """Stop listening.  Connections not yet accepted are reset (Linux
-        ``inet_csk_listen_stop``); half-open requests are forgotten."""
-        if self.closed:
-            return
-        self.closed = True
-        if self.host._listeners.get((self.bound_ip, self.port)) is self:
-            self.host._listeners.pop((self.bound_ip, self.port))
-        now = self.host.network.now
-        while self._accept_queue:
-            self._accept_queue.popleft().abort(now)
-        for conn in list(self._syn_queue):
-            conn.drop(now)
-        self._syn_queue.clear()
-
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else "LISTEN"
-        return (
-            f"<Listener {self.host.name} {self.ip}:{self.port} {state} "
-            f"backlog={self.backlog} queued={len(self._accept_queue)}>"
-        )
 
 
 class Host:
@@ -586,15 +474,12 @@ class Host:
             # children reach SYN-RECEIVED before _syn_to_listener registers them.
             listener = self._children.get(conn)
             if listener is not None:
-                listener._syn_queue[conn] = None
+                listener.request(conn)
         elif new is ESTABLISHED:
             if old is SYN_RECEIVED:
                 listener = self._children.get(conn)
-                if listener is not None and conn in listener._syn_queue:
-                    del listener._syn_queue[conn]
-                    listener._accept_queue.append(conn)
-                    if listener.user is not None:
-                        listener.user.tcp_acceptable(listener)
+                if listener is not None:
+                    listener.established(conn)
         elif new is CLOSED or new is LISTEN:
             # LISTEN: a passive child reset in SYN-RECEIVED goes back to its listener.
             key = conn.key
@@ -603,7 +488,7 @@ class Host:
             self._reuse.pop(conn, None)
             listener = self._children.pop(conn, None)
             if listener is not None:
-                listener._syn_queue.pop(conn, None)
+                listener.forget(conn)
         elif new is TIME_WAIT:
             self._time_wait += 1
             if self._time_wait > self.config.max_tw_buckets:
@@ -617,7 +502,7 @@ class Host:
             return True  # simultaneous open: no listener involved
         if listener.closed:
             return False
-        if listener._full():
+        if listener.full():
             self.network.note(self.name, "accept queue full: ACK dropped", conn.key)
             return False
         return True
@@ -683,11 +568,11 @@ class Host:
             return
         if not flags & SYN:
             return  # "Any other control or text-bearing segment ... drop it"
-        if listener._full():
+        if listener.full():
             # tcp_conn_request: accept queue full -> drop silently, the client retries.
             self.network.note(self.name, "accept queue full: SYN dropped (ListenOverflows)")
             return
-        if len(listener._syn_queue) >= self.config.max_syn_backlog:
+        if listener.requests() >= self.config.max_syn_backlog:
             self.network.note(self.name, "SYN queue full: SYN dropped")
             return
         self._syn_to_listener(listener, seg, now, self._isn())
@@ -722,7 +607,7 @@ class Host:
             self._conns[child.key] = child
             self._reuse[child] = listener.reuse_address
             self._children[child] = listener
-            listener._syn_queue[child] = None
+            listener.request(child)
             self.network.stats["connections_opened"] += 1
 
     def _reset_closed(self, seg: Segment) -> None:
@@ -765,6 +650,17 @@ class Host:
                 continue
             if not (reuse_address and self._reuse.get(conn, False)):
                 raise os_error(errno.EADDRINUSE, "Address already in use")
+
+    @property
+    def now(self) -> float:
+        """Virtual time, seconds (the network's clock)."""
+        return self.network.now
+
+    def forget_listener(self, listener: Listener) -> None:
+        """``listener`` closed: remove it from the listening table."""
+        key = (listener.bound_ip, listener.port)
+        if self._listeners.get(key) is listener:
+            del self._listeners[key]
 
     def check_listen(self, listener: Listener) -> None:
         """Raise EADDRINUSE if ``listener`` may not start listening: another

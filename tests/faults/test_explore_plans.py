@@ -11,15 +11,19 @@ the database test seeds its run.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-from explore_plans import BUGS, HOSTS, double_charge, fails, search
 from hypothesis import HealthCheck, given, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from aiotcpsim.plans import Crash, Delay, Drop, FaultPlan, HoldLink, Partition, Reset
 from aiotcpsim.strategies import fault_plans
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+
+from explore_plans import BUGS, HOSTS, double_charge, fails, search
 
 
 @pytest.fixture(scope="module")
