@@ -436,6 +436,12 @@ class VirtualTimeLoop(NetworkLoopMixin, asyncio.SelectorEventLoop):
         waker = self._possible_waker()
         if waker is not None:
             return self._wait_real(None, thread_poll=waker == "thread")
+        # A thread that ended between the select above and now may have left a
+        # callback (call_soon_threadsafe, then exit): look once more, after
+        # seeing it gone, before calling it a deadlock.
+        event_list = self._real_selector.select(0)
+        if event_list or self._ready:
+            return event_list
         raise self._deadlock()
 
     def _wait_real(
