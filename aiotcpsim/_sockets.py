@@ -12,13 +12,14 @@ No asyncio and no trio here.
 from __future__ import annotations
 
 import errno
-import functools
 import os
 import socket
 import struct
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from .addresses import parse_ipv4
 
 if TYPE_CHECKING:
     from . import Connection, Host, Network
@@ -45,17 +46,6 @@ def os_error(code: int, text: str | None = None) -> OSError:
 
 
 # -- addresses ---------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1024)
-def parse_ipv4(text: str) -> str | None:
-    """``text`` in canonical form if it is a dotted-quad IPv4 address
-    (``"127.000.0.1"`` -> ``"127.0.0.1"``), else None.  Cached: a client
-    connects to the same few addresses over and over."""
-    parts = text.split(".")
-    if len(parts) == 4 and all(p.isdigit() and int(p) < 256 and len(p) <= 3 for p in parts):
-        return ".".join(str(int(p)) for p in parts)
-    return None
 
 
 def is_ipv4(text: str) -> bool:

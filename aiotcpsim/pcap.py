@@ -1,10 +1,10 @@
 """Captures: segments as classic libpcap files for Wireshark and tshark.
 
 :func:`write_pcap` writes what :meth:`aiotcpsim.Trace.to_pcap` exports: one
-packet per segment, stamped with virtual time in microseconds, as raw IPv4
+packet per segment, stamped with virtual time in microseconds, as raw IP (IPv4 or IPv6)
 (``LINKTYPE_RAW``, 101) built by :meth:`Segment.encode <aiotcpsim.segment.Segment.encode>`.
 :func:`read_pcap` reads such a file (or a capture of the kernel's loopback,
-raw IPv4, Linux cooked or Ethernet) back into segments.
+raw IP, Linux cooked or Ethernet) back into segments.
 
 The simulation keeps windows unscaled.  So that Wireshark shows the real
 window, the writer follows the handshake of each 4-tuple as RFC 7323 does:
@@ -94,7 +94,8 @@ def write_pcap(
     records: Iterable[PcapInput],
     file: str | os.PathLike[str] | BinaryIO,
 ) -> int:
-    """Write segments as a classic libpcap file (microsecond timestamps, raw IPv4).
+    """Write segments as a classic libpcap file (microsecond timestamps, raw IP:
+    IPv4 or IPv6 packets as the segment's addresses say).
 
     ``records`` holds :class:`Segment` values (stamped at time 0),
     ``(time, segment)`` pairs, or :class:`~aiotcpsim.TraceRecord` values
@@ -181,13 +182,13 @@ def read_pcap(
     Either byte order, microsecond or nanosecond timestamps; link types raw
     IPv4 (101, 228), Ethernet (1) and Linux cooked capture (113).  Windows
     are unscaled again as :func:`write_pcap` scaled them.  Packets that are
-    not IPv4 on Ethernet or cooked captures are skipped.  Pass
+    not IP on Ethernet or cooked captures are skipped.  Pass
     ``verify_checksums=False`` for a capture of the kernel's own loopback
     traffic, whose TCP checksums are left to (absent) hardware offload.
 
     Raises ``ValueError`` for a file that is not a readable pcap, and
     :class:`~aiotcpsim.segment.SegmentDecodeError` (a ``ValueError``) for
-    a packet that is not a well-formed TCP/IPv4 segment.
+    a packet that is not a well-formed TCP/IP segment.
     """
     if isinstance(file, str | os.PathLike):
         with open(file, "rb") as f:
@@ -225,21 +226,28 @@ def _strip_raw(frame: memoryview) -> memoryview | None:
     return frame
 
 
+_IP_ETHERTYPES = (b"\x08\x00", b"\x86\xdd")  # IPv4, IPv6
+
+
 def _strip_ethernet(frame: memoryview) -> memoryview | None:
-    if len(frame) < 14 or bytes(frame[12:14]) != b"\x08\x00":
-        return None  # not IPv4
+    if len(frame) < 14 or bytes(frame[12:14]) not in _IP_ETHERTYPES:
+        return None  # not IP
     return _trim_padding(frame[14:])
 
 
 def _strip_sll(frame: memoryview) -> memoryview | None:
-    if len(frame) < 16 or bytes(frame[14:16]) != b"\x08\x00":
+    if len(frame) < 16 or bytes(frame[14:16]) not in _IP_ETHERTYPES:
         return None
     return _trim_padding(frame[16:])
 
 
 def _trim_padding(packet: memoryview) -> memoryview:
     """Drop the link layer's padding after the IP packet (Ethernet frames are at least 60 bytes)."""
-    if len(packet) >= 4:
+    if len(packet) >= 6 and packet[0] >> 4 == 6:
+        total = 40 + ((packet[4] << 8) | packet[5])
+        if total < len(packet):
+            return packet[:total]
+    elif len(packet) >= 4:
         total = (packet[2] << 8) | packet[3]
         if 20 <= total < len(packet):
             return packet[:total]

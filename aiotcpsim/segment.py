@@ -1,6 +1,6 @@
 """The wire: TCP segments as small immutable values, and sequence arithmetic.
 
-A :class:`Segment` is what one TCP/IPv4 packet carries: addresses, ports,
+A :class:`Segment` is what one TCP/IPv4 or TCP/IPv6 packet carries: addresses, ports,
 sequence and acknowledgment numbers, control flags, window, options and
 payload.  Its repr reads like tcpdump::
 
@@ -11,7 +11,8 @@ add them only through :func:`seq_lt`, :func:`seq_le`, :func:`seq_add` and
 :func:`seq_diff`, which survive wraparound.
 
 :meth:`Segment.encode` turns a segment into the bytes of a real TCP-in-IPv4
-packet (RFC 791, RFC 9293 section 3.1) with correct checksums, and
+packet (RFC 791, RFC 9293 section 3.1), or TCP-in-IPv6 when its addresses are
+IPv6 (RFC 8200, pseudo-header of section 8.1), with correct checksums, and
 :meth:`Segment.decode` parses such bytes back, raising
 :class:`SegmentDecodeError` for anything malformed.  Captures
 (``aiotcpsim/pcap.py``) and fuzzing build on these two.
@@ -149,6 +150,12 @@ _TCP_HEADER: Final = struct.Struct("!HHIIBBHHH")
 """Ports, sequence, acknowledgment, data offset, flags, window, checksum, urgent pointer."""
 _PSEUDO_HEADER: Final = struct.Struct("!4s4sBBH")
 """RFC 9293 section 3.1: source, destination, zero, protocol, TCP length."""
+_IP6_HEADER: Final = struct.Struct("!IHBB16s16s")
+"""RFC 8200 section 3: version/traffic class/flow label, payload length, next
+header, hop limit, source, destination."""
+_PSEUDO_HEADER6: Final = struct.Struct("!16s16sIxxxB")
+"""RFC 8200 section 8.1: source, destination, upper-layer length, zero, next header."""
+_IP6_HEADER_LEN: Final = 40
 _U16: Final = struct.Struct("!H")
 _U32x2 = struct.Struct("!II")
 
@@ -186,10 +193,25 @@ def _aton(ip: str) -> bytes:
     return packed
 
 
+def _aton6(ip: str) -> bytes:
+    packed = _aton_cache.get(ip)
+    if packed is None:
+        try:
+            packed = socket.inet_pton(socket.AF_INET6, ip)
+        except (OSError, TypeError, ValueError) as exc:
+            raise ValueError(f"not an IPv6 address: {ip!r}") from exc
+        if len(_aton_cache) < 4096:
+            _aton_cache[ip] = packed
+    return packed
+
+
 def _ntoa(packed: bytes) -> str:
     ip = _ntoa_cache.get(packed)
     if ip is None:
-        ip = socket.inet_ntoa(packed)
+        if len(packed) == 16:
+            ip = socket.inet_ntop(socket.AF_INET6, packed)
+        else:
+            ip = socket.inet_ntoa(packed)
         if len(_ntoa_cache) < 4096:
             _ntoa_cache[packed] = ip
     return ip
@@ -300,11 +322,11 @@ class Segment(NamedTuple):
     """
 
     src_ip: str
-    """Source IPv4 address."""
+    """Source address, canonical (:mod:`aiotcpsim.addresses`): IPv4 or IPv6."""
     src_port: int
     """Source port."""
     dst_ip: str
-    """Destination IPv4 address."""
+    """Destination address, canonical, of the same family as ``src_ip``."""
     dst_port: int
     """Destination port."""
     seq: int
@@ -340,7 +362,9 @@ class Segment(NamedTuple):
         return flag_names(self.flags)
 
     def encode(self, *, window_shift: int = 0) -> bytes:
-        """The bytes of this segment as a TCP-in-IPv4 packet, checksums included.
+        """The bytes of this segment as a TCP-in-IPv4 packet, checksums included
+        (TCP-in-IPv6 for IPv6 addresses: a 40-byte header, version 6, traffic
+        class and flow label 0, next header 6, hop limit 64, no extension header).
 
         The IPv4 header is 20 bytes: version 4, IHL 5, TOS 0, identification
         0, DF set (RFC 6864 allows a constant ID on atomic datagrams), TTL 64,
@@ -372,14 +396,16 @@ class Segment(NamedTuple):
         if not isinstance(options, TcpOptions):
             raise TypeError(f"Segment.options must be TcpOptions, got {options!r}")
         payload = self.payload
-        src = _aton(self.src_ip)
-        dst = _aton(self.dst_ip)
+        v6 = ":" in self.src_ip
+        src = _aton6(self.src_ip) if v6 else _aton(self.src_ip)
+        dst = _aton6(self.dst_ip) if v6 else _aton(self.dst_ip)
         try:
             opt = b"" if options == NO_OPTIONS else _encode_options(options)
             tcp_len = _TCP_HEADER_LEN + len(opt) + len(payload)
-            total_len = _IP_HEADER_LEN + tcp_len
-            if total_len > 0xFFFF:
-                raise ValueError(f"segment of {total_len} bytes does not fit one IPv4 packet")
+            size = tcp_len if v6 else _IP_HEADER_LEN + tcp_len  # what the length field holds
+            if size > 0xFFFF:
+                what = "IPv6" if v6 else "IPv4"
+                raise ValueError(f"segment of {size} bytes does not fit one {what} packet")
             header = _TCP_HEADER.pack(
                 self.src_port,
                 self.dst_port,
@@ -395,19 +421,13 @@ class Segment(NamedTuple):
             raise ValueError(f"cannot encode {self!r}: {exc}") from exc
         # The TCP header plus options is a multiple of 4 bytes, so the payload
         # starts on a 16-bit boundary and its sum simply adds up.
-        total = _ones_sum(_PSEUDO_HEADER.pack(src, dst, 0, _PROTO_TCP, tcp_len) + header + opt)
+        total = _ones_sum(_pseudo_header(src, dst, tcp_len) + header + opt)
         if payload:
             total += _ones_sum(payload)
         checksum = _fold_checksum(total)
-        ip = _IP_HEADER.pack(
-            _IP_VERSION_IHL, 0, total_len, 0, _IP_DF, _TTL, _PROTO_TCP, 0, src, dst
-        )
-        ip_checksum = _fold_checksum(_ones_sum(ip))
         return b"".join(
             (
-                ip[:10],
-                _U16.pack(ip_checksum),
-                ip[12:],
+                _ip_header(src, dst, tcp_len),
                 header[:16],
                 _U16.pack(checksum),
                 header[18:],
@@ -424,7 +444,7 @@ class Segment(NamedTuple):
         window_shift: int = 0,
         verify_checksums: bool = True,
     ) -> Segment:
-        """Parse one TCP-in-IPv4 packet (as :meth:`encode` writes it, or as a
+        """Parse one TCP-in-IPv4 or TCP-in-IPv6 packet (as :meth:`encode` writes it, or as a
         kernel sends it) into a :class:`Segment`.
 
         IP options are skipped, unknown TCP options too.  Both checksums are
@@ -436,13 +456,17 @@ class Segment(NamedTuple):
         is a copy (``bytes``).
 
         Raises :class:`SegmentDecodeError` for any malformed input, and only
-        that: a short IP header, a version other than 4, a bad IHL, a total
+        that: a short IP header, a version other than 4 or 6, an IPv6
+        extension header, a bad IHL, a total
         length that differs from ``len(data)``, a fragment, a protocol other
         than TCP, a short TCP header, a bad data offset, a bad IP or TCP
         checksum, or truncated or invalid options.
         """
         view = memoryview(data).cast("B")
-        src, dst, ihl = _decode_ip_header(view, verify_checksums)
+        if len(view) and view[0] >> 4 == 6:
+            src, dst, ihl = _decode_ip6_header(view)
+        else:
+            src, dst, ihl = _decode_ip_header(view, verify_checksums)
         tcp = view[ihl:]
         tcp_len = len(tcp)
         if tcp_len < _TCP_HEADER_LEN:
@@ -459,7 +483,7 @@ class Segment(NamedTuple):
             raise SegmentDecodeError(
                 f"TCP data offset {data_offset} bytes exceeds the {tcp_len} bytes of the segment"
             )
-        pseudo = _PSEUDO_HEADER.pack(src, dst, 0, _PROTO_TCP, tcp_len)
+        pseudo = _pseudo_header(src, dst, tcp_len)
         if verify_checksums and (_ones_sum(pseudo) + _ones_sum(tcp)) % 0xFFFF != 0:
             raise SegmentDecodeError("bad TCP checksum")
         options = _decode_options(tcp[_TCP_HEADER_LEN:data_offset])
@@ -486,8 +510,10 @@ class Segment(NamedTuple):
         of a segment whose payload a trace kept only the head of."""
         if length is None:
             length = len(self.payload)
+        src = f"[{self.src_ip}]" if ":" in self.src_ip else self.src_ip
+        dst = f"[{self.dst_ip}]" if ":" in self.dst_ip else self.dst_ip
         text = (
-            f"<{self.src_ip}:{self.src_port} > {self.dst_ip}:{self.dst_port} "
+            f"<{src}:{self.src_port} > {dst}:{self.dst_port} "
             f"{flag_names(self.flags)} seq={self.seq}"
         )
         if self.flags & ACK:
@@ -496,6 +522,25 @@ class Segment(NamedTuple):
         if self.options != NO_OPTIONS:
             text += f" {self.options!r}"
         return text + ">"
+
+
+def _pseudo_header(src: bytes, dst: bytes, tcp_len: int) -> bytes:
+    """The pseudo-header the TCP checksum covers: IPv4's (RFC 9293 section
+    3.1) or, for 16-byte addresses, IPv6's (RFC 8200 section 8.1)."""
+    if len(src) == 16:
+        return _PSEUDO_HEADER6.pack(src, dst, tcp_len, _PROTO_TCP)
+    return _PSEUDO_HEADER.pack(src, dst, 0, _PROTO_TCP, tcp_len)
+
+
+def _ip_header(src: bytes, dst: bytes, tcp_len: int) -> bytes:
+    """The IP header of a packet carrying ``tcp_len`` bytes of TCP: IPv6 for
+    16-byte addresses, else IPv4 with its header checksum."""
+    if len(src) == 16:
+        return _IP6_HEADER.pack(6 << 28, tcp_len, _PROTO_TCP, _TTL, src, dst)
+    ip = _IP_HEADER.pack(
+        _IP_VERSION_IHL, 0, _IP_HEADER_LEN + tcp_len, 0, _IP_DF, _TTL, _PROTO_TCP, 0, src, dst
+    )
+    return ip[:10] + _U16.pack(_fold_checksum(_ones_sum(ip))) + ip[12:]
 
 
 def _decode_ip_header(view: memoryview, verify_checksums: bool) -> tuple[bytes, bytes, int]:
@@ -522,7 +567,7 @@ def _decode_ip_header(view: memoryview, verify_checksums: bool) -> tuple[bytes, 
         dst,
     ) = _IP_HEADER.unpack_from(view)
     if version_ihl >> 4 != 4:
-        raise SegmentDecodeError(f"not an IPv4 packet: version {version_ihl >> 4}")
+        raise SegmentDecodeError(f"not an IPv4 or IPv6 packet: version {version_ihl >> 4}")
     ihl = (version_ihl & 0x0F) * 4
     if ihl < _IP_HEADER_LEN:
         raise SegmentDecodeError(f"bad IHL {version_ihl & 0x0F}: below 5 words")
@@ -537,3 +582,25 @@ def _decode_ip_header(view: memoryview, verify_checksums: bool) -> tuple[bytes, 
     if proto != _PROTO_TCP:
         raise SegmentDecodeError(f"not TCP: IP protocol {proto}")
     return src, dst, ihl
+
+
+def _decode_ip6_header(view: memoryview) -> tuple[bytes, bytes, int]:
+    """Check the IPv6 header of a packet that carries TCP (no extension
+    headers): its source and destination addresses (16 bytes each) and its
+    length, 40.  IPv6 has no header checksum (RFC 8200).
+
+    Raises :class:`SegmentDecodeError` as :meth:`Segment.decode` says.
+    """
+    size = len(view)
+    if size < _IP6_HEADER_LEN:
+        raise SegmentDecodeError(
+            f"{size} bytes is shorter than an IPv6 header ({_IP6_HEADER_LEN} bytes)"
+        )
+    _first, payload_len, next_header, _hops, src, dst = _IP6_HEADER.unpack_from(view)
+    if payload_len != size - _IP6_HEADER_LEN:
+        raise SegmentDecodeError(
+            f"IPv6 payload length {payload_len} does not match {size - _IP6_HEADER_LEN} bytes"
+        )
+    if next_header != _PROTO_TCP:
+        raise SegmentDecodeError(f"not TCP: IPv6 next header {next_header}")
+    return src, dst, _IP6_HEADER_LEN

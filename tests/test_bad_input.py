@@ -79,13 +79,13 @@ CASES: list[tuple[str, type[Exception], str, Callable[[Network, Host, Host], Any
     (
         "listen garbage ip",
         ValueError,
-        "ip must be an IPv4 address",
+        "ip must be an IP address",
         lambda n, c, s: s.listen(0, ip="garbage"),
     ),
     (
         "bind int ip",
         TypeError,
-        "ip must be an IPv4 address|str or None object expected",
+        "ip must be an IP address|str or None object expected",
         lambda n, c, s: s.bind(0, ip=5),
     ),  # type: ignore[arg-type]
     (

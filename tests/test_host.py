@@ -456,10 +456,12 @@ def test_bind_conflicts_as_linux(
 def test_add_host_rejects_a_name_that_is_an_address() -> None:
     net = Network(seed=1)
     server = net.add_host("server")
-    with pytest.raises(ValueError, match=r"host name '10\.0\.0\.\d+' is an IPv4 address"):
+    with pytest.raises(ValueError, match=r"host name '10\.0\.0\.\d+' is an IP address"):
         net.add_host(server.ip)
-    with pytest.raises(ValueError, match=r"host name '192\.168\.1\.1' is an IPv4 address"):
+    with pytest.raises(ValueError, match=r"host name '192\.168\.1\.1' is an IP address"):
         net.add_host("192.168.1.1")
+    with pytest.raises(ValueError, match=r"host name 'fd00::9' is an IP address"):
+        net.add_host("fd00::9")
 
 
 @pytest.mark.parametrize("ip", ["127.0.0.1", "127.0.0.2", "127.255.0.9"])

@@ -304,7 +304,8 @@ GOOD = SEG._replace(flags=PSH | ACK, payload=b"hello!").encode()
     [
         (b"", "0 bytes is shorter than an IPv4 header"),
         (GOOD[:19], "19 bytes is shorter than an IPv4 header"),
-        (_with(GOOD, 0, b"\x65"), "not an IPv4 packet: version 6"),
+        (_with(GOOD, 0, b"\x55"), "not an IPv4 or IPv6 packet: version 5"),
+        (_with(GOOD, 0, b"\x65"), "IPv6 payload length"),
         (_with(GOOD, 0, b"\x44"), "bad IHL 4"),
         (_with(build(), 0, b"\x4f"), "IHL 60 bytes exceeds the 40 bytes"),
         (_with(GOOD, 2, b"\x00\x50"), "IP total length 80 does not match"),

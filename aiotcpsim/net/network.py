@@ -31,6 +31,15 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from mypy_extensions import mypyc_attr
 
+from ..addresses import (
+    LOOPBACK4,
+    LOOPBACK6,
+    is_ipv6,
+    parse_ip,
+    parse_ipv4,
+    parse_ipv6,
+    sort_destinations,
+)
 from ..config import TcpConfig
 from ..segment import Segment
 from ..stack.host import App, Host, HostWatcher, current_host
@@ -42,7 +51,15 @@ from .link import Link, LinkDefaults
 if TYPE_CHECKING:
     from ..tcp import Connection
 
-__all__ = ["COUNTERS", "NEIGHBOUR_TIMEOUT", "BaseNetwork", "SendFilter", "SendTap", "Verdict"]
+__all__ = [
+    "COUNTERS",
+    "NEIGHBOUR_TIMEOUT",
+    "BaseNetwork",
+    "SendFilter",
+    "SendTap",
+    "Verdict",
+    "default_ipv6",
+]
 
 NEIGHBOUR_TIMEOUT: Final = 3.0
 """Seconds until address resolution gives up on an on-link address nobody
@@ -91,7 +108,7 @@ class SendFilter(Protocol):
 # subclass it too, and weak-reference it (the asyncio driver does).
 @mypyc_attr(allow_interpreted_subclasses=True)
 class BaseNetwork:
-    """An in-memory IPv4 network of hosts that speak TCP, without faults.
+    """An in-memory IPv4/IPv6 network of hosts that speak TCP, without faults.
 
     The public :class:`aiotcpsim.Network` adds ``net.faults``; see it for the
     arguments.
@@ -110,6 +127,7 @@ class BaseNetwork:
         trace: bool | str = True,
         trace_limit: int | None = DEFAULT_LIMIT,
         trace_snaplen: int | None = DEFAULT_SNAPLEN,
+        ipv6: bool = False,
         **impairments: Any,
     ) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
@@ -121,6 +139,8 @@ class BaseNetwork:
         self.rng = Random(seed)
         """The network's one ``random.Random``: every random choice (loss, delay,
         ISNs, ephemeral ports) comes from it, so a seed reproduces a run."""
+        self.ipv6 = _check_bool("ipv6", ipv6)
+        """Whether a host added without ``ipv6=`` gets :func:`default_ipv6`."""
         self.config = tcp if tcp is not None else TcpConfig()
         """The :class:`TcpConfig` of hosts added without their own."""
         self.now = 0.0
@@ -164,54 +184,95 @@ class BaseNetwork:
         # (sender, address) -> segments waiting for an ARP answer that never comes.
         self._unresolved: dict[tuple[str, str], list[Segment]] = {}
         self._next_ip = 1
-        self._outside: dict[str, str] = {}
+        self._outside: dict[tuple[str, bool], str] = {}
         self._fire_cb: Callable[[Any], None] = self._fire
         self.stats: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         """The running counters (``segments_sent``, ``segments_dropped``,
         ``retransmissions``, ``resets_sent``...); :meth:`statistics` adds the
         counts of the moment (open connections, segments in flight)."""
-        self.localhost = self._attach("localhost", "127.0.0.1", None)
-        """The host ``localhost`` (127.0.0.1) every network has: calls made while
-        no host is current originate there."""
+        self.localhost = self._attach("localhost", LOOPBACK4, None, LOOPBACK6)
+        """The host ``localhost`` (127.0.0.1 and ::1) every network has: calls
+        made while no host is current originate there."""
 
     # -- hosts and names ------------------------------------------------------
 
-    def add_host(self, name: str, ip: str | None = None, *, tcp: TcpConfig | None = None) -> Host:
+    def add_host(
+        self,
+        name: str,
+        ip: str | None = None,
+        *,
+        ipv6: str | bool | None = None,
+        tcp: TcpConfig | None = None,
+    ) -> Host:
         """Add a host, resolvable by ``name``; ``ip`` defaults to the next of 10.0.0.0/8.
 
+        ``ipv6``: the host's IPv6 address besides ``::1`` (any textual form),
+        True for the default one of its IPv4 address (``fd00::<n>`` for
+        ``10.0.0.<n>``, see :func:`default_ipv6`), False for none, None for
+        the network's choice (:attr:`ipv6`).
+
         Raises:
-            ValueError: the name is empty or taken, or is an IPv4 address;
-                the address is taken; ``ip`` is not an IPv4 address, or is in 127.0.0.0/8 (loopback
-                belongs to every host: no host can own it).
+            ValueError: the name is empty or taken, or is an IP address;
+                an address is taken; ``ip`` is not an IPv4 address, or is in
+                127.0.0.0/8 (loopback belongs to every host: no host can own
+                it); ``ipv6`` is not an IPv6 address, or is ``::``, ``::1``
+                or IPv4-mapped.
         """
         if not name:
             raise ValueError("host name must be a non-empty str, got ''")
         if name in self._hosts:
             raise ValueError(f"a host named {name!r} already exists")
-        if _is_ipv4_literal(name):
+        if parse_ip(name) is not None:
             raise ValueError(
-                f"host name {name!r} is an IPv4 address: a name must not look like an address"
+                f"host name {name!r} is an IP address: a name must not look like an address"
             )
         if ip is not None:
-            try:
-                ip = str(ipaddress.IPv4Address(ip))
-            except ValueError:
-                raise ValueError(f"ip {ip!r} is not an IPv4 address") from None
+            checked = parse_ipv4(ip)
+            if checked is None:
+                hint = " (give an IPv6 address as ipv6=)" if parse_ipv6(ip) else ""
+                raise ValueError(f"ip {ip!r} is not an IPv4 address{hint}")
+            ip = checked
             if ip.startswith("127."):
                 raise ValueError(
                     f"ip {ip} is in 127.0.0.0/8: loopback belongs to every host, "
                     "give the host an address outside it (e.g. 10.0.0.x)"
                 )
-            if ip in self._by_ip:
-                raise ValueError(f"address {ip} already belongs to host {self._by_ip[ip].name!r}")
-        return self._attach(name, ip, tcp)
+            self._check_free(ip)
+        v6: str | None = None
+        if isinstance(ipv6, str):
+            v6 = self._check_ipv6(ipv6)
+        elif ipv6 is True or (ipv6 is None and self.ipv6):
+            v6 = ""  # the default one, once the IPv4 address is known
+        return self._attach(name, ip, tcp, v6)
 
-    def _attach(self, name: str, ip: str | None, tcp: TcpConfig | None) -> Host:
+    def _check_free(self, ip: str) -> None:
+        if ip in self._by_ip:
+            raise ValueError(f"address {ip} already belongs to host {self._by_ip[ip].name!r}")
+
+    def _check_ipv6(self, text: str) -> str:
+        ip = parse_ipv6(text)
+        if ip is None:
+            raise ValueError(f"ipv6 {text!r} is not an IPv6 address")
+        if ip in ("::", LOOPBACK6) or ip.startswith(("::ffff:", "fe80:")):
+            raise ValueError(
+                f"ipv6 {ip} is the wildcard, loopback, IPv4-mapped or link-local: "
+                "give the host a unicast address (e.g. fd00::x)"
+            )
+        self._check_free(ip)
+        return ip
+
+    def _attach(
+        self, name: str, ip: str | None, tcp: TcpConfig | None, ipv6: str | None = None
+    ) -> Host:
         if ip is None:
             ip = self._free_address()
-        host = Host(self, name, ip, tcp if tcp is not None else self.config)
+        if ipv6 == "":
+            ipv6 = self._free_ipv6(ip)
+        host = Host(self, name, ip, tcp if tcp is not None else self.config, ipv6)
         self._hosts[name] = host
         self._by_ip[ip] = host
+        if ipv6 is not None:
+            self._by_ip[ipv6] = host
         self._routes[host] = {}
         return host
 
@@ -223,13 +284,23 @@ class BaseNetwork:
             if ip not in self._by_ip:
                 return ip
 
-    def outside_address(self, host: Host) -> str:
+    def _free_ipv6(self, ip: str) -> str:
+        """:func:`default_ipv6` of ``ip``, or the next free address after it."""
+        value = int(ipaddress.IPv6Address(default_ipv6(ip)))
+        while True:
+            candidate = str(ipaddress.IPv6Address(value))
+            if candidate not in self._by_ip:
+                return candidate
+            value += 1
+
+    def outside_address(self, host: Host, ipv6: bool = False) -> str:
         """The address a loopback-only host (``localhost``) uses to reach other
-        hosts: allocated on first use, like the machine's own interface."""
-        ip = self._outside.get(host.name)
+        hosts (of the family ``ipv6`` says): allocated on first use, like the
+        machine's own interface."""
+        ip = self._outside.get((host.name, ipv6))
         if ip is None:
-            ip = self._free_address()
-            self._outside[host.name] = ip
+            ip = self._free_ipv6(self.outside_address(host)) if ipv6 else self._free_address()
+            self._outside[(host.name, ipv6)] = ip
             self._by_ip[ip] = host
         return ip
 
@@ -254,7 +325,8 @@ class BaseNetwork:
         return self._hosts.get(name_or_ip) or self._by_ip.get(name_or_ip)
 
     def resolve(self, name: str) -> str:
-        """Name or dotted address to address, like ``getaddrinfo`` on this network.
+        """Name or address literal to address: a host's name gives its IPv4
+        address, a literal its canonical form.
 
         Raises:
             socket.gaierror: unknown name (EAI_NONAME).
@@ -262,23 +334,45 @@ class BaseNetwork:
         host = self._hosts.get(name)
         if host is not None:
             return host.ip
-        try:
-            return str(ipaddress.IPv4Address(name))
-        except ValueError:
-            pass
-        # Raised outside the handler: the gaierror carries no internal __context__.
+        ip = parse_ip(name)
+        if ip is not None:
+            return ip
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    def resolve_all(self, name: str) -> list[str]:
+        """Every address of a name, in the order glibc's ``getaddrinfo`` gives
+        them (RFC 6724, :func:`aiotcpsim.addresses.sort_destinations`): a literal
+        gives itself; ``localhost`` gives ``::1`` then ``127.0.0.1`` (as with
+        the usual ``/etc/hosts``); a host with an IPv6 address its IPv4 address
+        first when the IPv6 one is a ULA (``fd00::/8`` ranks below IPv4), its
+        IPv6 address first when global.
+
+        Raises:
+            socket.gaierror: unknown name (EAI_NONAME).
+        """
+        host = self._hosts.get(name)
+        if host is None:
+            return [self.resolve(name)]
+        if host.ipv6 is None:
+            return [host.ip]
+        return sort_destinations([host.ip, host.ipv6])
 
     def host_for_address(self, ip: str) -> Host | None:
         """The host that owns ``ip``, or None."""
         return self._by_ip.get(ip)
 
     def is_on_link(self, ip: str) -> bool:
-        """True when a host has a route to ``ip`` (an IPv4 address): loopback,
-        10.0.0.0/8 (the network's subnet) or the /24 of an address some host
-        was given.  Elsewhere connect() fails with ENETUNREACH at once."""
+        """True when a host has a route to ``ip``: loopback, 10.0.0.0/8 or
+        fd00::/64 (the network's subnets) or the /24 (IPv4) or /64 (IPv6) of
+        an address some host was given.  Elsewhere connect() fails with
+        ENETUNREACH at once."""
         if ip.startswith(("127.", "10.")) or ip in self._by_ip:
             return True
+        if is_ipv6(ip):
+            net64 = ipaddress.IPv6Network((ip, 64), strict=False)
+            if net64.network_address == _DEFAULT_NET6:
+                return True
+            return any(is_ipv6(a) and ipaddress.IPv6Address(a) in net64 for a in self._by_ip)
         prefix = ip[: ip.rfind(".") + 1]
         return any(addr.startswith(prefix) for addr in self._by_ip)
 
@@ -661,6 +755,12 @@ def _call(callback: Callable[[], None]) -> None:
     callback()
 
 
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return value
+
+
 def _check_time(name: str, value: object) -> float:
     """``value`` as a finite float, or a TypeError/ValueError naming ``name``
     (a NaN deadline would never come due; an infinite one would set the clock
@@ -673,9 +773,16 @@ def _check_time(name: str, value: object) -> float:
     return result
 
 
-def _is_ipv4_literal(text: str) -> bool:
-    try:
-        ipaddress.IPv4Address(text)
-    except ValueError:
-        return False
-    return True
+_DEFAULT_NET6: Final = ipaddress.IPv6Address("fd00::")
+
+
+def default_ipv6(ip: str) -> str:
+    """The IPv6 address a host with IPv4 address ``ip`` gets by default: in
+    fd00::/64, a unique local prefix (RFC 4193), ``fd00::<n>`` for
+    ``10.0.0.0 + n`` (10.0.0.2 -> fd00::2, 10.0.1.5 -> fd00::105), and
+    ``fd00::1:<the 32 bits of ip>`` outside 10.0.0.0/8 (192.168.1.5 ->
+    fd00::1:c0a8:105)."""
+    value = int(ipaddress.IPv4Address(ip))
+    offset = value - 0x0A000000
+    suffix = offset if 0 <= offset < 1 << 24 else (1 << 32) | value
+    return str(ipaddress.IPv6Address(int(_DEFAULT_NET6) | suffix))

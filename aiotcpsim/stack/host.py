@@ -33,14 +33,26 @@ import contextlib
 import errno
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ..addresses import (
+    LOOPBACK4,
+    LOOPBACK6,
+    WILDCARD4,
+    WILDCARD6,
+    is_ipv6,
+    is_loopback,
+    is_wildcard,
+    parse_ip,
+    unmapped,
+)
 from ..errors import os_error
 from ..replies import reset_reply
 from ..segment import ACK, RST, SYN, Segment, seq_add
 from ..tcp import Connection, ConnectionUser, State
 from ..tcp.state import CLOSED, ESTABLISHED, LISTEN, SYN_RECEIVED, TIME_WAIT
 from ..trace import DELIVER, STATE
+from .families import config_variants, overlap
 from .listener import Listener, ListenerUser
 
 if TYPE_CHECKING:
@@ -68,14 +80,6 @@ App = Callable[[], Any]
 (``functools.partial`` for arguments), called by the adapter that starts it."""
 
 _current_host: ContextVar[Host | None] = ContextVar("aiotcpsim_current_host", default=None)
-
-
-_WILDCARD: Final = "0.0.0.0"
-
-
-def _overlap(a: str, b: str) -> bool:
-    """Two bound addresses overlap: equal, or either is the wildcard."""
-    return _WILDCARD in (a, b) or a == b
 
 
 def current_host() -> Host | None:
@@ -127,8 +131,8 @@ class NetworkPort(Protocol):
     def is_on_link(self, ip: str) -> bool:
         """True when ``ip`` has a route (no route: ENETUNREACH)."""
 
-    def outside_address(self, host: Host) -> str:
-        """The address a loopback-only host uses to reach other hosts."""
+    def outside_address(self, host: Host, ipv6: bool = False) -> str:
+        """The address a loopback-only host uses to reach other hosts (IPv6 one: ``ipv6``)."""
 
     def connecting(self, host: Host, ip: str) -> None:
         """``host`` is about to send a SYN to ``ip`` (an active open)."""
@@ -157,18 +161,29 @@ class HostWatcher(Protocol):
 
 
 class Host:
-    """A host on a :class:`~aiotcpsim.net.Network`: one IPv4 address, a TCP stack.
+    """A host on a :class:`~aiotcpsim.net.Network`: an IPv4 address, maybe an
+    IPv6 one, its own loopback (127.0.0.0/8 and ``::1``), a TCP stack.
 
     Create hosts with :meth:`Network.add_host <aiotcpsim.net.Network.add_host>`.
     """
 
-    def __init__(self, network: NetworkPort, name: str, ip: str, config: TcpConfig) -> None:
+    def __init__(
+        self,
+        network: NetworkPort,
+        name: str,
+        ip: str,
+        config: TcpConfig,
+        ipv6: str | None = None,
+    ) -> None:
         self.network = network
         """The network the host is on."""
         self.name = name
         """The host's name, which ``getaddrinfo`` and the other hosts resolve."""
         self.ip = ip
         """The host's IPv4 address (``localhost``: 127.0.0.1)."""
+        self.ipv6 = ipv6
+        """The host's IPv6 address, canonical (``localhost``: ``::1``), or None:
+        then the host reaches only ``::1`` over IPv6."""
         self.config = config
         """The host's :class:`~aiotcpsim.TcpConfig` (its sysctls)."""
         self.up = True
@@ -180,7 +195,8 @@ class Host:
         self._children: dict[Connection, Listener] = {}
         self._time_wait = 0
         self._port_cursor: int | None = None
-        self._loopback: tuple[TcpConfig, TcpConfig] | None = None  # (config, its loopback variant)
+        # (config, its loopback, IPv6 and IPv6 loopback variants)
+        self._variants: tuple[TcpConfig, TcpConfig, TcpConfig, TcpConfig] | None = None
         self.isn_generator: Callable[[], int] | None = None
         """Chooses the ISN of each new connection (active or passive) when set,
         instead of the network's RNG: tests pin ISNs with it
@@ -235,11 +251,9 @@ class Host:
             raise ValueError(f"syn_retries must be an int >= 0 or None, got {syn_retries!r}")
         if local_port or type(local_port) is not int:  # (the default 0 is fine)
             _check_port("local_port", local_port, allow_zero=True)
-        if self.network.host_for_address(ip) is None and not _is_ipv4(
-            ip
-        ):  # a host's address is one
-            ip = self.network.resolve(ip)
-        if not self.network.is_on_link(ip):
+        literal = parse_ip(ip)
+        ip = self.network.resolve(ip) if literal is None else unmapped(literal)
+        if not self.network.is_on_link(ip) or not self._has_family(ip, local_ip):
             raise os_error(errno.ENETUNREACH, "Network is unreachable")  # no route: no SYN
         self.network.connecting(self, ip)
         lip = self._source_address(ip, local_ip)
@@ -293,14 +307,18 @@ class Host:
                 or not listening.
         """
         self._check_up()
-        if not isinstance(ip, str) or not _is_ipv4(ip):
-            raise ValueError(f"ip must be an IPv4 address, got {ip!r}")
+        canonical = parse_ip(ip) if isinstance(ip, str) else None
+        if canonical is None:
+            raise ValueError(f"ip must be an IP address, got {ip!r}")
+        ip = canonical
         _check_port("port", port, allow_zero=False)
         _check_port("local_port", local_port, allow_zero=True)
         if listener is not None:
             if listener.host is not self or listener.state is not LISTEN:
                 raise ValueError(f"listener must be listening on this host, got {listener!r}")
-            lip = self.ip if listener.bound_ip == _WILDCARD else listener.bound_ip
+            lip = listener.bound_ip
+            if is_wildcard(lip):
+                lip = self._source_address(ip, None)
             key = (lip, listener.port, ip, port)
         elif local_port:
             lip = self._source_address(ip, None)
@@ -333,24 +351,36 @@ class Host:
         reuse_address: bool = True,
         user: ListenerUser | None = None,
         ip: str | None = None,
+        v6only: bool = False,
     ) -> Listener:
         """Open a listening socket (asyncio's defaults: backlog 100, SO_REUSEADDR).
 
+        ``ip``: the bound address (None: ``0.0.0.0``); ``::`` takes IPv4
+        connections too unless ``v6only`` (``IPV6_V6ONLY``), as on Linux.
+
         Raises:
             OSError: ``EADDRINUSE`` when the port is taken: a socket on an
-                overlapping address (equal, or either is ``0.0.0.0``) is bound
+                overlapping address (equal, or either is the wildcard of the
+                other's family, or one is ``::`` without ``v6only``) is bound
                 to it, unless both set ``SO_REUSEADDR`` and that one is not
                 listening (Linux ``inet_csk_bind_conflict``).
             ValueError: a port outside 0..65535 or a negative backlog.
         """
         if not isinstance(backlog, int) or backlog < 0:
             raise ValueError(f"backlog must be an int >= 0, got {backlog!r}")
-        listener = self.bind(port, reuse_address=reuse_address, ip=ip)
+        listener = self.bind(port, reuse_address=reuse_address, ip=ip, v6only=v6only)
         listener.user = user
         listener.listen(backlog)
         return listener
 
-    def bind(self, port: int = 0, *, reuse_address: bool = True, ip: str | None = None) -> Listener:
+    def bind(
+        self,
+        port: int = 0,
+        *,
+        reuse_address: bool = True,
+        ip: str | None = None,
+        v6only: bool = False,
+    ) -> Listener:
         """A socket bound to ``port`` for listening, not listening yet
         (``bind()`` without ``listen()``): the port is taken, SYNs to it are
         refused until :meth:`Listener.listen`.
@@ -358,32 +388,35 @@ class Host:
         Raises:
             OSError: ``EADDRINUSE`` when the port is taken.
             TypeError: ``ip`` is neither None nor a str.
-            ValueError: a port outside 0..65535, ``ip`` not an IPv4 address.
+            ValueError: a port outside 0..65535, ``ip`` not an IP address.
         """
         self._check_up()
         if ip is not None and not isinstance(ip, str):
-            raise TypeError(f"ip must be an IPv4 address (str) or None, got {ip!r}")
-        if ip is not None and not _is_ipv4(ip):
-            raise ValueError(f"ip must be an IPv4 address, got {ip!r}")
+            raise TypeError(f"ip must be an IP address (str) or None, got {ip!r}")
+        if ip is not None:
+            canonical = parse_ip(ip)
+            if canonical is None:
+                raise ValueError(f"ip must be an IP address, got {ip!r}")
+            ip = unmapped(canonical)
         _check_port("port", port, allow_zero=True)
-        bound_ip = _WILDCARD if ip is None or ip == _WILDCARD else ip
+        bound_ip = WILDCARD4 if ip is None else ip
+        v6only = v6only and is_ipv6(bound_ip)
         if port == 0:
             port = self._free_listen_port()
         else:
-            self.check_bind(port, reuse_address, bound_ip)
+            self.check_bind(port, reuse_address, bound_ip, v6only)
         listener = Listener(self, ip or self.ip, port, 0, reuse_address, bound_ip)
         listener.listening = False
+        listener.v6only = v6only
         self._listeners[(bound_ip, port)] = listener
         return listener
 
     def listener(self, port: int, ip: str | None = None) -> Listener | None:
         """The socket bound to ``port`` that a SYN to ``ip`` (default: the
         host's address) reaches: one bound to that address, else a wildcard one."""
-        target = self.ip if ip is None else ip
-        found = self._listeners.get((target, port))
-        if found is None:
-            found = self._listeners.get((_WILDCARD, port))
-        return found
+        if ip is None:
+            ip = self.ip
+        return self._listening(ip, port, bound_too=True)
 
     def connections(self) -> Iterator[Connection]:
         """The host's connections, listeners' children and TIME-WAIT included (a snapshot)."""
@@ -515,7 +548,7 @@ class Host:
 
     def route(self, ip: str) -> Host | None:
         """The host a segment to ``ip`` goes to (loopback stays here)."""
-        if ip.startswith("127."):
+        if is_loopback(ip):
             return self  # every host has its own loopback
         return self.network.host_for_address(ip)
 
@@ -548,12 +581,19 @@ class Host:
             return
         self._reset_closed(seg)
 
-    def _listening(self, ip: str, port: int) -> Listener | None:
+    def _listening(self, ip: str, port: int, bound_too: bool = False) -> Listener | None:
         """The listener a SYN to ``ip:port`` reaches: the most specific one
-        (bound to ``ip``) before the wildcard (Linux ``compute_score``)."""
-        for key in ((ip, port), (_WILDCARD, port)):
-            listener = self._listeners.get(key)
-            if listener is not None and listener.listening and not listener.closed:
+        (bound to ``ip``) before the wildcard of its family (Linux
+        ``compute_score``), and for IPv4 then a ``::`` one without IPV6_V6ONLY.
+        ``bound_too``: a socket only bound counts as well."""
+        listeners = self._listeners
+        for wild in (ip, WILDCARD6 if is_ipv6(ip) else WILDCARD4, WILDCARD6):
+            listener = listeners.get((wild, port))
+            if (
+                listener is not None
+                and (bound_too or (listener.listening and not listener.closed))
+                and not (listener.v6only and not is_ipv6(ip))
+            ):
                 return listener
         return None
 
@@ -577,25 +617,44 @@ class Host:
             return
         self._syn_to_listener(listener, seg, now, self._isn())
 
+    def _has_family(self, ip: str, local_ip: str | None) -> bool:
+        """Whether this host has a source address for ``ip``: always for IPv4
+        and ``::1``; for another IPv6 address only with an IPv6 address of its
+        own (or as the loopback-only ``localhost``, the machine itself)."""
+        if not is_ipv6(ip) or is_loopback(ip) or (local_ip and not is_wildcard(local_ip)):
+            return True
+        return self.ipv6 is not None  # localhost's is ::1: it gets an outside one
+
     def _source_address(self, ip: str, local_ip: str | None) -> str:
         """The address a connection to ``ip`` is sent from."""
-        if local_ip is not None and local_ip != _WILDCARD:
+        if local_ip is not None and not is_wildcard(local_ip):
             return local_ip  # a socket bound to an address keeps it (127.0.0.2 too)
+        if is_ipv6(ip):
+            if ip == LOOPBACK6 or self.ipv6 is None:
+                return LOOPBACK6
+            if self.ipv6 == LOOPBACK6:
+                return self.network.outside_address(self, True)
+            return self.ipv6
         if ip.startswith("127."):
-            return "127.0.0.1"  # Linux's source for any 127.x destination
+            return LOOPBACK4  # Linux's source for any 127.x destination
         if self.ip.startswith("127."):
             return self.network.outside_address(self)
         return self.ip
 
     def _config_for(self, ip: str) -> TcpConfig:
         """The configuration of a connection with ``ip`` at the other end (or
-        this end): over 127.0.0.0/8 the loopback interface's MSS and buffers."""
-        if not ip.startswith("127."):
+        this end): over loopback the loopback interface's MSS and buffers;
+        over IPv6 an MSS 20 bytes smaller (a 40-byte header), except on
+        ``::1`` (:func:`~aiotcpsim.stack.families.config_variants`)."""
+        v6 = is_ipv6(ip)
+        if not v6 and not ip.startswith("127."):
             return self.config
-        cached = self._loopback
+        cached = self._variants
         if cached is None or cached[0] is not self.config:
-            cached = self._loopback = (self.config, self.config.loopback())
-        return cached[1]
+            cached = self._variants = config_variants(self.config)
+        if not v6:
+            return cached[1]
+        return cached[3] if ip == LOOPBACK6 else cached[2]
 
     def _syn_to_listener(self, listener: Listener, seg: Segment, now: float, iss: int) -> None:
         local = (seg.dst_ip, seg.dst_port)
@@ -633,15 +692,18 @@ class Host:
         if not self.up:
             raise os_error(errno.ENETDOWN, f"host {self.name!r} is down (crashed)")
 
-    def check_bind(self, port: int, reuse_address: bool, ip: str = "0.0.0.0") -> None:
+    def check_bind(
+        self, port: int, reuse_address: bool, ip: str = WILDCARD4, v6only: bool = False
+    ) -> None:
         """Raise EADDRINUSE if ``ip:port`` cannot be bound (Linux ``inet_csk_bind_conflict``).
 
         Two sockets conflict when their addresses overlap (equal, or either is
-        the wildcard ``0.0.0.0``), unless both set SO_REUSEADDR and the one
-        bound before is not listening.
+        the wildcard of the other's family, or one is ``::`` without
+        ``IPV6_V6ONLY``), unless both set SO_REUSEADDR and the one bound
+        before is not listening.
         """
         for (bip, bport), other in self._listeners.items():
-            if bport != port or not _overlap(bip, ip):
+            if bport != port or not overlap(bip, other.v6only, ip, v6only):
                 continue
             if not (reuse_address and other.reuse_address and not other.listening):
                 raise os_error(errno.EADDRINUSE, "Address already in use")
@@ -669,7 +731,7 @@ class Host:
         for (bip, bport), other in self._listeners.items():
             if other is listener or bport != listener.port:
                 continue
-            if _overlap(bip, listener.bound_ip) and (
+            if overlap(bip, other.v6only, listener.bound_ip, listener.v6only) and (
                 other.listening or not (listener.reuse_address and other.reuse_address)
             ):
                 raise os_error(errno.EADDRINUSE, "Address already in use")
@@ -712,8 +774,9 @@ class Host:
 
     def __repr__(self) -> str:
         state = "" if self.up else " DOWN"
+        v6 = f" {self.ipv6}" if self.ipv6 is not None and self.ipv6 != LOOPBACK6 else ""
         return (
-            f"<Host {self.name} {self.ip}{state} connections={len(self._conns)} "
+            f"<Host {self.name} {self.ip}{v6}{state} connections={len(self._conns)} "
             f"listeners={len(self._listeners)}>"
         )
 
@@ -723,8 +786,3 @@ def _check_port(name: str, port: int, *, allow_zero: bool) -> None:
         raise TypeError(f"{name} must be an int, got {port!r}")
     if not (0 if allow_zero else 1) <= port <= 65535:
         raise ValueError(f"{name} must be within {0 if allow_zero else 1}..65535, got {port}")
-
-
-def _is_ipv4(text: str) -> bool:
-    parts = text.split(".")
-    return len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)

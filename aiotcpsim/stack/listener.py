@@ -87,6 +87,9 @@ class Listener:
         """True once :meth:`close` ran."""
         self.listening = True
         """False while only bound: SYNs get a RST, as at a closed port."""
+        self.v6only = False
+        """``IPV6_V6ONLY`` of a socket bound to ``::``: True, it takes IPv6
+        SYNs only; False (Linux's ``bindv6only = 0``), IPv4 ones too."""
         # A dict, not a set: close() ends the requests in arrival order (a set of
         # Connections iterates in identity-hash order, which differs between processes).
         self._syn_queue: dict[Connection, None] = {}

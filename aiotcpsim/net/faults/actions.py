@@ -51,6 +51,7 @@ import errno
 import warnings
 from typing import TYPE_CHECKING, Any, Literal
 
+from ...addresses import is_loopback
 from ...errors import LocalhostWarning
 from ...replies import reset_reply
 from ...segment import ACK, RST, Segment, seq_add
@@ -503,10 +504,12 @@ class Faults:
         for hold in self._holds:
             if hold.active and not (hold.holds(a, b) or hold.holds(b, a)):
                 return "a held link"
-        local_ips = frozenset({local.ip, self._net.outside_address(local)})
+        local_ips = frozenset({local.ip, self._net.outside_address(local), local.ipv6 or ""})
         for rule in self._send_rules:
             match = rule.match
-            if match.names_hosts() and not match.may_match_between(local_ips, frozenset({dst.ip})):
+            if match.names_hosts() and not match.may_match_between(
+                local_ips, frozenset({dst.ip, dst.ipv6 or ""})
+            ):
                 return f"the rule '{rule.description}'"
         return None
 
@@ -596,7 +599,7 @@ class Faults:
         if when < net.now:
             raise ValueError(f"cannot replay in the past: {when!r} < {net.now!r}")
         dst = net.host_for_address(segment.dst_ip)
-        if dst is None and not segment.dst_ip.startswith("127."):
+        if dst is None and not is_loopback(segment.dst_ip):
             raise ValueError(f"no host owns {segment.dst_ip}, the replayed segment's destination")
         src = net.host_for_address(segment.src_ip)
 

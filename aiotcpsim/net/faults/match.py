@@ -299,12 +299,18 @@ def _addresses(net: BaseNetwork, what: str, value: Any) -> frozenset[str] | None
             host = net.find_host(item)
             if host is None:
                 raise ValueError(f"{what}={item!r}: no such host on this network")
-            out.add(host.ip)
+            out.update(_host_addresses(host))
         elif hasattr(item, "ip") and getattr(item, "network", None) is net:
-            out.add(item.ip)
+            out.update(_host_addresses(item))
         else:
             raise TypeError(f"{what} must be a host, its name or its address, got {item!r}")
     return frozenset(out)
+
+
+def _host_addresses(host: Any) -> list[str]:
+    """A host's addresses: a rule naming a host matches either family."""
+    ipv6 = getattr(host, "ipv6", None)
+    return [host.ip] if ipv6 is None else [host.ip, ipv6]
 
 
 def _port(what: str, value: int | None) -> int | None:
