@@ -5,7 +5,7 @@ raises errno errors, the same way under asyncio and under trio.  The asyncio
 ``SimSocket`` and the trio ``SimSocket`` keep their options in a
 :class:`SocketOptions` and hand them to their connection with
 :meth:`SocketOptions.apply`; an errno becomes an exception through
-:func:`os_error` only; an IPv4 literal is recognised by :func:`parse_ipv4` only.
+:func:`os_error` only; an address literal is recognised by :mod:`aiotcpsim.addresses` only.
 No asyncio and no trio here.
 """
 
@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .addresses import parse_ipv4
+from .addresses import WILDCARD4, WILDCARD6, is_ipv6, is_loopback, parse_ip, parse_ipv4, unmapped
 
 if TYPE_CHECKING:
     from . import Connection, Host, Network
@@ -29,6 +29,7 @@ __all__ = [
     "LINGER",
     "NODELAY",
     "REUSEADDR",
+    "V6ONLY",
     "SocketOptions",
     "bind_target",
     "check_local_address",
@@ -54,42 +55,68 @@ def is_ipv4(text: str) -> bool:
 
 
 def check_local_address(host: Host, ip: str) -> None:
-    """A bind address must belong to the host: its address, loopback, or any.
+    """A bind address must belong to the host: one of its addresses, loopback
+    (127.0.0.0/8, ``::1``), or a wildcard (IPv4-mapped forms too).
 
     Raises:
         OSError: ``EADDRNOTAVAIL``, as ``bind(2)`` for a foreign address.
     """
-    if ip in ("0.0.0.0", "", host.ip) or ip.startswith("127."):
+    ip = unmapped(ip)
+    if ip in (WILDCARD4, WILDCARD6, "", host.ip, host.ipv6) or is_loopback(ip):
         return
     raise os_error(errno.EADDRNOTAVAIL)
 
 
-def bind_target(network: Network, address: Any, call: str = "bind") -> tuple[str, int]:
-    """The ``(ip, port)`` an AF_INET ``address`` names on ``network``, checked as
-    the socket module does: the pair's shape, the name resolved (``""`` is the
-    wildcard ``0.0.0.0``), then the port range.
+def bind_target(
+    network: Network, address: Any, call: str = "bind", family: int = socket.AF_INET
+) -> tuple[str, int]:
+    """The ``(ip, port)`` an AF_INET or AF_INET6 ``address`` names on
+    ``network``, checked as the socket module does: the tuple's shape, the
+    name resolved in ``family`` (``""`` is the wildcard ``0.0.0.0`` or ``::``),
+    then the port range.  An AF_INET6 socket's IPv4-mapped address stays
+    mapped (the host unmaps it).
 
     Raises:
-        TypeError: not a ``(host, port)`` pair, a host that is not a string, a port
+        TypeError: not a ``(host, port)`` pair (AF_INET6: ``(host, port[,
+            flowinfo[, scope_id]])``), a host that is not a string, a port
             that is not an int.
-        socket.gaierror: a name no host of ``network`` has.
+        socket.gaierror: a name no host of ``network`` has in ``family``
+            (``EAI_NONAME``), a literal of the other family (``EAI_ADDRFAMILY``).
         OverflowError: a port outside 0..65535.
     """
+    v6 = family == socket.AF_INET6
+    name = "AF_INET6" if v6 else "AF_INET"
     if not isinstance(address, tuple):
-        raise TypeError(f"AF_INET address must be tuple, not {type(address).__name__}")
-    if len(address) != 2:
+        raise TypeError(f"{name} address must be tuple, not {type(address).__name__}")
+    if v6 and not 2 <= len(address) <= 4:
+        raise TypeError("AF_INET6 address must be a tuple (host, port[, flowinfo[, scopeid]])")
+    if not v6 and len(address) != 2:
         raise TypeError("AF_INET address must be a pair (host, port)")
-    host, port = address
+    host, port = address[0], address[1]
     if isinstance(host, (bytes, bytearray)):
         host = bytes(host).decode("ascii")
     if not isinstance(host, str):
         raise TypeError(f"str, bytes or bytearray expected, not {type(host).__name__}")
     if not isinstance(port, int):
         raise TypeError(f"'{type(port).__name__}' object cannot be interpreted as an integer")
-    ip = "0.0.0.0" if host == "" else parse_ipv4(host) or network.resolve(host)
+    ip = (WILDCARD6 if v6 else WILDCARD4) if host == "" else _bind_address(network, host, v6)
     if not 0 <= port <= 65535:
         raise OverflowError(f"{call}(): port must be 0-65535.")
     return ip, port
+
+
+def _bind_address(network: Network, host: str, v6: bool) -> str:
+    literal = parse_ip(host)
+    if literal is not None:
+        if is_ipv6(literal) != v6:
+            raise socket.gaierror(
+                socket.EAI_ADDRFAMILY, "Address family for hostname not supported"
+            )
+        return literal
+    found = [ip for ip in network.resolve_all(host) if is_ipv6(ip) == v6]
+    if not found:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    return found[0]
 
 
 # -- options -------------------------------------------------------------------------------
@@ -98,6 +125,7 @@ LINGER = (socket.SOL_SOCKET, socket.SO_LINGER)
 NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY)
 KEEPALIVE = (socket.SOL_SOCKET, socket.SO_KEEPALIVE)
 REUSEADDR = (socket.SOL_SOCKET, socket.SO_REUSEADDR)
+V6ONLY = (socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
 _ERROR = (socket.SOL_SOCKET, socket.SO_ERROR)
 _ACCEPTCONN = (socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
 
@@ -199,6 +227,11 @@ class SocketOptions:
     @property
     def reuse_address(self) -> bool:
         return bool(self.values.get(REUSEADDR, 0))
+
+    @property
+    def v6only(self) -> bool:
+        """``IPV6_V6ONLY`` (Linux's default 0: ``net.ipv6.bindv6only``)."""
+        return bool(self.values.get(V6ONLY, 0))
 
     def set(self, level: int, optname: int, value: Any, optlen: int | None = None) -> None:
         """``setsockopt``: an int, a buffer (its first 4 bytes, native order), or

@@ -8,15 +8,22 @@ from the current simulated host (``with host.current():``, ``localhost`` by
 default), and becomes a transport through :func:`create_transport`.  The
 argument checks, the error aggregation and the messages are those of the
 stock ``BaseEventLoop`` of the running Python, with the kernel replaced by the
-simulated host.  ``happy_eyeballs_delay`` and ``interleave`` are accepted: a
-simulated name has a single IPv4 address, so there is nothing to race.
+simulated host.  A name with several addresses (``localhost``: ``::1`` then
+``127.0.0.1``; a host added with ``ipv6=``) is tried address after address,
+or -- with ``happy_eyeballs_delay`` -- raced as the stock loop races them
+(RFC 8305: ``asyncio.staggered.staggered_race``, families interleaved by
+``interleave``), the losers' attempts cancelled (their SYN-SENT sockets
+closed without a segment, as ``close(2)`` does).
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import functools
+import itertools
 import socket
+from asyncio import staggered
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +59,7 @@ class _ConnectWaiter:
     """Completes ``fut`` when the handshake does, or fails it with the errno the
     connection reports (as ``selector_events._sock_connect_cb`` reads SO_ERROR)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, address: tuple[str, int]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, address: Any) -> None:
         self.fut: asyncio.Future[None] = loop.create_future()
         self.address = address
 
@@ -83,7 +90,7 @@ async def _connect(
     loop: asyncio.AbstractEventLoop,
     network: Network,
     host: Host,
-    address: tuple[str, int],
+    address: Any,
     *,
     local_port: int = 0,
     local_ip: str | None = None,
@@ -102,8 +109,9 @@ async def _connect(
     if not 0 <= port <= 65535:
         raise OverflowError("connect(): port must be 0-65535.")  # as the socket module
     if sim is None:
-        sim = SimSocket(network, host, clock=clock_for(loop, network))
-    waiter = _ConnectWaiter(loop, (ip, port))
+        family = socket.AF_INET6 if len(address) == 4 else socket.AF_INET
+        sim = SimSocket(network, host, clock=clock_for(loop, network), family=family)
+    waiter = _ConnectWaiter(loop, tuple(address))
     sim.set_handler(waiter)
     sim.clock.present()
     try:
@@ -162,12 +170,16 @@ async def _connect_first(
     infos: list[AddrInfo],
     laddr_infos: list[AddrInfo] | None,
     all_errors: bool,
+    happy_eyeballs_delay: float | None = None,
 ) -> SimSocket:
     """``BaseEventLoop._connect_sock`` for each address in turn -- bind if asked,
     then connect, the errors of each address in a list of their own -- until
-    one connects; if none does, the stock loop's error (see :func:`_connect_error`)."""
+    one connects (with ``happy_eyeballs_delay``: the next attempt starts after
+    that delay or when the one before fails, the first to connect wins); if
+    none does, the stock loop's error (see :func:`_connect_error`)."""
     exceptions: list[list[OSError]] = []
-    for addrinfo in infos:
+
+    async def attempt(addrinfo: AddrInfo) -> SimSocket:
         my_exceptions: list[OSError] = []
         exceptions.append(my_exceptions)
         try:
@@ -178,6 +190,26 @@ async def _connect_first(
             )
         except OSError as exc:
             my_exceptions.append(exc)
+            raise
+        finally:
+            my_exceptions = None  # type: ignore[assignment]  # no cycle through this frame
+
+    sim: SimSocket | None = None
+    if happy_eyeballs_delay is None:
+        for addrinfo in infos:
+            try:
+                sim = await attempt(addrinfo)
+                break
+            except OSError:
+                continue
+    else:
+        sim, _, _ = await staggered.staggered_race(
+            (functools.partial(attempt, addrinfo) for addrinfo in infos),
+            happy_eyeballs_delay,
+            loop=loop,
+        )
+    if sim is not None:
+        return sim
     try:
         raise _connect_error([exc for sub in exceptions for exc in sub], all_errors)
     finally:
@@ -185,7 +217,26 @@ async def _connect_first(
         # -> this frame -> the lists -> exception, so a refused connect leaves no
         # garbage for the cycle collector.
         exceptions = []
-        my_exceptions = []
+
+
+def interleave_addrinfos(
+    infos: list[AddrInfo], first_address_family_count: int = 1
+) -> list[AddrInfo]:
+    """The stock loop's ``_interleave_addrinfos`` (RFC 8305 section 4): the
+    addresses alternate between families, the first family's
+    ``first_address_family_count`` first."""
+    by_family: dict[int, list[AddrInfo]] = {}
+    for info in infos:
+        by_family.setdefault(info[0], []).append(info)
+    lists = list(by_family.values())
+    reordered: list[AddrInfo] = []
+    if first_address_family_count > 1:
+        reordered.extend(lists[0][: first_address_family_count - 1])
+        del lists[0][: first_address_family_count - 1]
+    reordered.extend(
+        a for a in itertools.chain.from_iterable(itertools.zip_longest(*lists)) if a is not None
+    )
+    return reordered
 
 
 def _connect_error(flat: list[OSError], all_errors: bool) -> BaseException:
@@ -278,7 +329,13 @@ async def create_connection(
                 proto=proto,
                 flags=flags,
             )
-        sim = await _connect_first(loop, network, infos, laddr_infos, all_errors)
+        if happy_eyeballs_delay is not None and interleave is None:
+            interleave = 1  # as the stock loop: "Interleave by default for RFC 8305"
+        if interleave:
+            infos = interleave_addrinfos(infos, interleave)
+        sim = await _connect_first(
+            loop, network, infos, laddr_infos, all_errors, happy_eyeballs_delay
+        )
     return await create_transport(
         loop,
         network,
@@ -342,11 +399,12 @@ async def sock_connect(
     Raises:
         OSError: as :func:`create_connection`'s connect step.
     """
-    if getattr(sock, "family", socket.AF_INET) != socket.AF_INET:
+    family = getattr(sock, "family", socket.AF_INET)
+    if family not in (socket.AF_INET, socket.AF_INET6):
         raise unsupported(f"a {sock.family!r} socket")
     if getattr(sock, "type", socket.SOCK_STREAM) != socket.SOCK_STREAM:
         raise unsupported("a non-stream socket (UDP)")
-    infos = resolve(network, address[0], address[1], type=socket.SOCK_STREAM)
+    infos = resolve(network, address[0], address[1], family=family, type=socket.SOCK_STREAM)
     target = infos[0][4]
     host = network.current_host()
     sim = lookup_real_socket(sock)
@@ -355,7 +413,7 @@ async def sock_connect(
     local_ip: str | None = None
     local_port = 0
     if sim is None:
-        sim = SimSocket(network, host, clock=clock_for(loop, network))
+        sim = SimSocket(network, host, clock=clock_for(loop, network), family=family)
         if isinstance(sock, socket.socket):
             sim.copy_options_from(sock)
     else:

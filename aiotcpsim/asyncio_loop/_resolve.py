@@ -5,7 +5,10 @@ given to ``create_connection``/``create_server``/``sock_connect``, the loop's
 ``getaddrinfo``/``getnameinfo`` -- is answered by :func:`resolve` and
 :func:`getnameinfo` from the network's names, at once, without the executor
 thread the stock loop uses, with the ``socket.gaierror`` codes the system
-resolver gives.  The network is IPv4 only.
+resolver gives.  A name's addresses come in the order glibc gives them (RFC
+6724: ``localhost`` is ``::1`` then ``127.0.0.1``); ``family`` picks AF_INET,
+AF_INET6 or both; an AF_INET6 answer carries a 4-tuple sockaddr
+``(ip, port, flowinfo, scope_id)``, as the kernel's does.
 """
 
 from __future__ import annotations
@@ -14,14 +17,25 @@ import contextlib
 import socket
 from typing import TYPE_CHECKING
 
-from .._sockets import parse_ipv4
+from ..addresses import (
+    LOOPBACK4,
+    LOOPBACK6,
+    WILDCARD4,
+    WILDCARD6,
+    is_ipv6,
+    is_loopback,
+    mapped,
+    parse_ip,
+    unmapped,
+)
 
 if TYPE_CHECKING:
     from .. import Network
 
 __all__ = ["AddrInfo", "getaddrinfo", "getnameinfo", "resolve"]
 
-AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[str, int]]
+SockAddr = tuple[str, int] | tuple[str, int, int, int]
+AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, SockAddr]
 
 _UNKNOWN = "Name or service not known"
 
@@ -39,8 +53,10 @@ def resolve(
     """``socket.getaddrinfo`` answered from the network's names.
 
     Raises:
-        socket.gaierror: an unknown name (``EAI_NONAME``), an unknown service
-            (``EAI_SERVICE``), or an IPv6 request (the network is IPv4 only).
+        socket.gaierror: an unknown name, or a name without an address of
+            ``family`` (``EAI_NONAME``), an unknown service (``EAI_SERVICE``),
+            a literal of the other family (``EAI_ADDRFAMILY``), a family
+            other than AF_UNSPEC/AF_INET/AF_INET6 (``EAI_FAMILY``).
     """
     if (
         # Fast path, what create_connection(host, port) to an address asks:
@@ -50,8 +66,8 @@ def resolve(
         and isinstance(host, str)
         and isinstance(port, int)
     ):
-        ip = parse_ipv4(host)
-        if ip is not None:
+        ip = parse_ip(host)
+        if ip is not None and not is_ipv6(ip):
             return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (ip, port))]
     # socket.getaddrinfo's own argument checks, then its answer for a name that
     # is not valid IDNA: no such name.
@@ -67,11 +83,17 @@ def resolve(
         raise socket.gaierror(socket.EAI_NONAME, _UNKNOWN)
     _check_family(family)
     number = _service(port, flags)
-    ip = _address(network, host, flags)
+    addresses = _addresses(network, host, family, flags)
     canonname = host if (flags & socket.AI_CANONNAME and host) else ""
-    return [
-        (socket.AF_INET, kind, p, canonname, (ip, number)) for kind, p in _socket_kinds(type, proto)
-    ]
+    kinds = _socket_kinds(type, proto)
+    out: list[AddrInfo] = []
+    for ip in addresses:
+        if is_ipv6(ip):
+            out += [(socket.AF_INET6, k, p, canonname, (ip, number, 0, 0)) for k, p in kinds]
+        else:
+            out += [(socket.AF_INET, k, p, canonname, (ip, number)) for k, p in kinds]
+        canonname = ""  # glibc names the first entry only
+    return out
 
 
 def _decode_idna(host: bytes) -> str:
@@ -85,12 +107,7 @@ def _decode_idna(host: bytes) -> str:
 
 
 def _check_family(family: int) -> None:
-    if family not in (0, socket.AF_INET):
-        if family == socket.AF_INET6:
-            raise socket.gaierror(
-                socket.EAI_ADDRFAMILY,
-                "Address family for hostname not supported (the simulated network is IPv4 only)",
-            )
+    if family not in (0, socket.AF_INET, socket.AF_INET6):
         raise socket.gaierror(socket.EAI_FAMILY, "ai_family not supported")
 
 
@@ -112,25 +129,39 @@ def _service(port: str | int | None, flags: int) -> int:
         ) from None
 
 
-def _address(network: Network, host: str | None, flags: int) -> str:
-    """The IPv4 address of a host name or literal (None: any or loopback)."""
+def _addresses(network: Network, host: str | None, family: int, flags: int) -> list[str]:
+    """The addresses of a host name or literal, of ``family`` (0: both), in
+    glibc's order; None: the wildcards with AI_PASSIVE (``0.0.0.0`` then
+    ``::``, as glibc lists them), else the loopbacks (``::1`` first, RFC 6724).
+
+    With AI_V4MAPPED, an AF_INET6 request for a name with only IPv4
+    addresses gives them IPv4-mapped (``::ffff:10.0.0.2``)."""
     if host is None:
-        return "0.0.0.0" if flags & socket.AI_PASSIVE else "127.0.0.1"
-    quad = parse_ipv4(host)
-    if quad is not None:
-        return quad
-    if ":" in host:
-        raise socket.gaierror(
-            socket.EAI_ADDRFAMILY,
-            f"Address family for hostname not supported: {host!r} is IPv6 "
-            "and the simulated network is IPv4 only",
-        )
+        found = [WILDCARD4, WILDCARD6] if flags & socket.AI_PASSIVE else [LOOPBACK6, LOOPBACK4]
+        return [ip for ip in found if _of_family(ip, family)]
+    literal = parse_ip(host)
+    if literal is not None:
+        if not _of_family(literal, family):
+            raise socket.gaierror(
+                socket.EAI_ADDRFAMILY, "Address family for hostname not supported"
+            )
+        return [literal]
     if flags & socket.AI_NUMERICHOST or not host:
         raise socket.gaierror(socket.EAI_NONAME, _UNKNOWN)
     name = host[:-1] if host.endswith(".") else host
     if network.find_host(name) is None:
         name = name.lower()  # names are case-insensitive (RFC 4343)
-    return network.resolve(name)
+    every = network.resolve_all(name)
+    found = [ip for ip in every if _of_family(ip, family)]
+    if not found and family == socket.AF_INET6 and flags & socket.AI_V4MAPPED:
+        found = [mapped(ip) for ip in every]
+    if not found:
+        raise socket.gaierror(socket.EAI_NONAME, _UNKNOWN)  # glibc's answer from /etc/hosts
+    return found
+
+
+def _of_family(ip: str, family: int) -> bool:
+    return not family or (family == socket.AF_INET6) == is_ipv6(ip)
 
 
 def _socket_kinds(type: int, proto: int) -> list[tuple[socket.SocketKind, int]]:
@@ -185,13 +216,14 @@ async def getnameinfo(
     ip, port = sockaddr[0], sockaddr[1]
     if not isinstance(port, int):
         raise TypeError(f"{type(port).__name__!r} object cannot be interpreted as an integer")
-    if parse_ipv4(ip) is None:
+    canonical = parse_ip(ip)
+    if canonical is None:
         raise socket.gaierror(socket.EAI_NONAME, _UNKNOWN)
     if flags & socket.NI_NUMERICHOST:
         name = ip
     else:
-        owner = network.host_for_address(ip)
-        if owner is None and ip.startswith("127."):
+        owner = network.host_for_address(unmapped(canonical))
+        if owner is None and is_loopback(canonical):
             owner = network.localhost
         if owner is not None:
             name = owner.name

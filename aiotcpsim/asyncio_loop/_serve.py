@@ -52,9 +52,13 @@ def listen_on_real_socket(
             raise os_error(errno.EINVAL, "the socket is connected, not listening")
         return sim
     ip, port = real.getsockname()[:2]
+    family = getattr(real, "family", socket.AF_INET)
+    v6only = family == socket.AF_INET6 and bool(
+        real.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
+    )
     host = network.current_host()
-    listener = host.listen(port, backlog=backlog, reuse_address=True, ip=ip)
-    sim = SimSocket(network, host, clock=clock_for(loop, network), listener=listener)
+    listener = host.listen(port, backlog=backlog, reuse_address=True, ip=ip, v6only=v6only)
+    sim = SimSocket(network, host, clock=clock_for(loop, network), listener=listener, family=family)
     register_real_socket(real, sim)
     return sim
 
@@ -86,19 +90,26 @@ def _bind_one(
     network: Network,
     me: Host,
     clock: NetworkClock,
-    sa: tuple[str, int],
+    info: AddrInfo,
     reuse_address: bool,
 ) -> SimSocket:
-    """Bind one address: a listener of its own, keyed by (address, port) as Linux."""
+    """Bind one address: a listener of its own, keyed by (address, port) as
+    Linux; an AF_INET6 one with IPV6_V6ONLY set, as the stock loop sets it
+    ("Disable IPv4/IPv6 dual stack support (enabled by default on Linux)
+    which makes a single socket listen on both address families")."""
+    family, sa = info[0], info[4]
     check_local_address(me, sa[0])
     clock.present()
+    v6 = family == socket.AF_INET6
     # Bound now, listening from start_serving, as asyncio's Server calls listen() there.
-    listener: Listener = me.bind(sa[1], reuse_address=reuse_address, ip=sa[0])
-    sim = SimSocket(network, me, clock=clock, listener=listener)
+    listener: Listener = me.bind(sa[1], reuse_address=reuse_address, ip=sa[0], v6only=v6)
+    sim = SimSocket(network, me, clock=clock, listener=listener, family=family)
+    if v6:
+        sim.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
     return sim
 
 
-def _bind_error(sa: tuple[str, int], err: OSError) -> OSError:
+def _bind_error(sa: Any, err: OSError) -> OSError:
     """The stock loop's wording of a bind error (it changed in 3.13)."""
     if _PY313:
         msg = f"error while attempting to bind on address {sa!r}: {str(err).lower()}"
@@ -116,11 +127,12 @@ def _bind_all(
     sockets: list[SimSocket] = []
     completed = False
     try:
-        for _, _, _, _, sa in infos:
+        for info in infos:
+            sa = info[4]
             if not 0 <= sa[1] <= 65535:
                 raise OverflowError("bind(): port must be 0-65535.")  # as the socket module
             try:
-                sim = _bind_one(network, me, clock, sa, reuse_address)
+                sim = _bind_one(network, me, clock, info, reuse_address)
             except OSError as err:
                 if _PY313 and err.errno == errno.EADDRNOTAVAIL:
                     continue  # bpo-30945: assume the family is not enabled
@@ -221,7 +233,7 @@ async def sock_accept(
         sim.clock.present()
         conn = listener.accept()
         if conn is not None:
-            child = SimSocket(network, sim.host, clock=sim.clock, conn=conn)
+            child = SimSocket(network, sim.host, clock=sim.clock, conn=conn, family=sim.family)
             return child, (conn.remote[0], conn.remote[1])
         fut: asyncio.Future[None] = loop.create_future()
         sim.set_listen_handler(_FutureListenHandler(fut))

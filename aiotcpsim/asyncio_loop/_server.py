@@ -169,7 +169,9 @@ class SimServer(asyncio.base_events.Server):
             conn = listener.accept()
             if conn is None:
                 break
-            child = SimSocket(self._network, sock.host, clock=sock.clock, conn=conn)
+            child = SimSocket(
+                self._network, sock.host, clock=sock.clock, conn=conn, family=sock.family
+            )
             if self._keep_alive:
                 child.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             extra = {"peername": (conn.remote[0], conn.remote[1])}

@@ -10,6 +10,9 @@ stands for (the registry: :func:`register_real_socket`,
 ``server.sockets`` return.  It answers what asyncio's ``TransportSocket``
 answers (``family``, ``type``, ``proto``, ``getsockname``, ``getpeername``,
 ``getsockopt``/``setsockopt``, ``fileno``...), from the simulated connection.
+An AF_INET6 one names addresses as the kernel does: 4-tuples ``(ip, port,
+flowinfo, scope_id)``, IPv4 peers of a dual-stack socket IPv4-mapped
+(``::ffff:10.0.0.1``); its connections carry IPv4 on the wire all the same.
 
 ``fileno()``
     Some clients poll a pooled connection's descriptor to learn whether the peer
@@ -46,6 +49,7 @@ from .. import State
 from .._library_sockets import forget, lookup, register
 from .._readiness import ReadinessFd, poll_readable
 from .._sockets import NODELAY, SocketOptions, bind_target, check_local_address, os_error
+from ..addresses import WILDCARD4, WILDCARD6, is_wildcard, mapped
 from ._driver import NetworkClock
 
 if TYPE_CHECKING:
@@ -95,7 +99,6 @@ class SimSocket:
     ``loop.sock_recv``/``loop.sock_sendall``.
     """
 
-    family = socket.AF_INET
     type = socket.SOCK_STREAM
     proto = socket.IPPROTO_TCP
 
@@ -108,7 +111,10 @@ class SimSocket:
         conn: Connection | None = None,
         listener: Listener | None = None,
         sockname: tuple[str, int] | None = None,
+        family: socket.AddressFamily = socket.AF_INET,
     ) -> None:
+        self.family = family
+        """AF_INET, or AF_INET6 (addresses as 4-tuples, IPv4 ones mapped)."""
         self.network = network
         self.clock = clock  # asked for the network's present before each call
         self.host = host
@@ -120,6 +126,8 @@ class SimSocket:
         self._handler: _Handler | None = None
         self._listen_handler: _ListenHandler | None = None
         self._options = SocketOptions()
+        if family == socket.AF_INET6:
+            self._options.values[(socket.SOL_SOCKET, socket.SO_DOMAIN)] = socket.AF_INET6
         self._real: socket.socket | None = None
         if conn is not None:
             self.attach(conn)
@@ -205,24 +213,32 @@ class SimSocket:
             self.refresh()
         return self._fd.fd
 
-    def getsockname(self) -> tuple[str, int]:
+    def getsockname(self) -> Any:
         if self._closed:
             raise os_error(errno.EBADF)
         if self._sockname is not None:
-            return self._sockname
+            return self._address(self._sockname)
         if self.conn is not None:
-            return (self.conn.local[0], self.conn.local[1])
+            return self._address(self.conn.local)
         if self.listener is not None:
-            return self.listener.sockname
-        return ("0.0.0.0", 0)
+            return self._address(self.listener.sockname)
+        return self._address((WILDCARD4, 0))
 
-    def getpeername(self) -> tuple[str, int]:
+    def getpeername(self) -> Any:
         if self._closed:
             raise os_error(errno.EBADF)
         conn = self.conn
         if conn is None or conn.state in _NOT_CONNECTED:
             raise os_error(errno.ENOTCONN)
-        return (conn.remote[0], conn.remote[1])
+        return self._address(conn.remote)
+
+    def _address(self, pair: tuple[str, int]) -> Any:
+        """``(ip, port)`` as this socket's family spells it (AF_INET6: a
+        4-tuple, IPv4 mapped, the IPv4 wildcard as ``::``)."""
+        if self.family != socket.AF_INET6:
+            return (pair[0], pair[1])
+        ip = WILDCARD6 if pair[0] == WILDCARD4 else mapped(pair[0])
+        return (ip, pair[1], 0, 0)
 
     def bind_address(self, address: Any) -> None:
         """``bind(address)`` of the kernel socket standing for this one: bound on
@@ -234,12 +250,18 @@ class SimSocket:
         """
         if self._closed:
             raise os_error(errno.EBADF)
-        ip, port = bind_target(self.network, address)
+        ip, port = bind_target(self.network, address, family=self.family)
         if self.conn is not None or self.listener is not None:
             raise os_error(errno.EINVAL)
         check_local_address(self.host, ip)
         self.clock.present()
-        self._take_listener(self.host.bind(port, reuse_address=self._options.reuse_address, ip=ip))
+        self._take_listener(self._bind(port, ip))
+
+    def _bind(self, port: int, ip: str) -> Listener:
+        options = self._options
+        return self.host.bind(
+            port, reuse_address=options.reuse_address, ip=ip, v6only=options.v6only
+        )
 
     def listen(self, backlog: int) -> None:
         """``listen(backlog)``: the simulated listener accepts handshakes from now
@@ -250,9 +272,8 @@ class SimSocket:
             raise os_error(errno.EINVAL)
         self.clock.present()
         if self.listener is None:
-            self._take_listener(
-                self.host.bind(0, reuse_address=self._options.reuse_address, ip="0.0.0.0")
-            )
+            wildcard = WILDCARD6 if self.family == socket.AF_INET6 else WILDCARD4
+            self._take_listener(self._bind(0, wildcard))
         assert self.listener is not None
         self.listener.listen(max(0, backlog))
 
@@ -275,7 +296,7 @@ class SimSocket:
         self.listener = None
         listener.user = None
         listener.close()
-        ip = None if listener.bound_ip == "0.0.0.0" else listener.bound_ip
+        ip = None if is_wildcard(listener.bound_ip) else listener.bound_ip
         return ip, listener.port
 
     def setsockopt(self, level: int, optname: int, value: Any, optlen: int | None = None) -> None:

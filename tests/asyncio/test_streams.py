@@ -219,7 +219,11 @@ def test_server_host_list_and_wildcard() -> None:
             server.close()
             await server.wait_closed()
             wildcard = await asyncio.start_server(lambda r, w: w.close(), port=5001)
-            assert [s.getsockname() for s in wildcard.sockets] == [("0.0.0.0", 5001)]
+            # As the stock loop on Linux: one AF_INET socket, one AF_INET6 (IPV6_V6ONLY).
+            assert [s.getsockname() for s in wildcard.sockets] == [
+                ("0.0.0.0", 5001),
+                ("::", 5001, 0, 0),
+            ]
             wildcard.close()
             await wildcard.wait_closed()
 
@@ -366,7 +370,8 @@ def test_open_connection_by_name_and_getaddrinfo() -> None:
         assert [i[1] for i in infos] == [socket.SOCK_STREAM, socket.SOCK_DGRAM, socket.SOCK_RAW]
         passive = await loop.getaddrinfo(None, 80, flags=socket.AI_PASSIVE)
         assert passive[0][4] == ("0.0.0.0", 80)
-        assert (await loop.getaddrinfo("localhost", "http"))[0][4] == ("127.0.0.1", 80)
+        # glibc with the usual /etc/hosts (::1 and 127.0.0.1 localhost): ::1 first.
+        assert (await loop.getaddrinfo("localhost", "http"))[0][4] == ("::1", 80, 0, 0)
         assert (await loop.getaddrinfo("127.0.0.1", None))[0][4] == ("127.0.0.1", 0)
         with pytest.raises(socket.gaierror, match="Name or service not known") as info:
             await loop.getaddrinfo("nosuchhost", 80)
