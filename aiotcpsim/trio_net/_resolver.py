@@ -1,8 +1,8 @@
 """trio's socket factory and hostname resolver, answered by a simulated network.
 
-Rule owned here: which sockets trio may make inside ``open_network`` (IPv4
-TCP only; other families and types fail with the errno a kernel without them
-gives) and how trio's name lookups are answered from the network's names.
+Rule owned here: which sockets trio may make inside ``open_network`` (TCP
+over IPv4 or IPv6; other families and types fail with the errno a kernel
+without them gives) and how trio's name lookups are answered from the network's names.
 A ``socket.socket`` bound or listened on by a task of that run is simulated
 too (:func:`library_sockets`, see ``aiotcpsim._library_sockets``), and
 ``trio.socket.from_stdlib_socket`` hands back its :class:`SimSocket`.
@@ -19,7 +19,18 @@ from typing import TYPE_CHECKING, Any, Literal
 import trio
 
 from .._library_sockets import activate, lookup
-from .._sockets import os_error, parse_ipv4
+from .._sockets import os_error
+from ..addresses import (
+    LOOPBACK4,
+    LOOPBACK6,
+    WILDCARD4,
+    WILDCARD6,
+    is_ipv6,
+    is_loopback,
+    mapped,
+    parse_ip,
+    unmapped,
+)
 from ._socket import SimSocket
 
 if TYPE_CHECKING:
@@ -31,9 +42,8 @@ __all__ = ["SimHostnameResolver", "SimSocketFactory", "library_sockets"]
 class SimSocketFactory(trio.abc.SocketFactory):
     """Makes :class:`SimSocket` objects on the network's current host.
 
-    Only IPv4 TCP is simulated: another family raises ``EAFNOSUPPORT`` (which
-    ``trio.open_tcp_listeners`` skips, as on a host without IPv6), another
-    type ``ESOCKTNOSUPPORT``.
+    TCP over AF_INET and AF_INET6 is simulated: another family raises
+    ``EAFNOSUPPORT``, another type ``ESOCKTNOSUPPORT``.
     """
 
     def __init__(self, driver: TrioDriver) -> None:
@@ -45,8 +55,8 @@ class SimSocketFactory(trio.abc.SocketFactory):
         type: _stdlib_socket.SocketKind | int = _stdlib_socket.SOCK_STREAM,
         proto: int = 0,
     ) -> trio.socket.SocketType:
-        if family != _stdlib_socket.AF_INET:
-            raise os_error(errno.EAFNOSUPPORT, "the simulated network is IPv4 only")
+        if family not in (_stdlib_socket.AF_INET, _stdlib_socket.AF_INET6):
+            raise os_error(errno.EAFNOSUPPORT, "the simulated network carries IPv4 and IPv6 only")
         flags = getattr(_stdlib_socket, "SOCK_NONBLOCK", 0) | getattr(
             _stdlib_socket, "SOCK_CLOEXEC", 0
         )
@@ -55,15 +65,23 @@ class SimSocketFactory(trio.abc.SocketFactory):
         if proto not in (0, _stdlib_socket.IPPROTO_TCP):
             raise os_error(errno.EPROTONOSUPPORT)
         network = self._driver.network
-        return SimSocket(self._driver, network.current_host(), proto=proto)
+        return SimSocket(
+            self._driver,
+            network.current_host(),
+            proto=proto,
+            family=_stdlib_socket.AddressFamily(family),
+        )
 
 
 class SimHostnameResolver(trio.abc.HostnameResolver):
     """``getaddrinfo``/``getnameinfo`` over the network's host names.
 
     trio answers numeric addresses itself without asking the resolver; names
-    (``"server"``, ``"localhost"``) come here.  An unknown name raises
-    ``socket.gaierror`` (EAI_NONAME) as the system resolver does.
+    (``"server"``, ``"localhost"``) come here, answered in glibc's order
+    (``localhost``: ``::1`` then ``127.0.0.1``), of ``family`` (AI_V4MAPPED:
+    IPv4 ones mapped when there is no IPv6 one).  An unknown name, or one
+    without an address of ``family``, raises ``socket.gaierror``
+    (EAI_NONAME) as the system resolver does.
     """
 
     def __init__(self, driver: TrioDriver) -> None:
@@ -94,29 +112,42 @@ class SimHostnameResolver(trio.abc.HostnameResolver):
         ]
     ]:
         await trio.lowlevel.checkpoint()
-        if family not in (0, _stdlib_socket.AF_INET):
-            raise _stdlib_socket.gaierror(
-                _stdlib_socket.EAI_ADDRFAMILY, "Address family for hostname not supported"
-            )
+        if family not in (0, _stdlib_socket.AF_INET, _stdlib_socket.AF_INET6):
+            raise _stdlib_socket.gaierror(_stdlib_socket.EAI_FAMILY, "ai_family not supported")
         if type not in (0, _stdlib_socket.SOCK_STREAM) or proto not in (
             0,
             _stdlib_socket.IPPROTO_TCP,
         ):
             raise _stdlib_socket.gaierror(_stdlib_socket.EAI_SOCKTYPE, "ai_socktype not supported")
+        number = _port(port)
+        out: list[Any] = []
+        for ip in self._addresses(host, family, flags):
+            if is_ipv6(ip):
+                sockaddr: Any = (ip, number, 0, 0)
+                out.append((_stdlib_socket.AF_INET6, _stdlib_socket.SOCK_STREAM, 6, "", sockaddr))
+            else:
+                out.append(
+                    (_stdlib_socket.AF_INET, _stdlib_socket.SOCK_STREAM, 6, "", (ip, number))
+                )
+        return out
+
+    def _addresses(self, host: bytes | None, family: int, flags: int) -> list[str]:
+        v6 = family == _stdlib_socket.AF_INET6
         if host is None:
-            ip = "0.0.0.0" if flags & _stdlib_socket.AI_PASSIVE else "127.0.0.1"
+            if flags & _stdlib_socket.AI_PASSIVE:
+                found = [WILDCARD4, WILDCARD6]
+            else:
+                found = [LOOPBACK6, LOOPBACK4]
         else:
             name = host.decode("ascii") if isinstance(host, bytes) else str(host)
-            ip = self._driver.network.resolve(name)
-        return [
-            (
-                _stdlib_socket.AF_INET,
-                _stdlib_socket.SOCK_STREAM,
-                _stdlib_socket.IPPROTO_TCP,
-                "",
-                (ip, _port(port)),
-            )
-        ]
+            literal = parse_ip(name)
+            found = [literal] if literal is not None else self._driver.network.resolve_all(name)
+        chosen = [ip for ip in found if not family or is_ipv6(ip) == v6]
+        if not chosen and v6 and flags & _stdlib_socket.AI_V4MAPPED:
+            chosen = [mapped(ip) for ip in found]
+        if not chosen:
+            raise _stdlib_socket.gaierror(_stdlib_socket.EAI_NONAME, "Name or service not known")
+        return chosen
 
     async def getnameinfo(
         self, sockaddr: tuple[str, int] | tuple[str, int, int, int], flags: int
@@ -127,11 +158,15 @@ class SimHostnameResolver(trio.abc.HostnameResolver):
         ip, port = sockaddr[0], sockaddr[1]
         if not isinstance(port, int):
             raise TypeError(f"{type(port).__name__!r} object cannot be interpreted as an integer")
-        if parse_ipv4(ip) is None:  # the kernel resolves numeric hosts only here
+        canonical = parse_ip(ip)
+        if canonical is None:  # the kernel resolves numeric hosts only here
             raise _stdlib_socket.gaierror(_stdlib_socket.EAI_NONAME, "Name or service not known")
         name = ip
         if not flags & _stdlib_socket.NI_NUMERICHOST:
-            host = self._driver.network.host_for_address(ip)
+            network = self._driver.network
+            host = network.host_for_address(unmapped(canonical))
+            if host is None and is_loopback(canonical):
+                host = network.localhost
             if host is not None:
                 name = host.name
             elif flags & _stdlib_socket.NI_NAMEREQD:

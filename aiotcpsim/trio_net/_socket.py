@@ -18,6 +18,11 @@ translates into ``BrokenResourceError`` / ``ClosedResourceError`` as it does
 for kernel sockets.  A task blocked on a socket that another task closes gets
 ``trio.ClosedResourceError``, as from ``trio.lowlevel.notify_closing``.
 
+An AF_INET6 socket names addresses as the kernel does: 4-tuples ``(ip, port,
+flowinfo, scope_id)``, IPv4 peers of a dual-stack (``::``, IPV6_V6ONLY off)
+socket IPv4-mapped; it connects to an IPv4 address (literal or mapped) as
+trio's AI_V4MAPPED lookup lets it.
+
 ``fileno()`` hands out a real descriptor (an eventfd) that ``poll()`` reports
 readable exactly when the simulated socket is, and ``-1`` once closed: clients
 that poll a pooled connection's descriptor to see whether the peer closed it
@@ -39,7 +44,17 @@ import trio
 
 from .. import State
 from .._readiness import ReadinessFd, poll_readable, writable
-from .._sockets import SocketOptions, bind_target, check_local_address, os_error, parse_ipv4
+from .._sockets import SocketOptions, bind_target, check_local_address, os_error
+from ..addresses import (
+    LOOPBACK4,
+    LOOPBACK6,
+    WILDCARD4,
+    WILDCARD6,
+    is_ipv6,
+    is_wildcard,
+    mapped,
+    parse_ip,
+)
 from ._driver import BLOCK, RANK_RECV, RANK_SEND, SocketRequests
 
 if TYPE_CHECKING:
@@ -72,8 +87,10 @@ class SimSocket(trio.socket.SocketType):
         proto: int = 0,
         key: tuple[int, ...] | None = None,
         conn: Connection | None = None,
+        family: _stdlib_socket.AddressFamily = _stdlib_socket.AF_INET,
     ) -> None:
         super().__init__()
+        self._family = family
         self._driver = driver
         self._host = host
         self._proto = proto
@@ -89,6 +106,8 @@ class SimSocket(trio.socket.SocketType):
         self._shut_wr = False
         self._accepted = 0
         self._options = SocketOptions()
+        if family == _stdlib_socket.AF_INET6:
+            self._options.values[(_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_DOMAIN)] = family
         self._fd: ReadinessFd | None = None
         self._real: _stdlib_socket.socket | None = None
         if conn is not None:
@@ -146,7 +165,7 @@ class SimSocket(trio.socket.SocketType):
 
     @property
     def family(self) -> _stdlib_socket.AddressFamily:
-        return _stdlib_socket.AF_INET
+        return self._family
 
     @property
     def type(self) -> _stdlib_socket.SocketKind:
@@ -170,20 +189,28 @@ class SimSocket(trio.socket.SocketType):
         """The simulated TCB, once connected or accepted."""
         return self._conn
 
-    def getsockname(self) -> tuple[str, int]:
+    def getsockname(self) -> Any:
         self._check_open()
         if self._conn is not None:
-            return (self._conn.local[0], self._conn.local[1])
+            return self._named(self._conn.local)
         if self._bound is not None:
-            return self._bound
-        return ("0.0.0.0", 0)
+            return self._named(self._bound)
+        return self._named((WILDCARD4, 0))
 
-    def getpeername(self) -> tuple[str, int]:
+    def getpeername(self) -> Any:
         self._check_open()
         conn = self._conn
         if conn is None or conn.state in _NOT_CONNECTED:
             raise os_error(errno.ENOTCONN)
-        return (conn.remote[0], conn.remote[1])
+        return self._named(conn.remote)
+
+    def _named(self, pair: tuple[str, int]) -> Any:
+        """``(ip, port)`` as this socket's family spells it (AF_INET6: a
+        4-tuple, IPv4 mapped, the IPv4 wildcard as ``::``)."""
+        if self._family != _stdlib_socket.AF_INET6:
+            return (pair[0], pair[1])
+        ip = WILDCARD6 if pair[0] == WILDCARD4 else mapped(pair[0])
+        return (ip, pair[1], 0, 0)
 
     def __repr__(self) -> str:
         parts = [f"<aiotcpsim.trio_net.SimSocket host={self._host.name}"]
@@ -254,9 +281,13 @@ class SimSocket(trio.socket.SocketType):
     # -- addresses ---------------------------------------------------------------------------
 
     def _address(self, address: Any) -> tuple[str, int]:
-        if not isinstance(address, tuple) or len(address) != 2:
-            raise ValueError(f"address should be a (host, port) tuple, got {address!r}")
-        host, port = address
+        v6 = self._family == _stdlib_socket.AF_INET6
+        if not isinstance(address, tuple) or not (
+            2 <= len(address) <= 4 if v6 else len(address) == 2
+        ):
+            shape = "(host, port[, flowinfo[, scope_id]])" if v6 else "(host, port)"
+            raise ValueError(f"address should be a {shape} tuple, got {address!r}")
+        host, port = address[0], address[1]
         if isinstance(host, bytes):
             host = host.decode("ascii")
         if not isinstance(host, str):
@@ -265,13 +296,32 @@ class SimSocket(trio.socket.SocketType):
             raise TypeError(f"port must be an int, got {port!r}")
         # As trio on a kernel socket: the name is resolved first (gaierror),
         # then the socket call checks the port.
-        if host in ("", "0.0.0.0"):
-            ip = "0.0.0.0"
-        else:
-            ip = parse_ipv4(host) or self._driver.network.resolve(host)
+        ip = self._resolve(host, v6)
         if not 0 <= port <= 65535:
             raise OverflowError("connect(): port must be 0-65535.")
         return (ip, port)
+
+    def _resolve(self, host: str, v6: bool) -> str:
+        """The address ``host`` names for this socket's family, as trio's lookup
+        answers (AF_INET6: AI_V4MAPPED, so an IPv4 address does too, unless
+        IPV6_V6ONLY)."""
+        if host == "":
+            return WILDCARD6 if v6 else WILDCARD4
+        literal = parse_ip(host)
+        v4_ok = not v6 or not self._options.v6only
+        if literal is not None:
+            if is_ipv6(literal) != v6 and not (v6 and v4_ok):
+                raise _stdlib_socket.gaierror(
+                    _stdlib_socket.EAI_ADDRFAMILY, "Address family for hostname not supported"
+                )
+            return literal
+        found = self._driver.network.resolve_all(host)
+        same = [ip for ip in found if is_ipv6(ip) == v6]
+        if same:
+            return same[0]
+        if v6 and v4_ok:
+            return found[0]
+        raise _stdlib_socket.gaierror(_stdlib_socket.EAI_NONAME, "Name or service not known")
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -285,7 +335,7 @@ class SimSocket(trio.socket.SocketType):
         (``aiotcpsim._library_sockets``): bound at once, as that call is
         synchronous.  Errors as the socket module's."""
         self._check_open()
-        ip, port = bind_target(self._driver.network, address)
+        ip, port = bind_target(self._driver.network, address, family=self._family)
         self._bind(ip, port, now=True)
 
     def _bind(self, ip: str, port: int, *, now: bool = False) -> None:
@@ -299,7 +349,8 @@ class SimSocket(trio.socket.SocketType):
         listener = host.bind(
             port,
             reuse_address=self._options.reuse_address,
-            ip=None if ip == "0.0.0.0" else ip,
+            ip=None if ip == WILDCARD4 else ip,
+            v6only=self._options.v6only,
         )
         listener.user = self
         self._listener = listener
@@ -329,7 +380,7 @@ class SimSocket(trio.socket.SocketType):
         for i in range(span):
             port = low + (start + i) % span
             try:
-                self._host.check_bind(port, reuse, ip)
+                self._host.check_bind(port, reuse, ip, self._options.v6only and is_ipv6(ip))
             except OSError:
                 continue
             return port
@@ -347,7 +398,9 @@ class SimSocket(trio.socket.SocketType):
         self._listening = True
         if self._bound is None:
             # listen() on an unbound socket binds an ephemeral port (as the kernel).
-            self._bind("0.0.0.0", 0, now=True)
+            self._bind(
+                WILDCARD6 if self._family == _stdlib_socket.AF_INET6 else WILDCARD4, 0, now=True
+            )
         bound = self._listener
         assert bound is not None
 
@@ -357,7 +410,7 @@ class SimSocket(trio.socket.SocketType):
 
         self._driver.post(self._requests, listen)
 
-    async def accept(self) -> tuple[SimSocket, tuple[str, int]]:
+    async def accept(self) -> tuple[SimSocket, Any]:
         await self._check_open_checkpoint()
 
         def accept() -> Any:
@@ -375,19 +428,19 @@ class SimSocket(trio.socket.SocketType):
                 proto=self._proto,
                 key=(*self.key, 1, self._accepted),
                 conn=conn,
+                family=self._family,
             )
-            return (sock, (conn.remote[0], conn.remote[1]))
+            return (sock, self._named(conn.remote))
 
-        result: tuple[SimSocket, tuple[str, int]] = await self._driver.call(
-            self._requests, RANK_RECV, accept
-        )
+        result: tuple[SimSocket, Any] = await self._driver.call(self._requests, RANK_RECV, accept)
         return result
 
     async def connect(self, address: Any) -> None:
         await self._check_open_checkpoint()
         ip, port = self._address(address)
-        if ip == "0.0.0.0":
-            ip = "127.0.0.1"  # Linux: connecting to INADDR_ANY reaches the host itself
+        if is_wildcard(ip):
+            # Linux: connecting to INADDR_ANY (in6addr_any) reaches the host itself
+            ip = LOOPBACK6 if is_ipv6(ip) else LOOPBACK4
 
         def connect() -> Any:
             self._check_open()

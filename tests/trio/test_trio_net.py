@@ -55,8 +55,10 @@ def test_echo_over_serve_tcp_and_open_tcp_stream() -> None:
         async with open_network(net), trio.open_nursery() as nursery:
             with server.current():
                 listeners = await nursery.start(trio.serve_tcp, _echo, PORT)
-            assert len(listeners) == 1  # IPv4 only: the IPv6 wildcard is skipped
-            assert listeners[0].socket.getsockname() == ("0.0.0.0", PORT)
+            # As trio on Linux: 0.0.0.0 and :: (IPV6_V6ONLY), one listener each.
+            names = [listener.socket.getsockname() for listener in listeners]
+            assert names == [("0.0.0.0", PORT), ("::", PORT, 0, 0)]
+            assert listeners[1].socket.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
             with client.current():
                 stream = await trio.open_tcp_stream("server", PORT)
             assert isinstance(stream.socket, SimSocket)
