@@ -10,9 +10,10 @@ socket of that simulation's adapter (a *stand-in*), made on the current
 simulated host, and its own methods act on the stand-in:
 
 * ``bind(address)`` binds on the simulated host: a simulated name or address
-  (``("server", 8000)``, ``("", 0)``; of an AF_INET6 socket, the IPv4 it
-  carries: ``::`` with ``IPV6_V6ONLY`` off is the wildcard, and addresses read
-  back IPv4-mapped), ``gaierror`` for a name no host has,
+  (``("server", 8000)``, ``("", 0)``; of an AF_INET6 socket, an IPv6 one
+  or ``::``, dual-stack unless ``IPV6_V6ONLY``, its addresses read back as
+  the kernel gives them: 4-tuples, IPv4 peers mapped), ``gaierror`` for a
+  name no host has,
   ``EADDRINUSE``/``EADDRNOTAVAIL`` as Linux, options set before (``SO_REUSEADDR``,
   ``TCP_NODELAY``...) taken over.  The kernel socket itself is never bound;
 * ``listen(backlog)`` opens the simulated listener at once, its backlog as
@@ -39,8 +40,8 @@ the original, and each adapter's extra patches (trio's ``from_stdlib_socket``)
 are in place; when the last one ends, the originals come back.  Stay the
 kernel's, untouched: a socket made or bound outside a simulation (another
 thread, before the run: ``listen()`` on a socket the kernel bound before
-listens on the kernel), one of another family or type (AF_UNIX, UDP, AF_INET6
-bound to an IPv6 address or with ``IPV6_V6ONLY`` on), and every other method
+listens on the kernel), one of another family or type (AF_UNIX, UDP), and
+every other method
 (``fileno``, ``setblocking``, ``send``/``recv``).
 
 Not simulated:
@@ -54,8 +55,7 @@ Not simulated:
   stopped), or never closed and garbage-collected, leaves its simulated socket
   open: close it inside the run, as a kernel socket left open warns anyway;
 * ``shutdown()`` on a listening stand-in raises ``ENOTCONN`` (Linux's
-  ``SHUT_RD`` stops the listener); an AF_INET6 stand-in's accepted peers are
-  IPv4 pairs, not IPv4-mapped 4-tuples.
+  ``SHUT_RD`` stops the listener).
 
 No asyncio and no trio here: the adapters provide the stand-ins (:class:`Provider`).
 """
@@ -69,7 +69,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ._sockets import is_ipv4, os_error
+from ._sockets import os_error
 
 __all__ = ["Provider", "Standin", "activate", "forget", "lookup", "register"]
 
@@ -188,38 +188,19 @@ def _new_standin(real: socket.socket) -> Any:
     return None
 
 
-# -- AF_INET6 sockets: the IPv4 they carry --------------------------------------------------
+# -- the addresses a stand-in takes ------------------------------------------------------
 
 
-def _ipv4_address(real: socket.socket, address: Any) -> Any:
-    """The AF_INET address that ``bind(address)`` names, or None when it names
-    none.  An AF_INET socket's address is itself.  Of an AF_INET6 socket (the
-    simulation carries IPv4 only), the wildcard ``::`` of a dual-stack socket
-    (``IPV6_V6ONLY`` off, Linux's default) is ``0.0.0.0``, as such a socket
-    accepts IPv4 connections to every address; ``::ffff:a.b.c.d`` is ``a.b.c.d``;
-    any other IPv6 address names none (the socket stays the kernel's)."""
-    if real.family == socket.AF_INET:
-        return address
+def _simulated_address(address: Any) -> Any:
+    """``address`` when a ``bind(address)`` names something the stand-in can
+    bind (a ``(host, port)`` pair, AF_INET6's up to 4-tuple, which the
+    stand-in checks as the socket module does), else None: the kernel's call
+    then raises the kernel's error."""
     if not isinstance(address, tuple) or not 2 <= len(address) <= 4:
         return None
-    host, port = address[0], address[1]
-    if not isinstance(host, str):
+    if not isinstance(address[0], (str, bytes, bytearray)):
         return None
-    if host in ("", "::"):
-        if _ss.getsockopt(real, socket.IPPROTO_IPV6, socket.IPV6_V6ONLY):
-            return None
-        return ("", port)
-    if host.lower().startswith("::ffff:") and is_ipv4(host[7:]):
-        return (host[7:], port)
-    return None
-
-
-def _as_family(real: socket.socket, address: tuple[str, int]) -> Any:
-    """An IPv4 ``(ip, port)`` as ``real``'s family spells it: IPv4-mapped for AF_INET6."""
-    if real.family != socket.AF_INET6:
-        return address
-    ip = "::" if address[0] == "0.0.0.0" else f"::ffff:{address[0]}"
-    return (ip, address[1], 0, 0)
+    return address
 
 
 # -- the methods of socket.socket while a simulation is active ----------------------------
@@ -230,18 +211,17 @@ _ss: Any = socket.socket.__mro__[1]  # _socket.socket: the kernel's own methods
 
 def _bind(self: socket.socket, address: Any) -> None:
     standin = lookup(self)
+    target = _simulated_address(address)
     if standin is None:
-        ipv4 = _ipv4_address(self, address)
-        standin = None if ipv4 is None else _new_standin(self)
+        standin = None if target is None else _new_standin(self)
         if standin is None:
             return _ss.bind(self, address)  # type: ignore[no-any-return]
-        standin.bind_address(ipv4)  # registered only once bound, as a failed bind(2)
+        standin.bind_address(target)  # registered only once bound, as a failed bind(2)
         register(self, standin)
         return None
-    ipv4 = _ipv4_address(self, address)
-    if ipv4 is None:
+    if target is None:
         raise os_error(errno.EINVAL)  # bound already: bind(2) refuses a second bind
-    standin.bind_address(ipv4)
+    standin.bind_address(target)
     return None
 
 
@@ -250,8 +230,7 @@ def _listen(self: socket.socket, *backlog: int) -> None:
     n = max(0, backlog[0]) if backlog else min(socket.SOMAXCONN, 128)
     standin = lookup(self)
     if standin is None:
-        ipv4 = _ipv4_address(self, ("", 0))  # an unbound socket binds the wildcard
-        standin = None if ipv4 is None else _new_standin(self)
+        standin = _new_standin(self)  # an unbound socket binds the wildcard
         if standin is None:
             return _ss.listen(self, *backlog)  # type: ignore[no-any-return]
         standin.listen(n)
@@ -282,7 +261,7 @@ def _address_of(name: str) -> Callable[..., Any]:
         standin = lookup(self)
         if standin is None:
             return original(self)
-        return _as_family(self, getattr(standin, name)())
+        return getattr(standin, name)()
 
     method.__name__ = method.__qualname__ = name
     method.__doc__ = original.__doc__

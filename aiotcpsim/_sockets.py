@@ -11,6 +11,7 @@ No asyncio and no trio here.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -304,7 +305,13 @@ class SocketOptions:
 
     def copy_from(self, real: socket.socket) -> None:
         """Take over the options a library set on its own kernel socket: those
-        that differ from a fresh kernel socket's."""
+        that differ from a fresh kernel socket's (and an AF_INET6 socket's
+        IPV6_V6ONLY)."""
+        if real.family == socket.AF_INET6:
+            self.values[(socket.SOL_SOCKET, socket.SO_DOMAIN)] = socket.AF_INET6
+            with contextlib.suppress(OSError):
+                if real.getsockopt(*V6ONLY):
+                    self.values[V6ONLY] = 1
         for key, default in fresh_kernel_options().items():
             try:
                 value = _read_option(real, key)

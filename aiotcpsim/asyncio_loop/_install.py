@@ -264,6 +264,8 @@ def standin_for(real: socket.socket) -> SimSocket | None:
     network = loop.network if isinstance(loop, NetworkLoopMixin) else _installed.get(loop)
     if network is None:
         return None
-    sim = SimSocket(network, network.current_host(), clock=clock_for(loop, network))
+    sim = SimSocket(
+        network, network.current_host(), clock=clock_for(loop, network), family=real.family
+    )
     sim.copy_options_from(real)
     return sim

@@ -234,7 +234,7 @@ async def sock_accept(
         conn = listener.accept()
         if conn is not None:
             child = SimSocket(network, sim.host, clock=sim.clock, conn=conn, family=sim.family)
-            return child, (conn.remote[0], conn.remote[1])
+            return child, child.getpeername()
         fut: asyncio.Future[None] = loop.create_future()
         sim.set_listen_handler(_FutureListenHandler(fut))
         try:

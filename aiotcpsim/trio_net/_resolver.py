@@ -230,7 +230,7 @@ def library_sockets(driver: TrioDriver) -> Callable[[], None]:
             return None
         if here is not token or not driver.active:
             return None
-        sim = SimSocket(driver, driver.network.current_host())
+        sim = SimSocket(driver, driver.network.current_host(), family=real.family)
         sim.copy_options_from(real)
         return sim
 
