@@ -28,6 +28,7 @@ __all__ = [
     "LOOPBACK6",
     "WILDCARD4",
     "WILDCARD6",
+    "endpoint",
     "is_ipv6",
     "is_loopback",
     "is_wildcard",
@@ -96,6 +97,12 @@ def parse_ip(text: str) -> str | None:
 def is_ipv6(ip: str) -> bool:
     """Whether the canonical address ``ip`` is an IPv6 one."""
     return ":" in ip
+
+
+def endpoint(ip: str, port: int) -> str:
+    """``ip:port`` as text, an IPv6 address in brackets (``[fd00::2]:80``, RFC
+    3986) so that the port stays readable."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 def is_loopback(ip: str) -> bool:

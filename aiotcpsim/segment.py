@@ -25,6 +25,8 @@ import socket
 import struct
 from typing import Final, NamedTuple
 
+from .addresses import endpoint
+
 __all__ = [
     "Flags",
     "Segment",
@@ -510,10 +512,8 @@ class Segment(NamedTuple):
         of a segment whose payload a trace kept only the head of."""
         if length is None:
             length = len(self.payload)
-        src = f"[{self.src_ip}]" if ":" in self.src_ip else self.src_ip
-        dst = f"[{self.dst_ip}]" if ":" in self.dst_ip else self.dst_ip
         text = (
-            f"<{src}:{self.src_port} > {dst}:{self.dst_port} "
+            f"<{endpoint(self.src_ip, self.src_port)} > {endpoint(self.dst_ip, self.dst_port)} "
             f"{flag_names(self.flags)} seq={self.seq}"
         )
         if self.flags & ACK:

@@ -27,6 +27,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, NamedTuple
 
+from .addresses import endpoint as ip_port
 from .segment import ACK, FIN, RST, SYN, Segment, flag_names
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def _endpoint_text(endpoint: tuple[str, int, str, int] | None) -> str:
     if endpoint is None:
         return "-"
     lip, lport, rip, rport = endpoint
-    return f"{lip}:{lport}<->{rip}:{rport}"
+    return f"{ip_port(lip, lport)}<->{ip_port(rip, rport)}"
 
 
 class Trace:

@@ -29,6 +29,7 @@ import itertools
 import statistics
 from collections.abc import Iterable, Sequence
 
+from ..addresses import endpoint
 from .model import (
     DELIVER,
     DROP,
@@ -256,9 +257,9 @@ def _place_columns(pic: _Picture, hosts: Sequence[str] | None) -> None:
     for col in cols:
         ip, port = col.endpoint
         if col.host is None:
-            col.label, col.sub = f"{ip}:{port}", ""
+            col.label, col.sub = endpoint(ip, port), ""
         elif per_host[col.host] == 1:
-            col.label, col.sub = col.host, f"{ip}:{port}"
+            col.label, col.sub = col.host, endpoint(ip, port)
         else:
             col.label, col.sub = f"{col.host}:{port}", ip
     longest = max([text_width(_full_label(pic, f), SIZE) for f in pic.flights] or [0.0])

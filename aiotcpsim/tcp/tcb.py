@@ -27,6 +27,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, assert_never
 
+from ..addresses import endpoint
 from ..segment import Segment
 from .congestion import NewReno
 from .delack import DelayedAck
@@ -405,7 +406,8 @@ class Tcb:
         return self._closed_by_app
 
     def __repr__(self) -> str:
-        return f"<Connection {self._lip}:{self._lport} -> {self._rip}:{self._rport} {self.state}>"
+        local, remote = endpoint(self._lip, self._lport), endpoint(self._rip, self._rport)
+        return f"<Connection {local} -> {remote} {self.state}>"
 
     def _smss(self) -> int:
         """The segment size we send: the smaller of our MSS and the peer's."""
