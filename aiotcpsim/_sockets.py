@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .addresses import WILDCARD4, WILDCARD6, is_ipv6, is_loopback, parse_ip, parse_ipv4, unmapped
+from .addresses import WILDCARD4, WILDCARD6, is_ipv6, is_loopback, parse_ip, unmapped
 
 if TYPE_CHECKING:
     from . import Connection, Host, Network
@@ -35,9 +35,7 @@ __all__ = [
     "bind_target",
     "check_local_address",
     "fresh_kernel_options",
-    "is_ipv4",
     "os_error",
-    "parse_ipv4",
 ]
 
 
@@ -48,11 +46,6 @@ def os_error(code: int, text: str | None = None) -> OSError:
 
 
 # -- addresses ---------------------------------------------------------------------------
-
-
-def is_ipv4(text: str) -> bool:
-    """Whether ``text`` is a dotted-quad IPv4 address (see :func:`parse_ipv4`)."""
-    return parse_ipv4(text) is not None
 
 
 def check_local_address(host: Host, ip: str) -> None:

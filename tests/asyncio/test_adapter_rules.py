@@ -16,7 +16,8 @@ import pytest
 import aiotcpsim
 from aiotcpsim import Network, State
 from aiotcpsim._readiness import poll_readable, recv_answers, writable
-from aiotcpsim._sockets import SocketOptions, check_local_address, os_error, parse_ipv4
+from aiotcpsim._sockets import SocketOptions, check_local_address, os_error
+from aiotcpsim.addresses import parse_ipv4
 from aiotcpsim.asyncio_loop import attach
 from aiotcpsim.asyncio_loop._driver import StandingClock, clock_for
 
