@@ -226,6 +226,10 @@ class Host:
     ) -> Connection:
         """Active open to ``ip:port``: sends the SYN now.
 
+        ``ip``: a host name (its IPv4 address) or an address literal, IPv4 or
+        IPv6 in any textual form (kept canonical in the 4-tuple); an
+        IPv4-mapped one (``::ffff:10.0.0.2``) connects over IPv4.
+
         Completion is reported to ``user.tcp_connected``; failure through
         ``tcp_readable``/``tcp_writable`` with ``conn.take_error()`` giving the errno.
 
@@ -233,7 +237,9 @@ class Host:
             OSError: ``EADDRNOTAVAIL`` when no ephemeral port is free for this
                 destination; ``EADDRINUSE`` when ``local_port`` is taken;
                 ``ENETUNREACH`` for an address with no route (outside
-                10.0.0.0/8, loopback and the /24s of the hosts' addresses).
+                10.0.0.0/8, fd00::/64, loopback and the /24s and /64s of the
+                hosts' addresses), or an IPv6 one other than ``::1`` from a
+                host without an IPv6 address.
                 An on-link address no host owns fails later, as on Linux: the
                 SYN goes out, ARP is never answered, and the connection ends
                 with EHOSTUNREACH after ``NEIGHBOUR_TIMEOUT`` (3 s).
