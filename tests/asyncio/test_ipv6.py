@@ -184,3 +184,19 @@ def test_interleave_orders_families_as_the_stock_loop() -> None:
     four = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.1", 80))
     assert interleave_addrinfos([six, six2, four]) == [six, four, six2]
     assert interleave_addrinfos([six, six2, four], 2) == [six, six2, four]
+
+
+def test_happy_eyeballs_reports_every_refusal_as_the_stock_loop() -> None:
+    net, _, client = _dual(server_ipv6="2001:db8::2")
+
+    async def main() -> str:
+        with client.current():
+            try:
+                await asyncio.open_connection("server", PORT, happy_eyeballs_delay=0.25)
+            except OSError as exc:
+                return str(exc)
+        return "connected"
+
+    message = run(net, main)
+    assert message.startswith("Multiple exceptions: [Errno 111] Connect call failed")
+    assert "('2001:db8::2', 8080, 0, 0)" in message and "('10.0.0.1', 8080)" in message

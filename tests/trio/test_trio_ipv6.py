@@ -111,3 +111,21 @@ def test_open_tcp_stream_races_to_ipv4_when_ipv6_is_broken() -> None:
     took, peer = run_virtual(main)
     assert peer == (server.ip, PORT)
     assert abs(took - 0.25) < 1e-6  # trio's happy_eyeballs_delay
+
+
+def test_af_inet_socket_to_an_ipv6_literal_is_eai_addrfamily() -> None:
+    net, _, client = _dual()
+
+    async def main() -> int | None:
+        async with open_network(net):
+            with client.current():
+                sock = trio.socket.socket(socket.AF_INET)
+                try:
+                    await sock.connect(("::1", PORT))
+                except socket.gaierror as exc:
+                    return exc.errno
+                finally:
+                    sock.close()
+        return None
+
+    assert run_virtual(main) == socket.EAI_ADDRFAMILY
