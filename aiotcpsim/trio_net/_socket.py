@@ -512,6 +512,11 @@ class SimSocket(trio.socket.SocketType):
         if listener is not None:
             listener.user = None
         abort = self._options.abortive_close
+        if listener is not None and not self._listening:
+            # Bound, never listening: close(2) frees the port at once and sends
+            # nothing, so nothing waits for the driver's order.
+            listener.close()
+            listener = None
 
         def close() -> None:
             now = self._driver.now()
