@@ -575,3 +575,21 @@ def test_hypercorn_on_trio_serves_over_the_simulation() -> None:
     response = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     assert response.startswith(b"HTTP/1.1 200")
     assert response.endswith(b"hello /world")
+
+
+def test_trio_listen_takes_the_port_at_once() -> None:
+    # listen(2) is synchronous: right after it, a bind with SO_REUSEADDR on
+    # both sockets still conflicts (Linux: a listening socket's port is never
+    # shared), as trio's test_open_tcp_listeners_rebind checks.
+    async def main() -> None:
+        async with open_network(aiotcpsim.Network()):
+            with trio.socket.socket() as listening:
+                listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                await listening.bind(("127.0.0.1", 0))
+                listening.listen()
+                with socket.socket() as probe:
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    with pytest.raises(OSError, match="Address already in use"):
+                        probe.bind(listening.getsockname())
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
