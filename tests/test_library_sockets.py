@@ -593,3 +593,27 @@ def test_trio_listen_takes_the_port_at_once() -> None:
                         probe.bind(listening.getsockname())
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_detached_socket_wrapped_again_is_the_same_simulated_socket(backend: str) -> None:
+    # anyio's SocketListener.from_socket(fd) and SocketStream.from_socket(fd):
+    # sock.detach() hands the descriptor over, socket.socket(fileno=fd) takes it.
+    async def main() -> list[Any]:
+        seen: list[Any] = []
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.listen()
+            address = sock.getsockname()
+            fd = sock.detach()  # leaving `with`: closes nothing, as on a kernel
+        stream = await anyio.connect_tcp(*address)
+        await stream.aclose()
+        with socket.socket(fileno=fd) as again:
+            seen.append(again.getsockname() == address)
+        try:
+            await anyio.connect_tcp(*address)
+        except OSError as exc:
+            seen.append(type(exc.__cause__).__name__)
+        return seen
+
+    assert run_anyio(aiotcpsim.Network(), backend, main) == [True, "ConnectionRefusedError"]

@@ -66,7 +66,7 @@ ANYIO = Suite(
         "TestTCPStream or TestTCPListener or test_tcp_connectable"
         " or test_connect_tcp_getaddrinfo_context or test_getnameinfo"
     ),
-    floor=52,  # of 56 run: 4 expected failures
+    floor=54,  # of 56 run: 2 expected failures
     deselect={
         **_each(
             KERNEL_PEER,
@@ -117,15 +117,6 @@ ANYIO = Suite(
             ),
             _LISTENER + "test_reuse_port[asyncio-ipv4]",
             _LISTENER + "test_reuse_port[trio-ipv4]",
-        ),
-        **_each(
-            Fails(
-                pytest.RaisesExc(ValueError, match="the socket must be bound"),
-                "aiotcpsim: a library socket detached (sock.detach()) and wrapped again by its"
-                " descriptor is a new socket.socket the simulation does not know",
-            ),
-            _LISTENER + "test_from_socket[asyncio-ipv4-fileno]",
-            _LISTENER + "test_from_socket[trio-ipv4-fileno]",
         ),
     },
 )
