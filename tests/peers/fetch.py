@@ -13,7 +13,6 @@ why; ``AIOTCPSIM_PEERS=0`` opts out of the peer suites altogether.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -57,8 +56,12 @@ def sdist_tree(project: str) -> Path:
         unpacked = Path(scratch) / f"{project}-{version}"
         if not (unpacked / "pyproject.toml").exists():
             raise Unavailable(f"{archive.name} holds no {unpacked.name}/pyproject.toml")
-        shutil.rmtree(tree, ignore_errors=True)
-        unpacked.rename(tree)
+        try:
+            unpacked.rename(tree)
+        except OSError:
+            if not (tree / "pyproject.toml").exists():
+                raise
+            # Another process (a pytest-xdist worker) unpacked it first: use that one.
     return tree
 
 

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ WHOLE_RUN = 100  # seconds
 pytestmark = pytest.mark.skipif(fetch.opted_out(), reason="AIOTCPSIM_PEERS=0: peer suites off")
 
 
-def _run(suite: Suite, tmp_path: Path) -> tuple[dict[str, object], str]:
+def _run(suite: Suite, tmp_path: Path) -> tuple[dict[str, Any], str]:
     try:
         tree = fetch.sdist_tree(suite.project)
     except fetch.Unavailable as why:
@@ -66,13 +67,13 @@ def _run(suite: Suite, tmp_path: Path) -> tuple[dict[str, object], str]:
 def test_peer_suite(name: str, tmp_path: Path) -> None:
     suite = SUITES[name]
     data, log = _run(suite, tmp_path)
-    outcomes: dict[str, str] = data["outcomes"]  # type: ignore[assignment]
+    outcomes: dict[str, str] = data["outcomes"]
     passed = sorted(t for t, v in outcomes.items() if v == "passed")
     failed = sorted(t for t, v in outcomes.items() if v in ("failed", "error"))
     not_xfailed = sorted(t for t in suite.expected_failures if outcomes.get(t) != "xfailed")
     assert not failed, f"failed: {failed}\n{log}"
     assert not not_xfailed, f"listed as expected failures, did not fail so: {not_xfailed}\n{log}"
     assert len(passed) >= suite.floor, f"{len(passed)} passed, fewer than {suite.floor}\n{log}"
-    entries = {*suite.deselect, *(f"fixture:{name}" for name in suite.deselect_fixtures)}
-    stale = sorted(entries - set(data["deselected"].values()))  # type: ignore[attr-defined]
+    entries = {*suite.deselect, *(f"fixture:{fixture}" for fixture in suite.deselect_fixtures)}
+    stale = sorted(entries - set(data["deselected"].values()))
     assert not stale, f"deselect entries of expected.py that leave out no test: {stale}"
