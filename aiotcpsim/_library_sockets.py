@@ -23,7 +23,10 @@ simulated host, and its own methods act on the stand-in:
   ``getsockopt`` answer from, and act on, the stand-in;
 * ``close()`` (and leaving ``with``) closes the stand-in -- a listener resets
   the connections in its accept queue, and later SYNs are refused -- then the
-  kernel socket, whose ``fileno()`` becomes ``-1`` as usual.
+  kernel socket, whose ``fileno()`` becomes ``-1`` as usual;
+* ``detach()`` hands the stand-in over with the descriptor: the
+  ``socket.socket(fileno=fd)`` that takes it next stands for it (anyio's
+  ``SocketListener.from_socket(fd)``), and the detached object closes nothing.
 
 Handed to an adapter, the socket is its stand-in: ``loop.create_server(sock=)``,
 ``loop.sock_accept``, ``sock_recv``/``sock_sendall``, ``connect_accepted_socket``,
@@ -50,6 +53,9 @@ Not simulated:
   ``loop.sock_accept``, or the socket wrapped by trio): a blocking call would
   stop the thread that moves the virtual clock, and a non-blocking one would
   need the kernel descriptor's readiness, which does not follow the simulation;
+* a detached descriptor closed with ``os.close()`` leaves its stand-in open
+  until the last simulation ends, and a socket.socket that gets the same
+  number meanwhile is taken for it;
 * a stand-in closed while no simulation runs in its thread (after the loop
   stopped), or never closed and garbage-collected, leaves its simulated socket
   open: close it inside the run, as a kernel socket left open warns anyway;
@@ -113,7 +119,7 @@ def lookup(real: object) -> Any:
         return None
     entry = _registry.get(real)
     if entry is None:
-        return None
+        return _adopt(real) if _detached else None
     fd, standin = entry
     if real.fileno() != fd:
         del _registry[real]
@@ -125,6 +131,25 @@ def forget(real: socket.socket) -> Any:
     """Drop ``real``'s registration; its stand-in, or None."""
     entry = _registry.pop(real, None)
     return None if entry is None else entry[1]
+
+
+# Descriptor -> the stand-in of a socket.socket detached from it (``detach()``),
+# until a socket.socket takes the descriptor again (``socket.socket(fileno=fd)``,
+# anyio's ``from_socket(fd)``) or the last simulation ends.
+_detached: dict[int, Any] = {}
+
+
+def _adopt(real: socket.socket) -> Any:
+    """The stand-in of the detached descriptor ``real`` now holds, registered
+    for ``real``; or None."""
+    try:
+        fd = real.fileno()
+    except OSError:
+        return None
+    standin = _detached.pop(fd, None)
+    if standin is not None:
+        register(real, standin)
+    return standin
 
 
 # -- activation -------------------------------------------------------------------------------
@@ -166,6 +191,8 @@ def activate(
                         delattr(owner, name)
                     else:
                         setattr(owner, name, entry[1])
+            if not _providers:
+                _detached.clear()  # their simulations are over
 
     return deactivate
 
@@ -316,7 +343,21 @@ def _real_close(self: socket.socket, _ss: Any = _ss, _forget: Any = forget) -> N
         _ss.close(self)
 
 
+_kernel_detach = _kernel.detach
+
+
+def _detach(self: socket.socket) -> int:
+    # The stand-in follows the descriptor, not this object: leaving `with`
+    # after detach() closes nothing, as on a kernel.
+    standin = forget(self)
+    fd: int = _kernel_detach(self)
+    if standin is not None:
+        _detached[fd] = standin
+    return fd
+
+
 _SOCKET_PATCHES: tuple[tuple[Any, str, Any], ...] = (
+    (_kernel, "detach", _detach),
     (_kernel, "bind", _bind),
     (_kernel, "listen", _listen),
     (_kernel, "getsockname", _address_of("getsockname")),
