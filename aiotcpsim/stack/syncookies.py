@@ -27,7 +27,15 @@ Options: the cookie keeps only the MSS.  A SYN without timestamps loses
 window scaling and SACK (``tcp_clear_options`` in ``tcp_conn_request``); with
 timestamps Linux hides them in the six low bits of the SYN-ACK's TSval
 (:func:`cookie_timestamp`), which the ACK echoes in its TSecr
-(:func:`decode_cookie_timestamp`).
+(:func:`decode_cookie_timestamp`).  The TCB has no timestamps yet; when it
+has, they plug in at two places: the SYN-ACK of a cookie child
+(``Host._send_cookie``: ``Connection.accept_syn`` with a
+:class:`StatelessOwner`) takes as TSval ``cookie_timestamp(clock,
+options) + offset``, and ``Host._cookie_ack`` decodes ``TSecr - offset``
+and refuses the ACK when :func:`decode_cookie_timestamp` says None, then
+hands the options to ``Connection.accept_cookie``.  Linux's offset for
+cookies is a keyed hash of the address pair (``secure_tcp_ts_off``), so
+that the ACK's side can subtract it without state.
 """
 
 from __future__ import annotations

@@ -321,6 +321,8 @@ def test_14a_syn_flood_with_cookies_the_client_connects_at_once() -> None:
     assert netstat["SyncookiesSent"] == 35 and netstat["ListenDrops"] == 0
     notes = [(round(r.time, 6), r.text) for r in run.net.trace if r.text.startswith("Possible")]
     assert notes == [(1.7, "Possible SYN flooding on port 0.0.0.0:8080. Sending cookies.")]
+    ladder = run.net.trace.ladder(left="client", right="server")
+    assert "(server: Possible SYN flooding on port 0.0.0.0:8080. Sending cookies.)" in ladder
     assert state_times(run.net, "server")[-2:] == [(5.03, "SYN-RECEIVED"), (5.03, "ESTABLISHED")]
 
 
