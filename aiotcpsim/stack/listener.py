@@ -14,7 +14,9 @@ The limits, as Linux >= 6.13 (and the stable kernels since January 2025):
   is dropped (``ListenOverflows``), cookies or not;
 * the SYN queue is full when it holds more than ``backlog`` half-open
   requests (``inet_csk_reqsk_queue_is_full``, ``backlog`` the ``listen()``
-  backlog capped at ``somaxconn``); then, with ``tcp_syncookies`` 1, the SYN
+  backlog capped at ``somaxconn``; older kernels said "at least", so that
+  ``listen(0)`` took no request: "tcp/dccp: allow a connection when
+  sk_max_ack_backlog is zero", January 2025); then, with ``tcp_syncookies`` 1, the SYN
   is answered with a cookie, with 0 dropped.  ``tcp_syncookies`` 2 answers
   every SYN with a cookie;
 * ``tcp_max_syn_backlog`` counts only without cookies (``tcp_syncookies`` 0):

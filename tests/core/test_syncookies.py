@@ -324,3 +324,21 @@ def test_listen_cookie_synack_is_not_retransmitted() -> None:
         ("c>s", 1.02, "."),
     ]
     assert conn.state is State.ESTABLISHED and listener.pending() == 1
+
+
+def test_listen_zero_backlog_takes_one_request_without_cookies() -> None:
+    # Linux >= 6.13: the SYN queue is full above the backlog, so listen(0)
+    # still takes one request (older kernels dropped it: "at least 0").
+    p = Pair(syncookies=0)
+    listener = p.listen(backlog=0)
+    conn = p.connect()
+    p.at(0.01)
+    assert listener.requests() == 1
+    flood(p, 1)  # a second request overflows the queue
+    assert p.s.netstat["TCPReqQFullDrop"] == 1
+    p.at(0.03)
+    assert conn.state is State.ESTABLISHED and listener.pending() == 1
+    assert listener.requests() == 0
+    flood(p, 2, start=1)
+    assert listener.requests() == 0  # the accept queue is full: both dropped
+    assert p.s.netstat["ListenOverflows"] == 2
