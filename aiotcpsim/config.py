@@ -99,7 +99,9 @@ class TcpConfig:
     """``net.core.somaxconn``: upper bound of a listen backlog."""
 
     max_syn_backlog: int = 2048
-    """``net.ipv4.tcp_max_syn_backlog``: half-open requests per listener."""
+    """``net.ipv4.tcp_max_syn_backlog``: with ``syncookies`` 0, a SYN is
+    dropped once fewer than a quarter of this many half-open requests are
+    free (the SYN queue itself holds ``backlog + 1``: the listen backlog)."""
 
     abort_on_overflow: bool = False
     """``net.ipv4.tcp_abort_on_overflow``: RST (instead of silently dropping)

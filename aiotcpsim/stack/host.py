@@ -9,10 +9,11 @@ gives to the layer around the TCB:
 * listeners keyed by (address, port) as Linux's listening hash: a SYN goes
   to the listener bound to its destination address, else to a wildcard
   (``0.0.0.0``) one; a server bound to 127.0.0.1 is unreachable from other hosts;
-* the LISTEN state (section 3.10.7.2) and Linux's listen backlog: ``listen(n)``
-  admits ``n + 1`` established connections; a SYN arriving while the accept
-  queue is full is dropped without a RST (``tcp_conn_request``), so the
-  client retransmits;
+* the LISTEN state (section 3.10.7.2); the listener decides what a SYN gets
+  (:meth:`Listener.on_syn`: a request, a SYN cookie or a drop when its
+  queues are full, as Linux's ``tcp_conn_request``), the host sends the
+  cookie SYN-ACK and turns a valid cookie ACK into a connection
+  (``cookie_v4_check``: :mod:`aiotcpsim.stack.syncookies`);
 * the reset of segments that match no socket (section 3.10.7.1);
 * ephemeral ports from ``ip_local_port_range`` and bind conflicts
   (``EADDRINUSE``); a 4-tuple in TIME-WAIT stays taken, so a client that
@@ -37,11 +38,12 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ..errors import os_error
 from ..replies import reset_reply
-from ..segment import ACK, RST, SYN, Segment, seq_add
+from ..segment import ACK, RST, SYN, Segment, TcpOptions, seq_add
 from ..tcp import Connection, ConnectionUser, State
 from ..tcp.state import CLOSED, ESTABLISHED, LISTEN, SYN_RECEIVED, TIME_WAIT
 from ..trace import DELIVER, STATE
-from .listener import Listener, ListenerUser
+from .listener import COOKIE, DROP, Listener, ListenerUser
+from .syncookies import NETSTAT_COUNTERS, StatelessOwner, SynCookieJar
 
 if TYPE_CHECKING:
     from random import Random
@@ -181,6 +183,12 @@ class Host:
         self._time_wait = 0
         self._port_cursor: int | None = None
         self._loopback: tuple[TcpConfig, TcpConfig] | None = None  # (config, its loopback variant)
+        self.netstat: dict[str, int] = dict.fromkeys(NETSTAT_COUNTERS, 0)
+        """Linux's ``TcpExt`` counters of ``/proc/net/netstat`` about the listen
+        queues and SYN cookies: ``SyncookiesSent``, ``SyncookiesRecv``,
+        ``SyncookiesFailed``, ``ListenOverflows``, ``ListenDrops``,
+        ``TCPReqQFullDoCookies``, ``TCPReqQFullDrop``."""
+        self._cookies = SynCookieJar(network.rng)
         self.isn_generator: Callable[[], int] | None = None
         """Chooses the ISN of each new connection (active or passive) when set,
         instead of the network's RNG: tests pin ISNs with it
@@ -427,6 +435,7 @@ class Host:
         if app is not None and not callable(app):
             raise TypeError(f"app must be an async function taking no argument, got {app!r}")
         self.up = True
+        self._cookies = SynCookieJar(self.network.rng)  # a new boot, a new secret
         self.network.note(self.name, "host restarted")
         if app is not None:
             self.start_app(app)
@@ -563,19 +572,62 @@ class Host:
         if flags & RST:
             return  # "An incoming RST segment could not be valid ... ignore it"
         if flags & ACK:
+            if not flags & SYN and self._cookie_ack(listener, seg, now):
+                return
             # "Any acknowledgment is bad if it arrives on a connection still in LISTEN"
             self._reply_reset(seg)
             return
         if not flags & SYN:
             return  # "Any other control or text-bearing segment ... drop it"
-        if listener.full():
-            # tcp_conn_request: accept queue full -> drop silently, the client retries.
-            self.network.note(self.name, "accept queue full: SYN dropped (ListenOverflows)")
-            return
-        if listener.requests() >= self.config.max_syn_backlog:
-            self.network.note(self.name, "SYN queue full: SYN dropped")
+        verdict = listener.on_syn()
+        if verdict == DROP:
+            return  # no RST: the client retransmits its SYN
+        if verdict == COOKIE:
+            self._send_cookie(seg, now)
             return
         self._syn_to_listener(listener, seg, now, self._isn())
+
+    def _send_cookie(self, seg: Segment, now: float) -> None:
+        """Answer ``seg`` with a SYN-ACK whose ISN is a cookie, keeping no
+        state: a child made as for any SYN sends it and is forgotten."""
+        opts = seg.options
+        tuple4 = (seg.src_ip, seg.src_port, seg.dst_ip, seg.dst_port)
+        isn = self._cookies.make(tuple4, seg.seq, opts.mss or self.config.default_mss, now)
+        if opts.timestamps is None:  # tcp_clear_options: no window scale, no SACK
+            seg = seg._replace(options=TcpOptions(mss=opts.mss))
+        local, remote = (seg.dst_ip, seg.dst_port), (seg.src_ip, seg.src_port)
+        owner = StatelessOwner(self.transmit)
+        Connection.accept_syn(owner, self._config_for(seg.dst_ip), local, remote, isn, seg, now)
+
+    def _cookie_ack(self, listener: Listener, seg: Segment, now: float) -> bool:
+        """An ACK that matches no connection, checked as a SYN cookie (Linux
+        ``cookie_v4_check``) while the listener sent cookies lately.  True
+        when it was taken (a connection, or dropped on a full accept queue);
+        False: it draws a RST."""
+        if not self.config.syncookies or not listener.recent_overflow(now):
+            return False
+        tuple4 = (seg.src_ip, seg.src_port, seg.dst_ip, seg.dst_port)
+        mss = self._cookies.check(tuple4, seg.seq, seg.ack, now)
+        netstat = self.netstat
+        if not mss:
+            netstat["SyncookiesFailed"] += 1
+            self.network.note(self.name, "ACK is no valid SYN cookie")
+            return False
+        netstat["SyncookiesRecv"] += 1
+        # A TSecr's options (window scale, SACK: syncookies.decode_cookie_timestamp)
+        # wait for a TCB with timestamps: a cookie connection has neither.
+        if listener.full():  # tcp_v4_syn_recv_sock: the ACK is dropped
+            netstat["ListenOverflows"] += 1
+            netstat["ListenDrops"] += 1
+            self.network.note(self.name, "accept queue full: cookie ACK dropped")
+            return True
+        local, remote = (seg.dst_ip, seg.dst_port), (seg.src_ip, seg.src_port)
+        iss, irs = seq_add(seg.ack, -1), seq_add(seg.seq, -1)
+        config = self._config_for(seg.dst_ip)
+        child = Connection.accept_cookie(self, config, local, remote, iss, irs, mss, now)
+        self._adopt(listener, child)
+        child.receive(seg, now)
+        return True
 
     def _source_address(self, ip: str, local_ip: str | None) -> str:
         """The address a connection to ``ip`` is sent from."""
@@ -604,11 +656,16 @@ class Host:
             self, config, local, (seg.src_ip, seg.src_port), iss, seg, now
         )
         if child.state is SYN_RECEIVED:
-            self._conns[child.key] = child
-            self._reuse[child] = listener.reuse_address
-            self._children[child] = listener
-            listener.request(child)
-            self.network.stats["connections_opened"] += 1
+            self._adopt(listener, child)
+
+    def _adopt(self, listener: Listener, child: Connection) -> None:
+        """``child``, a passive open in SYN-RECEIVED, joins the host's tables
+        and ``listener``'s SYN queue."""
+        self._conns[child.key] = child
+        self._reuse[child] = listener.reuse_address
+        self._children[child] = listener
+        listener.request(child)
+        self.network.stats["connections_opened"] += 1
 
     def _reset_closed(self, seg: Segment) -> None:
         """RFC 9293 section 3.10.7.1: a segment for no socket draws a RST,
@@ -655,6 +712,10 @@ class Host:
     def now(self) -> float:
         """Virtual time, seconds (the network's clock)."""
         return self.network.now
+
+    def note_listener(self, listener: Listener, text: str) -> None:
+        """Add ``text`` to the trace, at this host (for ``listener``)."""
+        self.network.note(self.name, text)
 
     def forget_listener(self, listener: Listener) -> None:
         """``listener`` closed: remove it from the listening table."""
