@@ -24,7 +24,10 @@ simulated host, and its own methods act on the stand-in:
   ``getsockopt`` answer from, and act on, the stand-in;
 * ``close()`` (and leaving ``with``) closes the stand-in -- a listener resets
   the connections in its accept queue, and later SYNs are refused -- then the
-  kernel socket, whose ``fileno()`` becomes ``-1`` as usual.
+  kernel socket, whose ``fileno()`` becomes ``-1`` as usual;
+* ``detach()`` hands the stand-in over with the descriptor: the
+  ``socket.socket(fileno=fd)`` that takes it next stands for it (anyio's
+  ``SocketListener.from_socket(fd)``), and the detached object closes nothing.
 
 Handed to an adapter, the socket is its stand-in: ``loop.create_server(sock=)``,
 ``loop.sock_accept``, ``sock_recv``/``sock_sendall``, ``connect_accepted_socket``,
@@ -40,8 +43,8 @@ the original, and each adapter's extra patches (trio's ``from_stdlib_socket``)
 are in place; when the last one ends, the originals come back.  Stay the
 kernel's, untouched: a socket made or bound outside a simulation (another
 thread, before the run: ``listen()`` on a socket the kernel bound before
-listens on the kernel), one of another family or type (AF_UNIX, UDP), and
-every other method
+listens on the kernel), one of another family or type (AF_UNIX, UDP), one
+bound to a link-local IPv6 address (``fe80::...%eth0``), and every other method
 (``fileno``, ``setblocking``, ``send``/``recv``).
 
 Not simulated:
@@ -51,6 +54,9 @@ Not simulated:
   ``loop.sock_accept``, or the socket wrapped by trio): a blocking call would
   stop the thread that moves the virtual clock, and a non-blocking one would
   need the kernel descriptor's readiness, which does not follow the simulation;
+* a detached descriptor closed with ``os.close()`` leaves its stand-in open
+  until the last simulation ends, and a socket.socket that gets the same
+  number meanwhile is taken for it;
 * a stand-in closed while no simulation runs in its thread (after the loop
   stopped), or never closed and garbage-collected, leaves its simulated socket
   open: close it inside the run, as a kernel socket left open warns anyway;
@@ -113,7 +119,7 @@ def lookup(real: object) -> Any:
         return None
     entry = _registry.get(real)
     if entry is None:
-        return None
+        return _adopt(real) if _detached else None
     fd, standin = entry
     if real.fileno() != fd:
         del _registry[real]
@@ -125,6 +131,25 @@ def forget(real: socket.socket) -> Any:
     """Drop ``real``'s registration; its stand-in, or None."""
     entry = _registry.pop(real, None)
     return None if entry is None else entry[1]
+
+
+# Descriptor -> the stand-in of a socket.socket detached from it (``detach()``),
+# until a socket.socket takes the descriptor again (``socket.socket(fileno=fd)``,
+# anyio's ``from_socket(fd)``) or the last simulation ends.
+_detached: dict[int, Any] = {}
+
+
+def _adopt(real: socket.socket) -> Any:
+    """The stand-in of the detached descriptor ``real`` now holds, registered
+    for ``real``; or None."""
+    try:
+        fd = real.fileno()
+    except OSError:
+        return None
+    standin = _detached.pop(fd, None)
+    if standin is not None:
+        register(real, standin)
+    return standin
 
 
 # -- activation -------------------------------------------------------------------------------
@@ -166,6 +191,8 @@ def activate(
                         delattr(owner, name)
                     else:
                         setattr(owner, name, entry[1])
+            if not _providers:
+                _detached.clear()  # their simulations are over
 
     return deactivate
 
@@ -194,12 +221,19 @@ def _new_standin(real: socket.socket) -> Any:
 def _simulated_address(address: Any) -> Any:
     """``address`` when a ``bind(address)`` names something the stand-in can
     bind (a ``(host, port)`` pair, AF_INET6's up to 4-tuple, which the
-    stand-in checks as the socket module does), else None: the kernel's call
-    then raises the kernel's error."""
+    stand-in checks as the socket module does), else None: the call goes to
+    the kernel (a link-local IPv6 address, which has no simulated
+    counterpart, binds there; a malformed address raises the kernel's error)."""
     if not isinstance(address, tuple) or not 2 <= len(address) <= 4:
         return None
-    if not isinstance(address[0], (str, bytes, bytearray)):
+    host = address[0]
+    if not isinstance(host, (str, bytes, bytearray)):
         return None
+    if len(address) == 4 and address[3]:
+        return None  # a scope id: a link-local address of the machine's interfaces
+    text = host.decode("ascii", "replace") if not isinstance(host, str) else host
+    if "%" in text or text.lower().startswith("fe80:"):
+        return None  # link-local: the simulation has none, the kernel's socket binds it
     return address
 
 
@@ -295,7 +329,21 @@ def _real_close(self: socket.socket, _ss: Any = _ss, _forget: Any = forget) -> N
         _ss.close(self)
 
 
+_kernel_detach = _kernel.detach
+
+
+def _detach(self: socket.socket) -> int:
+    # The stand-in follows the descriptor, not this object: leaving `with`
+    # after detach() closes nothing, as on a kernel.
+    standin = forget(self)
+    fd: int = _kernel_detach(self)
+    if standin is not None:
+        _detached[fd] = standin
+    return fd
+
+
 _SOCKET_PATCHES: tuple[tuple[Any, str, Any], ...] = (
+    (_kernel, "detach", _detach),
     (_kernel, "bind", _bind),
     (_kernel, "listen", _listen),
     (_kernel, "getsockname", _address_of("getsockname")),

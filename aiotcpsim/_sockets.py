@@ -166,6 +166,7 @@ _RANGES: dict[tuple[int, int], tuple[int, int]] = {
 _COPIED = [
     KEEPALIVE,
     LINGER,
+    REUSEADDR,  # anyio's and hypercorn's listeners set it before bind()
     *(
         key
         for key in (

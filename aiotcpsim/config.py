@@ -20,7 +20,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TcpConfig"]
+__all__ = ["CONGESTION_CONTROLS", "TcpConfig"]
+
+CONGESTION_CONTROLS: tuple[str, ...] = ("cubic", "reno", "newreno")
+"""The names :attr:`TcpConfig.congestion_control` accepts."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,7 +99,9 @@ class TcpConfig:
     """``net.core.somaxconn``: upper bound of a listen backlog."""
 
     max_syn_backlog: int = 2048
-    """``net.ipv4.tcp_max_syn_backlog``: half-open requests per listener."""
+    """``net.ipv4.tcp_max_syn_backlog``: with ``syncookies`` 0, a SYN is
+    dropped once fewer than a quarter of this many half-open requests are
+    free (the SYN queue itself holds ``backlog + 1``: the listen backlog)."""
 
     abort_on_overflow: bool = False
     """``net.ipv4.tcp_abort_on_overflow``: RST (instead of silently dropping)
@@ -160,6 +165,31 @@ class TcpConfig:
     """An in-window RST that is not exact in SYN-RECEIVED: Linux (false) drops the
     request; RFC 5961 / FreeBSD (true) answer with a challenge ACK."""
 
+    window_scaling: bool = True
+    """``net.ipv4.tcp_window_scaling``: offer and accept the window scale
+    option (RFC 7323 section 2), so windows can exceed 65,535 bytes."""
+
+    timestamps: int = 1
+    """``net.ipv4.tcp_timestamps``: 0 off; 1 (Linux's default) the timestamps
+    option (RFC 7323 sections 3-5: RTT measurement and PAWS) with a random
+    offset per connection; 2 without the offset."""
+
+    sack: bool = True
+    """``net.ipv4.tcp_sack``: offer and accept selective acknowledgments (RFC 2018)."""
+
+    congestion_control: str = "cubic"
+    """``net.ipv4.tcp_congestion_control`` (per socket ``TCP_CONGESTION``):
+    ``"cubic"`` (Linux's default, RFC 9438), ``"reno"`` or ``"newreno"``."""
+
+    recovery: int = 1
+    """``net.ipv4.tcp_recovery``, a bit mask: 0x1 RACK-TLP loss detection
+    (RFC 8985, Linux's default), 0x2 a static RACK reordering window,
+    0x4 no duplicate-ACK threshold."""
+
+    syncookies: int = 1
+    """``net.ipv4.tcp_syncookies``: 0 off; 1 (Linux's default) send SYN cookies
+    when a listener's SYN queue overflows; 2 always."""
+
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             # a str here, a class in the compiled build
@@ -206,6 +236,14 @@ class TcpConfig:
         _require("mss", 88 <= self.mss <= 65495, "must be within 88..65495")
         _require("loopback_mss", 88 <= self.loopback_mss <= 65495, "must be within 88..65495")
         _require("default_mss", 88 <= self.default_mss <= 65495, "must be within 88..65495")
+        _require("timestamps", self.timestamps in (0, 1, 2), "must be 0, 1 or 2")
+        _require("syncookies", self.syncookies in (0, 1, 2), "must be 0, 1 or 2")
+        _require("recovery", 0 <= self.recovery <= 7, "must be a mask of 0x1, 0x2 and 0x4")
+        _require(
+            "congestion_control",
+            self.congestion_control in CONGESTION_CONTROLS,
+            f"must be one of {', '.join(map(repr, CONGESTION_CONTROLS))}",
+        )
         low, high = self.ephemeral_ports
         _require(
             "ephemeral_ports",
@@ -270,6 +308,8 @@ def _check_type(name: str, kind: str, value: object) -> None:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         if ok and not math.isfinite(value):  # type: ignore[arg-type]
             raise ValueError(f"TcpConfig.{name} must be finite, got {value!r}")
+    elif kind == "str":
+        ok = isinstance(value, str)
     else:  # tuple[int, int]
         kind = "tuple[int, int]"
         ok = (

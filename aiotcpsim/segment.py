@@ -108,14 +108,16 @@ def seq_le(a: int, b: int) -> bool:
 class TcpOptions(NamedTuple):
     """The TCP options aiotcpsim understands (RFC 9293 section 3.2, RFC 7323, RFC 2018).
 
-    Only MSS is acted upon; window scale, SACK-permitted and timestamps are
-    carried and encoded so captures look real.
+    ``sack`` holds the SACK blocks (RFC 2018 section 3): up to four
+    ``(left, right)`` pairs of wire sequence numbers, the first block the one
+    holding the most recently received segment, as Linux writes them.
     """
 
     mss: int | None = None
     wscale: int | None = None
     sack_permitted: bool = False
     timestamps: tuple[int, int] | None = None
+    sack: tuple[tuple[int, int], ...] = ()
 
     def __repr__(self) -> str:
         parts = []
@@ -127,6 +129,9 @@ class TcpOptions(NamedTuple):
             parts.append(f"TS val {self.timestamps[0]} ecr {self.timestamps[1]}")
         if self.wscale is not None:
             parts.append(f"wscale {self.wscale}")
+        if self.sack:
+            blocks = "".join(f"{{{left}:{right}}}" for left, right in self.sack)
+            parts.append(f"sack {len(self.sack)} {blocks}")
         return "[" + ",".join(parts) + "]"
 
 
@@ -177,6 +182,8 @@ _OPT_NOP: Final = 1
 _OPT_MSS: Final = 2
 _OPT_WSCALE: Final = 3
 _OPT_SACK_PERMITTED: Final = 4
+_OPT_SACK: Final = 5
+_MAX_OPTIONS_LEN: Final = 40
 _OPT_TIMESTAMPS: Final = 8
 
 _aton_cache: dict[str, bytes] = {}
@@ -261,6 +268,12 @@ def _encode_options(options: TcpOptions) -> bytes:
         out += bytes((_OPT_NOP, _OPT_NOP, _OPT_SACK_PERMITTED, 2))
     if options.wscale is not None:
         out += bytes((_OPT_NOP, _OPT_WSCALE, 3, options.wscale))
+    if options.sack:
+        out += bytes((_OPT_NOP, _OPT_NOP, _OPT_SACK, 2 + 8 * len(options.sack)))
+        for block in options.sack:
+            out += _U32x2.pack(*block)
+    if len(out) > _MAX_OPTIONS_LEN:
+        raise ValueError(f"the options take {len(out)} bytes, more than the header's 40")
     return bytes(out)
 
 
@@ -275,6 +288,7 @@ def _decode_options(raw: memoryview) -> TcpOptions:
     wscale: int | None = None
     sack_permitted = False
     timestamps: tuple[int, int] | None = None
+    sack: tuple[tuple[int, int], ...] = ()
     i = 0
     end = len(raw)
     while i < end:
@@ -310,10 +324,14 @@ def _decode_options(raw: memoryview) -> TcpOptions:
                 raise SegmentDecodeError(f"timestamps option has length {length}, not 10")
             tsval, tsecr = _U32x2.unpack_from(raw, i + 2)
             timestamps = (tsval, tsecr)
+        elif kind == _OPT_SACK:
+            if length < 10 or (length - 2) % 8:
+                raise SegmentDecodeError(f"SACK option has length {length}, not 2 + 8n (n >= 1)")
+            sack = tuple(_U32x2.unpack_from(raw, at) for at in range(i + 2, i + length, 8))
         i += length
-    if mss is None and wscale is None and not sack_permitted and timestamps is None:
+    if mss is None and wscale is None and not sack_permitted and timestamps is None and not sack:
         return NO_OPTIONS
-    return TcpOptions(mss, wscale, sack_permitted, timestamps)
+    return TcpOptions(mss, wscale, sack_permitted, timestamps, sack)
 
 
 class Segment(NamedTuple):

@@ -139,6 +139,18 @@ TEXTBOOK: dict[str, tuple[str, str, dict[str, object], str]] = {
         {},
         "bc9569d804fbd2bd8ccc55c464aa1411270da68980decb63ba6b3b14ba71d8e3",
     ),
+    "syn_flood": (
+        "syn_flood",
+        "scenario",
+        {},
+        "531331be5a5ab2668f64d59b67f2abd82d242b3bec15518e888c7f304e8ae856",
+    ),
+    "syn_flood_no_cookies": (
+        "syn_flood",
+        "scenario",
+        {"syncookies": 0},
+        "c6f75836603e01fee1e9fc2bc71f6ee610b8e8a2aae53ccbc271755f9be2afb9",
+    ),
 }
 
 

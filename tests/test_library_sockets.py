@@ -334,6 +334,39 @@ def test_a_socket_bound_in_a_simulation_binds_on_the_simulated_host() -> None:
         assert runner.run(main()) == [True, 1, -1, errno.ECONNREFUSED]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_bound_socket_frees_its_port_when_closed(backend: str) -> None:
+    # Linux: close(2) of a socket bound but not listening releases its port at
+    # once (what anyio's free_tcp_port_factory counts on).
+    async def main() -> tuple[str, int]:
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+        with socket.socket() as again:
+            again.bind(("127.0.0.1", port))
+            return again.getsockname()  # type: ignore[no-any-return]
+
+    address = run_anyio(aiotcpsim.Network(), backend, main)
+    assert address[0] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_options_set_before_bind_are_taken_over(backend: str) -> None:
+    # anyio's create_tcp_listener sets SO_REUSEADDR, then binds: the simulated
+    # socket keeps it, as the kernel socket would.
+    async def main() -> tuple[int, int]:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            sock.bind(("127.0.0.1", 0))
+            return (
+                sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR),
+                sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+            )
+
+    assert run_anyio(aiotcpsim.Network(), backend, main) == (1, 1)
+
+
 @pytest.mark.parametrize("v6only", [0, 1])
 def test_a_dual_stack_socket_carries_ipv4(v6only: int) -> None:
     """hypercorn's ``[::]:8000``, anyio's dual-stack wildcard: an AF_INET6 socket
@@ -544,3 +577,45 @@ def test_hypercorn_on_trio_serves_over_the_simulation() -> None:
     response = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     assert response.startswith(b"HTTP/1.1 200")
     assert response.endswith(b"hello /world")
+
+
+def test_trio_listen_takes_the_port_at_once() -> None:
+    # listen(2) is synchronous: right after it, a bind with SO_REUSEADDR on
+    # both sockets still conflicts (Linux: a listening socket's port is never
+    # shared), as trio's test_open_tcp_listeners_rebind checks.
+    async def main() -> None:
+        async with open_network(aiotcpsim.Network()):
+            with trio.socket.socket() as listening:
+                listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                await listening.bind(("127.0.0.1", 0))
+                listening.listen()
+                with socket.socket() as probe:
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    with pytest.raises(OSError, match="Address already in use"):
+                        probe.bind(listening.getsockname())
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_detached_socket_wrapped_again_is_the_same_simulated_socket(backend: str) -> None:
+    # anyio's SocketListener.from_socket(fd) and SocketStream.from_socket(fd):
+    # sock.detach() hands the descriptor over, socket.socket(fileno=fd) takes it.
+    async def main() -> list[Any]:
+        seen: list[Any] = []
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.listen()
+            address = sock.getsockname()
+            fd = sock.detach()  # leaving `with`: closes nothing, as on a kernel
+        stream = await anyio.connect_tcp(*address)
+        await stream.aclose()
+        with socket.socket(fileno=fd) as again:
+            seen.append(again.getsockname() == address)
+        try:
+            await anyio.connect_tcp(*address)
+        except OSError as exc:
+            seen.append(type(exc.__cause__).__name__)
+        return seen
+
+    assert run_anyio(aiotcpsim.Network(), backend, main) == [True, "ConnectionRefusedError"]

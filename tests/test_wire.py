@@ -245,10 +245,10 @@ def test_encode_memoryview_payload() -> None:
 
 
 def test_ip_options_and_unknown_tcp_options_are_skipped() -> None:
-    # IP option: NOP NOP NOP EOL; TCP: SACK block (kind 5), then MSS, then EOL padding.
-    sack_block = bytes((5, 10)) + struct.pack("!II", 7, 9)
+    # IP option: NOP NOP NOP EOL; TCP: an unknown option (kind 30), then MSS, then EOL padding.
+    unknown = bytes((30, 10)) + struct.pack("!II", 7, 9)
     data = build(
-        sack_block + bytes.fromhex("020405b4") + b"\0\0",
+        unknown + bytes.fromhex("020405b4") + b"\0\0",
         b"data",
         ip_options=b"\x01\x01\x01\x00",
     )
@@ -328,6 +328,8 @@ GOOD = SEG._replace(flags=PSH | ACK, payload=b"hello!").encode()
         (build(b"\x03\x04\x07\x00"), "window scale option has length 4, not 3"),
         (build(b"\x04\x03\x00\x00"), "SACK-permitted option has length 3, not 2"),
         (build(b"\x08\x08" + bytes(6)), "timestamps option has length 8, not 10"),
+        (build(b"\x01\x01\x05\x06" + bytes(4)), r"SACK option has length 6, not 2 \+ 8n"),
+        (build(b"\x05\x0b" + bytes(10)), "SACK option has length 11"),
     ],
 )
 def test_decode_rejects_malformed(data: bytes, match: str) -> None:
@@ -350,6 +352,8 @@ options = st.builds(
     wscale=st.none() | st.integers(0, 255),
     sack_permitted=st.booleans(),
     timestamps=st.none() | st.tuples(u32, u32),
+    # two blocks fill the 40 bytes beside every other option
+    sack=st.lists(st.tuples(u32, u32), max_size=2).map(tuple),
 )
 segments = st.builds(
     Segment,
@@ -450,3 +454,24 @@ def test_fuzz_option_bytes(raw_options: bytes, payload: bytes) -> None:
 def test_fin_and_syn_count_in_seg_len_after_decode() -> None:
     seg = Segment.decode(SEG._replace(flags=SYN | FIN, payload=b"ab").encode())
     assert seg.seg_len == 4
+
+
+def test_sack_blocks_round_trip_in_linux_layout() -> None:
+    """SACK blocks (RFC 2018 section 3) follow the other options behind two
+    NOPs, as Linux's tcp_options_write puts them; tshark-style repr."""
+    options = TcpOptions(timestamps=(7, 9), sack=((1000, 2000), (3000, 4000)))
+    seg = SEG._replace(flags=ACK, options=options)
+    data = seg.encode()
+    assert data[40:52] == bytes.fromhex("0101080a0000000700000009")
+    assert data[52:56] == bytes((1, 1, 5, 18))
+    assert Segment.decode(data).options == options
+    assert repr(options) == "[TS val 7 ecr 9,sack 2 {1000:2000}{3000:4000}]"
+
+
+def test_options_longer_than_forty_bytes_cannot_be_encoded() -> None:
+    too_many = tuple((i, i + 1) for i in range(0, 8, 2))  # four blocks need 36 + 12 bytes
+    seg = SEG._replace(flags=ACK, options=TcpOptions(timestamps=(1, 1), sack=too_many))
+    with pytest.raises(ValueError, match="more than the header's 40"):
+        seg.encode()
+    without_timestamps = seg._replace(options=TcpOptions(sack=too_many)).encode()
+    assert Segment.decode(without_timestamps).options.sack == too_many

@@ -268,7 +268,8 @@ class BaseNetwork:
             ip = self._free_address()
         if ipv6 == "":
             ipv6 = self._free_ipv6(ip)
-        host = Host(self, name, ip, tcp if tcp is not None else self.config, ipv6)
+        host = Host(self, name, ip, tcp if tcp is not None else self.config)
+        host.ipv6 = ipv6
         self._hosts[name] = host
         self._by_ip[ip] = host
         if ipv6 is not None:

@@ -32,6 +32,7 @@ from . import (
     port_exhaustion,
     server_down,
     simultaneous,
+    syn_flood,
     syn_lost,
     synack_lost,
 )
@@ -64,6 +65,7 @@ SCENARIOS: dict[str, Scenario] = {
         port_exhaustion,
         peer_crash,
         partition_heals,
+        syn_flood,
     )
     for s in module.SCENARIOS
 }

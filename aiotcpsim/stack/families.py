@@ -1,6 +1,7 @@
 """What the address family changes for a host's sockets.
 
-Rule owned here: which bound addresses overlap, IPv4 against IPv6 included
+Rule owned here: which source address a connection gets (and whether a
+host has one of the destination's family), which bound addresses overlap, IPv4 against IPv6 included
 (a ``::`` socket without ``IPV6_V6ONLY`` is dual-stack, Linux's
 ``net.ipv6.bindv6only = 0``), and the MSS a connection gets over IPv6 and
 over ``::1``.  The host (:mod:`aiotcpsim.stack.host`) asks; addresses are
@@ -9,14 +10,33 @@ canonical strings (:mod:`aiotcpsim.addresses`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
-from ..addresses import WILDCARD6, is_ipv6, is_wildcard
+from ..addresses import (
+    LOOPBACK4,
+    LOOPBACK6,
+    WILDCARD6,
+    is_ipv6,
+    is_loopback,
+    is_wildcard,
+    parse_ip,
+    unmapped,
+)
 
 if TYPE_CHECKING:
     from ..config import TcpConfig
 
-__all__ = ["IPV6_EXTRA", "LOOPBACK6_MSS", "config_variants", "overlap"]
+__all__ = [
+    "IPV6_EXTRA",
+    "LOOPBACK6_MSS",
+    "PathConfigs",
+    "bound_address",
+    "config_variants",
+    "has_family",
+    "overlap",
+    "source_address",
+]
 
 IPV6_EXTRA: Final = 20
 """Bytes an IPv6 header takes beyond an IPv4 one (40 - 20): the MSS is that
@@ -51,3 +71,70 @@ def config_variants(config: TcpConfig) -> tuple[TcpConfig, TcpConfig, TcpConfig,
         config.replace(mss=max(88, config.mss - IPV6_EXTRA)),
         loopback.replace(mss=max(88, lo6)),
     )
+
+
+def has_family(ip: str, local_ip: str | None, own_ipv6: str | None) -> bool:
+    """Whether a host with IPv6 address ``own_ipv6`` has a source address for
+    ``ip``: always for IPv4 and ``::1``; for another IPv6 address only with an
+    IPv6 address of its own (``localhost``'s is ``::1``: it gets an outside one)."""
+    if not is_ipv6(ip) or is_loopback(ip) or (local_ip and not is_wildcard(local_ip)):
+        return True
+    return own_ipv6 is not None
+
+
+def source_address(
+    ip: str,
+    local_ip: str | None,
+    own_ip: str,
+    own_ipv6: str | None,
+    outside: Callable[[bool], str],
+) -> str:
+    """The address a connection to ``ip`` is sent from, by a host with
+    addresses ``own_ip``/``own_ipv6``: the bound one, else loopback to
+    loopback, else the host's own of ``ip``'s family; a loopback-only host
+    (``localhost``) uses ``outside(ipv6)``, the machine's own interface."""
+    if local_ip is not None and not is_wildcard(local_ip):
+        return local_ip  # a socket bound to an address keeps it (127.0.0.2 too)
+    if is_ipv6(ip):
+        if ip == LOOPBACK6 or own_ipv6 is None:
+            return LOOPBACK6
+        return outside(True) if own_ipv6 == LOOPBACK6 else own_ipv6
+    if ip.startswith("127."):
+        return LOOPBACK4  # Linux's source for any 127.x destination
+    return outside(False) if own_ip.startswith("127.") else own_ip
+
+
+def bound_address(ip: object) -> str:
+    """``ip`` (any textual form) canonical, an IPv4-mapped one as IPv4: the
+    address a socket binds or a connection is keyed by.
+
+    Raises:
+        ValueError: ``ip`` is not an IP address.
+    """
+    canonical = parse_ip(ip) if isinstance(ip, str) else None
+    if canonical is None:
+        raise ValueError(f"ip must be an IP address, got {ip!r}")
+    return unmapped(canonical)
+
+
+class PathConfigs:
+    """A host's :class:`~aiotcpsim.TcpConfig` per path: over loopback the
+    loopback interface's MSS and buffers; over IPv6 an MSS 20 bytes smaller
+    (a 40-byte header), :data:`LOOPBACK6_MSS` over ``::1``
+    (:func:`config_variants`, made once per host configuration)."""
+
+    def __init__(self) -> None:
+        self._cached: tuple[TcpConfig, TcpConfig, TcpConfig, TcpConfig] | None = None
+
+    def config_for(self, config: TcpConfig, ip: str) -> TcpConfig:
+        """The configuration of a connection with ``ip`` at one end, on a host
+        configured with ``config``."""
+        v6 = is_ipv6(ip)
+        if not v6 and not ip.startswith("127."):
+            return config
+        cached = self._cached
+        if cached is None or cached[0] is not config:
+            cached = self._cached = config_variants(config)
+        if not v6:
+            return cached[1]
+        return cached[3] if is_loopback(ip) else cached[2]

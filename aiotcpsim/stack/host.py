@@ -9,10 +9,11 @@ gives to the layer around the TCB:
 * listeners keyed by (address, port) as Linux's listening hash: a SYN goes
   to the listener bound to its destination address, else to a wildcard
   (``0.0.0.0``) one; a server bound to 127.0.0.1 is unreachable from other hosts;
-* the LISTEN state (section 3.10.7.2) and Linux's listen backlog: ``listen(n)``
-  admits ``n + 1`` established connections; a SYN arriving while the accept
-  queue is full is dropped without a RST (``tcp_conn_request``), so the
-  client retransmits;
+* the LISTEN state (section 3.10.7.2); the listener decides what a SYN gets
+  (:meth:`Listener.on_syn`: a request, a SYN cookie or a drop when its
+  queues are full, as Linux's ``tcp_conn_request``), the host sends the
+  cookie SYN-ACK and turns a valid cookie ACK into a connection
+  (``cookie_v4_check``: :mod:`aiotcpsim.stack.syncookies`);
 * the reset of segments that match no socket (section 3.10.7.1);
 * ephemeral ports from ``ip_local_port_range`` and bind conflicts
   (``EADDRINUSE``); a 4-tuple in TIME-WAIT stays taken, so a client that
@@ -35,25 +36,16 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..addresses import (
-    LOOPBACK4,
-    LOOPBACK6,
-    WILDCARD4,
-    WILDCARD6,
-    is_ipv6,
-    is_loopback,
-    is_wildcard,
-    parse_ip,
-    unmapped,
-)
+from ..addresses import WILDCARD4, WILDCARD6, is_ipv6, is_loopback, is_wildcard, parse_ip, unmapped
 from ..errors import os_error
 from ..replies import reset_reply
-from ..segment import ACK, RST, SYN, Segment, seq_add
+from ..segment import ACK, RST, SYN, Segment, TcpOptions, seq_add
 from ..tcp import Connection, ConnectionUser, State
 from ..tcp.state import CLOSED, ESTABLISHED, LISTEN, SYN_RECEIVED, TIME_WAIT
 from ..trace import DELIVER, STATE
-from .families import config_variants, overlap
-from .listener import Listener, ListenerUser
+from .families import PathConfigs, bound_address, has_family, overlap, source_address
+from .listener import COOKIE, DROP, Listener, ListenerUser
+from .syncookies import NETSTAT_COUNTERS, StatelessOwner, SynCookieJar
 
 if TYPE_CHECKING:
     from random import Random
@@ -167,23 +159,16 @@ class Host:
     Create hosts with :meth:`Network.add_host <aiotcpsim.net.Network.add_host>`.
     """
 
-    def __init__(
-        self,
-        network: NetworkPort,
-        name: str,
-        ip: str,
-        config: TcpConfig,
-        ipv6: str | None = None,
-    ) -> None:
+    def __init__(self, network: NetworkPort, name: str, ip: str, config: TcpConfig) -> None:
         self.network = network
         """The network the host is on."""
         self.name = name
         """The host's name, which ``getaddrinfo`` and the other hosts resolve."""
         self.ip = ip
         """The host's IPv4 address (``localhost``: 127.0.0.1)."""
-        self.ipv6 = ipv6
+        self.ipv6: str | None = None
         """The host's IPv6 address, canonical (``localhost``: ``::1``), or None:
-        then the host reaches only ``::1`` over IPv6."""
+        then the host reaches only ``::1`` over IPv6 (set by the network)."""
         self.config = config
         """The host's :class:`~aiotcpsim.TcpConfig` (its sysctls)."""
         self.up = True
@@ -195,8 +180,13 @@ class Host:
         self._children: dict[Connection, Listener] = {}
         self._time_wait = 0
         self._port_cursor: int | None = None
-        # (config, its loopback, IPv6 and IPv6 loopback variants)
-        self._variants: tuple[TcpConfig, TcpConfig, TcpConfig, TcpConfig] | None = None
+        self._paths = PathConfigs()
+        self.netstat: dict[str, int] = dict.fromkeys(NETSTAT_COUNTERS, 0)
+        """Linux's ``TcpExt`` counters of ``/proc/net/netstat`` about the listen
+        queues and SYN cookies: ``SyncookiesSent``, ``SyncookiesRecv``,
+        ``SyncookiesFailed``, ``ListenOverflows``, ``ListenDrops``,
+        ``TCPReqQFullDoCookies``, ``TCPReqQFullDrop``."""
+        self._cookies = SynCookieJar(network.rng)
         self.isn_generator: Callable[[], int] | None = None
         """Chooses the ISN of each new connection (active or passive) when set,
         instead of the network's RNG: tests pin ISNs with it
@@ -226,9 +216,8 @@ class Host:
     ) -> Connection:
         """Active open to ``ip:port``: sends the SYN now.
 
-        ``ip``: a host name (its IPv4 address) or an address literal, IPv4 or
-        IPv6 in any textual form (kept canonical in the 4-tuple); an
-        IPv4-mapped one (``::ffff:10.0.0.2``) connects over IPv4.
+        ``ip``: a host name (its IPv4 address) or an IPv4/IPv6 literal in any
+        form (kept canonical); an IPv4-mapped one connects over IPv4.
 
         Completion is reported to ``user.tcp_connected``; failure through
         ``tcp_readable``/``tcp_writable`` with ``conn.take_error()`` giving the errno.
@@ -238,8 +227,7 @@ class Host:
                 destination; ``EADDRINUSE`` when ``local_port`` is taken;
                 ``ENETUNREACH`` for an address with no route (outside
                 10.0.0.0/8, fd00::/64, loopback and the /24s and /64s of the
-                hosts' addresses), or an IPv6 one other than ``::1`` from a
-                host without an IPv6 address.
+                hosts' addresses; IPv6 from a host without an IPv6 address).
                 An on-link address no host owns fails later, as on Linux: the
                 SYN goes out, ARP is never answered, and the connection ends
                 with EHOSTUNREACH after ``NEIGHBOUR_TIMEOUT`` (3 s).
@@ -259,7 +247,7 @@ class Host:
             _check_port("local_port", local_port, allow_zero=True)
         literal = parse_ip(ip)
         ip = self.network.resolve(ip) if literal is None else unmapped(literal)
-        if not self.network.is_on_link(ip) or not self._has_family(ip, local_ip):
+        if not self.network.is_on_link(ip) or not has_family(ip, local_ip, self.ipv6):
             raise os_error(errno.ENETUNREACH, "Network is unreachable")  # no route: no SYN
         self.network.connecting(self, ip)
         lip = self._source_address(ip, local_ip)
@@ -313,10 +301,7 @@ class Host:
                 or not listening.
         """
         self._check_up()
-        canonical = parse_ip(ip) if isinstance(ip, str) else None
-        if canonical is None:
-            raise ValueError(f"ip must be an IP address, got {ip!r}")
-        ip = canonical
+        ip = bound_address(ip)
         _check_port("port", port, allow_zero=False)
         _check_port("local_port", local_port, allow_zero=True)
         if listener is not None:
@@ -399,11 +384,7 @@ class Host:
         self._check_up()
         if ip is not None and not isinstance(ip, str):
             raise TypeError(f"ip must be an IP address (str) or None, got {ip!r}")
-        if ip is not None:
-            canonical = parse_ip(ip)
-            if canonical is None:
-                raise ValueError(f"ip must be an IP address, got {ip!r}")
-            ip = unmapped(canonical)
+        ip = None if ip is None else bound_address(ip)
         _check_port("port", port, allow_zero=True)
         bound_ip = WILDCARD4 if ip is None else ip
         v6only = v6only and is_ipv6(bound_ip)
@@ -466,6 +447,7 @@ class Host:
         if app is not None and not callable(app):
             raise TypeError(f"app must be an async function taking no argument, got {app!r}")
         self.up = True
+        self._cookies = SynCookieJar(self.network.rng)  # a new boot, a new secret
         self.network.note(self.name, "host restarted")
         if app is not None:
             self.start_app(app)
@@ -609,58 +591,73 @@ class Host:
         if flags & RST:
             return  # "An incoming RST segment could not be valid ... ignore it"
         if flags & ACK:
+            if not flags & SYN and self._cookie_ack(listener, seg, now):
+                return
             # "Any acknowledgment is bad if it arrives on a connection still in LISTEN"
             self._reply_reset(seg)
             return
         if not flags & SYN:
             return  # "Any other control or text-bearing segment ... drop it"
-        if listener.full():
-            # tcp_conn_request: accept queue full -> drop silently, the client retries.
-            self.network.note(self.name, "accept queue full: SYN dropped (ListenOverflows)")
-            return
-        if listener.requests() >= self.config.max_syn_backlog:
-            self.network.note(self.name, "SYN queue full: SYN dropped")
+        verdict = listener.on_syn()
+        if verdict == DROP:
+            return  # no RST: the client retransmits its SYN
+        if verdict == COOKIE:
+            self._send_cookie(seg, now)
             return
         self._syn_to_listener(listener, seg, now, self._isn())
 
-    def _has_family(self, ip: str, local_ip: str | None) -> bool:
-        """Whether this host has a source address for ``ip``: always for IPv4
-        and ``::1``; for another IPv6 address only with an IPv6 address of its
-        own (or as the loopback-only ``localhost``, the machine itself)."""
-        if not is_ipv6(ip) or is_loopback(ip) or (local_ip and not is_wildcard(local_ip)):
+    def _send_cookie(self, seg: Segment, now: float) -> None:
+        """Answer ``seg`` with a SYN-ACK whose ISN is a cookie, keeping no
+        state: a child made as for any SYN sends it and is forgotten."""
+        opts = seg.options
+        tuple4 = (seg.src_ip, seg.src_port, seg.dst_ip, seg.dst_port)
+        isn = self._cookies.make(tuple4, seg.seq, opts.mss or self.config.default_mss, now)
+        if opts.timestamps is None:  # tcp_clear_options: no window scale, no SACK
+            seg = seg._replace(options=TcpOptions(mss=opts.mss))
+        local, remote = (seg.dst_ip, seg.dst_port), (seg.src_ip, seg.src_port)
+        owner = StatelessOwner(self.transmit)
+        Connection.accept_syn(owner, self._config_for(seg.dst_ip), local, remote, isn, seg, now)
+
+    def _cookie_ack(self, listener: Listener, seg: Segment, now: float) -> bool:
+        """An ACK that matches no connection, checked as a SYN cookie (Linux
+        ``cookie_v4_check``) while the listener sent cookies lately.  True
+        when it was taken (a connection, or dropped on a full accept queue);
+        False: it draws a RST."""
+        if not self.config.syncookies or not listener.recent_overflow(now):
+            return False
+        tuple4 = (seg.src_ip, seg.src_port, seg.dst_ip, seg.dst_port)
+        mss = self._cookies.check(tuple4, seg.seq, seg.ack, now)
+        netstat = self.netstat
+        if not mss:
+            netstat["SyncookiesFailed"] += 1
+            self.network.note(self.name, "ACK is no valid SYN cookie")
+            return False
+        netstat["SyncookiesRecv"] += 1
+        # A TSecr's options (window scale, SACK: syncookies.decode_cookie_timestamp)
+        # wait for a TCB with timestamps: a cookie connection has neither.
+        if listener.full():  # tcp_v4_syn_recv_sock: the ACK is dropped
+            netstat["ListenOverflows"] += 1
+            netstat["ListenDrops"] += 1
+            self.network.note(self.name, "accept queue full: cookie ACK dropped")
             return True
-        return self.ipv6 is not None  # localhost's is ::1: it gets an outside one
+        local, remote = (seg.dst_ip, seg.dst_port), (seg.src_ip, seg.src_port)
+        iss, irs = seq_add(seg.ack, -1), seq_add(seg.seq, -1)
+        config = self._config_for(seg.dst_ip)
+        child = Connection.accept_cookie(self, config, local, remote, iss, irs, mss, now)
+        self._adopt(listener, child)
+        child.receive(seg, now)
+        return True
 
     def _source_address(self, ip: str, local_ip: str | None) -> str:
         """The address a connection to ``ip`` is sent from."""
-        if local_ip is not None and not is_wildcard(local_ip):
-            return local_ip  # a socket bound to an address keeps it (127.0.0.2 too)
-        if is_ipv6(ip):
-            if ip == LOOPBACK6 or self.ipv6 is None:
-                return LOOPBACK6
-            if self.ipv6 == LOOPBACK6:
-                return self.network.outside_address(self, True)
-            return self.ipv6
-        if ip.startswith("127."):
-            return LOOPBACK4  # Linux's source for any 127.x destination
-        if self.ip.startswith("127."):
-            return self.network.outside_address(self)
-        return self.ip
+        return source_address(ip, local_ip, self.ip, self.ipv6, self._outside)
+
+    def _outside(self, ipv6: bool) -> str:
+        return self.network.outside_address(self, ipv6)
 
     def _config_for(self, ip: str) -> TcpConfig:
-        """The configuration of a connection with ``ip`` at the other end (or
-        this end): over loopback the loopback interface's MSS and buffers;
-        over IPv6 an MSS 20 bytes smaller (a 40-byte header), except on
-        ``::1`` (:func:`~aiotcpsim.stack.families.config_variants`)."""
-        v6 = is_ipv6(ip)
-        if not v6 and not ip.startswith("127."):
-            return self.config
-        cached = self._variants
-        if cached is None or cached[0] is not self.config:
-            cached = self._variants = config_variants(self.config)
-        if not v6:
-            return cached[1]
-        return cached[3] if ip == LOOPBACK6 else cached[2]
+        """The configuration of a connection with ``ip`` at one end (:class:`PathConfigs`)."""
+        return self._paths.config_for(self.config, ip)
 
     def _syn_to_listener(self, listener: Listener, seg: Segment, now: float, iss: int) -> None:
         local = (seg.dst_ip, seg.dst_port)
@@ -669,11 +666,16 @@ class Host:
             self, config, local, (seg.src_ip, seg.src_port), iss, seg, now
         )
         if child.state is SYN_RECEIVED:
-            self._conns[child.key] = child
-            self._reuse[child] = listener.reuse_address
-            self._children[child] = listener
-            listener.request(child)
-            self.network.stats["connections_opened"] += 1
+            self._adopt(listener, child)
+
+    def _adopt(self, listener: Listener, child: Connection) -> None:
+        """``child``, a passive open in SYN-RECEIVED, joins the host's tables
+        and ``listener``'s SYN queue."""
+        self._conns[child.key] = child
+        self._reuse[child] = listener.reuse_address
+        self._children[child] = listener
+        listener.request(child)
+        self.network.stats["connections_opened"] += 1
 
     def _reset_closed(self, seg: Segment) -> None:
         """RFC 9293 section 3.10.7.1: a segment for no socket draws a RST,
@@ -723,6 +725,10 @@ class Host:
     def now(self) -> float:
         """Virtual time, seconds (the network's clock)."""
         return self.network.now
+
+    def note_listener(self, listener: Listener, text: str) -> None:
+        """Add ``text`` to the trace, at this host (for ``listener``)."""
+        self.network.note(self.name, text)
 
     def forget_listener(self, listener: Listener) -> None:
         """``listener`` closed: remove it from the listening table."""
@@ -780,7 +786,7 @@ class Host:
 
     def __repr__(self) -> str:
         state = "" if self.up else " DOWN"
-        v6 = f" {self.ipv6}" if self.ipv6 is not None and self.ipv6 != LOOPBACK6 else ""
+        v6 = f" {self.ipv6}" if self.ipv6 is not None and not is_loopback(self.ipv6) else ""
         return (
             f"<Host {self.name} {self.ip}{v6}{state} connections={len(self._conns)} "
             f"listeners={len(self._listeners)}>"

@@ -1,26 +1,57 @@
 """A listening socket: its SYN queue and accept queue.
 
 Rule owned here: the order in which half-open requests and established
-connections wait for ``accept()`` and Linux's limit on the accept queue
-(``backlog + 1``).  The host decides which listener a SYN reaches and when a
-child's state moves it between the queues; the listener reaches its host only
-through :class:`ListenerHost`.
+connections wait for ``accept()``, Linux's limits on both queues, and what a
+SYN finds when they are full (:meth:`Listener.on_syn`, Linux's
+``tcp_conn_request``): a request, a SYN cookie, or a drop.  The host decides
+which listener a SYN reaches and when a child's state moves it between the
+queues; the listener reaches its host only through :class:`ListenerHost`.
+
+The limits, as Linux >= 6.13 (and the stable kernels since January 2025):
+
+* the accept queue holds ``backlog + 1`` connections (``sk_acceptq_is_full``:
+  ``sk_ack_backlog > sk_max_ack_backlog``); a SYN arriving while it is full
+  is dropped (``ListenOverflows``), cookies or not;
+* the SYN queue is full when it holds more than ``backlog`` half-open
+  requests (``inet_csk_reqsk_queue_is_full``, ``backlog`` the ``listen()``
+  backlog capped at ``somaxconn``; older kernels said "at least", so that
+  ``listen(0)`` took no request: "tcp/dccp: allow a connection when
+  sk_max_ack_backlog is zero", January 2025); then, with ``tcp_syncookies`` 1, the SYN
+  is answered with a cookie, with 0 dropped.  ``tcp_syncookies`` 2 answers
+  every SYN with a cookie;
+* ``tcp_max_syn_backlog`` counts only without cookies (``tcp_syncookies`` 0):
+  the last quarter of it is kept for peers proven alive, so a SYN is dropped
+  once fewer than ``max_syn_backlog / 4`` requests are free.  A host here
+  keeps no per-destination metrics (``tcp_peer_is_proven``): no peer is proven.
+
+The first time a listener's SYN queue overflows it notes "Possible SYN
+flooding on port ADDR:PORT. Sending cookies." (or "Dropping request.") in
+the trace, once, as ``tcp_syn_flood_action`` logs it; the counters go to
+the host's :attr:`~aiotcpsim.stack.host.Host.netstat`.
 """
 
 from __future__ import annotations
 
 import errno
 from collections import deque
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from ..errors import os_error
 from ..tcp import Connection, State
 from ..tcp.state import CLOSED, LISTEN
+from .syncookies import COOKIE_PERIOD, MAX_SYNCOOKIE_AGE
 
 if TYPE_CHECKING:
     from ..config import TcpConfig
 
-__all__ = ["Listener", "ListenerHost", "ListenerUser"]
+__all__ = ["COOKIE", "DROP", "REQUEST", "Listener", "ListenerHost", "ListenerUser"]
+
+REQUEST: Final = 0
+""":meth:`Listener.on_syn`: the SYN becomes a request in the SYN queue."""
+COOKIE: Final = 1
+""":meth:`Listener.on_syn`: the SYN is answered with a cookie, no state kept."""
+DROP: Final = 2
+""":meth:`Listener.on_syn`: the SYN is dropped without an answer."""
 
 
 class ListenerHost(Protocol):
@@ -37,6 +68,13 @@ class ListenerHost(Protocol):
     @property
     def now(self) -> float:
         """Virtual time, seconds."""
+
+    @property
+    def netstat(self) -> dict[str, int]:
+        """The host's ``TcpExt`` counters (``ListenDrops``...)."""
+
+    def note_listener(self, listener: Listener, text: str) -> None:
+        """Add ``text`` to the trace, at the host."""
 
     def check_listen(self, listener: Listener) -> None:
         """Raise EADDRINUSE when ``listener`` may not listen now."""
@@ -94,6 +132,8 @@ class Listener:
         # Connections iterates in identity-hash order, which differs between processes).
         self._syn_queue: dict[Connection, None] = {}
         self._accept_queue: deque[Connection] = deque()
+        self._synflood_warned = False
+        self._last_overflow: float | None = None  # Linux keeps it in rx_opt.ts_recent_stamp
 
     @property
     def sockname(self) -> tuple[str, int]:
@@ -147,6 +187,66 @@ class Listener:
     def requests(self) -> int:
         """Half-open requests (children in SYN-RECEIVED) in the SYN queue."""
         return len(self._syn_queue)
+
+    def syn_queue_full(self) -> bool:
+        """The SYN queue holds more than ``backlog`` requests (Linux >= 6.13
+        ``inet_csk_reqsk_queue_is_full``)."""
+        return len(self._syn_queue) > self.backlog
+
+    def on_syn(self) -> int:
+        """What a new SYN gets (Linux ``tcp_conn_request``): :data:`REQUEST`,
+        :data:`COOKIE` (the caller sends the cookie SYN-ACK) or :data:`DROP`;
+        counted in the host's :attr:`~aiotcpsim.stack.host.Host.netstat`."""
+        host = self.host
+        config = host.config
+        netstat = host.netstat
+        want_cookie = False
+        if config.syncookies == 2 or self.syn_queue_full():
+            want_cookie = self._syn_flood_action()
+            if not want_cookie:
+                netstat["ListenDrops"] += 1
+                return DROP
+        if self.full():
+            host.note_listener(self, "accept queue full: SYN dropped (ListenOverflows)")
+            netstat["ListenOverflows"] += 1
+            netstat["ListenDrops"] += 1
+            return DROP
+        if want_cookie:
+            self._last_overflow = host.now  # tcp_synq_overflow
+            netstat["SyncookiesSent"] += 1
+            return COOKIE
+        backlog = config.max_syn_backlog
+        if not config.syncookies and backlog - len(self._syn_queue) < backlog >> 2:
+            # "Without syncookies last quarter of backlog is filled with
+            # destinations, proven to be alive": none is, here.
+            host.note_listener(self, "SYN queue: last quarter kept for proven peers, SYN dropped")
+            netstat["ListenDrops"] += 1
+            return DROP
+        return REQUEST
+
+    def _syn_flood_action(self) -> bool:
+        """The SYN queue overflowed (Linux ``tcp_syn_flood_action``): True
+        when a cookie answers; the warning goes to the trace once."""
+        host = self.host
+        syncookies = host.config.syncookies
+        if syncookies:
+            host.netstat["TCPReqQFullDoCookies"] += 1
+        else:
+            host.netstat["TCPReqQFullDrop"] += 1
+        if not self._synflood_warned and syncookies != 2:
+            self._synflood_warned = True
+            action = "Sending cookies" if syncookies else "Dropping request"
+            host.note_listener(
+                self, f"Possible SYN flooding on port {self.bound_ip}:{self.port}. {action}."
+            )
+        return bool(syncookies)
+
+    def recent_overflow(self, now: float) -> bool:
+        """A cookie left less than ``MAX_SYNCOOKIE_AGE`` minutes ago (or up to
+        a second ahead): only then is an ACK that matches no connection
+        checked as a cookie (Linux ``tcp_synq_no_recent_overflow``)."""
+        last = self._last_overflow
+        return last is not None and last - 1.0 <= now <= last + MAX_SYNCOOKIE_AGE * COOKIE_PERIOD
 
     def request(self, conn: Connection) -> None:
         """``conn``, a child in SYN-RECEIVED, joins the SYN queue."""

@@ -134,6 +134,37 @@ class Connection(TcbSynchronize):
         conn._open_passive(syn, now)
         return conn
 
+    @classmethod
+    def accept_cookie(
+        cls,
+        owner: ConnectionOwner,
+        config: TcpConfig,
+        local: tuple[str, int],
+        remote: tuple[str, int],
+        iss: int,
+        irs: int,
+        peer_mss: int,
+        now: float,
+    ) -> Connection:
+        """Passive open from a SYN cookie (Linux ``cookie_v4_check``): the
+        child of a SYN answered without state, in SYN-RECEIVED as if its
+        SYN-ACK (ISN ``iss``, the cookie) had left untimed (no RTT sample:
+        Linux's ``snt_synack`` is 0), the peer's ISN ``irs`` and MSS taken
+        from the ACK that carried the cookie.  The owner registers it and
+        then hands it that ACK, which completes the handshake as any third
+        ACK does (the window comes from it)."""
+        conn = cls(owner, config, local, remote, iss, passive=True)
+        conn._open_from_cookie(irs, peer_mss, now)
+        return conn
+
+    def _open_from_cookie(self, irs: int, peer_mss: int, now: float) -> None:
+        self._take_peer_syn(irs, 0, peer_mss)
+        self._syn_start = now
+        self._snd_nxt = self._snd_max = 1
+        self._select_window(commit=True)  # the window our SYN-ACK offered
+        self._delack.on_ack_sent()
+        self.set_state(SYN_RECEIVED, now)
+
     def _open_passive(self, syn: Segment, now: float) -> None:
         self._take_syn(syn)
         self._syn_start = now

@@ -223,12 +223,16 @@ class Tcb:
         "passive",
         "peer_mss",
         "pending_error",
+        "rcv_wscale",
         "rcvbuf",
         "remote",
         "retransmissions",
+        "sack_ok",
+        "snd_wscale",
         "sndbuf",
         "state",
         "syn_retries",
+        "ts_ok",
         "user",
         "user_timeout",
     )
@@ -337,6 +341,15 @@ class Tcb:
         self.mss = config.mss
         """The MSS we announce; segments we send use ``min(mss, peer_mss)``."""
         self.peer_mss = config.default_mss
+        # -- what the handshake negotiated (RFC 7323, RFC 2018) --
+        self.sack_ok = False
+        """Both ends sent SACK-permitted: SACK blocks may be sent and are used."""
+        self.ts_ok = False
+        """Both ends sent the timestamps option: every segment carries it."""
+        self.snd_wscale = 0
+        """The peer's window scale: its advertised windows are shifted left by this."""
+        self.rcv_wscale = 0
+        """Our window scale: our advertised windows are shifted right by this."""
 
     # ------------------------------------------------------------------ properties
 

@@ -395,7 +395,6 @@ class SimSocket(trio.socket.SocketType):
         self._check_open()
         if self._conn is not None:
             raise os_error(errno.EINVAL)
-        self._listening = True
         if self._bound is None:
             # listen() on an unbound socket binds an ephemeral port (as the kernel).
             self._bind(
@@ -403,12 +402,11 @@ class SimSocket(trio.socket.SocketType):
             )
         bound = self._listener
         assert bound is not None
-
-        def listen() -> None:
-            if not self._closed and not bound.closed:
-                bound.listen(max(0, backlog))
-
-        self._driver.post(self._requests, listen)
+        # At once, as listen(2): the port is a listening one from here on (a bind
+        # with SO_REUSEADDR conflicts, EADDRINUSE comes from this call).  No
+        # segment moves: SYNs arrive at the driver's idle point, in its order.
+        bound.listen(max(0, backlog))
+        self._listening = True
 
     async def accept(self) -> tuple[SimSocket, Any]:
         await self._check_open_checkpoint()
@@ -565,6 +563,11 @@ class SimSocket(trio.socket.SocketType):
         if listener is not None:
             listener.user = None
         abort = self._options.abortive_close
+        if listener is not None and not self._listening:
+            # Bound, never listening: close(2) frees the port at once and sends
+            # nothing, so nothing waits for the driver's order.
+            listener.close()
+            listener = None
 
         def close() -> None:
             now = self._driver.now()

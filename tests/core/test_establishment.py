@@ -584,50 +584,62 @@ def test_syn_sent_accept_queue_full_times_out_at_131s() -> None:
 
 
 def test_syn_received_accept_queue_full_at_third_ack_mode0_serves_late() -> None:
+    # listen(1): the accept queue holds two connections, the SYN queue two
+    # requests (a third SYN would get a cookie).  One connection waits to be
+    # accepted when two SYNs arrive together: both become requests, and the
+    # second third ACK finds the accept queue full.
     p = Pair()
-    listener = p.listen(backlog=0)  # the accept queue holds one connection
+    listener = p.listen(backlog=1)
+    early = p.net.add_host("early", "10.0.0.4").connect(B_IP, 8080)
+    p.at(0.05)
+    assert early.state is State.ESTABLISHED and listener.pending() == 1
     other = p.net.add_host("other", "10.0.0.3")
     p.labels["other"] = "o"
     first = other.connect(B_IP, 8080)
     second = p.connect()
-    p.at(0.02)
+    p.at(0.07)
     assert first.state is State.ESTABLISHED
     assert second.state is State.ESTABLISHED  # the client does not know
     second.send(b"q" * 100, p.net.now)
-    p.at(2.0)
-    assert listener.pending() == 1
+    p.at(2.05)
+    assert listener.pending() == 2
     assert [n for _, _, n in p.notes()].count("accept queue full: ACK dropped") == 6
-    assert listener.accept() is not None  # room again
-    p.at(4.0)
+    accepted = listener.accept()  # room again
+    assert accepted is not None and accepted.remote == early.local
+    p.at(4.05)
+    assert listener.accept() is not None  # other's
     child = listener.accept()
     assert child is not None and child.remote == second.local
     assert recv_all(child, p.net.now) == b"q" * 100
-    assert [row for row in p.rows() if row[0] in ("s>c", "c>s") and row[1] > 0.01] == [
-        ("c>s", 0.02, ".", 1, 1, 0),  # dropped by the full queue
-        ("c>s", 0.02, "P.", 1, 1, 100),  # dropped by the full queue
-        ("c>s", 0.24, "P.", 1, 1, 100),  # A's RTO; dropped by the full queue
-        ("c>s", 0.68, "P.", 1, 1, 100),  # dropped by the full queue
-        ("s>c", 1.01, "S.", 0, 1, 0),  # B's request timer keeps resending its SYN-ACK
-        ("c>s", 1.02, ".", 101, 1, 0),  # dropped by the full queue
-        ("c>s", 1.56, "P.", 1, 1, 100),  # dropped by the full queue
-        ("s>c", 3.01, "S.", 0, 1, 0),
-        ("c>s", 3.02, ".", 101, 1, 0),  # room now: the connection is admitted
-        ("c>s", 3.32, "P.", 1, 1, 100),
-        ("s>c", 3.33, ".", 1, 101, 0),
+    assert [row for row in p.rows() if row[0] in ("s>c", "c>s") and row[1] > 0.06] == [
+        ("c>s", 0.07, ".", 1, 1, 0),  # dropped by the full queue
+        ("c>s", 0.07, "P.", 1, 1, 100),  # dropped by the full queue
+        ("c>s", 0.29, "P.", 1, 1, 100),  # A's RTO; dropped by the full queue
+        ("c>s", 0.73, "P.", 1, 1, 100),  # dropped by the full queue
+        ("s>c", 1.06, "S.", 0, 1, 0),  # B's request timer keeps resending its SYN-ACK
+        ("c>s", 1.07, ".", 101, 1, 0),  # dropped by the full queue
+        ("c>s", 1.61, "P.", 1, 1, 100),  # dropped by the full queue
+        ("s>c", 3.06, "S.", 0, 1, 0),
+        ("c>s", 3.07, ".", 101, 1, 0),  # room now: the connection is admitted
+        ("c>s", 3.37, "P.", 1, 1, 100),
+        ("s>c", 3.38, ".", 1, 101, 0),
     ]
-    assert p.states("s")[-1] == (3.03, "s", "ESTABLISHED")
+    assert p.states("s")[-1] == (3.08, "s", "ESTABLISHED")
+    assert p.net.find_host("server").netstat["SyncookiesSent"] == 0
 
 
 def test_syn_received_accept_queue_full_at_third_ack_mode1_resets() -> None:
     p = Pair(abort_on_overflow=True)
-    listener = p.listen(backlog=0)
+    listener = p.listen(backlog=1)  # as above: one waits, two SYNs arrive together
+    p.net.add_host("early", "10.0.0.4").connect(B_IP, 8080)
+    p.at(0.05)
     other = p.net.add_host("other", "10.0.0.3")
     first = other.connect(B_IP, 8080)
     second = p.connect()
-    p.at(0.05)
+    p.at(0.1)
     assert first.state is State.ESTABLISHED
-    assert [row for row in p.rows() if row[0] == "s>c"][-1] == ("s>c", 0.03, "R", 1, None, 0)
-    assert p.states("c")[-1] == (0.04, "c", "CLOSED")
+    assert [row for row in p.rows() if row[0] == "s>c"][-1] == ("s>c", 0.08, "R", 1, None, 0)
+    assert p.states("c")[-1] == (0.09, "c", "CLOSED")
     with pytest.raises(ConnectionResetError):
         second.recv(1, p.net.now)
-    assert listener.pending() == 1
+    assert listener.pending() == 2

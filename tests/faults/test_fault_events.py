@@ -94,3 +94,49 @@ def test_inject_reset_refuses_a_foreign_connection() -> None:
         other_net.faults.inject_reset(a.conn)
     with pytest.raises(ValueError, match="seq must be 'exact', 'in-window', 'stale' or an int"):
         net.faults.inject_reset(a.conn, seq="soon")  # type: ignore[attr-defined, arg-type]
+
+
+def test_syn_flood_sends_spoofed_syns_at_the_rate() -> None:
+    net, _client, server = pair(delay=0.01)
+    server.listen(PORT, backlog=3)
+    net.faults.syn_flood(server, PORT, count=6, rate=4.0, after=1.0)
+    net.run_until_idle(limit=3.0)
+    syns = [r for r in net.trace if r.kind == SEND and r.host == "flood"]
+    assert [r.time for r in syns] == [1.0, 1.25, 1.5, 1.75, 2.0, 2.25]
+    sources = {r.segment.src_ip for r in syns if r.segment is not None}
+    assert len(sources) == 6 and all(ip.startswith(("198.18.", "198.19.")) for ip in sources)
+    assert all(r.segment is not None and r.segment.options.mss == 1460 for r in syns)
+    # 4 requests fill listen(3)'s SYN queue; the 5th and 6th SYN get cookies.
+    assert server.netstat["SyncookiesSent"] == 2
+    # The SYN-ACKs have no route to the spoofed addresses.
+    assert net.statistics()["segments_injected"] == 6
+
+
+def test_syn_flood_from_given_sources_in_turn() -> None:
+    net, _client, server = pair(delay=0.01)
+    net.faults.syn_flood("server", PORT, count=3, rate=100.0, sources=["10.0.5.1", "10.0.5.2"])
+    net.run_until_idle(limit=0.1)
+    syns = [r.segment for r in net.trace if r.kind == SEND and r.host == "flood"]
+    assert [s.src_ip for s in syns if s is not None] == ["10.0.5.1", "10.0.5.2", "10.0.5.1"]
+    assert server.netstat["SyncookiesSent"] == 0  # nobody listens: RSTs
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"count": 0, "rate": 1.0}, ValueError, "count must be an int >= 1, got 0"),
+        ({"count": 1, "rate": 0.0}, ValueError, r"rate must be > 0 and finite, got 0.0"),
+        ({"count": 1, "rate": "fast"}, TypeError, "rate must be a number|float object expected"),
+        ({"count": 1, "rate": 1.0, "sources": []}, ValueError, "sources must be a non-empty"),
+        ({"count": 1, "rate": 1.0, "sources": "10.0.0.9"}, ValueError, "sources must be"),
+        ({"count": 1, "rate": 1.0, "after": -1.0}, ValueError, "after must be a finite"),
+    ],
+)
+def test_syn_flood_bad_arguments(kwargs: dict[str, object], error: type, match: str) -> None:
+    net, _client, server = pair()
+    with pytest.raises(error, match=match):
+        net.faults.syn_flood(server, PORT, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"port must be an int within 1\.\.65535, got 0"):
+        net.faults.syn_flood(server, 0, count=1, rate=1.0)
+    with pytest.raises(ValueError, match="target='nobody': no such host"):
+        net.faults.syn_flood("nobody", PORT, count=1, rate=1.0)

@@ -25,6 +25,7 @@ from aiotcpsim.scenarios import (
     port_exhaustion,
     server_down,
     simultaneous,
+    syn_flood,
     syn_lost,
     synack_lost,
 )
@@ -307,3 +308,32 @@ def test_13_partition_heals_before_the_retransmission_limit() -> None:
     data_after = [r.time for r in net.trace if r.kind == SEND and r.host == "client"
                   and r.segment and r.segment.payload and r.time >= 31.0]  # fmt: skip
     assert data_after
+
+
+def test_14a_syn_flood_with_cookies_the_client_connects_at_once() -> None:
+    run = syn_flood.scenario()
+    assert run.client.connected_at == pytest.approx(5.02)
+    assert bytes(run.client.received) == b"200 OK"
+    assert run.listener.requests() == 17  # the flood's: backlog + 1
+    netstat = run.netstat
+    assert netstat["SyncookiesRecv"] == 1 and netstat["SyncookiesFailed"] == 0
+    # The 18th SYN (1.7 s) overflowed: every later one, the client's too, got a cookie.
+    assert netstat["SyncookiesSent"] == 35 and netstat["ListenDrops"] == 0
+    notes = [(round(r.time, 6), r.text) for r in run.net.trace if r.text.startswith("Possible")]
+    assert notes == [(1.7, "Possible SYN flooding on port 0.0.0.0:8080. Sending cookies.")]
+    ladder = run.net.trace.ladder(left="client", right="server")
+    assert "(server: Possible SYN flooding on port 0.0.0.0:8080. Sending cookies.)" in ladder
+    assert state_times(run.net, "server")[-2:] == [(5.03, "SYN-RECEIVED"), (5.03, "ESTABLISHED")]
+
+
+def test_14b_syn_flood_without_cookies_the_client_times_out() -> None:
+    run = syn_flood.scenario(syncookies=0)
+    assert send_times(run.net, "client", "SYN") == [
+        5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 12.0, 16.0, 24.0, 40.0, 72.0
+    ]  # fmt: skip
+    assert run.client.error == errno.ETIMEDOUT
+    assert run.client.error_at == pytest.approx(136.0)
+    assert not [r for r in run.net.trace if r.kind == SEND and r.host == "server"
+                and r.segment and r.segment.dst_ip == "10.0.0.1"]  # fmt: skip
+    assert run.netstat["TCPReqQFullDrop"] == run.netstat["ListenDrops"] > 700
+    assert run.netstat["SyncookiesSent"] == 0

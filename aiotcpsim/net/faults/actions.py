@@ -21,8 +21,10 @@ turns on at a precise moment, or aims at one precise segment:
   and ``restart(host, app=...)`` starts a new one there;
 * **RST injection** into a connection (a middlebox reset), with the exact,
   an in-window or a stale sequence number: RFC 5961 decides what happens;
-* **replay** of a captured segment, later -- an old duplicate SYN, a
-  delayed data segment from a previous incarnation of a 4-tuple;
+* **replay** of a captured or hand-made segment, later -- an old duplicate
+  SYN, a delayed data segment from a previous incarnation of a 4-tuple;
+  :meth:`Faults.syn_flood` sends many hand-made SYNs from spoofed sources
+  the same way;
 * **targeted rules** -- :meth:`Faults.rule` and its shorthands
   (:meth:`~Faults.drop`, :meth:`~Faults.delay`, :meth:`~Faults.duplicate`,
   :meth:`~Faults.hold`, :meth:`~Faults.corrupt`, :meth:`~Faults.reset`,
@@ -48,13 +50,15 @@ named hosts does not apply to it draws a :class:`~aiotcpsim.errors.LocalhostWarn
 from __future__ import annotations
 
 import errno
+import math
 import warnings
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from ...addresses import is_loopback
 from ...errors import LocalhostWarning
 from ...replies import reset_reply
-from ...segment import ACK, RST, Segment, seq_add
+from ...segment import ACK, RST, SYN, Segment, TcpOptions, seq_add
 from ...stack.host import App, Host
 from ...tcp import Connection
 from ...trace import SEND
@@ -615,6 +619,67 @@ class Faults:
             self._inject(segment, src.name if src else "replay", target, 0.0, "replayed")
 
         net.call_at(when, fire)
+
+    def syn_flood(
+        self,
+        target: Any,
+        port: int,
+        *,
+        count: int,
+        rate: float,
+        sources: Sequence[str] | None = None,
+        after: float = 0.0,
+    ) -> None:
+        """A SYN flood: ``count`` SYNs to ``target``'s ``port``, ``rate`` per
+        second from ``after`` seconds from now, with spoofed source addresses.
+
+        Each SYN comes from one of ``sources`` in turn (default: addresses of
+        198.18.0.0/15 that no host owns, drawn from the network's RNG: their
+        SYN-ACKs find no route and vanish, as an attacker's do), from a random
+        port, with a random ISN, a window of 64240 and an MSS option of 1460
+        (a Linux client's SYN).  They reach ``target`` directly, as
+        :meth:`replay` delivers a segment, traced as sent by ``"flood"``.
+
+        Raises:
+            TypeError: a bad type (``target`` not a host of this network or
+                its name, ``count`` not an int...).
+            ValueError: ``count`` < 1, a port outside 1..65535, a rate that is
+                not > 0 and finite, an empty ``sources``, a bad ``after``.
+        """
+        host = self._host(target, "target")
+        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+            raise ValueError(f"port must be an int within 1..65535, got {port!r}")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ValueError(f"count must be an int >= 1, got {count!r}")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+            raise TypeError(f"rate must be a number of SYNs per second, got {rate!r}")
+        if not 0 < rate < math.inf:
+            raise ValueError(f"rate must be > 0 and finite, got {rate!r}")
+        if sources is not None and (
+            isinstance(sources, str) or not sources or not all(isinstance(a, str) for a in sources)
+        ):
+            raise ValueError(f"sources must be a non-empty sequence of addresses, got {sources!r}")
+        _check_seconds("after", after)
+        net = self._net
+        rng = net.rng
+        options = TcpOptions(mss=1460)
+        start = net.now + after
+        for i in range(count):
+            if sources is None:
+                src = f"198.{18 + rng.randrange(2)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+            else:
+                src = sources[i % len(sources)]
+            syn = Segment(
+                src, rng.randrange(1024, 65536), host.ip, port,
+                rng.getrandbits(32), 0, SYN, 64240, b"", options,
+            )  # fmt: skip
+            net.call_at(start + i / rate, self._flood_one(syn, host))
+
+    def _flood_one(self, syn: Segment, host: Host) -> Callable[[], None]:
+        def fire() -> None:
+            self._inject(syn, "flood", host, 0.0, "SYN flood")
+
+        return fire
 
     def _inject(self, seg: Segment, sender: str, to: Host, after: float, why: str) -> None:
         """Deliver a segment no TCB sent, ``after`` seconds from now, bypassing links."""

@@ -1,0 +1,1 @@
+"""Other projects' TCP test suites, run unmodified on the simulation."""
