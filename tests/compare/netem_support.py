@@ -120,6 +120,9 @@ class Figures:
     """Fast-recovery episodes entered (``TCPSackRecovery`` + ``TCPRenoRecovery``)."""
     timeouts: int
     """Retransmission timeouts (``TCPTimeouts``)."""
+    acks: int = 0
+    """Segments the server sent (its ACKs, its SYN-ACK and FIN; the client's
+    ``tcpi_segs_in``)."""
     loss_probes: int = 0
     """Tail loss probes sent (``TCPLossProbes``; the simulation has none yet)."""
     details: dict[str, Any] = field(default_factory=dict)
@@ -328,6 +331,7 @@ def _transfer(
         recoveries=counters.get("TCPSackRecovery", 0) + counters.get("TCPRenoRecovery", 0),
         timeouts=counters.get("TCPTimeouts", 0),
         loss_probes=counters.get("TCPLossProbes", 0),
+        acks=result["tcp_info"]["segs_in"],
         details={**result, "relay": relay},
     )
 
@@ -462,10 +466,10 @@ def relay_main(
                 except BlockingIOError:
                     break
                 key = f"{'data' if _is_data(packet) else 'other'}_%s_{'ab' if i == 0 else 'ba'}"
+                stats[key % "sent"] += 1
                 if rng.random() < loss:
                     stats[key % "lost"] += 1
                     continue
-                stats[key % "sent"] += 1
                 order += 1
                 heapq.heappush(pending, (time.monotonic() + delay, order, fds[1 - i], packet))
         now = time.monotonic()
@@ -513,7 +517,8 @@ def sim_run(*, size: int, delay: float, loss: float, seed: int) -> Figures:
     """One simulated transfer: two hosts, ``delay`` and ``loss`` on every link."""
     import aiotcpsim
 
-    net = aiotcpsim.Network(seed=seed, delay=delay, loss=loss)
+    # The whole trace, without payload bytes: it counts the losses each way.
+    net = aiotcpsim.Network(seed=seed, delay=delay, loss=loss, trace_limit=None, trace_snaplen=0)
     server_host = net.add_host("server")
     client_host = net.add_host("client")
     counter = _Counter(client_host)
@@ -540,6 +545,7 @@ def sim_run(*, size: int, delay: float, loss: float, seed: int) -> Figures:
         return seconds
 
     seconds = aiotcpsim.run(main(), network=net)
+    links = _link_counts(net.trace)
     return Figures(
         backend="sim",
         size=size,
@@ -547,8 +553,28 @@ def sim_run(*, size: int, delay: float, loss: float, seed: int) -> Figures:
         retransmitted=counter.retransmitted,
         recoveries=counter.recoveries,
         timeouts=counter.timeouts,
-        details={"statistics": net.statistics()},
+        acks=links["other_sent_ba"] + links["data_sent_ba"],
+        details={"statistics": net.statistics(), "links": links},
     )
+
+
+def _link_counts(trace: Any) -> dict[str, int]:
+    """Segments sent and lost each way, data and the rest, named as the relay's
+    counters (``ab``: client to server)."""
+    counts = {
+        f"{kind}_{what}_{way}": 0
+        for kind in ("data", "other")
+        for what in ("sent", "lost")
+        for way in ("ab", "ba")
+    }
+    for record in trace.records:
+        segment = record.segment
+        if segment is None or record.kind not in ("send", "drop"):
+            continue
+        way = "ab" if segment.dst_port == PORT else "ba"
+        kind = "data" if record.payload_len else "other"
+        counts[f"{kind}_{'lost' if record.kind == 'drop' else 'sent'}_{way}"] += 1
+    return counts
 
 
 METRICS = (
@@ -558,6 +584,7 @@ METRICS = (
     ("recoveries", "recovery episodes", ""),
     ("timeouts", "retransmission timeouts", ""),
     ("loss_probes", "tail loss probes", ""),
+    ("acks", "segments from the receiver (ACKs)", ""),
 )
 
 
