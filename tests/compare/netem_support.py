@@ -648,7 +648,20 @@ def table(kernel: list[Figures], sim: list[Figures]) -> str:
         ratio = f"{s / k:.2f}" if k else "-"
         label = f"{label} ({unit})" if unit else label
         lines.append(f"| {label} | {cell(kernel, name)} | {cell(sim, name)} | {ratio} |")
+    k, s = (sum(f.timeouts > 0 for f in runs) / len(runs) for runs in (kernel, sim))
+    lines.append(f"| transfers with a timeout | {k:.0%} | {s:.0%} | - |")
+    for kind, way, label in (("data", "ab", "data segments lost"), ("other", "ba", "ACKs lost")):
+        k, s = (_lost_share(runs, kind, way) for runs in (kernel, sim))
+        lines.append(f"| {label} (all runs) | {k} | {s} | - |")
     return "\n".join(lines)
+
+
+def _lost_share(runs: list[Figures], kind: str, way: str) -> str:
+    """Lost / sent over all runs, from the relay's or the trace's counters."""
+    counts = [f.details.get("relay", {}) or f.details.get("links", {}) for f in runs]
+    sent = sum(c.get(f"{kind}_sent_{way}", 0) for c in counts)
+    lost = sum(c.get(f"{kind}_lost_{way}", 0) for c in counts)
+    return f"{lost / sent:.2%} of {sent}" if sent else "-"
 
 
 def _main() -> None:
