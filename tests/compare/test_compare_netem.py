@@ -20,8 +20,11 @@ unlike Linux:
 * tail loss probes: the simulation's median within 2 of the kernel's.
 
 The kernel side needs ``ip netns add`` (root, CAP_SYS_ADMIN); where it cannot
-run, the tests skip and say which command failed with which error.  Real time: about 10 s
-(the kernel runs go in parallel, each in namespaces of its own).
+run, the tests skip and say which command failed with which error.  Real time: about 15 s
+(the kernel runs go in parallel, each in namespaces of its own, about 8 s
+each).  Figures of today's simulation (NewReno, no SACK, window at most
+65,535 bytes) against Linux 6.18 here: time 1.21, retransmissions 0.80,
+recovery episodes 0.95; timeouts in 60 % of the transfers against none.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ import sys
 import netem_support
 import pytest
 
-SIZE = 2_000_000
-RUNS = 6
+SIZE = 3_000_000
+RUNS = 10
 SEEDS = 20
 DELAY = 0.025
 LOSS = 0.01
@@ -53,7 +56,9 @@ def figures() -> tuple[list[netem_support.Figures], list[netem_support.Figures]]
         )
     except netem_support.Unavailable as exc:
         pytest.skip(f"kernel side unavailable: {exc}")
-    print(f"impairment by {method}\n{netem_support.table(kernel, sim)}")
+    sysctls = kernel[0].details["sysctls"]
+    print(f"impairment by {method}; namespace defaults {sysctls}")
+    print(netem_support.table(kernel, sim))
     return kernel, sim
 
 
