@@ -120,6 +120,8 @@ class Figures:
     """Fast-recovery episodes entered (``TCPSackRecovery`` + ``TCPRenoRecovery``)."""
     timeouts: int
     """Retransmission timeouts (``TCPTimeouts``)."""
+    rtt: float = 0.0
+    """The client's smoothed RTT at the end, seconds (``tcpi_rtt``)."""
     acks: int = 0
     """Segments the server sent (its ACKs, its SYN-ACK and FIN; the client's
     ``tcpi_segs_in``)."""
@@ -332,6 +334,7 @@ def _transfer(
         timeouts=counters.get("TCPTimeouts", 0),
         loss_probes=counters.get("TCPLossProbes", 0),
         acks=result["tcp_info"]["segs_in"],
+        rtt=result["tcp_info"]["rtt"] / 1e6,
         details={**result, "relay": relay},
     )
 
@@ -495,6 +498,7 @@ class _Counter:
         self.retransmitted = 0
         self.recoveries = 0
         self.timeouts = 0
+        self.srtt = 0.0
         self._recover: Any = None
         self._backoff = 0
 
@@ -511,6 +515,7 @@ class _Counter:
             if recover is not None and recover != self._recover:
                 self.recoveries += 1
             self._recover = recover
+            self.srtt = snap.get("srtt") or self.srtt
         if retransmission and segment.payload:
             self.retransmitted += 1
         return True
@@ -557,6 +562,7 @@ def sim_run(*, size: int, delay: float, loss: float, seed: int) -> Figures:
         recoveries=counter.recoveries,
         timeouts=counter.timeouts,
         acks=links["other_sent_ba"] + links["data_sent_ba"],
+        rtt=counter.srtt,
         details={"statistics": net.statistics(), "links": links},
     )
 
@@ -588,13 +594,16 @@ METRICS = (
     ("timeouts", "retransmission timeouts", ""),
     ("loss_probes", "tail loss probes", ""),
     ("acks", "segments from the receiver (ACKs)", ""),
+    ("rtt", "smoothed RTT at the end", "ms"),
 )
 
 
 def metric(figures: Figures, name: str) -> float:
-    """One figure by name (``throughput`` in kB/s)."""
+    """One figure by name (``throughput`` in kB/s, ``rtt`` in ms)."""
     if name == "throughput":
         return figures.throughput / 1e3
+    if name == "rtt":
+        return figures.rtt * 1e3
     return float(getattr(figures, name))
 
 
