@@ -300,7 +300,8 @@ def test_time_never_goes_backwards() -> None:
 def test_zero_window_stall_of_days_keeps_probing_then_resumes() -> None:
     # CONFORMANCE 54: probes back off to rto_max and never give up while they
     # are answered, however long the reader sleeps (here two simulated days).
-    net, client, server = pair(rcvbuf=4096, sndbuf=8192)
+    # Unscaled windows: the point is a buffer full to its exact last byte.
+    net, client, server = pair(rcvbuf=4096, sndbuf=8192, window_scaling=False)
     listener = server.listen(8080)
     conn = client.connect("10.0.0.2", 8080)
     net.advance(0.1)

@@ -507,7 +507,8 @@ class BaseNetwork:
             deadline = self.next_deadline()
             if deadline is None or (limit is not None and deadline > limit):
                 break
-            self.advance(deadline)
+            # A timer set in the past (keep-alive from an old last-received time) is due now.
+            self.advance(max(deadline, self.now))
         if limit is not None and limit > self.now:
             self.advance(limit)
         return self.now

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -99,6 +100,8 @@ class NetworkPort(Protocol):
 
     now: float
     """Virtual time, seconds."""
+    seed: int
+    """The seed of the network's RNG (the key of the timestamp offsets)."""
     rng: Random
     """The network's one RNG (ISNs, ephemeral ports)."""
     stats: dict[str, int]
@@ -510,6 +513,14 @@ class Host:
     def note(self, conn: Connection, text: str, now: float) -> None:
         if self.network.trace.enabled:  # no work for a trace that is off
             self.network.note(self.name, text, conn.key)
+
+    def ts_offset(self, local_ip: str, remote_ip: str) -> int:
+        """The TS clock offset of connections between two addresses: a hash
+        keyed with the network's seed, as Linux's ``secure_tcp_ts_off`` keys
+        its hash of the addresses with a boot-time secret."""
+        key = (self.network.seed & ((1 << 128) - 1)).to_bytes(16, "big")
+        text = f"{local_ip}>{remote_ip}".encode()
+        return int.from_bytes(hashlib.blake2b(text, digest_size=4, key=key).digest(), "big")
 
     # -- segments from the wire ----------------------------------------------------------
 

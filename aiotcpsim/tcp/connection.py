@@ -135,6 +135,7 @@ class Connection(TcbSynchronize):
         return conn
 
     def _open_passive(self, syn: Segment, now: float) -> None:
+        self._now = now
         self._take_syn(syn)
         self._syn_start = now
         self.set_state(SYN_RECEIVED, now)
@@ -164,6 +165,7 @@ class Connection(TcbSynchronize):
                 connection is closed (after its error was reported).
             OSError: the pending error (ECONNRESET...), reported once.
         """
+        self._now = now
         if self.pending_error is not None:
             raise self._pending_exception()
         if self._fin_queued or self._closed_by_app or self.state not in WRITABLE:
@@ -196,6 +198,7 @@ class Connection(TcbSynchronize):
             OSError: the pending error, once.
             ValueError: ``max_bytes`` < 1.
         """
+        self._now = now
         if max_bytes < 1:
             raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
         if self._rcvd.readable:
@@ -219,6 +222,7 @@ class Connection(TcbSynchronize):
             OSError: ENOTCONN before the connection is established (SYN-SENT)
                 or after it ended.
         """
+        self._now = now
         state = self.state
         if self._fin_queued:
             return
@@ -234,6 +238,7 @@ class Connection(TcbSynchronize):
         connection is reset (RFC 9293 section 3.10.4, RFC 2525 2.17); otherwise
         a FIN follows the queued data and the connection finishes in the
         background (FIN-WAIT, TIME-WAIT).  The user gets no more callbacks."""
+        self._now = now
         if self._closed_by_app:
             return
         self._closed_by_app = True
@@ -259,6 +264,7 @@ class Connection(TcbSynchronize):
         """Abortive close (``SO_LINGER`` 0, ``transport.abort()``): a RST where
         the peer has a connection (Linux ``tcp_need_reset``), then CLOSED.
         Unsent data is discarded."""
+        self._now = now
         self._closed_by_app = True
         self.user = None
         if self.state is CLOSED:
@@ -270,6 +276,7 @@ class Connection(TcbSynchronize):
 
     def drop(self, now: float) -> None:
         """Forget the connection without a segment (host crash, expired request)."""
+        self._now = now
         if self.state is not CLOSED:
             self._finish(now, None, quiet=True)
 
@@ -334,6 +341,7 @@ class Connection(TcbSynchronize):
         """An ICMP destination-unreachable for this connection (Linux
         ``tcp_v4_err``): fatal while connecting, otherwise a soft error that
         replaces ETIMEDOUT if the connection later times out."""
+        self._now = now
         if self.state is SYN_SENT or (self.state is SYN_RECEIVED and not self.passive):
             self._finish(now, err)
             self._fire()

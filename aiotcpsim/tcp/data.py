@@ -49,7 +49,7 @@ class TcbData(TcbAck):
             self._delack.enter_quickack(self._rcv_adv - rcv)
             self._schedule_ack(now, immediate=True)
             return
-        self._delack.on_data(plen, self.mss, self._rcv_adv - rcv, self._rtt.rto, now)
+        self._delack.on_data(plen, self._rcv_mss(), self._rcv_adv - rcv, self._rtt.rto, now)
         self._rcvd.append(payload)
         rcv += plen
         filled_hole = bool(self._rcvd.ooo)

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..segment import ACK, FIN, PSH, RST, SYN, Segment, seq_diff
+from ..segment import ACK, FIN, PSH, RST, SYN, Segment, TcpOptions, seq_diff
 from .data import TcbData
+from .negotiate import MAX_WSCALE, initial_wscale
 from .state import (
     CLOSED,
     CLOSING,
@@ -62,6 +63,7 @@ class TcbReceive(TcbData):
 
         Never raises for anything the peer sends.
         """
+        self._now = now
         state = self.state
         if state in SEGMENT_STEPS:  # the common case first
             self._receive_synchronized(seg, now)
@@ -114,15 +116,33 @@ class TcbReceive(TcbData):
             self._timers.rtx_at = now + self._rtt.rto
 
     def _take_syn(self, syn: Segment) -> None:
-        """The peer's SYN: IRS, RCV.NXT, its MSS and window (RFC 9293 3.10.7.2-3)."""
+        """The peer's SYN: IRS, RCV.NXT, its MSS and window (RFC 9293 3.10.7.2-3),
+        and what its options negotiate (:mod:`.negotiate`)."""
         self.irs = syn.seq
         self._rcv_so = 1
         self._rcv_adv = 1
-        self.peer_mss = syn.options.mss or self.config.default_mss
+        self._take_syn_options(syn.options)
         self._snd_wnd = syn.window
         self.max_snd_wnd = max(self.max_snd_wnd, syn.window)
         self._snd_wl1 = 0
         self._snd_wl2 = 0
+
+    def _take_syn_options(self, options: TcpOptions) -> None:
+        """An option is in effect when both SYNs carry it (RFC 7323 sections
+        1.3 and 2.2, RFC 2018 section 2): ours carried what the config
+        enables, our SYN-ACK carries what both allow."""
+        config = self.config
+        self.peer_mss = options.mss or config.default_mss
+        if config.window_scaling and options.wscale is not None:
+            self.snd_wscale = min(options.wscale, MAX_WSCALE)
+            self.rcv_wscale = initial_wscale(self.rcvbuf, config.loopback_rcvbuf)
+        else:
+            self.snd_wscale = self.rcv_wscale = 0
+        self.sack_ok = config.sack and options.sack_permitted
+        ts = options.timestamps
+        self.ts_ok = bool(config.timestamps) and ts is not None
+        if ts is not None and self.ts_ok:
+            self._ts.store(ts[0], self._now)
 
     def _receive_time_wait(self, seg: Segment, now: float) -> None:
         """Linux ``tcp_timewait_state_process`` for a real TIME-WAIT."""
@@ -169,6 +189,8 @@ class TcbReceive(TcbData):
         acked = seq_diff(seg.ack, self.snd_una)
         if plen > self._rcv_adv - rcv or acked < 0 or una + acked > self._snd_max:
             return False
+        if self.ts_ok:
+            self._take_timestamp(seg, rcv, now)
         self._note_peer_alive(now)
         self._process_ack(seg, rcv, una + acked, plen, now)
         if plen:
@@ -206,6 +228,8 @@ class TcbReceive(TcbData):
         if flags & SYN:  # fourth: SYN (RFC 5961 section 4)
             self._challenge_ack(now, "SYN in a synchronized state")
             return
+        if self.ts_ok:
+            self._take_timestamp(seg, seg_so, now)
         if not flags & ACK or not self._check_ack(seg, seg_so, plen, now):  # fifth: ACK
             return
         fin_wait_2_later = False
@@ -220,6 +244,12 @@ class TcbReceive(TcbData):
             self._check_fin(seg_so + plen, state, now)
         if fin_wait_2_later and self.state is FIN_WAIT_1:
             self._enter_fin_wait_2(now)
+
+    def _take_timestamp(self, seg: Segment, seg_so: int, now: float) -> None:
+        """An acceptable segment's timestamps: TS.Recent (RFC 7323 section 4.3)."""
+        ts = seg.options.timestamps
+        if ts is not None:
+            self._ts.update_recent(seg_so, ts[0], now)
 
     def _completes_simultaneous_open(self, seg: Segment, seg_so: int) -> bool:
         """In SYN-RECEIVED, a SYN-ACK that repeats the peer's SYN and
