@@ -137,7 +137,7 @@ TEXTBOOK: dict[str, tuple[str, str, dict[str, object], str]] = {
         "partition_heals",
         "scenario",
         {},
-        "d91b3556967ff0b9d5876c621b0331e060a6cb4d81e33b90fdb01189050c6bf0",
+        "a649d2673e652e0633488b548768dbbcdb370dba508152d1aa75c5027256132e",
     ),
 }
 
@@ -193,17 +193,17 @@ CORE = {
     "loss": (
         (2, 300_000),
         {"delay": 0.01, "loss": 0.05},
-        "f002bb9c6ef3a8fc6d9ba360754ff451b03db9bf712b52a918030a9aa3ca5734",
+        "e825b5052fe31ad43771e10701474d62529e2165ef6dccd05db90dd6f50ba943",
     ),
     "reorder_dup": (
         (3, 200_000),
         {"delay": 0.02, "jitter": 0.01, "reorder": 0.1, "duplicate": 0.05},
-        "217e22f79b8250b9e37ae73c16efadac9fb3920acf6233bc03751250bab6b56f",
+        "336ff9acf008d3c9d2af58c7bdf2318460efe5d93b21d6b2dbe2bbca0a39bcf9",
     ),
     "rate": (
         (4, 200_000),
         {"delay": 0.005, "rate": 1_000_000, "queue_limit": 20},
-        "ec98c1d972228902f9d392717773a102ad0c46df78811c2263d419870e2755ab",
+        "dcaec8cb07e6f2201252209416df3599c0d6ece1794b3ff8b85e191ce6b1f0cb",
     ),
 }
 
@@ -248,4 +248,4 @@ def test_asyncio_echo_digest() -> None:
     assert _asyncio_echo(5) == ASYNCIO
 
 
-ASYNCIO = "2252cc9f9dee0ddcfaa64dc10ab32c4fdfcf56821f2cc087ed43af768ecdfd74"
+ASYNCIO = "3b0247e18da351b935180f9b4314d5b866835bd78f5ab9940eb08e3dcb83eeb2"

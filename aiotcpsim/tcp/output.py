@@ -18,7 +18,13 @@ This module owns what goes out and when the windows let it:
 from __future__ import annotations
 
 from ..segment import ACK, FIN, NO_OPTIONS, PSH, RST, SYN, Segment, TcpOptions
-from .negotiate import TS_OPTION_LEN, initial_wscale, syn_options, syn_window
+from .negotiate import (
+    TS_OPTION_LEN,
+    initial_wscale,
+    sack_option_len,
+    syn_options,
+    syn_window,
+)
 from .state import CLOSE_WAIT, ESTABLISHED, FIN_WAIT_1, LAST_ACK, SYN_RECEIVED, SYN_SENT
 from .tcb import MASK, Tcb
 
@@ -55,6 +61,9 @@ class TcbOutput(Tcb):
             if self.ts_ok:
                 # RFC 7323 section 3.2: once negotiated, on every segment but a RST.
                 options = self._ts.options(self._now)
+            sack = self._sack
+            if sack is not None and sack.pending:  # RFC 2018 section 4
+                options = sack.options(options, self.irs, self._sack_room())
         segment = Segment(
             self._lip,
             self._lport,
@@ -81,6 +90,11 @@ class TcbOutput(Tcb):
         # whose window grows past the SYN-ACK's at once when autotuned).
         self._select_window(commit=True)
         return self.rcv_nxt, syn_window(free, self._rcv_mss())
+
+    def _sack_room(self) -> int:
+        """SACK blocks that fit beside the other options (Linux
+        ``tcp_established_options``): 3 with timestamps, 4 without."""
+        return 3 if self.ts_ok else 4
 
     def _rcv_mss(self) -> int:
         """The largest segment we expect: our MSS less the timestamps option."""
@@ -174,6 +188,9 @@ class TcbOutput(Tcb):
         if self._snd_nxt >= fin_so + self._fin_queued:
             return  # nothing to send: all data, and the FIN if queued, went out
         smss = self._smss()
+        sack = self._sack
+        if sack is not None and sack.pending:  # the blocks take room (tcp_current_mss)
+            smss -= sack_option_len(sack.count(self._sack_room()))
         while True:
             nxt = self._snd_nxt
             unsent = fin_so - nxt

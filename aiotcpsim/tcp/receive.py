@@ -282,6 +282,9 @@ class TcbReceive(TcbData):
             if flags & SYN:
                 self._challenge_ack(now, "SYN in a synchronized state")
             else:
+                if plen and seg_so < rcv and self.sack_ok:
+                    # Old data again: D-SACK it (RFC 2883; Linux tcp_send_dupack).
+                    self._sack_blocks().duplicate(seg_so, min(seg_so + plen, rcv))
                 # Data or a FIN (a duplicate: our ACK was lost) is ACKed every
                 # time; tcp_oow_rate_limited limits only pure ACKs.
                 self._ack_out_of_window(now, always=seg_len > 0)

@@ -32,6 +32,7 @@ from .congestion import NewReno
 from .delack import DelayedAck
 from .reassembly import Reassembly
 from .rtt import RttEstimator
+from .sackblocks import SackBlocks
 from .sendbuf import SendBuffer
 from .state import CLOSED, LISTEN, State
 from .timers import Timers
@@ -198,6 +199,7 @@ class Tcb:
         "_rtt_t",
         "_rtx_armed_at",
         "_rtx_stamp",
+        "_sack",
         "_sendbuf",
         "_snd_max",
         "_snd_nxt",
@@ -357,6 +359,7 @@ class Tcb:
         self.rcv_wscale = 0
         """Our window scale: our advertised windows are shifted right by this."""
         self._ts = Timestamps()
+        self._sack: SackBlocks | None = None  # the blocks we report, once out-of-order data came
         if config.timestamps == 1:  # Linux tcp_ts_off; 2: no offset
             self._ts.offset = self.owner.ts_offset(self._lip, self._rip)
         self._now = 0.0  # the virtual time of the event being processed (TSval)
