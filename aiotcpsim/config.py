@@ -86,7 +86,8 @@ class TcpConfig:
 
     tw_reuse: bool = False
     """``net.ipv4.tcp_tw_reuse``: let a new outgoing connection take over a
-    4-tuple still in TIME-WAIT (Linux enables this on loopback only)."""
+    4-tuple still in TIME-WAIT (Linux enables this on loopback only), when the
+    old connection used timestamps and its last one is more than a second old."""
 
     max_tw_buckets: int = 131072
     """``net.ipv4.tcp_max_tw_buckets``: beyond this many TIME-WAIT connections per

@@ -137,7 +137,7 @@ TEXTBOOK: dict[str, tuple[str, str, dict[str, object], str]] = {
         "partition_heals",
         "scenario",
         {},
-        "a649d2673e652e0633488b548768dbbcdb370dba508152d1aa75c5027256132e",
+        "217f52d1f7eaada67a6e41d67c892365e88b26ad467073a390f5ff305d1d75f8",
     ),
 }
 
@@ -193,12 +193,12 @@ CORE = {
     "loss": (
         (2, 300_000),
         {"delay": 0.01, "loss": 0.05},
-        "e825b5052fe31ad43771e10701474d62529e2165ef6dccd05db90dd6f50ba943",
+        "569d37d7908ba920d97f365ba51c2f2ea6b391e41d03e53d9e6cb62a3cefc0e4",
     ),
     "reorder_dup": (
         (3, 200_000),
         {"delay": 0.02, "jitter": 0.01, "reorder": 0.1, "duplicate": 0.05},
-        "336ff9acf008d3c9d2af58c7bdf2318460efe5d93b21d6b2dbe2bbca0a39bcf9",
+        "0d9afc78b88cd442d27a040347b6848af199c690b8e1157110370c6bcfd78656",
     ),
     "rate": (
         (4, 200_000),
@@ -248,4 +248,4 @@ def test_asyncio_echo_digest() -> None:
     assert _asyncio_echo(5) == ASYNCIO
 
 
-ASYNCIO = "3b0247e18da351b935180f9b4314d5b866835bd78f5ab9940eb08e3dcb83eeb2"
+ASYNCIO = "a7d7b7ecc69aadd0d94dd332359b66a9d970453bb7814d6592db08808e12d21e"

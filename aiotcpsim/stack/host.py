@@ -686,7 +686,7 @@ class Host:
                 raise os_error(errno.EADDRINUSE, "Address already in use")
 
     def _reusable_time_wait(self, conn: Connection) -> bool:
-        return conn.state is TIME_WAIT and self.config.tw_reuse
+        return self.config.tw_reuse and conn.reusable_in_time_wait(self.network.now)
 
     def _port_taken(self, lip: str, port: int, rip: str, rport: int) -> bool:
         if any(bport == port for _, bport in self._listeners):

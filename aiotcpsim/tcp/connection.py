@@ -145,12 +145,23 @@ class Connection(TcbSynchronize):
 
     def accepts_new_syn(self, seg: Segment) -> bool:
         """In TIME-WAIT: may ``seg`` open a new incarnation of this 4-tuple?
-        (RFC 1122 section 4.2.2.13; Linux ``TCP_TW_SYN``: a bare SYN above RCV.NXT.)"""
-        return (
-            self.state is TIME_WAIT
-            and seg.flags & (SYN | RST | ACK) == SYN
-            and seq_diff(seg.seq, self.rcv_nxt) > 0
-        )
+        (RFC 1122 section 4.2.2.13; Linux ``TCP_TW_SYN``: a bare SYN above
+        RCV.NXT, or with a TSval newer than TS.Recent.)"""
+        if self.state is not TIME_WAIT or seg.flags & (SYN | RST | ACK) != SYN:
+            return False
+        if seq_diff(seg.seq, self.rcv_nxt) > 0:
+            return True
+        # A newer timestamp also tells a new incarnation (RFC 6191; Linux
+        # tcp_timewait_state_process: tw_ts_recent below the SYN's TSval).
+        ts = seg.options.timestamps
+        return self.ts_ok and ts is not None and seq_diff(ts[0], self._ts.recent) > 0
+
+    def reusable_in_time_wait(self, now: float) -> bool:
+        """In TIME-WAIT, may a new outgoing connection take this 4-tuple over
+        (``tcp_tw_reuse``)?  As Linux's ``tcp_twsk_unique``: only when the
+        connection used timestamps (PAWS then tells the incarnations apart)
+        and its last timestamp came more than a second ago."""
+        return self.state is TIME_WAIT and self.ts_ok and now >= self._ts.stamp + 1.0
 
     # ------------------------------------------------------------------ the application's calls
 

@@ -66,7 +66,8 @@ class TcbReceive(TcbData):
         self._now = now
         state = self.state
         if state in SEGMENT_STEPS:  # the common case first
-            self._receive_synchronized(seg, now)
+            if not self.ts_ok or self._paws_passes(seg, now):
+                self._receive_synchronized(seg, now)
         elif state is SYN_SENT:
             self._receive_syn_sent(seg, now)
         elif state is TIME_WAIT:
@@ -147,6 +148,12 @@ class TcbReceive(TcbData):
     def _receive_time_wait(self, seg: Segment, now: float) -> None:
         """Linux ``tcp_timewait_state_process`` for a real TIME-WAIT."""
         flags = seg.flags
+        ts = seg.options.timestamps
+        if self.ts_ok and ts is not None and not flags & RST and not self._ts.paws_ok(ts[0], now):
+            # PAWS: an old duplicate restarts the timer and draws a rate-limited ACK.
+            self._restart_time_wait(now)
+            self._ack_out_of_window(now)
+            return
         if seg.seq == self.rcv_nxt and (seg.seg_len == 0 or flags & RST):
             if flags & RST:
                 if not self.config.rfc1337:
@@ -191,6 +198,7 @@ class TcbReceive(TcbData):
             return False
         if self.ts_ok:
             self._take_timestamp(seg, rcv, now)
+            self._rtt_from_timestamps(seg, una + acked, now)
         self._note_peer_alive(now)
         self._process_ack(seg, rcv, una + acked, plen, now)
         if plen:
@@ -244,6 +252,52 @@ class TcbReceive(TcbData):
             self._check_fin(seg_so + plen, state, now)
         if fin_wait_2_later and self.state is FIN_WAIT_1:
             self._enter_fin_wait_2(now)
+
+    def _paws_passes(self, seg: Segment, now: float) -> bool:
+        """PAWS (RFC 7323 section 5; Linux ``tcp_paws_discard``), before the
+        sequence number test: a segment whose TSval is older than TS.Recent is
+        an old duplicate, dropped and answered with a duplicate ACK
+        (rate-limited as the other out-of-window ACKs; old data D-SACKed),
+        unless it is a RST or a disordered pure ACK (``tcp_disordered_ack``)."""
+        ts = seg.options.timestamps
+        if ts is None or self._ts.paws_ok(ts[0], now) or seg.flags & RST:
+            return True
+        if self._disordered_ack(seg, ts[0]):
+            return True
+        self.owner.note(self, "PAWS: old timestamp, segment dropped", now)
+        plen = len(seg.payload)
+        seg_so = self._rcv_so + seq_diff(seg.seq, self.rcv_nxt)
+        if plen and seg_so < self._rcv_so and self.sack_ok:
+            self._sack_blocks().duplicate(seg_so, min(seg_so + plen, self._rcv_so))
+        self._ack_out_of_window(now)
+        return False
+
+    def _disordered_ack(self, seg: Segment, tsval: int) -> bool:
+        """A pure duplicate ACK at RCV.NXT that changes no window, within an
+        RTO of TS.Recent: reordered, not old (Linux ``tcp_disordered_ack``)."""
+        return (
+            seg.flags & (ACK | SYN | FIN) == ACK
+            and not seg.payload
+            and seg.seq == self.rcv_nxt
+            and seg.ack == self.snd_una
+            and seg.window == self._snd_wnd
+            # tcp_tsval_replay: an RTO in the fastest TS clock RFC 7323 allows, 1200 Hz.
+            and seq_diff(self._ts.recent, tsval) <= int(self._rtt.rto * 1200)
+        )
+
+    def _rtt_from_timestamps(self, seg: Segment, ack_so: int, now: float) -> None:
+        """RTTM (RFC 7323 section 4; Linux ``tcp_ack_update_rtt``): an ACK of
+        new data that the timed segment does not measure (none is timed, as
+        after a retransmission: Karn's rule does not apply to an echoed
+        TSval) measures the RTT from its TSecr."""
+        ts = seg.options.timestamps
+        if ts is None or not ts[1] or ack_so <= self._snd_una:
+            return
+        if self._rtt_so is not None and ack_so >= self._rtt_so:
+            return  # the timed segment gives the sample
+        sample = self._ts.rtt_sample(ts[1], now)
+        if sample is not None:
+            self._rtt.sample(sample)
 
     def _take_timestamp(self, seg: Segment, seg_so: int, now: float) -> None:
         """An acceptable segment's timestamps: TS.Recent (RFC 7323 section 4.3)."""
@@ -326,6 +380,8 @@ class TcbReceive(TcbData):
         if ack_so < una - (self.max_snd_wnd or 1) - 1:  # max(MAX.SND.WND, 1)
             self._challenge_ack(now, "ACK below the acceptable range")
             return False
+        if self.ts_ok:
+            self._rtt_from_timestamps(seg, ack_so, now)
         self._process_ack(seg, seg_so, ack_so, plen, now)
         return self.state is not CLOSED and self.state is not TIME_WAIT
 
