@@ -44,6 +44,7 @@ from .state import (
     TIME_WAIT,
     State,
 )
+from .tcb import MASK
 
 __all__ = ["TcbReceive"]
 
@@ -66,7 +67,14 @@ class TcbReceive(TcbData):
         self._now = now
         state = self.state
         if state in SEGMENT_STEPS:  # the common case first
-            if not self.ts_ok or self._paws_passes(seg, now):
+            ts = seg.options.timestamps
+            # PAWS needs a look only when TSval is more than 1 below TS.Recent.
+            if (
+                ts is None
+                or not self.ts_ok
+                or not 1 < (self._ts.recent - ts[0]) & MASK < 0x80000000
+                or self._paws_passes(seg, now)
+            ):
                 self._receive_synchronized(seg, now)
         elif state is SYN_SENT:
             self._receive_syn_sent(seg, now)
@@ -197,8 +205,11 @@ class TcbReceive(TcbData):
         if plen > self._rcv_adv - rcv or acked < 0 or una + acked > self._snd_max:
             return False
         if self.ts_ok:
-            self._take_timestamp(seg, rcv, now)
-            self._rtt_from_timestamps(seg, una + acked, now)
+            ts = seg.options.timestamps
+            if ts is not None:
+                self._ts.update_recent(rcv, ts[0], now)
+                if acked > 0 and ts[1]:
+                    self._rtt_from_timestamps(seg, una + acked, now)
         self._note_peer_alive(now)
         self._process_ack(seg, rcv, una + acked, plen, now)
         if plen:
@@ -261,7 +272,7 @@ class TcbReceive(TcbData):
         unless it is a RST or a disordered pure ACK (``tcp_disordered_ack``)."""
         ts = seg.options.timestamps
         if ts is None or self._ts.paws_ok(ts[0], now) or seg.flags & RST:
-            return True
+            return True  # (the common case: one subtraction in paws_ok)
         if self._disordered_ack(seg, ts[0]):
             return True
         self.owner.note(self, "PAWS: old timestamp, segment dropped", now)

@@ -70,7 +70,7 @@ class Timestamps:
         if opt is None:
             if len(_OPTIONS) >= _CACHE_SIZE:
                 _OPTIONS.clear()
-            opt = _OPTIONS[key] = TcpOptions(timestamps=key)
+            opt = _OPTIONS[key] = TcpOptions(None, None, False, key)
         return opt
 
     def store(self, tsval: int, now: float) -> None:
@@ -81,7 +81,8 @@ class Timestamps:
     def paws_ok(self, tsval: int, now: float, window: int = 1) -> bool:
         """Not an old duplicate by PAWS (Linux ``tcp_paws_check``): TSval at
         most ``window`` below TS.Recent, or TS.Recent stale or unset."""
-        if _s32(self.recent - tsval) <= window:
+        behind = (self.recent - tsval) & _MASK  # how far TSval is below TS.Recent
+        if behind <= window or behind >= _HALF:
             return True
         return self.stamp < 0 or now >= self.stamp + PAWS_IDLE or not self.recent
 
@@ -90,7 +91,7 @@ class Timestamps:
         acceptable segment at receive offset ``seg_so`` that starts at or
         before Last.ACK.sent and is not older updates TS.Recent."""
         if seg_so <= self.last_ack_sent and (
-            _s32(tsval - self.recent) >= 0 or self.paws_ok(tsval, now, 0)
+            (tsval - self.recent) & _MASK < _HALF or self.paws_ok(tsval, now, 0)
         ):
             self.recent = tsval
             self.stamp = now
