@@ -184,6 +184,7 @@ class Host:
         self._time_wait = 0
         self._port_cursor: int | None = None
         self._loopback: tuple[TcpConfig, TcpConfig] | None = None  # (config, its loopback variant)
+        self._ts_offsets: dict[tuple[str, str], int] = {}  # per address pair, as computed
         self.isn_generator: Callable[[], int] | None = None
         """Chooses the ISN of each new connection (active or passive) when set,
         instead of the network's RNG: tests pin ISNs with it
@@ -518,9 +519,14 @@ class Host:
         """The TS clock offset of connections between two addresses: a hash
         keyed with the network's seed, as Linux's ``secure_tcp_ts_off`` keys
         its hash of the addresses with a boot-time secret."""
-        key = (self.network.seed & ((1 << 128) - 1)).to_bytes(16, "big")
-        text = f"{local_ip}>{remote_ip}".encode()
-        return int.from_bytes(hashlib.blake2b(text, digest_size=4, key=key).digest(), "big")
+        pair = (local_ip, remote_ip)
+        offset = self._ts_offsets.get(pair)
+        if offset is None:
+            key = (self.network.seed & ((1 << 128) - 1)).to_bytes(16, "big")
+            text = f"{local_ip}>{remote_ip}".encode()
+            digest = hashlib.blake2b(text, digest_size=4, key=key).digest()
+            offset = self._ts_offsets[pair] = int.from_bytes(digest, "big")
+        return offset
 
     # -- segments from the wire ----------------------------------------------------------
 
