@@ -124,3 +124,27 @@ def test_tw_reuse_needs_timestamps() -> None:
     with pytest.raises(OSError, match="Cannot assign requested address") as info:
         c.connect("s", 80)  # type: ignore[attr-defined]
     assert info.value.errno == errno.EADDRNOTAVAIL
+
+
+def test_established_ts_recent_is_forgotten_after_24_days_idle() -> None:
+    # RFC 7323 section 5.5, Linux TCP_PAWS_24DAYS: after so long a silence
+    # TS.Recent may be wrong (the peer's clock may have wrapped): PAWS lets it go.
+    p = Pair()
+    _a, b = p.establish()
+    recent = _peer_tsval(b, p)
+    p.at(25 * 86400.0)
+    seg = _ts(p, p.segment("c>s", ACK, 1, 1, b"late", window=131072), (recent - 100) % 2**32)
+    _deliver(p, seg)
+    assert b.readable_bytes == 4
+
+
+def test_syn_wscale_above_14_is_taken_as_14() -> None:
+    # RFC 7323 section 2.3: a shift above 14 is used as 14 (Linux logs and clamps).
+    p = Pair()
+    p.listen()
+    p.tuple = ("10.0.0.1", 40000, "10.0.0.2", 8080)
+    syn = p.segment("c>s", SYN, 0, window=65535)
+    syn = syn._replace(options=TcpOptions(mss=1460, wscale=15, timestamps=(5, 0)))
+    _deliver(p, syn)
+    child = next(iter(p.s.connections()))
+    assert (child.snd_wscale, child.rcv_wscale, child.ts_ok, child.sack_ok) == (14, 7, True, False)
