@@ -115,6 +115,7 @@ class TcbReceive(TcbData):
             self._snd_una = 1
             self._snd_wl1 = 0
             self._snd_wl2 = 1
+            self._handshake_rtt_from_timestamps(seg, now)
             self._handshake_rtt(now)
             self._established(now)
             self._send_ack()
@@ -310,6 +311,20 @@ class TcbReceive(TcbData):
         if sample is not None:
             self._rtt.sample(sample)
 
+    def _handshake_rtt_from_timestamps(self, seg: Segment, now: float) -> None:
+        """A retransmitted SYN or SYN-ACK is not timed (Karn's rule), but the
+        TSecr of its acknowledgment is: the handshake's RTT sample then
+        (Linux ``tcp_ack_update_rtt``, ``tcp_synack_rtt_meas``), so data does
+        not start at the 3 s fallback RTO (RFC 6298 section 5.7)."""
+        ts = seg.options.timestamps
+        if not self.ts_ok or ts is None or not ts[1]:
+            return
+        if self._hs_rtt_t is not None and not self._rtt.backoff:
+            return  # timed by the clock: _handshake_rtt takes it
+        sample = self._ts.rtt_sample(ts[1], now)
+        if sample is not None:
+            self._rtt.sample(sample)
+
     def _take_timestamp(self, seg: Segment, seg_so: int, now: float) -> None:
         """An acceptable segment's timestamps: TS.Recent (RFC 7323 section 4.3)."""
         ts = seg.options.timestamps
@@ -414,6 +429,7 @@ class TcbReceive(TcbData):
         self.max_snd_wnd = max(self.max_snd_wnd, seg.window)
         self._snd_wl1 = seg_so
         self._snd_wl2 = ack_so
+        self._handshake_rtt_from_timestamps(seg, now)
         self._handshake_rtt(now)
         self._established(now)
         if ack_so > self._snd_una:
