@@ -164,6 +164,8 @@ class TcbReceive(TcbData):
             self._ack_out_of_window(now)
             return
         if seg.seq == self.rcv_nxt and (seg.seg_len == 0 or flags & RST):
+            if ts is not None and self.ts_ok:  # tw_ts_recent follows (PAWS passed)
+                self._ts.store(ts[0], now)
             if flags & RST:
                 if not self.config.rfc1337:
                     self.owner.note(self, "RST ends TIME-WAIT (tcp_rfc1337=0)", now)
