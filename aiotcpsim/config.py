@@ -86,7 +86,8 @@ class TcpConfig:
 
     tw_reuse: bool = False
     """``net.ipv4.tcp_tw_reuse``: let a new outgoing connection take over a
-    4-tuple still in TIME-WAIT (Linux enables this on loopback only)."""
+    4-tuple still in TIME-WAIT (Linux enables this on loopback only), when the
+    old connection used timestamps and its last one is more than a second old."""
 
     max_tw_buckets: int = 131072
     """``net.ipv4.tcp_max_tw_buckets``: beyond this many TIME-WAIT connections per
@@ -108,13 +109,14 @@ class TcpConfig:
     the third ACK when the accept queue is full."""
 
     mss: int = 1460
-    """Maximum segment size advertised and used between hosts (an Ethernet
-    LAN: MTU 1500 - 40 bytes of IPv4 and TCP headers)."""
+    """Maximum segment size announced between hosts (an Ethernet LAN: MTU
+    1500 - 40 bytes of IPv4 and TCP headers); with timestamps
+    (:attr:`timestamps`) data segments carry 12 bytes less, 1448."""
 
-    loopback_mss: int = 65483
+    loopback_mss: int = 65495
     """The MSS of connections over 127.0.0.0/8: Linux's ``lo`` has MTU 65536,
-    and its segments carry 65536 - 40 - 12 bytes (the 12 of the timestamp option
-    Linux always sends on loopback)."""
+    so its SYNs announce 65536 - 40 (IPv4 and TCP headers); with timestamps
+    (:attr:`timestamps`) its segments carry 12 bytes less, 65483."""
 
     loopback_rcvbuf: int = 6291456
     """Receive buffer of connections over 127.0.0.0/8: ``net.ipv4.tcp_rmem``'s

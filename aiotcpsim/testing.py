@@ -58,8 +58,10 @@ from typing import TypedDict, Unpack
 
 from .config import TcpConfig
 from .net import Network
+from .segment import TcpOptions
 from .stack import Host, Listener
 from .tcp import Connection
+from .tcp.negotiate import TS_OPTION_LEN, initial_wscale, syn_window
 from .tcp.state import (
     CLOSE_WAIT,
     CLOSING,
@@ -191,12 +193,14 @@ class _Timeline:
 
     def client_side(self, state: State, now: float, **facts: float | None) -> None:
         b = self.server
+        a = self.a
         self.a.synchronize(
             state,
             now,
             irs=b.iss,
-            peer_window=b.rcvbuf,
+            peer_window=_ack_window(b, a) if _heard_later(facts) else _syn_window(b, a),
             peer_mss=b.mss,
+            peer_options=_offer(b, _last_sent(self.t1, self.d2, facts)),
             syn_sent_at=self.start,
             established_at=self.t2,
             **facts,
@@ -208,12 +212,54 @@ class _Timeline:
             state,
             now,
             irs=a.iss,
-            peer_window=a.rcvbuf,
+            peer_window=_ack_window(a, self.server),
             peer_mss=a.mss,
+            peer_options=_offer(a, _last_sent(self.t2, self.d1, facts)),
             syn_sent_at=self.t1,
             established_at=self.t3,
             **facts,
         )
+
+
+def _last_sent(handshake: float, delay: float, facts: dict[str, float | None]) -> float:
+    """When the peer sent the last segment this side received: its part of
+    the handshake, or the ACK of our FIN, or its FIN."""
+    times = [handshake]
+    times += [t - delay for t in (facts.get("fin_acked_at"), facts.get("fin_received_at")) if t]
+    return max(times)
+
+
+def _heard_later(facts: dict[str, float | None]) -> bool:
+    """The peer sent a segment after the handshake (its FIN or the ACK of ours)."""
+    return facts.get("fin_acked_at") is not None or facts.get("fin_received_at") is not None
+
+
+def _offer(conn: Connection, at: float) -> TcpOptions:
+    """The options of ``conn``'s SYN (what its configuration enables), with
+    its TSval at ``at``."""
+    config = conn.config
+    wscale = initial_wscale(conn.rcvbuf, config.loopback_rcvbuf)
+    return TcpOptions(
+        mss=conn.mss,
+        wscale=wscale if config.window_scaling else None,
+        sack_permitted=config.sack,
+        timestamps=(conn.tsval(at), 0) if config.timestamps else None,
+    )
+
+
+def _syn_window(conn: Connection, peer: Connection) -> int:
+    """The window of ``conn``'s SYN or SYN-ACK to ``peer`` (never scaled)."""
+    ts = conn.config.timestamps and peer.config.timestamps
+    return syn_window(conn.rcvbuf, conn.mss - TS_OPTION_LEN if ts else conn.mss)
+
+
+def _ack_window(conn: Connection, peer: Connection) -> int:
+    """The window of ``conn``'s first ACK: its buffer, rounded up to a
+    multiple of its window scale when both sides scale, else at most 65,535."""
+    if conn.config.window_scaling and peer.config.window_scaling:
+        shift = initial_wscale(conn.rcvbuf, conn.config.loopback_rcvbuf)
+        return -(-min(conn.rcvbuf, 0xFFFF << shift) >> shift) << shift
+    return min(conn.rcvbuf, 0xFFFF)
 
 
 def _open(options: PairOptions, *, server: bool = True) -> _Timeline:
@@ -375,8 +421,9 @@ def syn_received_pair(**options: Unpack[PairOptions]) -> ConnectionPair:
         SYN_RECEIVED,
         tl.t2,
         irs=tl.a.iss,
-        peer_window=tl.a.rcvbuf,
+        peer_window=syn_window(tl.a.rcvbuf, tl.a.mss),
         peer_mss=tl.a.mss,
+        peer_options=_offer(tl.a, tl.start),
         syn_sent_at=tl.t1,
     )
     tl.client_side(ESTABLISHED, tl.t2)

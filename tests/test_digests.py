@@ -23,133 +23,133 @@ TEXTBOOK: dict[str, tuple[str, str, dict[str, object], str]] = {
         "syn_lost",
         "scenario",
         {},
-        "ba5f6fcc13a77a2fee9dada457cfd2c54990a3ef8c24a590444ca0761f5b7bdb",
+        "53c6044a7c5fcf5dd8a2ab1bbf5f8eb56edead1ca1d122d05df0ee4455ec55d5",
     ),
     "synack_lost": (
         "synack_lost",
         "synack_lost",
         {},
-        "05e59f0f9696c9ffd202b4dddfc422ccd736cf8cb03950f20f7db60a0b9fdce4",
+        "c37ac45c09823d8acee9762a9f9c371a7b9a10f862179fa234b8b2b7e8e53d22",
     ),
     "third_ack_lost": (
         "synack_lost",
         "third_ack_lost",
         {},
-        "4e583f0fc4deb32d73f33da9de7dc3cb7520f5b588a8572741adcc224f2a7f2f",
+        "1ab67ac4b77bba0e4b26f92c9905113330b07abcdfc2db9df62173b2ed7bffb6",
     ),
     "server_down": (
         "server_down",
         "scenario",
         {},
-        "cefc556a0d540f6a8c989844db0dd2cc27972984282ddfb14f344b1dcdee7895",
+        "78b2715a7b12284bab890f0204dfa72bee824faaa4118ed8c7206bca3518a10c",
     ),
     "server_down_reject": (
         "server_down",
         "scenario",
         {"reject": True},
-        "fa94453477b8f9a5c2986b2dbc0bcaeb64135b771eae8c94a5b2b5ee772cd57a",
+        "941afb7c02752c4c2d3048726eab66282c4cf724558078f02a18e6694c02c25a",
     ),
     "old_duplicate_syn": (
         "old_duplicate_syn",
         "scenario",
         {},
-        "2b8e10569430e8b78d61812a5ca8d595b2d17af06212d21609e869fade1c3590",
+        "148ac51f6fde86abdb04092a9c8176d03bc62731e0c6b2acab047736161a94f9",
     ),
     "simultaneous": (
         "simultaneous",
         "scenario",
         {},
-        "71b88f5774c3a6228659d007a051d9187ecf006175c1fb31dbaf8b74b03c9672",
+        "f32bb5a6638487b7214d9d88bdbc7799f37e3dd096d03ca292839797220dc0ea",
     ),
     "close_four_way": (
         "close",
         "scenario",
         {"server_closes_after": 1.0},
-        "67e8e0620cffbf6a8f234baf1bd27f77520659cf921f0c588157b982345c2f74",
+        "a74916d76eaaac07490d4e633f99002789170a64af1802c4cb957050ab029971",
     ),
     "close_three_way": (
         "close",
         "scenario",
         {"server_closes_after": None},
-        "262f365569284bbe6fb11ff7b2bb2bba726d5dc89a7abcc3b91b5cc72419f2e6",
+        "5c120540f297022892bd215f8d7e51c09d6ee37b4b7d9236785e0fb7955d8e29",
     ),
     "last_ack_lost": (
         "last_ack_lost",
         "scenario",
         {},
-        "9b39e6b77c367a5bc06f551c213b266bf20d85fa673b9c6e70952451fcd1db1e",
+        "5b5f56dfbb3b28e0bdee222b1d1d5ddd40eac150cd45c71889f462d1f272fcdc",
     ),
     "no_time_wait": (
         "no_time_wait",
         "scenario",
         {},
-        "5120dfacb14c14914acbc1c1b256dab5e650d38fca6e2579c3850f1e8ed54f9a",
+        "bdb2bbffb586a6768732c3c570ca21d3289b51d8d7111e2c217f62dc1a8714c3",
     ),
     "time_wait": (
         "no_time_wait",
         "scenario",
         {"time_wait": 60.0},
-        "d1c3c3032ff9fcd3db6047832bc72237ee52cfb28564436da4e41986d327e27b",
+        "feaf489ac1814784eec5c17e643e2e3ab2283003bbe2c10609a21b0c996c538a",
     ),
     "old_segment_time_wait": (
         "old_segment_time_wait",
         "scenario",
         {},
-        "831b7caa9cd62daef7fe2eb3fbb20e6f836877f70161dd430f0b73a1d2e23d23",
+        "6f8c1b2eff529ad1d314c6b082081ff4cf435ea214bbb035636e37cb8860cd9d",
     ),
     "old_segment_rfc1337": (
         "old_segment_time_wait",
         "scenario",
         {"rfc1337": True},
-        "32cc4cc3b72537f3ed83f4ee3e4898de61c4f64e2eedd9cd7c28d96692a42cc0",
+        "41fafeea2efc40d74d3e93d955dc648670ff12aa0f9d825bb56ede8bcaaffc25",
     ),
     "half_close": (
         "half_close",
         "scenario",
         {},
-        "3c70ef6abebdf36477c563cab430953ff77e9030bc8589d9b43f1488832a043e",
+        "184e3e7d677c74df51c815965febc8c622b9c00d51d2ab8c89dbdffc1e6411d3",
     ),
     "port_exhaustion": (
         "port_exhaustion",
         "scenario",
         {},
-        "a2b1bfe7813a5a18bdde99d4d66c03940418f91be2d80e395f7d848b6bdb557e",
+        "2fb9573d2cc92e5fc02755d45be063ec3aa3ea5559b373f710765e6dad393d1c",
     ),
     "crash_write": (
         "peer_crash",
         "write_to_crashed",
         {},
-        "ff2ac6ccaaf4850640aedb80c180698311b0734ee6a8e898474ebdb60df6b9e9",
+        "b434038dcfeb067df961c4821781e89923dd1c51ca73e953f5c42ae9e5722d9f",
     ),
     "crash_restarted": (
         "peer_crash",
         "write_to_restarted",
         {},
-        "da9182f656e8080e6bc8999898a7917854dd10f34ec3ed41e9c53249eba6e399",
+        "6d69ab908cabd74d352da3200fc80abac654422b5260ef2582d17daf0ebc5c57",
     ),
     "crash_keepalive": (
         "peer_crash",
         "idle_keepalive",
         {},
-        "c24d5f1469f009f082b6cfc53c13a55b72e84ba5782733c5a509b2087c76c707",
+        "1d630c3eea3e1e2f010ebc2978ca7770f05b4bb23a6e9cbfd9859f790ae15371",
     ),
     "partition_heals": (
         "partition_heals",
         "scenario",
         {},
-        "bc9569d804fbd2bd8ccc55c464aa1411270da68980decb63ba6b3b14ba71d8e3",
+        "217f52d1f7eaada67a6e41d67c892365e88b26ad467073a390f5ff305d1d75f8",
     ),
     "syn_flood": (
         "syn_flood",
         "scenario",
         {},
-        "531331be5a5ab2668f64d59b67f2abd82d242b3bec15518e888c7f304e8ae856",
+        "4ef73a0238e1cf1287c4643a40dcafaa4d95557f56a75b00c06450384557a17d",
     ),
     "syn_flood_no_cookies": (
         "syn_flood",
         "scenario",
         {"syncookies": 0},
-        "c6f75836603e01fee1e9fc2bc71f6ee610b8e8a2aae53ccbc271755f9be2afb9",
+        "b066ae86c31a502166763a46536c35c7400db16ead552a632f62a502a73c1976",
     ),
 }
 
@@ -165,7 +165,7 @@ def test_demo_digest() -> None:
     assert run_demo(7).trace.digest() == DEMO
 
 
-DEMO = "b2a66afb412755de7f34fae0537c73f270827fb34f0efd1a504c704be5b05258"
+DEMO = "6c2f3a9540208159126f4b83bba5317bfa324af1b53e81b371add0d02716bd42"
 
 
 def _core_bulk(seed: int, size: int, **impairments: object) -> str:
@@ -200,22 +200,22 @@ CORE = {
     "clean": (
         (1, 300_000),
         {"delay": 0.01},
-        "ac6a5b4be276dbdf1cddfab22ff31f96929308e12b419ba52bf3a53910ef2495",
+        "e57b5bccc8368bd48852910cfb206949a7ae12dc4b017abe941bfc571fa67300",
     ),
     "loss": (
         (2, 300_000),
         {"delay": 0.01, "loss": 0.05},
-        "c5c2b2b110c1f856a88f21c95f98e030e99a87dd643f0814ab719993a7a69f1a",
+        "569d37d7908ba920d97f365ba51c2f2ea6b391e41d03e53d9e6cb62a3cefc0e4",
     ),
     "reorder_dup": (
         (3, 200_000),
         {"delay": 0.02, "jitter": 0.01, "reorder": 0.1, "duplicate": 0.05},
-        "cd5c55bcd28fab937c81f3099e460c40eb3fb24f737a699140f7f29ceb25d1ea",
+        "0d9afc78b88cd442d27a040347b6848af199c690b8e1157110370c6bcfd78656",
     ),
     "rate": (
         (4, 200_000),
         {"delay": 0.005, "rate": 1_000_000, "queue_limit": 20},
-        "b59b61467ad7a3d0d767257f298a51f662759ae8ff3e9a5762c4d8ce2f3f1fc8",
+        "dcaec8cb07e6f2201252209416df3599c0d6ece1794b3ff8b85e191ce6b1f0cb",
     ),
 }
 
@@ -260,4 +260,4 @@ def test_asyncio_echo_digest() -> None:
     assert _asyncio_echo(5) == ASYNCIO
 
 
-ASYNCIO = "3e0ca92b9ed0936e707d7dc9c76a54f1a222ccb8ce12ee361121818778c3cd2b"
+ASYNCIO = "a7d7b7ecc69aadd0d94dd332359b66a9d970453bb7814d6592db08808e12d21e"

@@ -198,7 +198,9 @@ def test_server_restart_over_time_wait_children_with_reuse_address() -> None:
 def test_time_wait_reopened_by_new_syn_with_higher_sequence() -> None:
     # CONFORMANCE 37 (a): the server holds TIME-WAIT; the client reconnects from
     # the same port with a SYN above rcv_nxt; the new ISN is tw_snd_nxt + 65537.
-    net, client, server = pair()
+    # Without timestamps: with them a newer TSval alone would reopen it too
+    # (tests/core/test_paws.py), and the sequence rule is the point here.
+    net, client, server = pair(timestamps=0)
     listener = server.listen(8080)
     conn = client.connect("10.0.0.2", 8080, local_port=40000)
     net.advance(0.1)
@@ -300,7 +302,8 @@ def test_time_never_goes_backwards() -> None:
 def test_zero_window_stall_of_days_keeps_probing_then_resumes() -> None:
     # CONFORMANCE 54: probes back off to rto_max and never give up while they
     # are answered, however long the reader sleeps (here two simulated days).
-    net, client, server = pair(rcvbuf=4096, sndbuf=8192)
+    # Unscaled windows: the point is a buffer full to its exact last byte.
+    net, client, server = pair(rcvbuf=4096, sndbuf=8192, window_scaling=False)
     listener = server.listen(8080)
     conn = client.connect("10.0.0.2", 8080)
     net.advance(0.1)

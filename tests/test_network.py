@@ -123,7 +123,7 @@ def test_trace_keeps_the_head_of_a_long_payload() -> None:
         off = (r.segment.seq - first) % 256
         assert r.segment.payload == (bytes(range(256)) * 9)[off : off + DEFAULT_SNAPLEN]
         assert r.orig_len == r.payload_len
-        assert f"len={r.payload_len}>" in str(r)
+        assert f"len={r.payload_len} [TS val" in str(r)  # the timestamps option follows
     assert ":65484(65483)" in net.trace.ladder()
     assert ":65484(65483)" in ladder_svg(net.trace)
     assert '<td class="n">262144</td>' in html_report(net)  # bytes sent, as on the wire

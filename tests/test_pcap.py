@@ -363,3 +363,94 @@ def test_tshark_decodes_simulated_network_trace(tmp_path: pathlib.Path) -> None:
         assert got["ip.checksum.status"] == "1", got
         assert got["tcp.checksum.status"] == "1", got
         assert got["_ws.malformed"] == "", got
+
+
+def simulated_lossy_exchange() -> Trace:
+    """A connection with the second data segment lost: the receiver's ACKs carry
+    SACK blocks until the retransmission fills the hole."""
+    from aiotcpsim.net import Network
+
+    net = Network(seed=5, delay=0.01)
+    client_host = net.add_host("client", C)
+    server_host = net.add_host("server", S)
+    listener = server_host.listen(SP)
+    conn = client_host.connect(S, SP)
+    net.run_until_idle(limit=1.0)
+    child = listener.accept()
+    assert child is not None
+    net.faults.drop(src=C, payload=True, nth=2, count=1)
+    data = DATA * 4
+    assert conn.send(data, net.now) == len(data)
+    net.run_until_idle(limit=3.0)
+    assert child.recv(1 << 16, net.now) == data
+    conn.close(net.now)
+    child.close(net.now)
+    net.run_until_idle(limit=200.0)
+    return net.trace
+
+
+def test_simulated_windows_read_back_exactly(tmp_path: pathlib.Path) -> None:
+    # With window scaling every window the simulation sends is a multiple of
+    # its scale (Linux __tcp_select_window), so the capture holds it exactly.
+    trace = simulated_lossy_exchange()
+    path = tmp_path / "lossy.pcap"
+    trace.to_pcap(path)
+    sent = [r.segment for r in trace.records if r.kind == "send" and r.segment]
+    assert [seg for _, seg in read_pcap(path)] == sent
+    assert any(seg.options.sack for seg in sent)
+
+
+OPTION_FIELDS = [
+    "tcp.flags",
+    "tcp.window_size",
+    "tcp.options.mss_val",
+    "tcp.options.sack_perm",
+    "tcp.options.wscale.shift",
+    "tcp.options.timestamp.tsval",
+    "tcp.options.timestamp.tsecr",
+    "tcp.options.sack_le",
+    "tcp.options.sack_re",
+    "_ws.expert.message",
+]
+
+
+@needs_tshark
+def test_tshark_decodes_negotiated_options(tmp_path: pathlib.Path) -> None:
+    trace = simulated_lossy_exchange()
+    path = tmp_path / "lossy.pcap"
+    trace.to_pcap(path)
+    assert TSHARK is not None
+    args = [TSHARK, "-n", "-r", str(path), "-o", "tcp.relative_sequence_numbers:FALSE"]
+    args += ["-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=;"]
+    for field in OPTION_FIELDS:
+        args += ["-e", field]
+    result = subprocess.run(
+        args, capture_output=True, text=True, timeout=120, check=False, env={"HOME": str(tmp_path)}
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [
+        dict(zip(OPTION_FIELDS, line.split("\t"), strict=True))
+        for line in result.stdout.splitlines()
+    ]
+    sent = [r.segment for r in trace.records if r.kind == "send" and r.segment]
+    assert len(rows) == len(sent)
+    saw_blocks = False
+    for got, seg in zip(rows, sent, strict=True):
+        # "Calculated window size": the real window, scaled back by tshark.
+        assert int(got["tcp.window_size"]) == seg.window, got
+        opts = seg.options
+        if seg.flags & SYN:
+            assert int(got["tcp.options.mss_val"]) == opts.mss
+            assert got["tcp.options.sack_perm"] != ""
+            assert int(got["tcp.options.wscale.shift"]) == opts.wscale
+        assert opts.timestamps is not None
+        assert int(got["tcp.options.timestamp.tsval"]) == opts.timestamps[0]
+        assert int(got["tcp.options.timestamp.tsecr"]) == opts.timestamps[1]
+        if opts.sack:
+            saw_blocks = True
+            lefts = [int(v) for v in got["tcp.options.sack_le"].split(";")]
+            rights = [int(v) for v in got["tcp.options.sack_re"].split(";")]
+            assert list(zip(lefts, rights, strict=True)) == list(opts.sack)
+        # No expert complaint about the options (a bad length, a missing option).
+        assert "option" not in got["_ws.expert.message"].lower(), got
+    assert saw_blocks

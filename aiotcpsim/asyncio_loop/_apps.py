@@ -82,7 +82,7 @@ def _resource_host(resource: object) -> Host | None:
 class HostApps:
     """The applications of a network's hosts on one asyncio loop: which task
     runs on which host, ended by a crash and started by ``restart(app=)`` (the
-    network's :class:`~aiotcpsim.stack.host.HostWatcher` for this loop).
+    network's :class:`~aiotcpsim.stack.watcher.HostWatcher` for this loop).
 
     ``resources`` lists the servers and transports the loop owns.
     """

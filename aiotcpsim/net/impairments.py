@@ -222,7 +222,7 @@ def wire_size(segment: Segment) -> int:
 def options_size(options: TcpOptions) -> int:
     """Bytes of the options in Linux's layout (``Segment.encode``): MSS 4,
     timestamps 12 (SACK-permitted rides in their NOPs), SACK-permitted alone 4,
-    window scale 4."""
+    window scale 4, SACK blocks 4 + 8 each."""
     size = 4 if options.mss is not None else 0
     if options.timestamps is not None:
         size += 12
@@ -230,6 +230,8 @@ def options_size(options: TcpOptions) -> int:
         size += 4
     if options.wscale is not None:
         size += 4
+    if options.sack:
+        size += 4 + 8 * len(options.sack)
     return size
 
 

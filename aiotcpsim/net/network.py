@@ -42,7 +42,8 @@ from ..addresses import (
 )
 from ..config import TcpConfig
 from ..segment import Segment
-from ..stack.host import App, Host, HostWatcher, current_host
+from ..stack.host import App, Host, current_host
+from ..stack.watcher import HostWatcher
 from ..trace import DEFAULT_LIMIT, DEFAULT_SNAPLEN, DROP, DUPLICATE, NOTE, SEND, Trace
 from .events import EventQueue
 from .flight import arrive
@@ -602,7 +603,8 @@ class BaseNetwork:
             deadline = self.next_deadline()
             if deadline is None or (limit is not None and deadline > limit):
                 break
-            self.advance(deadline)
+            # A timer set in the past (keep-alive from an old last-received time) is due now.
+            self.advance(max(deadline, self.now))
         if limit is not None and limit > self.now:
             self.advance(limit)
         return self.now

@@ -10,6 +10,7 @@ canonical strings (:mod:`aiotcpsim.addresses`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
@@ -31,6 +32,9 @@ __all__ = [
     "IPV6_EXTRA",
     "LOOPBACK6_MSS",
     "PathConfigs",
+    "TsOffsets",
+    "check_port",
+    "first_free_port",
     "bound_address",
     "config_variants",
     "has_family",
@@ -41,11 +45,11 @@ __all__ = [
 IPV6_EXTRA: Final = 20
 """Bytes an IPv6 header takes beyond an IPv4 one (40 - 20): the MSS is that
 much smaller (1460 -> 1440 on an Ethernet LAN)."""
-LOOPBACK6_MSS: Final = 65464
-"""The MSS over ``::1``: Linux's ``lo`` MTU 65536 - 40 (IPv6) - 20 (TCP) - 12
-(timestamps), 65476 without them.  IPv4's 65483 is one byte less than the
-same sum because an IPv4 packet's 16-bit total length counts its header, which
-IPv6's payload length does not."""
+LOOPBACK6_MSS: Final = 65476
+"""The MSS announced over ``::1``: Linux's ``lo`` MTU 65536 - 40 (IPv6) - 20
+(TCP); segments with timestamps carry 12 bytes less, 65464.  IPv4's 65495 is
+one byte less than the same sum because an IPv4 packet's 16-bit total length
+counts its header, which IPv6's payload length does not."""
 
 
 def overlap(a: str, a_v6only: bool, b: str, b_v6only: bool) -> bool:
@@ -64,7 +68,7 @@ def config_variants(config: TcpConfig) -> tuple[TcpConfig, TcpConfig, TcpConfig,
     """``config`` and its variants for a connection over loopback (127.0.0.0/8),
     over IPv6, over ``::1``: the MSS and buffers each path gets."""
     loopback = config.loopback()
-    lo6 = LOOPBACK6_MSS if config.loopback_mss >= 65483 else config.loopback_mss - IPV6_EXTRA
+    lo6 = LOOPBACK6_MSS if config.loopback_mss >= 65495 else config.loopback_mss - IPV6_EXTRA
     return (
         config,
         loopback,
@@ -138,3 +142,42 @@ class PathConfigs:
         if not v6:
             return cached[1]
         return cached[3] if is_loopback(ip) else cached[2]
+
+
+class TsOffsets:
+    """The TS clock offsets of a host's connections, one per address pair: a
+    hash keyed with the network's seed, as Linux's ``secure_tcp_ts_off`` keys
+    its hash of the addresses with a boot-time secret (computed once per pair)."""
+
+    def __init__(self) -> None:
+        self._offsets: dict[tuple[str, str], int] = {}
+
+    def offset(self, seed: int, local_ip: str, remote_ip: str) -> int:
+        """The offset of connections from ``local_ip`` to ``remote_ip``."""
+        pair = (local_ip, remote_ip)
+        offset = self._offsets.get(pair)
+        if offset is None:
+            key = (seed & ((1 << 128) - 1)).to_bytes(16, "big")
+            text = f"{local_ip}>{remote_ip}".encode()
+            digest = hashlib.blake2b(text, digest_size=4, key=key).digest()
+            offset = self._offsets[pair] = int.from_bytes(digest, "big")
+        return offset
+
+
+def check_port(name: str, port: int, *, allow_zero: bool) -> None:
+    """A TypeError or ValueError naming ``name`` unless ``port`` is a port number."""
+    if not isinstance(port, int) or isinstance(port, bool):
+        raise TypeError(f"{name} must be an int, got {port!r}")
+    if not (0 if allow_zero else 1) <= port <= 65535:
+        raise ValueError(f"{name} must be within {0 if allow_zero else 1}..65535, got {port}")
+
+
+def first_free_port(low: int, high: int, start: int, taken: Callable[[int], bool]) -> int | None:
+    """The first port of ``low..high``, from ``low + start`` round to it again,
+    that is not ``taken``; None when every one is."""
+    span = high - low + 1
+    for i in range(span):
+        port = low + (start + i) % span
+        if not taken(port):
+            return port
+    return None

@@ -20,7 +20,7 @@ gives to the layer around the TCB:
   churns connections to one server runs out of ports (``EADDRNOTAVAIL``);
 * reopening a TIME-WAIT 4-tuple with a new SYN (RFC 1122 section 4.2.2.13);
 * a crash (:meth:`Host.crash`): every TCB and listener vanishes without a
-  segment, and the network tells its :class:`HostWatcher` (the adapter that
+  segment, and the network tells its :class:`~aiotcpsim.stack.watcher.HostWatcher` (the adapter that
   runs the host's application) so that it ends that application;
   :meth:`Host.start_app` asks the adapter to start one (``restart(app=)``).
 
@@ -43,7 +43,16 @@ from ..segment import ACK, RST, SYN, Segment, TcpOptions, seq_add
 from ..tcp import Connection, ConnectionUser, State
 from ..tcp.state import CLOSED, ESTABLISHED, LISTEN, SYN_RECEIVED, TIME_WAIT
 from ..trace import DELIVER, STATE
-from .families import PathConfigs, bound_address, has_family, overlap, source_address
+from .families import (
+    PathConfigs,
+    TsOffsets,
+    bound_address,
+    check_port,
+    first_free_port,
+    has_family,
+    overlap,
+    source_address,
+)
 from .listener import COOKIE, DROP, Listener, ListenerUser
 from .syncookies import NETSTAT_COUNTERS, StatelessOwner, SynCookieJar
 
@@ -56,7 +65,6 @@ if TYPE_CHECKING:
 __all__ = [
     "App",
     "Host",
-    "HostWatcher",
     "Listener",
     "ListenerUser",
     "NetworkPort",
@@ -95,6 +103,8 @@ class NetworkPort(Protocol):
 
     now: float
     """Virtual time, seconds."""
+    seed: int
+    """The seed of the network's RNG (the key of the timestamp offsets)."""
     rng: Random
     """The network's one RNG (ISNs, ephemeral ports)."""
     stats: dict[str, int]
@@ -130,26 +140,10 @@ class NetworkPort(Protocol):
         """``host`` is about to send a SYN to ``ip`` (an active open)."""
 
     def host_crashed(self, host: Host) -> None:
-        """``host`` crashed: tell the watchers (:class:`HostWatcher`)."""
+        """``host`` crashed: tell the watchers (:class:`~aiotcpsim.stack.watcher.HostWatcher`)."""
 
     def start_app(self, host: Host, app: App) -> None:
         """Have the adapter that drives the network start ``app`` on ``host``."""
-
-
-class HostWatcher(Protocol):
-    """What runs the applications of a network's hosts (the asyncio and trio
-    adapters): told when a host crashes, asked to start an application.
-
-    Registered with :meth:`Network.watch_hosts <aiotcpsim.net.network.BaseNetwork.watch_hosts>`.
-    """
-
-    def host_crashed(self, host: Host) -> None:
-        """End the application of ``host``: its tasks, servers and sockets.
-
-        Called after its TCBs vanished, so closing a socket sends nothing."""
-
-    def start_app(self, host: Host, app: App) -> None:
-        """Start ``app()`` as a task running on ``host``."""
 
 
 class Host:
@@ -187,6 +181,7 @@ class Host:
         ``SyncookiesFailed``, ``ListenOverflows``, ``ListenDrops``,
         ``TCPReqQFullDoCookies``, ``TCPReqQFullDrop``."""
         self._cookies = SynCookieJar(network.rng)
+        self._ts_offsets = TsOffsets()
         self.isn_generator: Callable[[], int] | None = None
         """Chooses the ISN of each new connection (active or passive) when set,
         instead of the network's RNG: tests pin ISNs with it
@@ -238,13 +233,13 @@ class Host:
         self._check_up()
         if not isinstance(ip, str):
             raise TypeError(f"ip must be a str (a host name or address), got {ip!r}")
-        _check_port("port", port, allow_zero=True)  # port 0: refused, as by Linux
+        check_port("port", port, allow_zero=True)  # port 0: refused, as by Linux
         if syn_retries is not None and (
             not isinstance(syn_retries, int) or isinstance(syn_retries, bool) or syn_retries < 0
         ):
             raise ValueError(f"syn_retries must be an int >= 0 or None, got {syn_retries!r}")
         if local_port or type(local_port) is not int:  # (the default 0 is fine)
-            _check_port("local_port", local_port, allow_zero=True)
+            check_port("local_port", local_port, allow_zero=True)
         literal = parse_ip(ip)
         ip = self.network.resolve(ip) if literal is None else unmapped(literal)
         if not self.network.is_on_link(ip) or not has_family(ip, local_ip, self.ipv6):
@@ -302,8 +297,8 @@ class Host:
         """
         self._check_up()
         ip = bound_address(ip)
-        _check_port("port", port, allow_zero=False)
-        _check_port("local_port", local_port, allow_zero=True)
+        check_port("port", port, allow_zero=False)
+        check_port("local_port", local_port, allow_zero=True)
         if listener is not None:
             if listener.host is not self or listener.state is not LISTEN:
                 raise ValueError(f"listener must be listening on this host, got {listener!r}")
@@ -385,7 +380,7 @@ class Host:
         if ip is not None and not isinstance(ip, str):
             raise TypeError(f"ip must be an IP address (str) or None, got {ip!r}")
         ip = None if ip is None else bound_address(ip)
-        _check_port("port", port, allow_zero=True)
+        check_port("port", port, allow_zero=True)
         bound_ip = WILDCARD4 if ip is None else ip
         v6only = v6only and is_ipv6(bound_ip)
         if port == 0:
@@ -422,8 +417,9 @@ class Host:
         """The host stops: every connection and listener vanishes without a
         segment; segments addressed to it are lost until :meth:`restart`.
 
-        The network then tells the adapters (:class:`HostWatcher`), which end
-        the application running here: its tasks are cancelled, its servers and
+        The network then tells the adapters
+        (:class:`~aiotcpsim.stack.watcher.HostWatcher`), which end the
+        application running here: its tasks are cancelled, its servers and
         sockets closed -- without a segment, since the TCBs are already gone."""
         now = self.network.now
         for listener in list(self._listeners.values()):
@@ -532,6 +528,10 @@ class Host:
         if self.network.trace.enabled:  # no work for a trace that is off
             self.network.note(self.name, text, conn.key)
 
+    def ts_offset(self, local_ip: str, remote_ip: str) -> int:
+        """The TS clock offset of connections between two addresses (:class:`TsOffsets`)."""
+        return self._ts_offsets.offset(self.network.seed, local_ip, remote_ip)
+
     # -- segments from the wire ----------------------------------------------------------
 
     def route(self, ip: str) -> Host | None:
@@ -612,10 +612,12 @@ class Host:
         opts = seg.options
         tuple4 = (seg.src_ip, seg.src_port, seg.dst_ip, seg.dst_port)
         isn = self._cookies.make(tuple4, seg.seq, opts.mss or self.config.default_mss, now)
-        if opts.timestamps is None:  # tcp_clear_options: no window scale, no SACK
-            seg = seg._replace(options=TcpOptions(mss=opts.mss))
+        # Without timestamps Linux clears window scale and SACK (tcp_clear_options);
+        # with them it keeps the options in the TSval, which is not modelled yet:
+        # a cookie connection negotiates only the MSS either way.
+        seg = seg._replace(options=TcpOptions(mss=opts.mss))
         local, remote = (seg.dst_ip, seg.dst_port), (seg.src_ip, seg.src_port)
-        owner = StatelessOwner(self.transmit)
+        owner = StatelessOwner(self.transmit, self.ts_offset)
         Connection.accept_syn(owner, self._config_for(seg.dst_ip), local, remote, isn, seg, now)
 
     def _cookie_ack(self, listener: Listener, seg: Segment, now: float) -> bool:
@@ -633,8 +635,8 @@ class Host:
             self.network.note(self.name, "ACK is no valid SYN cookie")
             return False
         netstat["SyncookiesRecv"] += 1
-        # A TSecr's options (window scale, SACK: syncookies.decode_cookie_timestamp)
-        # wait for a TCB with timestamps: a cookie connection has neither.
+        # The options a TSecr could carry (syncookies.decode_cookie_timestamp) are
+        # not used: the cookie SYN-ACK offered none (_send_cookie).
         if listener.full():  # tcp_v4_syn_recv_sock: the ACK is dropped
             netstat["ListenOverflows"] += 1
             netstat["ListenDrops"] += 1
@@ -749,7 +751,7 @@ class Host:
                 raise os_error(errno.EADDRINUSE, "Address already in use")
 
     def _reusable_time_wait(self, conn: Connection) -> bool:
-        return conn.state is TIME_WAIT and self.config.tw_reuse
+        return self.config.tw_reuse and conn.reusable_in_time_wait(self.network.now)
 
     def _port_taken(self, lip: str, port: int, rip: str, rport: int) -> bool:
         if any(bport == port for _, bport in self._listeners):
@@ -761,28 +763,24 @@ class Host:
         """A free local port for this destination (Linux ``__inet_hash_connect``:
         a port may serve several destinations; a 4-tuple only one socket)."""
         low, high = self.config.ephemeral_ports
-        span = high - low + 1
         if self._port_cursor is None:
-            self._port_cursor = self.network.rng.randrange(span)
-        start = self._port_cursor
-        for i in range(span):
-            offset = (start + i) % span
-            port = low + offset
-            if not self._port_taken(lip, port, rip, rport):
-                self._port_cursor = (offset + 1) % span
-                return (lip, port, rip, rport)
-        raise os_error(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+            self._port_cursor = self.network.rng.randrange(high - low + 1)
+        port = first_free_port(
+            low, high, self._port_cursor, lambda p: self._port_taken(lip, p, rip, rport)
+        )
+        if port is None:
+            raise os_error(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+        self._port_cursor = (port - low + 1) % (high - low + 1)
+        return (lip, port, rip, rport)
 
     def _free_listen_port(self) -> int:
         low, high = self.config.ephemeral_ports
-        span = high - low + 1
-        start = self.network.rng.randrange(span)
-        used = {key[1] for key in self._conns}
-        for i in range(span):
-            port = low + (start + i) % span
-            if port not in used and not any(bport == port for _, bport in self._listeners):
-                return port
-        raise os_error(errno.EADDRINUSE, "Address already in use")
+        used = {key[1] for key in self._conns} | {bport for _, bport in self._listeners}
+        start = self.network.rng.randrange(high - low + 1)
+        port = first_free_port(low, high, start, used.__contains__)
+        if port is None:
+            raise os_error(errno.EADDRINUSE, "Address already in use")
+        return port
 
     def __repr__(self) -> str:
         state = "" if self.up else " DOWN"
@@ -791,10 +789,3 @@ class Host:
             f"<Host {self.name} {self.ip}{v6}{state} connections={len(self._conns)} "
             f"listeners={len(self._listeners)}>"
         )
-
-
-def _check_port(name: str, port: int, *, allow_zero: bool) -> None:
-    if not isinstance(port, int) or isinstance(port, bool):
-        raise TypeError(f"{name} must be an int, got {port!r}")
-    if not (0 if allow_zero else 1) <= port <= 65535:
-        raise ValueError(f"{name} must be within {0 if allow_zero else 1}..65535, got {port}")

@@ -228,10 +228,12 @@ class StatelessOwner:
     state in the trace -- so that the cookie SYN-ACK is built by the code
     that builds every SYN-ACK, with the same options."""
 
-    __slots__ = ("_transmit",)
+    __slots__ = ("_transmit", "ts_offset")
 
-    def __init__(self, transmit: Callable[..., None]) -> None:
+    def __init__(self, transmit: Callable[..., None], ts_offset: Callable[[str, str], int]) -> None:
         self._transmit = transmit
+        self.ts_offset = ts_offset
+        """The host's TS clock offsets (a child's TSval is the host's)."""
 
     def transmit(self, segment: Segment, *, retransmission: bool = False) -> None:
         self._transmit(segment, retransmission=retransmission)

@@ -158,7 +158,7 @@ class Connection(TcbSynchronize):
         return conn
 
     def _open_from_cookie(self, irs: int, peer_mss: int, now: float) -> None:
-        self._take_peer_syn(irs, 0, peer_mss)
+        self._take_peer_syn(irs, 0, peer_mss, None)  # the cookie SYN-ACK offered no options
         self._syn_start = now
         self._snd_nxt = self._snd_max = 1
         self._select_window(commit=True)  # the window our SYN-ACK offered
@@ -166,6 +166,7 @@ class Connection(TcbSynchronize):
         self.set_state(SYN_RECEIVED, now)
 
     def _open_passive(self, syn: Segment, now: float) -> None:
+        self._now = now
         self._take_syn(syn)
         self._syn_start = now
         self.set_state(SYN_RECEIVED, now)
@@ -175,12 +176,23 @@ class Connection(TcbSynchronize):
 
     def accepts_new_syn(self, seg: Segment) -> bool:
         """In TIME-WAIT: may ``seg`` open a new incarnation of this 4-tuple?
-        (RFC 1122 section 4.2.2.13; Linux ``TCP_TW_SYN``: a bare SYN above RCV.NXT.)"""
-        return (
-            self.state is TIME_WAIT
-            and seg.flags & (SYN | RST | ACK) == SYN
-            and seq_diff(seg.seq, self.rcv_nxt) > 0
-        )
+        (RFC 1122 section 4.2.2.13; Linux ``TCP_TW_SYN``: a bare SYN above
+        RCV.NXT, or with a TSval newer than TS.Recent.)"""
+        if self.state is not TIME_WAIT or seg.flags & (SYN | RST | ACK) != SYN:
+            return False
+        if seq_diff(seg.seq, self.rcv_nxt) > 0:
+            return True
+        # A newer timestamp also tells a new incarnation (RFC 6191; Linux
+        # tcp_timewait_state_process: tw_ts_recent below the SYN's TSval).
+        ts = seg.options.timestamps
+        return self.ts_ok and ts is not None and seq_diff(ts[0], self._ts.recent) > 0
+
+    def reusable_in_time_wait(self, now: float) -> bool:
+        """In TIME-WAIT, may a new outgoing connection take this 4-tuple over
+        (``tcp_tw_reuse``)?  As Linux's ``tcp_twsk_unique``: only when the
+        connection used timestamps (PAWS then tells the incarnations apart)
+        and its last timestamp came more than a second ago."""
+        return self.state is TIME_WAIT and self.ts_ok and now >= self._ts.stamp + 1.0
 
     # ------------------------------------------------------------------ the application's calls
 
@@ -195,6 +207,7 @@ class Connection(TcbSynchronize):
                 connection is closed (after its error was reported).
             OSError: the pending error (ECONNRESET...), reported once.
         """
+        self._now = now
         if self.pending_error is not None:
             raise self._pending_exception()
         if self._fin_queued or self._closed_by_app or self.state not in WRITABLE:
@@ -227,6 +240,7 @@ class Connection(TcbSynchronize):
             OSError: the pending error, once.
             ValueError: ``max_bytes`` < 1.
         """
+        self._now = now
         if max_bytes < 1:
             raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
         if self._rcvd.readable:
@@ -250,6 +264,7 @@ class Connection(TcbSynchronize):
             OSError: ENOTCONN before the connection is established (SYN-SENT)
                 or after it ended.
         """
+        self._now = now
         state = self.state
         if self._fin_queued:
             return
@@ -265,6 +280,7 @@ class Connection(TcbSynchronize):
         connection is reset (RFC 9293 section 3.10.4, RFC 2525 2.17); otherwise
         a FIN follows the queued data and the connection finishes in the
         background (FIN-WAIT, TIME-WAIT).  The user gets no more callbacks."""
+        self._now = now
         if self._closed_by_app:
             return
         self._closed_by_app = True
@@ -290,6 +306,7 @@ class Connection(TcbSynchronize):
         """Abortive close (``SO_LINGER`` 0, ``transport.abort()``): a RST where
         the peer has a connection (Linux ``tcp_need_reset``), then CLOSED.
         Unsent data is discarded."""
+        self._now = now
         self._closed_by_app = True
         self.user = None
         if self.state is CLOSED:
@@ -301,6 +318,7 @@ class Connection(TcbSynchronize):
 
     def drop(self, now: float) -> None:
         """Forget the connection without a segment (host crash, expired request)."""
+        self._now = now
         if self.state is not CLOSED:
             self._finish(now, None, quiet=True)
 
@@ -365,6 +383,7 @@ class Connection(TcbSynchronize):
         """An ICMP destination-unreachable for this connection (Linux
         ``tcp_v4_err``): fatal while connecting, otherwise a soft error that
         replaces ETIMEDOUT if the connection later times out."""
+        self._now = now
         if self.state is SYN_SENT or (self.state is SYN_RECEIVED and not self.passive):
             self._finish(now, err)
             self._fire()

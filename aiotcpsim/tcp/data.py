@@ -17,6 +17,7 @@ This module owns the receive side of the byte stream:
 from __future__ import annotations
 
 from .ack import TcbAck
+from .sackblocks import SackBlocks
 from .state import CLOSE_WAIT, CLOSING, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, SYN_RECEIVED, TIME_WAIT
 from .tcb import NOTIFY_CLOSED, NOTIFY_READABLE
 
@@ -32,6 +33,8 @@ class TcbData(TcbAck):
         """Data at receive offset ``seg_so`` (RFC 9293 3.10.7.4, seventh step)."""
         rcv = self._rcv_so
         plen = len(payload)
+        if seg_so < rcv and self.sack_ok:  # data received twice: D-SACK (RFC 2883)
+            self._sack_blocks().duplicate(seg_so, min(seg_so + plen, rcv))
         edge = max(self._rcv_adv, rcv)
         if seg_so + plen > edge:  # trim to the window
             payload = payload[: max(0, edge - seg_so)]
@@ -45,17 +48,25 @@ class TcbData(TcbAck):
             self._schedule_ack(now, immediate=True)  # duplicate: ACK at once
             return
         if seg_so > rcv:
-            self._rcvd.queue_out_of_order(seg_so, payload)
+            added = self._rcvd.queue_out_of_order(seg_so, payload)
+            if self.sack_ok:
+                blocks = self._sack_blocks()
+                if added:
+                    blocks.received(seg_so, seg_so + plen)
+                else:  # all of it was held already (Linux tcp_data_queue_ofo)
+                    blocks.duplicate(seg_so, seg_so + plen)
             self._delack.enter_quickack(self._rcv_adv - rcv)
             self._schedule_ack(now, immediate=True)
             return
-        self._delack.on_data(plen, self.mss, self._rcv_adv - rcv, self._rtt.rto, now)
+        self._delack.on_data(plen, self._rcv_mss(), self._rcv_adv - rcv, self._rtt.rto, now)
         self._rcvd.append(payload)
         rcv += plen
         filled_hole = bool(self._rcvd.ooo)
         if filled_hole:
             rcv = self._rcvd.drain(rcv)
         self._rcv_so = rcv
+        if self._sack is not None:
+            self._sack.advanced(rcv, not self._rcvd.ooo)
         self._delack.unacked += plen
         self._notify |= NOTIFY_READABLE
         if self._ooo_fin is not None and self._ooo_fin == self._rcv_so:
@@ -114,6 +125,13 @@ class TcbData(TcbAck):
         self.set_state(TIME_WAIT, now)
         if self.user is not None:
             self._notify |= NOTIFY_CLOSED
+
+    def _sack_blocks(self) -> SackBlocks:
+        """The SACK blocks we report (:mod:`.sackblocks`), made on first use."""
+        blocks = self._sack
+        if blocks is None:
+            blocks = self._sack = SackBlocks()
+        return blocks
 
     def _window_update_after_read(self, now: float) -> None:
         """Linux ``tcp_cleanup_rbuf``: tell the peer when reading at least

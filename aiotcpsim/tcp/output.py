@@ -18,20 +18,17 @@ This module owns what goes out and when the windows let it:
 from __future__ import annotations
 
 from ..segment import ACK, FIN, NO_OPTIONS, PSH, RST, SYN, Segment, TcpOptions
+from .negotiate import (
+    TS_OPTION_LEN,
+    initial_wscale,
+    sack_option_len,
+    syn_options,
+    syn_window,
+)
 from .state import CLOSE_WAIT, ESTABLISHED, FIN_WAIT_1, LAST_ACK, SYN_RECEIVED, SYN_SENT
 from .tcb import MASK, Tcb
 
 __all__ = ["TcbOutput"]
-
-# The options of our SYNs, one immutable TcpOptions per MSS value.
-_MSS_OPTIONS: dict[int, TcpOptions] = {}
-
-
-def _mss_options(mss: int) -> TcpOptions:
-    options = _MSS_OPTIONS.get(mss)
-    if options is None:
-        options = _MSS_OPTIONS[mss] = TcpOptions(mss=mss)
-    return options
 
 
 class TcbOutput(Tcb):
@@ -51,18 +48,22 @@ class TcbOutput(Tcb):
         and a fresh window, and it is the ACK any delayed ACK waited for."""
         if retransmission:
             self.retransmissions += 1
-        if flags & ACK:
+        if flags & SYN:
+            ack, window = self._syn_fields()
+            if flags & ACK:
+                self._timers.ack_at = None
+                self._delack.on_ack_sent()
+        else:
             ack = self.rcv_nxt
             window = self._select_window(commit=True)
             self._timers.ack_at = None
             self._delack.on_ack_sent()
-        else:  # our SYN
-            ack = 0
-            if self.state is SYN_SENT:
-                window = self.rcvbuf
-                self._rcv_adv = 0
-            else:
-                window = self._select_window(commit=True)
+            if self.ts_ok:
+                # RFC 7323 section 3.2: once negotiated, on every segment but a RST.
+                options = self._ts.options(self._now)
+            sack = self._sack
+            if sack is not None and sack.pending:  # RFC 2018 section 4
+                options = sack.options(options, self.irs, self._sack_room())
         segment = Segment(
             self._lip,
             self._lport,
@@ -77,19 +78,57 @@ class TcbOutput(Tcb):
         )
         self.owner.transmit(segment, retransmission=retransmission)
 
+    def _syn_fields(self) -> tuple[int, int]:
+        """SEG.ACK and SEG.WND of our SYN or SYN-ACK: the window is never
+        scaled (RFC 7323 section 2.2), see :func:`.negotiate.syn_window`."""
+        free = self.rcvbuf - self._rcvd.buffered
+        if self.state is SYN_SENT:
+            self._rcv_adv = 0
+            return 0, syn_window(free, self.mss)
+        # The field has 16 bits and is never scaled; the right edge we keep is
+        # the whole free buffer, which our next segment announces (as Linux,
+        # whose window grows past the SYN-ACK's at once when autotuned).
+        self._select_window(commit=True)
+        return self.rcv_nxt, syn_window(free, self._rcv_mss())
+
+    def _sack_room(self) -> int:
+        """SACK blocks that fit beside the other options (Linux
+        ``tcp_established_options``): 3 with timestamps, 4 without."""
+        return 3 if self.ts_ok else 4
+
+    def _rcv_mss(self) -> int:
+        """The largest segment we expect: our MSS less the timestamps option."""
+        return self.mss - TS_OPTION_LEN if self.ts_ok else self.mss
+
     def _select_window(self, *, commit: bool) -> int:
         """The window to advertise: the free receive buffer, but the right edge
         moves only by at least min(rcvbuf / 2, MSS) (receiver SWS avoidance,
-        RFC 9293 3.8.6.2.2) and never back (RFC 9293 3.8.6.2.1)."""
+        RFC 9293 3.8.6.2.2) and never back (RFC 9293 3.8.6.2.1).
+
+        With window scaling the window is rounded up to a multiple of
+        ``1 << rcv_wscale`` so that it is not scaled away (Linux
+        ``__tcp_select_window``: ``ALIGN(free_space, 1 << rcv_wscale)``; the
+        buffer may take up to ``(1 << rcv_wscale) - 1`` bytes more), at most
+        ``65535 << rcv_wscale``."""
         rcv = self._rcv_so
         free = self.rcvbuf - self._rcvd.buffered
         new_edge = rcv + max(free, 0)
         edge = max(self._rcv_adv, rcv)
         if new_edge - edge >= min(self.rcvbuf // 2, self.mss):
             edge = new_edge
+        window = edge - rcv
+        shift = self.rcv_wscale
+        if shift:
+            if window > 0xFFFF << shift:
+                window = 0xFFFF << shift
+            window = -(-window >> shift) << shift
+        elif window > 0xFFFF:
+            window = 0xFFFF
         if commit:
-            self._rcv_adv = edge
-        return edge - rcv
+            if rcv + window > self._rcv_adv:
+                self._rcv_adv = rcv + window
+            self._ts.last_ack_sent = rcv
+        return window
 
     def _send_ack(self) -> None:
         """A bare ACK."""
@@ -103,13 +142,32 @@ class TcbOutput(Tcb):
         self._transmit(self._snd_una - 1, ACK, b"", NO_OPTIONS, False)
 
     def _send_syn(self, now: float, *, retransmission: bool, timed: bool = True) -> None:
-        """Our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED), with the MSS option;
-        ``timed``: an RTT sample if it is acknowledged without a retransmission."""
+        """Our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED) with its options
+        (:mod:`.negotiate`); ``timed``: an RTT sample if it is acknowledged
+        without a retransmission."""
+        self._now = now
         flags = SYN | ACK if self.state is SYN_RECEIVED else SYN
         self._snd_nxt = max(self._snd_nxt, 1)
         self._snd_max = max(self._snd_max, 1)
         self._hs_rtt_t = now if timed and not retransmission else None
-        self._transmit(0, flags, b"", _mss_options(self.mss), retransmission)
+        self._transmit(0, flags, b"", self._syn_options(flags, now), retransmission)
+
+    def _syn_options(self, flags: int, now: float) -> TcpOptions:
+        """What our SYN offers (Linux ``tcp_syn_options``), or what our SYN-ACK
+        accepts of the peer's offer (``tcp_synack_options``)."""
+        config = self.config
+        if not flags & ACK:  # a SYN offers what the config enables
+            ts = None
+            if config.timestamps:
+                ts = (self._ts.clock(now), 0)
+            wscale = None
+            if config.window_scaling:
+                wscale = self.rcv_wscale = initial_wscale(self.rcvbuf, config.loopback_rcvbuf)
+            return syn_options(self.mss, config.sack, ts, wscale)
+        ts = (self._ts.clock(now), self._ts.recent) if self.ts_ok else None
+        # rcv_wscale is at least 2 (RMEM_MAX) when scaling is in effect, else 0.
+        wscale = self.rcv_wscale if self.rcv_wscale else None
+        return syn_options(self.mss, self.sack_ok, ts, wscale)
 
     def _queue_fin(self, now: float) -> None:
         """A FIN follows the queued data (RFC 9293 3.10.4, CLOSE call)."""
@@ -130,6 +188,9 @@ class TcbOutput(Tcb):
         if self._snd_nxt >= fin_so + self._fin_queued:
             return  # nothing to send: all data, and the FIN if queued, went out
         smss = self._smss()
+        sack = self._sack
+        if sack is not None and sack.pending:  # the blocks take room (tcp_current_mss)
+            smss -= sack_option_len(sack.count(self._sack_room()))
         while True:
             nxt = self._snd_nxt
             unsent = fin_so - nxt
@@ -212,7 +273,9 @@ class TcbOutput(Tcb):
     # ------------------------------------------------------------------ resets
 
     def _send_reset(self) -> None:
-        """``<SEQ=SND.MAX><ACK=RCV.NXT><CTL=RST,ACK>``: we reset the connection."""
+        """``<SEQ=SND.MAX><ACK=RCV.NXT><CTL=RST,ACK>``: we reset the connection
+        (with the timestamps option once negotiated, as Linux's
+        ``tcp_send_active_reset``)."""
         self.owner.transmit(
             Segment(
                 self._lip,
@@ -223,6 +286,8 @@ class TcbOutput(Tcb):
                 self.rcv_nxt,
                 RST | ACK,
                 0,
+                b"",
+                self._ts.options(self._now) if self.ts_ok else NO_OPTIONS,
             )
         )
 

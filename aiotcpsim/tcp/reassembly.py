@@ -69,8 +69,9 @@ class Reassembly:
         del q[:i]
         return b"".join(parts)
 
-    def queue_out_of_order(self, seg_so: int, payload: bytes | memoryview) -> None:
-        """Keep the bytes of ``payload`` (at offset ``seg_so``) not held yet."""
+    def queue_out_of_order(self, seg_so: int, payload: bytes | memoryview) -> int:
+        """Keep the bytes of ``payload`` (at offset ``seg_so``) not held yet;
+        returns how many that was (0: a duplicate)."""
         ooo = self.ooo
         end = seg_so + len(payload)
         i = 0
@@ -88,9 +89,11 @@ class Reassembly:
             j += 1
         if cur < end:
             pieces.append((cur, payload[cur - seg_so :]))
-        self.ooo_bytes += sum(len(piece) for _, piece in pieces)
+        added = sum(len(piece) for _, piece in pieces)
+        self.ooo_bytes += added
         merged = sorted(ooo[i:j] + pieces)
         ooo[i:j] = merged
+        return added
 
     def drain(self, rcv: int) -> int:
         """Move the out-of-order data that now continues the stream at ``rcv``

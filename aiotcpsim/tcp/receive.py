@@ -27,8 +27,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..segment import ACK, FIN, PSH, RST, SYN, Segment, seq_diff
+from ..segment import ACK, FIN, PSH, RST, SYN, Segment, TcpOptions, seq_diff
 from .data import TcbData
+from .negotiate import MAX_WSCALE, initial_wscale
 from .state import (
     CLOSED,
     CLOSING,
@@ -43,6 +44,7 @@ from .state import (
     TIME_WAIT,
     State,
 )
+from .tcb import MASK
 
 __all__ = ["TcbReceive"]
 
@@ -62,9 +64,18 @@ class TcbReceive(TcbData):
 
         Never raises for anything the peer sends.
         """
+        self._now = now
         state = self.state
         if state in SEGMENT_STEPS:  # the common case first
-            self._receive_synchronized(seg, now)
+            ts = seg.options.timestamps
+            # PAWS needs a look only when TSval is more than 1 below TS.Recent.
+            if (
+                ts is None
+                or not self.ts_ok
+                or not 1 < (self._ts.recent - ts[0]) & MASK < 0x80000000
+                or self._paws_passes(seg, now)
+            ):
+                self._receive_synchronized(seg, now)
         elif state is SYN_SENT:
             self._receive_syn_sent(seg, now)
         elif state is TIME_WAIT:
@@ -104,6 +115,7 @@ class TcbReceive(TcbData):
             self._snd_una = 1
             self._snd_wl1 = 0
             self._snd_wl2 = 1
+            self._handshake_rtt_from_timestamps(seg, now)
             self._handshake_rtt(now)
             self._established(now)
             self._send_ack()
@@ -114,20 +126,46 @@ class TcbReceive(TcbData):
             self._timers.rtx_at = now + self._rtt.rto
 
     def _take_syn(self, syn: Segment) -> None:
-        """The peer's SYN: IRS, RCV.NXT, its MSS and window (RFC 9293 3.10.7.2-3)."""
+        """The peer's SYN: IRS, RCV.NXT, its MSS and window (RFC 9293 3.10.7.2-3),
+        and what its options negotiate (:mod:`.negotiate`)."""
         self.irs = syn.seq
         self._rcv_so = 1
         self._rcv_adv = 1
-        self.peer_mss = syn.options.mss or self.config.default_mss
+        self._take_syn_options(syn.options)
         self._snd_wnd = syn.window
         self.max_snd_wnd = max(self.max_snd_wnd, syn.window)
         self._snd_wl1 = 0
         self._snd_wl2 = 0
 
+    def _take_syn_options(self, options: TcpOptions) -> None:
+        """An option is in effect when both SYNs carry it (RFC 7323 sections
+        1.3 and 2.2, RFC 2018 section 2): ours carried what the config
+        enables, our SYN-ACK carries what both allow."""
+        config = self.config
+        self.peer_mss = options.mss or config.default_mss
+        if config.window_scaling and options.wscale is not None:
+            self.snd_wscale = min(options.wscale, MAX_WSCALE)
+            self.rcv_wscale = initial_wscale(self.rcvbuf, config.loopback_rcvbuf)
+        else:
+            self.snd_wscale = self.rcv_wscale = 0
+        self.sack_ok = config.sack and options.sack_permitted
+        ts = options.timestamps
+        self.ts_ok = bool(config.timestamps) and ts is not None
+        if ts is not None and self.ts_ok:
+            self._ts.store(ts[0], self._now)
+
     def _receive_time_wait(self, seg: Segment, now: float) -> None:
         """Linux ``tcp_timewait_state_process`` for a real TIME-WAIT."""
         flags = seg.flags
+        ts = seg.options.timestamps
+        if self.ts_ok and ts is not None and not flags & RST and not self._ts.paws_ok(ts[0], now):
+            # PAWS: an old duplicate restarts the timer and draws a rate-limited ACK.
+            self._restart_time_wait(now)
+            self._ack_out_of_window(now)
+            return
         if seg.seq == self.rcv_nxt and (seg.seg_len == 0 or flags & RST):
+            if ts is not None and self.ts_ok:  # tw_ts_recent follows (PAWS passed)
+                self._ts.store(ts[0], now)
             if flags & RST:
                 if not self.config.rfc1337:
                     self.owner.note(self, "RST ends TIME-WAIT (tcp_rfc1337=0)", now)
@@ -169,6 +207,12 @@ class TcbReceive(TcbData):
         acked = seq_diff(seg.ack, self.snd_una)
         if plen > self._rcv_adv - rcv or acked < 0 or una + acked > self._snd_max:
             return False
+        if self.ts_ok:
+            ts = seg.options.timestamps
+            if ts is not None:
+                self._ts.update_recent(rcv, ts[0], now)
+                if acked > 0 and ts[1]:
+                    self._rtt_from_timestamps(seg, una + acked, now)
         self._note_peer_alive(now)
         self._process_ack(seg, rcv, una + acked, plen, now)
         if plen:
@@ -206,6 +250,8 @@ class TcbReceive(TcbData):
         if flags & SYN:  # fourth: SYN (RFC 5961 section 4)
             self._challenge_ack(now, "SYN in a synchronized state")
             return
+        if self.ts_ok:
+            self._take_timestamp(seg, seg_so, now)
         if not flags & ACK or not self._check_ack(seg, seg_so, plen, now):  # fifth: ACK
             return
         fin_wait_2_later = False
@@ -220,6 +266,72 @@ class TcbReceive(TcbData):
             self._check_fin(seg_so + plen, state, now)
         if fin_wait_2_later and self.state is FIN_WAIT_1:
             self._enter_fin_wait_2(now)
+
+    def _paws_passes(self, seg: Segment, now: float) -> bool:
+        """PAWS (RFC 7323 section 5; Linux ``tcp_paws_discard``), before the
+        sequence number test: a segment whose TSval is older than TS.Recent is
+        an old duplicate, dropped and answered with a duplicate ACK
+        (rate-limited as the other out-of-window ACKs; old data D-SACKed),
+        unless it is a RST or a disordered pure ACK (``tcp_disordered_ack``)."""
+        ts = seg.options.timestamps
+        if ts is None or self._ts.paws_ok(ts[0], now) or seg.flags & RST:
+            return True  # (the common case: one subtraction in paws_ok)
+        if self._disordered_ack(seg, ts[0]):
+            return True
+        self.owner.note(self, "PAWS: old timestamp, segment dropped", now)
+        plen = len(seg.payload)
+        seg_so = self._rcv_so + seq_diff(seg.seq, self.rcv_nxt)
+        if plen and seg_so < self._rcv_so and self.sack_ok:
+            self._sack_blocks().duplicate(seg_so, min(seg_so + plen, self._rcv_so))
+        self._ack_out_of_window(now)
+        return False
+
+    def _disordered_ack(self, seg: Segment, tsval: int) -> bool:
+        """A pure duplicate ACK at RCV.NXT that changes no window, within an
+        RTO of TS.Recent: reordered, not old (Linux ``tcp_disordered_ack``)."""
+        return (
+            seg.flags & (ACK | SYN | FIN) == ACK
+            and not seg.payload
+            and seg.seq == self.rcv_nxt
+            and seg.ack == self.snd_una
+            and seg.window == self._snd_wnd
+            # tcp_tsval_replay: an RTO in the fastest TS clock RFC 7323 allows, 1200 Hz.
+            and seq_diff(self._ts.recent, tsval) <= int(self._rtt.rto * 1200)
+        )
+
+    def _rtt_from_timestamps(self, seg: Segment, ack_so: int, now: float) -> None:
+        """RTTM (RFC 7323 section 4; Linux ``tcp_ack_update_rtt``): an ACK of
+        new data that the timed segment does not measure (none is timed, as
+        after a retransmission: Karn's rule does not apply to an echoed
+        TSval) measures the RTT from its TSecr."""
+        ts = seg.options.timestamps
+        if ts is None or not ts[1] or ack_so <= self._snd_una:
+            return
+        if self._rtt_so is not None and ack_so >= self._rtt_so:
+            return  # the timed segment gives the sample
+        sample = self._ts.rtt_sample(ts[1], now)
+        if sample is not None:
+            self._rtt.sample(sample)
+
+    def _handshake_rtt_from_timestamps(self, seg: Segment, now: float) -> None:
+        """A retransmitted SYN or SYN-ACK is not timed (Karn's rule), but the
+        TSecr of its acknowledgment is: the handshake's RTT sample then
+        (Linux ``tcp_ack_update_rtt``, ``tcp_synack_rtt_meas``), so data does
+        not start at the 3 s fallback RTO (RFC 6298 section 5.7)."""
+        ts = seg.options.timestamps
+        if not self.ts_ok or ts is None or not ts[1]:
+            return
+        if self._hs_rtt_t is not None and not self._rtt.backoff:
+            return  # timed by the clock: _handshake_rtt takes it
+        sample = self._ts.rtt_sample(ts[1], now)
+        if sample is not None:
+            self._rtt.sample(sample)
+
+    def _take_timestamp(self, seg: Segment, seg_so: int, now: float) -> None:
+        """An acceptable segment's timestamps: TS.Recent (RFC 7323 section 4.3)."""
+        ts = seg.options.timestamps
+        if ts is not None:
+            self._ts.update_recent(seg_so, ts[0], now)
 
     def _completes_simultaneous_open(self, seg: Segment, seg_so: int) -> bool:
         """In SYN-RECEIVED, a SYN-ACK that repeats the peer's SYN and
@@ -252,6 +364,9 @@ class TcbReceive(TcbData):
             if flags & SYN:
                 self._challenge_ack(now, "SYN in a synchronized state")
             else:
+                if plen and seg_so < rcv and self.sack_ok:
+                    # Old data again: D-SACK it (RFC 2883; Linux tcp_send_dupack).
+                    self._sack_blocks().duplicate(seg_so, min(seg_so + plen, rcv))
                 # Data or a FIN (a duplicate: our ACK was lost) is ACKed every
                 # time; tcp_oow_rate_limited limits only pure ACKs.
                 self._ack_out_of_window(now, always=seg_len > 0)
@@ -293,6 +408,8 @@ class TcbReceive(TcbData):
         if ack_so < una - (self.max_snd_wnd or 1) - 1:  # max(MAX.SND.WND, 1)
             self._challenge_ack(now, "ACK below the acceptable range")
             return False
+        if self.ts_ok:
+            self._rtt_from_timestamps(seg, ack_so, now)
         self._process_ack(seg, seg_so, ack_so, plen, now)
         return self.state is not CLOSED and self.state is not TIME_WAIT
 
@@ -314,6 +431,7 @@ class TcbReceive(TcbData):
         self.max_snd_wnd = max(self.max_snd_wnd, seg.window)
         self._snd_wl1 = seg_so
         self._snd_wl2 = ack_so
+        self._handshake_rtt_from_timestamps(seg, now)
         self._handshake_rtt(now)
         self._established(now)
         if ack_so > self._snd_una:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..segment import NO_OPTIONS, TcpOptions
 from .state import (
     CLOSE_WAIT,
     CLOSED,
@@ -98,6 +99,7 @@ class TcbSynchronize(TcbTimeouts):
         irs: int,
         peer_window: int,
         peer_mss: int | None = None,
+        peer_options: TcpOptions | None = None,
         syn_sent_at: float | None = None,
         established_at: float | None = None,
         fin_sent_at: float | None = None,
@@ -111,6 +113,8 @@ class TcbSynchronize(TcbTimeouts):
         * ``irs``, ``peer_window``, ``peer_mss``: the peer's ISN, the window
           it offered in the handshake (its receive buffer) and the MSS option
           of its SYN (None: none, ``default_mss``);
+        * ``peer_options``: the other options of the peer's SYN, negotiated
+          (:mod:`.negotiate`); its TSval is the peer's last (None: none);
         * ``syn_sent_at``: when our SYN (active) or SYN-ACK (passive) left,
           the RTT sample of the handshake (None: no sample, as after a
           retransmitted SYN);
@@ -137,13 +141,14 @@ class TcbSynchronize(TcbTimeouts):
                 ``connect``), or it disagrees with the FIN facts, or the
                 times are out of order or later than ``now``.
         """
+        self._now = now
         if (self.state is not CLOSED and self.state is not LISTEN) or self._snd_max:
             raise ValueError(f"synchronize() needs a fresh connection, not {self!r}")
         _check_times(now, syn_sent_at, established_at, fin_sent_at, fin_acked_at, fin_received_at)
         if state is SYN_RECEIVED:
             if fin_sent_at is not None or fin_received_at is not None or established_at is not None:
                 raise ValueError("SYN-RECEIVED takes no FIN and no established_at")
-            self._take_peer_syn(irs, peer_window, peer_mss)
+            self._take_peer_syn(irs, peer_window, peer_mss, peer_options)
             self._synchronize_syn_received(now, now if syn_sent_at is None else syn_sent_at)
             return
         allowed = _fin_states(fin_sent_at, fin_acked_at, fin_received_at)
@@ -153,12 +158,13 @@ class TcbSynchronize(TcbTimeouts):
                 f"acked={fin_acked_at}, received={fin_received_at}): "
                 f"{' or '.join(sorted(str(s) for s in allowed)) or 'no state'}"
             )
-        self._take_peer_syn(irs, peer_window, peer_mss)
+        self._take_peer_syn(irs, peer_window, peer_mss, peer_options)
         est = now if established_at is None else established_at
         self._synchronize_handshake(syn_sent_at, est)
         self._synchronize_fins(
             state, now, peer_window, est, fin_sent_at, fin_acked_at, fin_received_at
         )
+        self._ts.stamp = self._last_rcv_time  # the peer's last segment set TS.Recent
         self.set_state(state, now)
         if self._delack.ack_now:
             self._send_ack()  # the ACK of a FIN received now
@@ -166,11 +172,14 @@ class TcbSynchronize(TcbTimeouts):
             self._output(now)  # our FIN, sent now
         self._arm()
 
-    def _take_peer_syn(self, irs: int, peer_window: int, peer_mss: int | None) -> None:
+    def _take_peer_syn(
+        self, irs: int, peer_window: int, peer_mss: int | None, options: TcpOptions | None
+    ) -> None:
         """What the peer's SYN told us (RFC 9293 3.10.7.2-3)."""
         self.irs = irs & MASK
         self._rcv_so = 1
         self._rcv_adv = 1
+        self._take_syn_options(NO_OPTIONS if options is None else options)
         self.peer_mss = peer_mss or self.config.default_mss
         self._snd_wnd = peer_window
         self.max_snd_wnd = max(self.max_snd_wnd, peer_window)
@@ -179,6 +188,7 @@ class TcbSynchronize(TcbTimeouts):
 
     def _synchronize_syn_received(self, now: float, sent_at: float) -> None:
         """A passive open's child that answered the SYN at ``sent_at``."""
+        self._ts.stamp = sent_at
         self._syn_start = sent_at
         self.set_state(SYN_RECEIVED, now)
         if sent_at == now:
@@ -186,7 +196,7 @@ class TcbSynchronize(TcbTimeouts):
         else:
             self._snd_nxt = self._snd_max = 1
             self._hs_rtt_t = sent_at
-            self._select_window(commit=True)  # the window our SYN-ACK offered
+            self._select_window(commit=True)  # what our SYN-ACK left us
             self._delack.on_ack_sent()
         self._timers.rtx_at = sent_at + self._rtt.rto
         self._arm()
@@ -261,7 +271,11 @@ class TcbSynchronize(TcbTimeouts):
                 self._select_window(commit=True)
                 self._delack.on_ack_sent()
         # The peer's right edge does not move (no data flowed).
-        self._snd_wnd = 1 + peer_window - self._snd_wl2
+        wnd = 1 + peer_window - self._snd_wl2
+        shift = self.snd_wscale
+        if shift and (acked is not None or received is not None):
+            wnd = -(-wnd >> shift) << shift  # the peer's later segments rounded it up
+        self._snd_wnd = wnd
         self._last_rcv_time = last
         if state is TIME_WAIT:
             timers.rtx_at = timers.persist_at = timers.keepalive_at = timers.ack_at = None
@@ -302,6 +316,13 @@ class TcbSynchronize(TcbTimeouts):
             "eof_received": self.eof_received,
             "mss": self.mss,
             "peer_mss": self.peer_mss,
+            "sack_ok": self.sack_ok,
+            "ts_ok": self.ts_ok,
+            "snd_wscale": self.snd_wscale,
+            "rcv_wscale": self.rcv_wscale,
+            "ts_recent": self._ts.recent,
+            "ts_recent_at": self._ts.stamp,
+            "last_ack_sent": self._ts.last_ack_sent,
             "rcvbuf": self.rcvbuf,
             "sndbuf": self.sndbuf,
             "written": self._sendbuf.written,

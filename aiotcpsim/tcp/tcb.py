@@ -33,9 +33,11 @@ from .congestion import NewReno
 from .delack import DelayedAck
 from .reassembly import Reassembly
 from .rtt import RttEstimator
+from .sackblocks import SackBlocks
 from .sendbuf import SendBuffer
 from .state import CLOSED, LISTEN, State
 from .timers import Timers
+from .timestamps import Timestamps
 
 if TYPE_CHECKING:
     from ..config import TcpConfig
@@ -141,6 +143,10 @@ class ConnectionOwner(Protocol):
     def note(self, conn: Any, text: str, now: float) -> None:
         """Record a notable event in the trace (challenge ACK, timer restart...)."""
 
+    def ts_offset(self, local_ip: str, remote_ip: str) -> int:
+        """The offset added to the TS clock of a connection between these
+        addresses (Linux ``secure_tcp_ts_off``, used with ``tcp_timestamps`` 1)."""
+
 
 class ConnectionUser(Protocol):
     """The application side of a connection (an adapter's transport or socket).
@@ -181,6 +187,7 @@ class Tcb:
         "_lip",
         "_lport",
         "_notify",
+        "_now",
         "_ooo_fin",
         "_rcv_adv",
         "_rcv_fin",
@@ -193,6 +200,7 @@ class Tcb:
         "_rtt_t",
         "_rtx_armed_at",
         "_rtx_stamp",
+        "_sack",
         "_sendbuf",
         "_snd_max",
         "_snd_nxt",
@@ -204,6 +212,7 @@ class Tcb:
         "_soft_error",
         "_syn_start",
         "_timers",
+        "_ts",
         "_want_write",
         "config",
         "eof_received",
@@ -350,6 +359,11 @@ class Tcb:
         """The peer's window scale: its advertised windows are shifted left by this."""
         self.rcv_wscale = 0
         """Our window scale: our advertised windows are shifted right by this."""
+        self._ts = Timestamps()
+        self._sack: SackBlocks | None = None  # the blocks we report, once out-of-order data came
+        if config.timestamps == 1:  # Linux tcp_ts_off; 2: no offset
+            self._ts.offset = self.owner.ts_offset(self._lip, self._rip)
+        self._now = 0.0  # the virtual time of the event being processed (TSval)
 
     # ------------------------------------------------------------------ properties
 
@@ -422,8 +436,17 @@ class Tcb:
         local, remote = endpoint(self._lip, self._lport), endpoint(self._rip, self._rport)
         return f"<Connection {local} -> {remote} {self.state}>"
 
+    def tsval(self, now: float) -> int:
+        """The TSval this end's segments carry at ``now`` (RFC 7323 section
+        3: a 1 ms clock on virtual time plus the connection's offset)."""
+        return self._ts.clock(now)
+
     def _smss(self) -> int:
-        """The segment size we send: the smaller of our MSS and the peer's."""
+        """The segment size we send (Linux ``tcp_current_mss``): the smaller
+        of our MSS and the peer's, less the timestamps option every segment
+        carries once negotiated (1460 - 12 = 1448 on a LAN)."""
+        if self.ts_ok:
+            return min(self.mss, self.peer_mss) - 12
         return min(self.mss, self.peer_mss)
 
     def _fin_acked(self) -> bool:

@@ -42,6 +42,7 @@ class TcbTimeouts(TcbReceive):
 
     def on_timer(self, now: float) -> None:
         """Run whatever timers are due at ``now`` (called by the owner)."""
+        self._now = now
         timers = self._timers
         if timers.scheduled is not None and now >= timers.scheduled:
             timers.scheduled = None

@@ -46,7 +46,7 @@ the driver starts: 0 under a fresh ``MockClock`` and a fresh network, the
 clock's arbitrary origin otherwise (real time).
 
 The driver also runs the applications of the network's hosts (it is the
-network's :class:`~aiotcpsim.stack.host.HostWatcher`).  A task runs on the
+network's :class:`~aiotcpsim.stack.watcher.HostWatcher`).  A task runs on the
 host current where it was spawned (its context's).  Trio cancels scopes, not
 tasks, and a host's task often lives in another host's nursery (``with
 server.current(): nursery.start_soon(trio.serve_tcp, ...)`` in the test's

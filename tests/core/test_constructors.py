@@ -229,7 +229,9 @@ def test_constructed_with_options_is_the_real_pair() -> None:
     pair, _real, a, b = _both("established", config=config)
     assert pair.client.snapshot() == a.snapshot()
     assert pair.server.snapshot() == b.snapshot()
-    assert pair.client.snd_wnd == 20000
+    # The SYN-ACK's window is the buffer quantized to the MSS less the
+    # timestamps option (Linux tcp_select_initial_window): 38 * 524.
+    assert pair.client.snd_wnd == 19912
 
 
 def test_options_isn_mss_window() -> None:
@@ -238,7 +240,8 @@ def test_options_isn_mss_window() -> None:
     )
     a, b = pair.connections()
     assert (a.iss, a.irs, b.iss, b.irs) == (1000, 5000, 5000, 1000)
-    assert (a.peer_mss, b.peer_mss, a.snd_wnd) == (1460, 1000, 30000)
+    # The SYN-ACK's window: 30000 quantized to 1460 - 12 (timestamps), 20 * 1448.
+    assert (a.peer_mss, b.peer_mss, a.snd_wnd) == (1460, 1000, 28960)
     assert a.local[1] == 40000 and b.remote == a.local
     a.send(b"y" * 2500, pair.network.now)
     pair.network.run_until_idle(pair.network.now + 1.0)

@@ -23,11 +23,12 @@ def test_established_send_segments_by_mss() -> None:
     a, b = p.establish()
     assert a.send(b"s" * 5000, p.net.now) == 5000
     p.at(0.1)
+    # 1460 - 12: every segment carries the timestamps option (tcp_current_mss).
     assert [row for row in p.rows() if row[0] == "c>s"] == [
-        ("c>s", 0.0, ".", 1, 1, 1460),
-        ("c>s", 0.0, ".", 1461, 1, 1460),
-        ("c>s", 0.0, ".", 2921, 1, 1460),
-        ("c>s", 0.0, "P.", 4381, 1, 620),  # PSH on the last segment of the write
+        ("c>s", 0.0, ".", 1, 1, 1448),
+        ("c>s", 0.0, ".", 1449, 1, 1448),
+        ("c>s", 0.0, ".", 2897, 1, 1448),
+        ("c>s", 0.0, "P.", 4345, 1, 656),  # PSH on the last segment of the write
     ]
     assert recv_all(b, p.net.now) == b"s" * 5000
     assert a.send_queued == 0
@@ -40,7 +41,8 @@ def test_established_peer_mss_limits_segments() -> None:
     a, b = p.establish()
     a.send(b"m" * 1200, p.net.now)
     p.at(0.1)
-    assert [row[5] for row in p.rows() if row[0] == "c>s"] == [536, 536, 128]
+    # 536 - 12 for the timestamps option.
+    assert [row[5] for row in p.rows() if row[0] == "c>s"] == [524, 524, 152]
     assert recv_all(b, p.net.now) == b"m" * 1200
 
 
@@ -70,9 +72,9 @@ def test_established_delayed_ack_40ms() -> None:
 def test_established_delayed_ack_every_second_full_segment() -> None:
     p = Pair(quickack_segments=0)
     a, _b = p.establish()
-    a.send(b"q" * 2920, p.net.now)  # two full-sized segments
+    a.send(b"q" * 2896, p.net.now)  # two full-sized segments (1460 - 12 for timestamps)
     p.at(0.1)
-    assert [row for row in p.rows() if row[0] == "s>c"] == [("s>c", 0.01, ".", 1, 2921, 0)]
+    assert [row for row in p.rows() if row[0] == "s>c"] == [("s>c", 0.01, ".", 1, 2897, 0)]
 
 
 def test_established_ack_rides_on_reply_data() -> None:

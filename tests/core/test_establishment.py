@@ -172,8 +172,9 @@ def test_syn_sent_first_syn_lost_retransmitted_at_1s() -> None:
 
 def test_established_after_syn_retransmission_data_rto_falls_back_to_3s() -> None:
     # RFC 6298 5.7 / TCP_TIMEOUT_FALLBACK: no valid RTT sample (Karn), so the
-    # first data RTO is 3 s.
-    p = Pair()
+    # first data RTO is 3 s.  Without timestamps, whose echo would time the
+    # retransmitted SYN (the next test).
+    p = Pair(timestamps=0)
     p.listen()
     p.drop("c>s", "S")
     conn = p.connect()
@@ -185,6 +186,26 @@ def test_established_after_syn_retransmission_data_rto_falls_back_to_3s() -> Non
         ("c>s✗", 2.0, "P.", 1, 1, 100),
         ("c>s", 5.0, "P.", 1, 1, 100),
         ("s>c", 5.01, ".", 1, 101, 0),
+    ]
+
+
+def test_established_after_syn_retransmission_rtt_from_the_timestamp_echo() -> None:
+    # Linux tcp_ack_update_rtt: the retransmitted SYN is not timed by the clock,
+    # but the SYN-ACK echoes its TSval: a 20 ms sample, so the first data RTO is
+    # 0.02 + max(4 * 0.01, 0.2) = 0.22 s, not the 3 s fallback.
+    p = Pair()
+    p.listen()
+    p.drop("c>s", "S")
+    conn = p.connect()
+    p.at(2.0)
+    assert conn.srtt == 0.02
+    p.drop("c>s", "P.")
+    conn.send(b"x" * 100, p.net.now)
+    p.at(2.5)
+    assert p.rows(since=2.0) == [
+        ("c>s✗", 2.0, "P.", 1, 1, 100),
+        ("c>s", 2.22, "P.", 1, 1, 100),
+        ("s>c", 2.23, ".", 1, 101, 0),
     ]
 
 

@@ -78,21 +78,21 @@ def test_established_user_timeout_bounds_retransmission() -> None:
 def test_established_lost_segment_retransmitted_and_recovered() -> None:
     p = Pair()
     a, b = p.establish()
-    p.drop("c>s", ".", length=1460)
-    a.send(b"a" * 1460 + b"b" * 1460 + b"c" * 1460, p.net.now)
+    p.drop("c>s", ".", length=1448)  # 1460 - 12 (timestamps)
+    a.send(b"a" * 1448 + b"b" * 1448 + b"c" * 1448, p.net.now)
     p.at(1.0)
     rows = p.rows()
-    assert rows[0] == ("c>s✗", 0.0, ".", 1, 1, 1460)
-    assert [row[3] for row in rows if row[0] == "c>s" and row[1] == 0.0] == [1461, 2921]
+    assert rows[0] == ("c>s✗", 0.0, ".", 1, 1, 1448)
+    assert [row[3] for row in rows if row[0] == "c>s" and row[1] == 0.0] == [1449, 2897]
     # Out of order: B acknowledges at once with ack 1 (duplicate ACKs).
     assert [row for row in rows if row[0] == "s>c" and row[1] == 0.01] == [
         ("s>c", 0.01, ".", 1, 1, 0),
         ("s>c", 0.01, ".", 1, 1, 0),
     ]
     rtx = [row for row in rows if row[0] == "c>s" and row[1] > 0.0]
-    assert rtx[0] == ("c>s", 0.22, ".", 1, 1, 1460)  # RTO = 0.02 + max(4 * 0.01, 0.2)
-    assert ("s>c", 0.23, ".", 1, 4381, 0) in rows  # the hole filled: cumulative ACK
-    assert recv_all(b, p.net.now) == b"a" * 1460 + b"b" * 1460 + b"c" * 1460
+    assert rtx[0] == ("c>s", 0.22, ".", 1, 1, 1448)  # RTO = 0.02 + max(4 * 0.01, 0.2)
+    assert ("s>c", 0.23, ".", 1, 4345, 0) in rows  # the hole filled: cumulative ACK
+    assert recv_all(b, p.net.now) == b"a" * 1448 + b"b" * 1448 + b"c" * 1448
 
 
 # -- 53. keep-alive ---------------------------------------------------------------------------
@@ -177,7 +177,9 @@ def test_established_keepalive_disabled_again_stops_probes() -> None:
 
 
 def test_established_zero_window_probes_then_window_update_on_read() -> None:
-    p = Pair(rcvbuf=4096)
+    # Exact windows of a 4 KiB buffer: no scaling, whose rounding to 128 bytes
+    # would hide the buffer's last bytes (the point here is the zero window).
+    p = Pair(rcvbuf=4096, window_scaling=False, timestamps=0)
     a, b = p.establish()
     payload = bytes(range(256)) * 40  # 10240 bytes, more than B's buffer
     assert a.send(payload, p.net.now) == len(payload)
@@ -225,7 +227,7 @@ def test_established_zero_window_probes_then_window_update_on_read() -> None:
 
 
 def test_established_send_buffer_fills_when_reader_stalls() -> None:
-    p = Pair(rcvbuf=8192, sndbuf=16384)
+    p = Pair(rcvbuf=8192, sndbuf=16384, window_scaling=False)  # exact windows
     a, b = p.establish()
     app = App(p)
     a.user = app

@@ -51,9 +51,9 @@ def test_established_abort_sends_rst_at_snd_nxt() -> None:
     assert b.state is State.CLOSED
     p.idle()
     assert [row for row in p.rows() if row[0] == "s>c" and row[1] == 0.0] == [
-        ("s>c", 0.0, ".", 1, 1, 1460),
-        ("s>c", 0.0, ".", 1461, 1, 1460),
-        ("s>c", 0.0, "P.", 2921, 1, 80),
+        ("s>c", 0.0, ".", 1, 1, 1448),  # 1460 - 12 (timestamps)
+        ("s>c", 0.0, ".", 1449, 1, 1448),
+        ("s>c", 0.0, "P.", 2897, 1, 104),
         ("s>c", 0.0, "R.", 3001, 1, 0),  # <SEQ=SND.NXT><ACK=RCV.NXT>
     ]
     assert p.states() == [(0.0, "s", "CLOSED"), (0.01, "c", "CLOSED")]  # no TIME-WAIT
