@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..segment import TcpOptions
+from ..segment import TcpOptions, seq_diff
 
 __all__ = ["PAWS_IDLE", "Timestamps"]
 
@@ -36,12 +36,6 @@ _MASK: Final = 0xFFFFFFFF
 _CACHE_SIZE: Final = 256
 _OPTIONS: dict[tuple[int, int], TcpOptions] = {}
 _HALF: Final = 0x80000000
-
-
-def _s32(x: int) -> int:
-    """``x`` modulo 2**32 as a signed 32-bit number."""
-    x &= _MASK
-    return x - 0x100000000 if x >= _HALF else x
 
 
 class Timestamps:
@@ -65,7 +59,7 @@ class Timestamps:
 
     def options(self, now: float) -> TcpOptions:
         """The options of a non-SYN segment: TSval now, TSecr = TS.Recent."""
-        key = ((int(now * 1000.0 + 1e-6) + self.offset) & _MASK, self.recent)
+        key = (self.clock(now), self.recent)
         opt = _OPTIONS.get(key)
         if opt is None:
             if len(_OPTIONS) >= _CACHE_SIZE:
@@ -100,7 +94,7 @@ class Timestamps:
         """The RTT the echoed ``tsecr`` measures, in seconds (at least 1 ms,
         as Linux ``tcp_rtt_tsopt_us``); None for an echo from the future or
         older than the clock can tell."""
-        delta = _s32(self.clock(now) - tsecr)
+        delta = seq_diff(self.clock(now), tsecr)
         if delta < 0 or delta >= _HALF // 1000:
             return None
         return max(delta, 1) / 1000.0

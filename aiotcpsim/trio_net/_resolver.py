@@ -10,27 +10,16 @@ too (:func:`library_sockets`, see ``aiotcpsim._library_sockets``), and
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import socket as _stdlib_socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import trio
 
 from .._library_sockets import activate, lookup
+from .._names import nameinfo, resolve
 from .._sockets import os_error
-from ..addresses import (
-    LOOPBACK4,
-    LOOPBACK6,
-    WILDCARD4,
-    WILDCARD6,
-    is_ipv6,
-    is_loopback,
-    mapped,
-    parse_ip,
-    unmapped,
-)
 from ._socket import SimSocket
 
 if TYPE_CHECKING:
@@ -74,7 +63,8 @@ class SimSocketFactory(trio.abc.SocketFactory):
 
 
 class SimHostnameResolver(trio.abc.HostnameResolver):
-    """``getaddrinfo``/``getnameinfo`` over the network's host names.
+    """``getaddrinfo``/``getnameinfo`` over the network's host names, answered
+    by :mod:`aiotcpsim._names` as for the asyncio loop.
 
     trio answers numeric addresses itself without asking the resolver; names
     (``"server"``, ``"localhost"``) come here, answered in glibc's order
@@ -112,93 +102,16 @@ class SimHostnameResolver(trio.abc.HostnameResolver):
         ]
     ]:
         await trio.lowlevel.checkpoint()
-        if family not in (0, _stdlib_socket.AF_INET, _stdlib_socket.AF_INET6):
-            raise _stdlib_socket.gaierror(_stdlib_socket.EAI_FAMILY, "ai_family not supported")
-        if type not in (0, _stdlib_socket.SOCK_STREAM) or proto not in (
-            0,
-            _stdlib_socket.IPPROTO_TCP,
-        ):
-            raise _stdlib_socket.gaierror(_stdlib_socket.EAI_SOCKTYPE, "ai_socktype not supported")
-        number = _port(port)
-        out: list[Any] = []
-        for ip in self._addresses(host, family, flags):
-            if is_ipv6(ip):
-                sockaddr: Any = (ip, number, 0, 0)
-                out.append((_stdlib_socket.AF_INET6, _stdlib_socket.SOCK_STREAM, 6, "", sockaddr))
-            else:
-                out.append(
-                    (_stdlib_socket.AF_INET, _stdlib_socket.SOCK_STREAM, 6, "", (ip, number))
-                )
-        return out
-
-    def _addresses(self, host: bytes | None, family: int, flags: int) -> list[str]:
-        v6 = family == _stdlib_socket.AF_INET6
-        if host is None:
-            if flags & _stdlib_socket.AI_PASSIVE:
-                found = [WILDCARD4, WILDCARD6]
-            else:
-                found = [LOOPBACK6, LOOPBACK4]
-        else:
-            name = host.decode("ascii") if isinstance(host, bytes) else str(host)
-            literal = parse_ip(name)
-            found = [literal] if literal is not None else self._driver.network.resolve_all(name)
-        chosen = [ip for ip in found if not family or is_ipv6(ip) == v6]
-        if not chosen and v6 and flags & _stdlib_socket.AI_V4MAPPED:
-            chosen = [mapped(ip) for ip in found]
-        if not chosen:
-            raise _stdlib_socket.gaierror(_stdlib_socket.EAI_NONAME, "Name or service not known")
-        return chosen
+        network = self._driver.network
+        # trio asks for the stream kind; UDP entries would only fail later
+        kind = type or _stdlib_socket.SOCK_STREAM
+        return resolve(network, host, port, family=family, type=kind, proto=proto, flags=flags)  # type: ignore[return-value]
 
     async def getnameinfo(
         self, sockaddr: tuple[str, int] | tuple[str, int, int, int], flags: int
     ) -> tuple[str, str]:
         await trio.lowlevel.checkpoint()
-        if not isinstance(sockaddr, tuple) or len(sockaddr) < 2 or not isinstance(sockaddr[0], str):
-            raise TypeError("getnameinfo(): illegal sockaddr argument")
-        ip, port = sockaddr[0], sockaddr[1]
-        if not isinstance(port, int):
-            raise TypeError(f"{type(port).__name__!r} object cannot be interpreted as an integer")
-        canonical = parse_ip(ip)
-        if canonical is None:  # the kernel resolves numeric hosts only here
-            raise _stdlib_socket.gaierror(_stdlib_socket.EAI_NONAME, "Name or service not known")
-        name = ip
-        if not flags & _stdlib_socket.NI_NUMERICHOST:
-            network = self._driver.network
-            host = network.host_for_address(unmapped(canonical))
-            if host is None and is_loopback(canonical):
-                host = network.localhost
-            if host is not None:
-                name = host.name
-            elif flags & _stdlib_socket.NI_NAMEREQD:
-                raise _stdlib_socket.gaierror(
-                    _stdlib_socket.EAI_NONAME, "Name or service not known"
-                )
-        service = str(port)
-        if not flags & _stdlib_socket.NI_NUMERICSERV:
-            # the kernel's lookup without NI_NUMERICSERV: the service's name
-            with contextlib.suppress(OSError):
-                service = _stdlib_socket.getservbyport(
-                    port, "udp" if flags & _stdlib_socket.NI_DGRAM else "tcp"
-                )
-        return (name, service)
-
-
-def _port(port: Any) -> int:
-    if port is None:
-        return 0
-    if isinstance(port, bytes):
-        port = port.decode("ascii")
-    if isinstance(port, int):
-        return port
-    try:
-        return int(port)
-    except ValueError:
-        try:
-            return _stdlib_socket.getservbyname(port, "tcp")
-        except OSError:
-            raise _stdlib_socket.gaierror(
-                _stdlib_socket.EAI_SERVICE, "Servname not supported for ai_socktype"
-            ) from None
+        return nameinfo(self._driver.network, sockaddr, flags)
 
 
 # -- sockets that libraries create themselves ----------------------------------------------
