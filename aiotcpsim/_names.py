@@ -12,6 +12,7 @@ kernel's does.
 from __future__ import annotations
 
 import contextlib
+import operator
 import socket
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,8 @@ def resolve(
             a literal of the other family (``EAI_ADDRFAMILY``), a family
             other than AF_UNSPEC/AF_INET/AF_INET6 (``EAI_FAMILY``).
     """
+    # socket.getaddrinfo reads these through __index__ (an int-like object works).
+    family, type, proto, flags = (operator.index(v) for v in (family, type, proto, flags))
     if (
         # Fast path, what create_connection(host, port) to an address asks:
         # the general code below answers the same.

@@ -200,3 +200,31 @@ def test_happy_eyeballs_reports_every_refusal_as_the_stock_loop() -> None:
     message = run(net, main)
     assert message.startswith("Multiple exceptions: [Errno 111] Connect call failed")
     assert "('2001:db8::2', 8080, 0, 0)" in message and "('10.0.0.1', 8080)" in message
+
+
+class _Flags:
+    """An int-like flag value (what a mock gives): only ``__index__`` says what it is."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+    def __and__(self, other: object) -> _Flags:
+        return self  # truthy for every bit, as a MagicMock is
+
+
+def test_getaddrinfo_reads_int_like_arguments_through_index() -> None:
+    # socket.getaddrinfo converts family, type, proto and flags with __index__
+    # (anyio's test_tcp_listener_total_bind_failure passes mocked flags).
+    net, _, _ = _dual()
+
+    async def main() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(
+            "localhost", 80, type=socket.SOCK_STREAM, flags=_Flags(int(socket.AI_PASSIVE))
+        )
+        return [i[4] for i in infos]
+
+    assert run(net, main) == [("::1", 80, 0, 0), ("127.0.0.1", 80)]
