@@ -143,7 +143,7 @@ TEXTBOOK: dict[str, tuple[str, str, dict[str, object], str]] = {
         "syn_flood",
         "scenario",
         {},
-        "4ef73a0238e1cf1287c4643a40dcafaa4d95557f56a75b00c06450384557a17d",
+        "ccc1117439e56c2179a4da2cc1eaaba41a5edb3b8f40d8f5d8387ee1271d4e10",
     ),
     "syn_flood_no_cookies": (
         "syn_flood",

@@ -39,10 +39,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..addresses import WILDCARD4, WILDCARD6, is_ipv6, is_loopback, is_wildcard, parse_ip, unmapped
 from ..errors import os_error
 from ..replies import reset_reply
-from ..segment import ACK, RST, SYN, Segment, TcpOptions, seq_add
+from ..segment import ACK, RST, SYN, Segment, seq_add
 from ..tcp import Connection, ConnectionUser, State
 from ..tcp.state import CLOSED, ESTABLISHED, LISTEN, SYN_RECEIVED, TIME_WAIT
 from ..trace import DELIVER, STATE
+from . import syncookies
 from .families import (
     PathConfigs,
     TsOffsets,
@@ -608,17 +609,16 @@ class Host:
 
     def _send_cookie(self, seg: Segment, now: float) -> None:
         """Answer ``seg`` with a SYN-ACK whose ISN is a cookie, keeping no
-        state: a child made as for any SYN sends it and is forgotten."""
-        opts = seg.options
+        state: a child made as for any SYN sends it and is forgotten; its
+        TSval keeps the options a SYN with timestamps offered (:mod:`.syncookies`)."""
         tuple4 = (seg.src_ip, seg.src_port, seg.dst_ip, seg.dst_port)
-        isn = self._cookies.make(tuple4, seg.seq, opts.mss or self.config.default_mss, now)
-        # Without timestamps Linux clears window scale and SACK (tcp_clear_options);
-        # with them it keeps the options in the TSval, which is not modelled yet:
-        # a cookie connection negotiates only the MSS either way.
-        seg = seg._replace(options=TcpOptions(mss=opts.mss))
+        mss = seg.options.mss or self.config.default_mss
+        isn = self._cookies.make(tuple4, seg.seq, mss, now, ipv6=is_ipv6(seg.dst_ip))
+        config = self._config_for(seg.dst_ip)
+        options, kept = syncookies.cookie_syn_options(seg.options, config)
         local, remote = (seg.dst_ip, seg.dst_port), (seg.src_ip, seg.src_port)
-        owner = StatelessOwner(self.transmit, self.ts_offset)
-        Connection.accept_syn(owner, self._config_for(seg.dst_ip), local, remote, isn, seg, now)
+        owner = StatelessOwner(self.transmit, self.ts_offset, kept, now)
+        Connection.accept_syn(owner, config, local, remote, isn, seg._replace(options=options), now)
 
     def _cookie_ack(self, listener: Listener, seg: Segment, now: float) -> bool:
         """An ACK that matches no connection, checked as a SYN cookie (Linux
@@ -628,15 +628,18 @@ class Host:
         if not self.config.syncookies or not listener.recent_overflow(now):
             return False
         tuple4 = (seg.src_ip, seg.src_port, seg.dst_ip, seg.dst_port)
-        mss = self._cookies.check(tuple4, seg.seq, seg.ack, now)
+        mss = self._cookies.check(tuple4, seg.seq, seg.ack, now, ipv6=is_ipv6(seg.dst_ip))
         netstat = self.netstat
         if not mss:
             netstat["SyncookiesFailed"] += 1
             self.network.note(self.name, "ACK is no valid SYN cookie")
             return False
         netstat["SyncookiesRecv"] += 1
-        # The options a TSecr could carry (syncookies.decode_cookie_timestamp) are
-        # not used: the cookie SYN-ACK offered none (_send_cookie).
+        config = self._config_for(seg.dst_ip)
+        options = syncookies.cookie_ack_options(seg, mss, config, self.ts_offset)
+        if options is None:  # cookie_timestamp_decode refused the TSecr
+            self.network.note(self.name, "cookie ACK's options refused")
+            return False
         if listener.full():  # tcp_v4_syn_recv_sock: the ACK is dropped
             netstat["ListenOverflows"] += 1
             netstat["ListenDrops"] += 1
@@ -644,8 +647,7 @@ class Host:
             return True
         local, remote = (seg.dst_ip, seg.dst_port), (seg.src_ip, seg.src_port)
         iss, irs = seq_add(seg.ack, -1), seq_add(seg.seq, -1)
-        config = self._config_for(seg.dst_ip)
-        child = Connection.accept_cookie(self, config, local, remote, iss, irs, mss, now)
+        child = Connection.accept_cookie(self, config, local, remote, iss, irs, mss, now, options)
         self._adopt(listener, child)
         child.receive(seg, now)
         return True

@@ -23,19 +23,18 @@ Linux keys SipHash with a secret drawn once per boot
 keys from the network's seeded RNG the first time it needs them, and hashes
 with keyed BLAKE2s, so that a seed reproduces a run.
 
-Options: the cookie keeps only the MSS.  A SYN without timestamps loses
-window scaling and SACK (``tcp_clear_options`` in ``tcp_conn_request``); with
-timestamps Linux hides them in the six low bits of the SYN-ACK's TSval
-(:func:`cookie_timestamp`), which the ACK echoes in its TSecr
-(:func:`decode_cookie_timestamp`).  The TCB has no timestamps yet; when it
-has, they plug in at two places: the SYN-ACK of a cookie child
-(``Host._send_cookie``: ``Connection.accept_syn`` with a
-:class:`StatelessOwner`) takes as TSval ``cookie_timestamp(clock,
-options) + offset``, and ``Host._cookie_ack`` decodes ``TSecr - offset``
-and refuses the ACK when :func:`decode_cookie_timestamp` says None, then
-hands the options to ``Connection.accept_cookie``.  Linux's offset for
-cookies is a keyed hash of the address pair (``secure_tcp_ts_off``), so
-that the ACK's side can subtract it without state.
+Options: a SYN without timestamps loses window scaling and SACK
+(``tcp_clear_options`` in ``tcp_conn_request``): the cookie SYN-ACK offers
+the MSS only.  With timestamps (and ``tcp_timestamps`` on) the SYN-ACK
+offers them all, and its TSval hides what the SYN offered in its six low
+bits (:func:`cookie_timestamp`, Linux ``cookie_init_timestamp``) plus the
+TS offset of the address pair (``secure_tcp_ts_off``: a hash, so that the
+ACK's side can subtract it without state).  The ACK echoes it in its TSecr;
+:func:`cookie_ack_options` decodes ``TSecr - offset``
+(``cookie_timestamp_decode``) into the options the connection starts with,
+or refuses the ACK.
+
+IPv6 cookies carry an MSS of :data:`MSSTAB6` (``net/ipv6/syncookies.c``).
 """
 
 from __future__ import annotations
@@ -45,9 +44,13 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+from ..segment import TcpOptions
+from ..tcp.timestamps import Timestamps
+
 if TYPE_CHECKING:
     from random import Random
 
+    from ..config import TcpConfig
     from ..segment import Segment
     from ..tcp import State
 
@@ -55,18 +58,25 @@ __all__ = [
     "COOKIE_PERIOD",
     "MAX_SYNCOOKIE_AGE",
     "MSSTAB",
+    "MSSTAB6",
     "NETSTAT_COUNTERS",
     "CookieOptions",
     "StatelessOwner",
     "SynCookieJar",
+    "cookie_ack_options",
     "cookie_mss_index",
     "cookie_time",
+    "cookie_syn_options",
     "cookie_timestamp",
     "decode_cookie_timestamp",
 ]
 
 MSSTAB: Final = (536, 1300, 1440, 1460)
-"""The MSS values a cookie can carry (Linux ``msstab``; 1440: PPPoE)."""
+"""The MSS values an IPv4 cookie can carry (Linux ``msstab``; 1440: PPPoE)."""
+
+MSSTAB6: Final = (1280 - 60, 1480 - 60, 1500 - 60, 9000 - 60)
+"""The MSS values an IPv6 cookie can carry (``net/ipv6/syncookies.c``
+``msstab``: IPv6's minimum MTU, 6in4 tunnels, Ethernet, jumbo frames)."""
 
 COOKIE_PERIOD: Final = 60.0
 """Seconds per tick of the cookie's time counter (``TCP_SYNCOOKIE_PERIOD``)."""
@@ -107,11 +117,11 @@ def cookie_time(now: float) -> int:
     return int(now // COOKIE_PERIOD) & _MASK32
 
 
-def cookie_mss_index(mss: int) -> int:
-    """The index in :data:`MSSTAB` of the largest entry not above ``mss``; 0
-    (536) for anything smaller (``__cookie_v4_init_sequence``)."""
-    index = len(MSSTAB) - 1
-    while index and mss < MSSTAB[index]:
+def cookie_mss_index(mss: int, table: tuple[int, ...] = MSSTAB) -> int:
+    """The index in ``table`` of the largest entry not above ``mss``; 0 (536
+    in :data:`MSSTAB`) for anything smaller (``__cookie_v4_init_sequence``)."""
+    index = len(table) - 1
+    while index and mss < table[index]:
         index -= 1
     return index
 
@@ -168,6 +178,44 @@ def decode_cookie_timestamp(
     return CookieOptions(wscale, sack_ok, ecn)
 
 
+def cookie_syn_options(
+    syn: TcpOptions, config: TcpConfig
+) -> tuple[TcpOptions, CookieOptions | None]:
+    """What a cookie keeps of a SYN's options ``syn`` on a host configured
+    with ``config`` (``tcp_conn_request``): the options the SYN-ACK answers,
+    and what its TSval remembers.  Without timestamps (in the SYN or in
+    ``tcp_timestamps``) the MSS alone and None (``tcp_clear_options``)."""
+    if syn.timestamps is None or not config.timestamps:
+        return TcpOptions(mss=syn.mss), None
+    wscale = syn.wscale if config.window_scaling else None
+    return syn, CookieOptions(wscale, syn.sack_permitted and config.sack, False)
+
+
+def cookie_ack_options(
+    ack: Segment, mss: int, config: TcpConfig, ts_offset: Callable[[str, str], int]
+) -> TcpOptions | None:
+    """The options a cookie connection starts with, as its SYN's had been
+    (``cookie_tcp_check``): the MSS ``mss`` of the cookie, and what the ACK's
+    TSecr less the address pair's TS offset (``ts_offset(local, remote)``
+    when ``tcp_timestamps`` is 1, Linux ``secure_tcp_ts_off``) brings back
+    (:func:`decode_cookie_timestamp`); None: the ACK is refused.  An ACK
+    without timestamps (or a host with ``tcp_timestamps`` off, which does
+    not parse them) gets the MSS only."""
+    ts = ack.options.timestamps
+    if ts is None or not config.timestamps:
+        return TcpOptions(mss=mss)
+    offset = ts_offset(ack.dst_ip, ack.src_ip) if config.timestamps == 1 else 0
+    opts = decode_cookie_timestamp(
+        (ts[1] - offset) & _MASK32,
+        timestamps=True,
+        sack=config.sack,
+        window_scaling=config.window_scaling,
+    )
+    if opts is None:
+        return None
+    return TcpOptions(mss, opts.wscale, opts.sack, (ts[0], 0))
+
+
 class SynCookieJar:
     """A host's cookie secret, and the cookies it makes and checks.
 
@@ -192,30 +240,49 @@ class SynCookieJar:
         value: int = struct.unpack("<I", digest)[0]
         return value
 
-    def make(self, tuple4: tuple[str, int, str, int], seq: int, mss: int, now: float) -> int:
+    def make(
+        self,
+        tuple4: tuple[str, int, str, int],
+        seq: int,
+        mss: int,
+        now: float,
+        *,
+        ipv6: bool = False,
+    ) -> int:
         """The cookie ISN answering a SYN with sequence number ``seq`` and MSS
         ``mss`` from ``tuple4`` = (source ip, source port, destination ip,
         destination port) of the SYN, at ``now``; it carries
-        ``MSSTAB[cookie_mss_index(mss)]``."""
+        ``MSSTAB[cookie_mss_index(mss)]`` (:data:`MSSTAB6` for ``ipv6``)."""
         count = cookie_time(now)
+        index = cookie_mss_index(mss, MSSTAB6 if ipv6 else MSSTAB)
         return (
             self._hash(0, tuple4, 0)
             + seq
             + (count << _COOKIEBITS)
-            + ((self._hash(1, tuple4, count) + cookie_mss_index(mss)) & _COOKIEMASK)
+            + ((self._hash(1, tuple4, count) + index) & _COOKIEMASK)
         ) & _MASK32
 
-    def check(self, tuple4: tuple[str, int, str, int], seq: int, ack: int, now: float) -> int:
+    def check(
+        self,
+        tuple4: tuple[str, int, str, int],
+        seq: int,
+        ack: int,
+        now: float,
+        *,
+        ipv6: bool = False,
+    ) -> int:
         """The MSS an ACK (``seq``, ``ack``, from ``tuple4`` as for
         :meth:`make`) carries in its cookie, or 0 when it is no valid cookie
-        of the last :data:`MAX_SYNCOOKIE_AGE` minutes (``__cookie_v4_check``)."""
+        of the last :data:`MAX_SYNCOOKIE_AGE` minutes (``__cookie_v4_check``,
+        ``__cookie_v6_check``)."""
         count = cookie_time(now)
         cookie = (ack - 1 - self._hash(0, tuple4, 0) - (seq - 1)) & _MASK32
         diff = (count - (cookie >> _COOKIEBITS)) & (_MASK32 >> _COOKIEBITS)
         if diff >= MAX_SYNCOOKIE_AGE:
             return 0
         index = (cookie - self._hash(1, tuple4, (count - diff) & _MASK32)) & _COOKIEMASK
-        return MSSTAB[index] if index < len(MSSTAB) else 0
+        table = MSSTAB6 if ipv6 else MSSTAB
+        return table[index] if index < len(table) else 0
 
     def __repr__(self) -> str:
         return f"<SynCookieJar {'keyed' if self._keys is not None else 'no key yet'}>"
@@ -226,16 +293,34 @@ class StatelessOwner:
     :class:`~aiotcpsim.tcp.ConnectionOwner`): its SYN-ACK goes out through
     ``transmit``, the host's, and nothing else of it is kept -- no timer, no
     state in the trace -- so that the cookie SYN-ACK is built by the code
-    that builds every SYN-ACK, with the same options."""
+    that builds every SYN-ACK, with the same options.  With ``options``
+    (:func:`cookie_syn_options`) its TSval is :func:`cookie_timestamp` of
+    the TS clock at ``now``, plus the child's offset (Linux
+    ``tcp_make_synack`` for ``TCP_SYNACK_COOKIE``)."""
 
-    __slots__ = ("_transmit", "ts_offset")
+    __slots__ = ("_now", "_options", "_transmit", "ts_offset")
 
-    def __init__(self, transmit: Callable[..., None], ts_offset: Callable[[str, str], int]) -> None:
+    def __init__(
+        self,
+        transmit: Callable[..., None],
+        ts_offset: Callable[[str, str], int],
+        options: CookieOptions | None = None,
+        now: float = 0.0,
+    ) -> None:
         self._transmit = transmit
         self.ts_offset = ts_offset
         """The host's TS clock offsets (a child's TSval is the host's)."""
+        self._options = options
+        self._now = now
 
     def transmit(self, segment: Segment, *, retransmission: bool = False) -> None:
+        opts = segment.options
+        ts = opts.timestamps
+        if ts is not None and self._options is not None:
+            clock = Timestamps().clock(self._now)  # the 1 ms clock, no offset
+            offset = ts[0] - clock  # the child's (secure_tcp_ts_off, or 0)
+            tsval = (cookie_timestamp(clock, self._options) + offset) & _MASK32
+            segment = segment._replace(options=opts._replace(timestamps=(tsval, ts[1])))
         self._transmit(segment, retransmission=retransmission)
 
     def schedule(self, conn: Any, when: float) -> None:

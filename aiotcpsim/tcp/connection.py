@@ -64,6 +64,7 @@ from .tcb import ConnectionOwner, os_error
 
 if TYPE_CHECKING:
     from ..config import TcpConfig
+    from ..segment import TcpOptions
 
 __all__ = ["Connection"]
 
@@ -145,20 +146,25 @@ class Connection(TcbSynchronize):
         irs: int,
         peer_mss: int,
         now: float,
+        options: TcpOptions | None = None,
     ) -> Connection:
         """Passive open from a SYN cookie (Linux ``cookie_v4_check``): the
         child of a SYN answered without state, in SYN-RECEIVED as if its
         SYN-ACK (ISN ``iss``, the cookie) had left untimed (no RTT sample:
         Linux's ``snt_synack`` is 0), the peer's ISN ``irs`` and MSS taken
-        from the ACK that carried the cookie.  The owner registers it and
-        then hands it that ACK, which completes the handshake as any third
-        ACK does (the window comes from it)."""
+        from the ACK that carried the cookie, and ``options`` as if the
+        peer's SYN had offered them (what the cookie's TSval kept; None: the
+        MSS only).  The owner registers it and then hands it that ACK, which
+        completes the handshake as any third ACK does (the window comes from it)."""
         conn = cls(owner, config, local, remote, iss, passive=True)
-        conn._open_from_cookie(irs, peer_mss, now)
+        conn._open_from_cookie(irs, peer_mss, now, options)
         return conn
 
-    def _open_from_cookie(self, irs: int, peer_mss: int, now: float) -> None:
-        self._take_peer_syn(irs, 0, peer_mss, None)  # the cookie SYN-ACK offered no options
+    def _open_from_cookie(
+        self, irs: int, peer_mss: int, now: float, options: TcpOptions | None
+    ) -> None:
+        self._now = now  # TS.Recent is stamped now
+        self._take_peer_syn(irs, 0, peer_mss, options)
         self._syn_start = now
         self._snd_nxt = self._snd_max = 1
         self._select_window(commit=True)  # the window our SYN-ACK offered

@@ -7,11 +7,13 @@ from __future__ import annotations
 import random
 
 import pytest
-from ladder import B_IP, Pair
+from ladder import A_IP, B_IP, Pair
 
+from aiotcpsim import Network, TcpConfig
 from aiotcpsim.segment import ACK, SYN, Segment, TcpOptions
 from aiotcpsim.stack.syncookies import (
     MSSTAB,
+    MSSTAB6,
     CookieOptions,
     SynCookieJar,
     cookie_mss_index,
@@ -342,3 +344,109 @@ def test_listen_zero_backlog_takes_one_request_without_cookies() -> None:
     flood(p, 2, start=1)
     assert listener.requests() == 0  # the accept queue is full: both dropped
     assert p.s.netstat["ListenOverflows"] == 2
+
+
+# -- options through the cookie's TSval (Linux cookie_init_timestamp, cookie_timestamp_decode)
+
+
+def test_listen_cookie_synack_carries_the_options_in_its_tsval() -> None:
+    p = Pair(syncookies=2)
+    listener = p.listen()
+    conn = p.connect()
+    p.at(0.01)
+    syn = next(s for s in p.net.trace.segments() if s.flags == SYN)
+    synack = next(s for s in p.net.trace.segments() if s.flags == SYN | ACK)
+    assert syn.options.timestamps is not None and synack.options.timestamps is not None
+    assert (synack.options.mss, synack.options.wscale, synack.options.sack_permitted) == (
+        1460,
+        7,
+        True,
+    )
+    tsval, tsecr = synack.options.timestamps
+    assert tsecr == syn.options.timestamps[0]
+    offset = p.s.ts_offset(B_IP, conn.local[0])
+    raw = (tsval - offset) & 0xFFFFFFFF
+    assert raw & 0x3F == 7 | 0x10  # the client's wscale 7, SACK
+    assert (int(p.net.now * 1000) - raw) & 0xFFFFFFFF < 64  # never above the clock
+    p.at(0.03)
+    child = listener.accept()
+    assert child is not None and child.state is State.ESTABLISHED
+    assert (child.sack_ok, child.ts_ok) == (True, True)
+    assert (child.snd_wscale, child.rcv_wscale) == (conn.rcv_wscale, conn.snd_wscale) == (7, 7)
+    assert child.snd_wnd == conn.rcv_wnd  # the third ACK's window, scaled
+    sent = conn.send(b"x" * 100_000, p.net.now)
+    p.idle(5.0)
+    assert child.recv(200_000, p.net.now) == b"x" * sent
+    data = [s for s in p.net.trace.segments() if s.src_ip == B_IP and s.dst_ip == A_IP]
+    assert all(s.options.timestamps is not None for s in data)  # the child's TS clock
+
+
+def test_listen_cookie_ack_whose_tsecr_asks_for_an_option_turned_off_draws_a_rst() -> None:
+    p = Pair(syncookies=2, sack=False)
+    listener = p.listen()
+    p.tuple = (A_IP, 40000, B_IP, 8080)
+    syn = p.segment("c>s", SYN, 0)._replace(
+        options=TcpOptions(mss=1460, wscale=7, sack_permitted=True, timestamps=(5000, 0))
+    )
+    p.net.transmit(p.c, syn)
+    p.at(0.02)
+    synack = next(s for s in p.net.trace.segments() if s.flags == SYN | ACK)
+    assert synack.options.timestamps is not None
+    assert not synack.options.sack_permitted  # this host does no SACK
+    tsval = synack.options.timestamps[0]
+    offset = p.s.ts_offset(B_IP, A_IP)
+    assert (tsval - offset) & 0x3F == 7  # no SACK bit
+    ack = Segment(A_IP, 40000, B_IP, 8080, syn.seq + 1, synack.seq + 1, ACK, 502)
+    sack_bit = (((tsval - offset) | 0x10) + offset) & 0xFFFFFFFF
+    forged = ack._replace(options=TcpOptions(timestamps=(5010, sack_bit)))
+    p.s.deliver_from_wire(forged)
+    assert listener.pending() == 0 and p.s.netstat["SyncookiesRecv"] == 1
+    p.at(0.04)
+    assert [r[2] for r in p.rows() if r[0] == "s>c"][-1] == "R"
+    p.s.deliver_from_wire(ack._replace(options=TcpOptions(timestamps=(5010, tsval))))
+    child = listener.accept()
+    assert child is not None and child.state is State.ESTABLISHED
+    assert (child.ts_ok, child.sack_ok, child.snd_wscale) == (True, False, 7)
+
+
+def test_listen_cookie_ack_without_timestamps_gets_no_options() -> None:
+    # cookie_timestamp_decode: an ACK without the option clears them all.
+    p = Pair(syncookies=2)
+    listener = p.listen()
+    p.tuple = (A_IP, 40000, B_IP, 8080)
+    syn = p.segment("c>s", SYN, 0)._replace(
+        options=TcpOptions(mss=1460, wscale=7, sack_permitted=True, timestamps=(5000, 0))
+    )
+    p.net.transmit(p.c, syn)
+    p.at(0.02)
+    synack = next(s for s in p.net.trace.segments() if s.flags == SYN | ACK)
+    ack = Segment(A_IP, 40000, B_IP, 8080, syn.seq + 1, synack.seq + 1, ACK, 502)
+    p.s.deliver_from_wire(ack)
+    child = listener.accept()
+    assert child is not None and child.state is State.ESTABLISHED
+    assert (child.ts_ok, child.sack_ok, child.snd_wscale, child.rcv_wscale) == (
+        False,
+        False,
+        0,
+        0,
+    )
+
+
+def test_ipv6_cookie_carries_an_mss_of_linux_ipv6_table() -> None:
+    # net/ipv6/syncookies.c msstab: 1280-60, 1480-60, 1500-60, 9000-60.
+    assert MSSTAB6 == (1220, 1420, 1440, 8940)
+    j = jar()
+    six = ("fd00::1", 40000, "fd00::2", 8080)
+    isn = j.make(six, 1000, 1430, 0.0, ipv6=True)
+    assert j.check(six, 1001, isn + 1, 0.0, ipv6=True) == 1420
+    isn = j.make(six, 1000, 100, 0.0, ipv6=True)
+    assert j.check(six, 1001, isn + 1, 0.0, ipv6=True) == 1220
+    net = Network(seed=3, tcp=TcpConfig(syncookies=2, mss=1450))  # 1430 over IPv6
+    client = net.add_host("client", ipv6=True)
+    server = net.add_host("server", ipv6="fd00::99")
+    listener = server.listen(8080, ip="::")
+    conn = client.connect("fd00::99", 8080)
+    net.run_until_idle(1.0)
+    assert conn.state is State.ESTABLISHED and server.netstat["SyncookiesRecv"] == 1
+    child = listener.accept()
+    assert child is not None and child.peer_mss == 1420  # IPv4's table: 1300
