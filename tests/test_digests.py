@@ -137,7 +137,7 @@ TEXTBOOK: dict[str, tuple[str, str, dict[str, object], str]] = {
         "partition_heals",
         "scenario",
         {},
-        "bc9569d804fbd2bd8ccc55c464aa1411270da68980decb63ba6b3b14ba71d8e3",
+        "3856e9ccc63769cc2910a39eae7055c9d4fd39418fff0221532a6191dbc1145d",
     ),
 }
 
@@ -193,17 +193,17 @@ CORE = {
     "loss": (
         (2, 300_000),
         {"delay": 0.01, "loss": 0.05},
-        "c5c2b2b110c1f856a88f21c95f98e030e99a87dd643f0814ab719993a7a69f1a",
+        "4ae2d75573d6f7f818f970eacba76817abec8fe63cfefff5a4dbf4400853a1e5",
     ),
     "reorder_dup": (
         (3, 200_000),
         {"delay": 0.02, "jitter": 0.01, "reorder": 0.1, "duplicate": 0.05},
-        "cd5c55bcd28fab937c81f3099e460c40eb3fb24f737a699140f7f29ceb25d1ea",
+        "39a9d53a62343f6cc8e0747146de027bae0399ba66fb7f58d35632ff410faded",
     ),
     "rate": (
         (4, 200_000),
         {"delay": 0.005, "rate": 1_000_000, "queue_limit": 20},
-        "b59b61467ad7a3d0d767257f298a51f662759ae8ff3e9a5762c4d8ce2f3f1fc8",
+        "0184ebdeb714996d705af53a4066457e76c59178af10b5990bb65eef11335aa7",
     ),
 }
 
@@ -248,4 +248,4 @@ def test_asyncio_echo_digest() -> None:
     assert _asyncio_echo(5) == ASYNCIO
 
 
-ASYNCIO = "3e0ca92b9ed0936e707d7dc9c76a54f1a222ccb8ce12ee361121818778c3cd2b"
+ASYNCIO = "8b6ae63f2e94141c0be32e28d46de32a918d17c596d74751d2941a1370fd4ac8"

@@ -18,6 +18,7 @@ This module owns the effects of an ACK that passed the checks of
 from __future__ import annotations
 
 from ..segment import FIN, SYN, Segment
+from .cc import CA_RECOVERY
 from .output import TcbOutput
 from .state import ESTABLISHED, FIN_WAIT_1, SENDING
 from .tcb import NOTIFY_CONNECTED, NOTIFY_WRITABLE
@@ -36,7 +37,7 @@ class TcbAck(TcbOutput):
         self.set_state(ESTABLISHED, now)
         self._timers.rtx_at = None
         self._rtt.on_established()
-        self._cc.on_established(self._smss())
+        self._rec.on_established(now, self._snd_max)
         if self.keepalive:
             self._timers.keepalive_at = now + self.keepalive_idle
         # tcp_initialize_rcv_mss: a guess until segments are measured.
@@ -74,8 +75,8 @@ class TcbAck(TcbOutput):
             and not seg.flags & (SYN | FIN)
             and self._snd_max > una
         ):
-            self._duplicate_ack()
-        if window_changed and self._snd_wnd and not self._cc.in_recovery and ack_so == una:
+            self._duplicate_ack(now)
+        if window_changed and self._snd_wnd and self._rec.ca_state != CA_RECOVERY and ack_so == una:
             self._rtt.reset_backoff()  # the window opened: probing is over
         # What the ACK let go is sent by _output_after_segment, once the text
         # and FIN steps have moved RCV.NXT.
@@ -91,12 +92,11 @@ class TcbAck(TcbOutput):
         if self.state in SENDING and self._snd_nxt < self._sendbuf.written + 1 + self._fin_queued:
             self._output(now)
 
-    def _duplicate_ack(self) -> None:
-        """A duplicate ACK (RFC 5681 section 2): congestion control may ask
-        for a fast retransmit."""
-        flight = self._snd_max - self._snd_una
-        if self._cc.on_duplicate_ack(flight, self._snd_max, self._smss()):
-            self._retransmit_head()
+    def _duplicate_ack(self, now: float) -> None:
+        """A duplicate ACK (RFC 5681 section 2): loss recovery may mark the
+        head lost and start a fast retransmit."""
+        self._rec.on_dupack(self._snd_una, self._snd_max, self._smss(), now)
+        self._retransmit_lost()
 
     def _update_window(self, window: int, seg_so: int, ack_so: int) -> bool:
         """RFC 9293 3.10.7.4: take SEG.WND if SND.WL1 < SEG.SEQ, or SND.WL1 =
@@ -118,14 +118,16 @@ class TcbAck(TcbOutput):
         self._snd_nxt = max(self._snd_nxt, ack_so)
         self._sendbuf.release(ack_so - 1)
         rtt_so = self._rtt_so
+        rtt = -1.0
         if rtt_so is not None and ack_so >= rtt_so:
-            self._rtt.sample(now - self._rtt_t)
+            rtt = now - self._rtt_t
+            self._rtt.sample(rtt)
             self._rtt_so = None
         if self._rtt.backoff:
             self._rtt.reset_backoff()  # RFC 6298 (5.7)
         self._rtx_stamp = None
-        if self._cc.on_ack(ack_so, acked, self._snd_max, self._smss()):
-            self._retransmit_head()
+        self._rec.on_ack(ack_so, acked, self._snd_max, self._smss(), now, rtt)
+        self._retransmit_lost()
         timers = self._timers
         if ack_so >= self._snd_max:
             timers.rtx_at = None  # RFC 6298 (5.2): all data acknowledged

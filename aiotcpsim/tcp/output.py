@@ -150,7 +150,11 @@ class TcbOutput(Tcb):
         now; 0 when the windows, SWS avoidance or Nagle hold them back."""
         in_flight = nxt - self._snd_una
         wnd_edge = self._snd_una + self._snd_wnd
-        usable = min(wnd_edge - nxt, self._cc.cwnd - in_flight)
+        # the pipe (Linux tcp_packets_in_flight): less what duplicate ACKs
+        # report delivered and a lost head not yet resent
+        rec = self._rec
+        left_out = rec.sacked_out + rec.lost_out - rec.retrans_out
+        usable = min(wnd_edge - nxt, (rec.cc.cwnd + left_out) * smss - in_flight)
         if usable <= 0:
             if wnd_edge <= nxt and in_flight == 0 and self._timers.persist_at is None:
                 self._timers.persist_at = now + self._rtt.rto  # zero window: start probing
@@ -177,6 +181,9 @@ class TcbOutput(Tcb):
         """Send ``n`` bytes from send offset ``so`` (and a FIN if ``flags`` say so)."""
         payload = self._sendbuf.payload(so - 1, n) if n else b""
         retransmission = so < self._snd_max
+        self._rec.on_data_sent(
+            now, self._snd_una == self._snd_max, self._rtt.rto, self.config.slow_start_after_idle
+        )
         end = so + n + (flags & FIN)
         self._transmit(so, ACK | flags, payload, NO_OPTIONS, retransmission)
         self._snd_nxt = end
@@ -194,6 +201,17 @@ class TcbOutput(Tcb):
             self._rtx_armed_at = now
         if n:
             self._delack.on_data_sent(now)
+
+    def _retransmit_lost(self) -> None:
+        """Resend the head if loss recovery marked it lost and the window
+        has room (Linux ``tcp_xmit_retransmit_queue``)."""
+        rec = self._rec
+        if rec.lost_out > rec.retrans_out:
+            smss = self._smss()
+            pipe = self._snd_nxt - self._snd_una - rec.left_out() * smss
+            if pipe < rec.cc.cwnd * smss:
+                self._retransmit_head()
+                rec.on_head_retransmitted()
 
     def _retransmit_head(self) -> None:
         """Resend the oldest unacknowledged segment (or the FIN alone)."""

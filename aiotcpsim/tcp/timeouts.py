@@ -91,7 +91,7 @@ class TcbTimeouts(TcbReceive):
             self._time_out(now)
             return
         smss = self._smss()
-        self._cc.on_timeout(self._snd_max - self._snd_una, smss)
+        self._rec.on_timeout(self._snd_una, self._snd_max, self._rtt.backoff == 0, now)
         self._rtt.back_off()
         self._snd_nxt = self._snd_una  # go back N: resend from SND.UNA
         self._rtt_so = None
