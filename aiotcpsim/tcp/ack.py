@@ -17,7 +17,7 @@ This module owns the effects of an ACK that passed the checks of
 
 from __future__ import annotations
 
-from ..segment import FIN, SYN, Segment
+from ..segment import FIN, SYN, Segment, seq_diff
 from .cc import CA_RECOVERY
 from .output import TcbOutput
 from .state import ESTABLISHED, FIN_WAIT_1, SENDING
@@ -66,8 +66,16 @@ class TcbAck(TcbOutput):
         receive offset ``seg_so``, acknowledging send offset ``ack_so``."""
         una = self._snd_una
         window_changed = self._update_window(seg.window, seg_so, ack_so)
-        if ack_so > una:
-            self._ack_new_data(ack_so, now)
+        if self._rec.board is not None:
+            if ack_so > una:
+                self._ack_new_data(ack_so, now, seg.options.sack)
+            elif self._snd_max > una and (
+                seg.options.sack
+                or (plen == 0 and not window_changed and not seg.flags & (SYN | FIN))
+            ):
+                self._sack_ack(False, seg.options.sack, now, -1.0)
+        elif ack_so > una:
+            self._ack_new_data(ack_so, now, ())
         elif (
             ack_so == una
             and plen == 0
@@ -96,7 +104,27 @@ class TcbAck(TcbOutput):
         """A duplicate ACK (RFC 5681 section 2): loss recovery may mark the
         head lost and start a fast retransmit."""
         self._rec.on_dupack(self._snd_una, self._snd_max, self._smss(), now)
-        self._retransmit_lost()
+        self._retransmit_lost(now)
+
+    def _sack_ack(
+        self, advanced: bool, sack: tuple[tuple[int, int], ...], now: float, rtt: float
+    ) -> None:
+        """An ACK on a SACK connection: the scoreboard, RACK, the recovery
+        states; then what was lost goes again."""
+        una = self._snd_una
+        blocks: list[tuple[int, int]] = []
+        if sack:
+            base = self.snd_una
+            snd_max = self._snd_max
+            for left, right in sack:
+                lo = una + seq_diff(left, base)
+                hi = una + seq_diff(right, base)
+                if una < hi <= snd_max and lo < hi:
+                    blocks.append((max(lo, una), hi))
+        srtt = self._rtt.srtt or 0.0
+        timeout = self._rec.on_sack_ack(una, advanced, blocks, now, rtt, self.config.recovery, srtt)
+        self._timers.rack_at = now + timeout if timeout > 0 else None
+        self._retransmit_lost(now)
 
     def _update_window(self, window: int, seg_so: int, ack_so: int) -> bool:
         """RFC 9293 3.10.7.4: take SEG.WND if SND.WL1 < SEG.SEQ, or SND.WL1 =
@@ -111,7 +139,7 @@ class TcbAck(TcbOutput):
             return changed
         return False
 
-    def _ack_new_data(self, ack_so: int, now: float) -> None:
+    def _ack_new_data(self, ack_so: int, now: float, sack: tuple[tuple[int, int], ...]) -> None:
         """SND.UNA < SEG.ACK =< SND.MAX: SND.UNA advances."""
         acked = ack_so - self._snd_una
         self._snd_una = ack_so
@@ -126,8 +154,11 @@ class TcbAck(TcbOutput):
         if self._rtt.backoff:
             self._rtt.reset_backoff()  # RFC 6298 (5.7)
         self._rtx_stamp = None
-        self._rec.on_ack(ack_so, acked, self._snd_max, self._smss(), now, rtt)
-        self._retransmit_lost()
+        if self._rec.board is not None:
+            self._sack_ack(True, sack, now, rtt)
+        else:
+            self._rec.on_ack(ack_so, acked, self._snd_max, self._smss(), now, rtt)
+            self._retransmit_lost(now)
         timers = self._timers
         if ack_so >= self._snd_max:
             timers.rtx_at = None  # RFC 6298 (5.2): all data acknowledged

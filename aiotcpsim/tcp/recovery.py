@@ -38,6 +38,7 @@ from __future__ import annotations
 from typing import Final
 
 from .cc import CA_DISORDER, CA_LOSS, CA_OPEN, CA_RECOVERY, INIT_CWND, CongestionOps
+from .scoreboard import Scoreboard
 
 __all__ = ["REORDERING", "LossRecovery"]
 
@@ -49,6 +50,7 @@ class LossRecovery:
     """The loss-recovery state of one connection and its algorithm."""
 
     __slots__ = (
+        "board",
         "ca_state",
         "cc",
         "high_seq",
@@ -74,6 +76,8 @@ class LossRecovery:
         """1 while the head is marked lost."""
         self.retrans_out = 0
         """1 while the head's retransmission is in flight."""
+        self.board: Scoreboard | None = None
+        """The SACK scoreboard, once SACK is in use; None: Reno-style recovery."""
         self.prior_cwnd = 0
         self.prr_delivered = 0
         self.prr_out = 0
@@ -119,9 +123,13 @@ class LossRecovery:
             idle -= rto
         cc.cwnd = max(cwnd, restart)
 
-    def head_to_retransmit(self) -> bool:
-        """The head is marked lost, not yet resent, and the window lets it go."""
-        return self.lost_out > self.retrans_out
+    def on_head_retransmitted_sack(self) -> None:
+        """A lost segment was resent (the scoreboard counted it)."""
+        board = self.board
+        if board is not None:
+            self._sync(board)
+        if self.ca_state == CA_RECOVERY:
+            self.prr_out += 1
 
     def on_head_retransmitted(self) -> None:
         self.retrans_out = self.lost_out
@@ -235,8 +243,99 @@ class LossRecovery:
         cc.cwnd = 1
         cc.cwnd_cnt = 0
         self.sacked_out = self.lost_out = self.retrans_out = 0
+        board = self.board
+        if board is not None:  # SACK information is kept; the rest is lost
+            board.mark_all_lost()
+            self._sync(board)
         self.high_seq = snd_max
         self._set_state(CA_LOSS, now, snd_max)
+
+    # -- with SACK (Linux tcp_sacktag_write_queue, tcp_rack_mark_lost) ----------------
+
+    def _sync(self, board: Scoreboard) -> None:
+        self.sacked_out = board.sacked
+        self.lost_out = board.lost
+        self.retrans_out = board.retrans
+
+    def on_sack_ack(
+        self,
+        una: int,
+        advanced: bool,
+        blocks: list[tuple[int, int]],
+        now: float,
+        rtt: float,
+        mask: int,
+        srtt: float,
+    ) -> float:
+        """An ACK on a SACK connection (``tcp_ack``: SACK tags, the
+        cumulative ACK, ``tcp_fastretrans_alert``, ``tcp_cong_control``);
+        ``blocks``: its SACK blocks as offsets.  Returns the time until the
+        RACK reordering timer should fire, or 0 for none."""
+        board = self.board
+        assert board is not None
+        cc = self.cc
+        delivered = board.clean(una, now) if advanced else 0
+        if blocks:
+            delivered += board.tag(blocks, now)
+        self._sync(board)
+        if rtt >= 0:
+            cc.pkts_acked(delivered, rtt, now, una, board.ends[-1] if board.ends else una)
+        state = self.ca_state
+        newly_lost = 0
+        reo_timeout = 0.0
+        snd_max = board.ends[-1] if board.packets_out else una
+        if state >= CA_RECOVERY and una >= self.high_seq:
+            if state == CA_RECOVERY:
+                cc.cwnd = cc.ssthresh  # tcp_end_cwnd_reduction
+            self._set_state(CA_OPEN, now, snd_max)
+            state = CA_OPEN
+        if state != CA_LOSS and (state != CA_OPEN or self.sacked_out or self.lost_out):
+            newly_lost, reo_timeout = self._identify_loss(board, now, mask, srtt)
+            self._sync(board)
+            if state != CA_RECOVERY:
+                if self.lost_out:  # tcp_time_to_recover
+                    self._enter_recovery(snd_max, now)
+                else:  # tcp_try_to_open
+                    left = self.sacked_out + self.retrans_out
+                    self._set_state(CA_DISORDER if left else CA_OPEN, now, snd_max)
+        if self.ca_state == CA_RECOVERY:
+            if delivered:
+                self._prr(delivered, board.packets_out, advanced and not newly_lost)
+        elif advanced:
+            cc.cong_avoid(delivered, now)
+        return reo_timeout
+
+    def _identify_loss(
+        self, board: Scoreboard, now: float, mask: int, srtt: float
+    ) -> tuple[int, float]:
+        """``tcp_identify_packet_loss``: RACK (``tcp_recovery`` 0x1), or the
+        duplicate-ACK threshold (RFC 6675's IsLost: ``tcp_reordering``
+        segments SACKed above a hole)."""
+        if mask & 0x1:
+            reo_wnd = board.reo_wnd(self.ca_state >= CA_RECOVERY, REORDERING, mask, srtt)
+            return board.detect_loss(now, reo_wnd)
+        newly = 0
+        above = 0
+        flags = board.flags
+        for i in range(len(flags) - 1, board.head - 1, -1):
+            if flags[i] & 1:
+                above += 1
+            elif above >= REORDERING:
+                newly += board.mark_lost(i)
+        return newly, 0.0
+
+    def on_rack_timer(self, now: float, mask: int, srtt: float) -> float:
+        """The RACK reordering timer fired (``tcp_rack_reo_timeout``): mark
+        what is now lost, enter Recovery if needed; returns the next timeout."""
+        board = self.board
+        if board is None or self.ca_state == CA_LOSS:
+            return 0.0
+        _, timeout = self._identify_loss(board, now, mask, srtt)
+        self._sync(board)
+        if self.lost_out and self.ca_state != CA_RECOVERY:
+            self._enter_recovery(board.ends[-1], now)
+            self._prr(1, board.packets_out, False)
+        return timeout
 
     def snapshot(self) -> dict[str, int | None]:
         """The state's variables by name (the TCB's ``snapshot()``)."""
