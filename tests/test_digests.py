@@ -205,17 +205,17 @@ CORE = {
     "loss": (
         (2, 300_000),
         {"delay": 0.01, "loss": 0.05},
-        "22c293f1b6ea6a03eb43698b521b9f01fe5451a3ecf6a84bd8755576dfe0313c",
+        "fc4f71d3a95876645e369aa8f88fe085040a94dd623de4a78b19e1a7a3afb340",
     ),
     "reorder_dup": (
         (3, 200_000),
         {"delay": 0.02, "jitter": 0.01, "reorder": 0.1, "duplicate": 0.05},
-        "cd0cfabe71997dddaed02cc8ba816e32b205781fe07cb464cd7e61db363badfd",
+        "3130ada1ad74af3d46ea1a7ee3abe0481bf7356c0b8fdf2915785d05f2fc8a40",
     ),
     "rate": (
         (4, 200_000),
         {"delay": 0.005, "rate": 1_000_000, "queue_limit": 20},
-        "6ee1de47f49ae1be239517bcc54273ccd8e0a9528b05876fe03594b7c7cedaaf",
+        "0bab0f3a8cf6cd7766eed2707dc7e384cb59839685e189033dc79cb7d5caba9e",
     ),
 }
 
@@ -260,4 +260,4 @@ def test_asyncio_echo_digest() -> None:
     assert _asyncio_echo(5) == ASYNCIO
 
 
-ASYNCIO = "d6582eef2075999236d3e8a10d73edc14189e1aab6beabb7367fc212d7fd24c0"
+ASYNCIO = "295b71d51a3f2550f042dbc9014df0c78024c69d4975f6d5ea4f079299789214"

@@ -3,12 +3,20 @@
 This module owns the record of transmitted segments of a connection that
 negotiated SACK (Linux keeps it on the skbs of its retransmission queue,
 ``TCP_SKB_CB(skb)->sacked``): per segment its start and end offsets, its
-last transmit time and its flags -- SACKED (a SACK block covered it), LOST
+last transmit time and order and its flags -- SACKED (a SACK block covered it), LOST
 (marked lost, to be resent), RETRANS (a retransmission is in flight),
-EVER_RETRANS.  Four parallel lists and a head index keep the cost at four
+EVER_RETRANS.  Five parallel lists and a head index keep the cost at five
 list appends per segment sent; acknowledged entries are deleted in batches,
 as the send buffer does.  Segments are kept in transmission order of their
 first sending, which is sequence order.
+
+"Sent after" is decided by the transmission order, a counter stamped on
+every (re)transmission: Linux compares nanosecond transmit times
+(``tcp_rack_sent_after``) and falls back to sequence numbers only for equal
+stamps, but on a virtual clock a whole flight leaves at one instant, and a
+retransmission sent after new data in the same instant would compare as
+sent before it by sequence -- and be marked lost again when that data's
+SACK arrives.
 
 It also owns RACK's loss detection (RFC 8985 section 6.2; Linux
 ``tcp_recovery.c``: ``tcp_rack_advance``, ``tcp_rack_detect_loss``,
@@ -47,13 +55,16 @@ class Scoreboard:
         "head",
         "lost",
         "min_rtt",
+        "order",
         "rack_end",
+        "rack_order",
         "rack_rtt",
         "rack_time",
         "reord",
         "retrans",
         "sacked",
         "sent_at",
+        "sent_order",
         "starts",
     )
 
@@ -61,13 +72,18 @@ class Scoreboard:
         self.starts: list[int] = []
         self.ends: list[int] = []
         self.sent_at: list[float] = []
+        self.sent_order: list[int] = []
         self.flags: list[int] = []
         self.head = 0
         self.sacked = 0
         self.lost = 0
         self.retrans = 0
+        self.order = 0
+        """Transmissions so far: the next one's stamp."""
         self.rack_time = -1.0
         """When the most recently sent delivered segment was (last) sent."""
+        self.rack_order = -1
+        """That segment's transmission stamp."""
         self.rack_end = 0
         self.rack_rtt = 0.0
         self.min_rtt = -1.0
@@ -85,6 +101,8 @@ class Scoreboard:
         self.starts.append(start)
         self.ends.append(end)
         self.sent_at.append(now)
+        self.sent_order.append(self.order)
+        self.order += 1
         self.flags.append(0)
 
     def _advance(self, i: int, now: float) -> None:
@@ -95,10 +113,11 @@ class Scoreboard:
             return  # ambiguous: the original may have been delivered
         if self.min_rtt < 0 or rtt < self.min_rtt:
             self.min_rtt = rtt
-        end = self.ends[i]
-        if sent > self.rack_time or (sent == self.rack_time and end > self.rack_end):
+        order = self.sent_order[i]
+        if order > self.rack_order:
+            self.rack_order = order
             self.rack_time = sent
-            self.rack_end = end
+            self.rack_end = self.ends[i]
             self.rack_rtt = rtt
 
     def _forget(self, flags: int) -> None:
@@ -126,7 +145,8 @@ class Scoreboard:
             self._forget(flags)
             head += 1
         if head >= _BATCH and head * 2 >= n:
-            del self.starts[:head], self.ends[:head], self.sent_at[:head], self.flags[:head]
+            del self.starts[:head], self.ends[:head], self.flags[:head]
+            del self.sent_at[:head], self.sent_order[:head]
             head = 0
         self.head = head
         return delivered
@@ -165,22 +185,23 @@ class Scoreboard:
         """``tcp_rack_detect_loss``: mark lost every segment sent before the
         RACK segment whose time is up; returns (newly lost, the time until
         the next one would be, or 0)."""
-        if self.rack_time < 0:
+        rack_order = self.rack_order
+        if rack_order < 0:
             return 0, 0.0
         newly = 0
         timeout = 0.0
         flags = self.flags
-        sent_at = self.sent_at
-        ends = self.ends
+        sent_order = self.sent_order
         limit = self.rack_rtt + reo_wnd
         for i in range(self.head, len(flags)):
             f = flags[i]
-            sent = sent_at[i]
-            if sent > self.rack_time or (sent == self.rack_time and ends[i] >= self.rack_end):
-                break  # sent after the RACK segment (tcp_rack_sent_after)
+            if sent_order[i] >= rack_order:  # sent after the RACK segment, or it
+                if f & EVER_RETRANS:
+                    continue  # resent late; segments after it may be older
+                break  # first sent in order: every later one was sent after it
             if f & SACKED or (f & LOST and not f & RETRANS):
                 continue
-            remaining = limit - (now - sent)
+            remaining = limit - (now - self.sent_at[i])
             if remaining <= 1e-9:
                 newly += self.mark_lost(i)
             elif remaining > timeout:
@@ -220,6 +241,8 @@ class Scoreboard:
         """Segment ``i`` was sent again."""
         self.flags[i] |= RETRANS | EVER_RETRANS
         self.sent_at[i] = now
+        self.sent_order[i] = self.order
+        self.order += 1
         self.retrans += 1
 
     def last(self) -> int:

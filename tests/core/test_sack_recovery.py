@@ -13,6 +13,7 @@ from ladder import Pair
 from aiotcpsim.segment import TcpOptions
 from aiotcpsim.tcp import Connection
 from aiotcpsim.tcp.cc import CA_DISORDER, CA_LOSS, CA_OPEN, CA_RECOVERY
+from aiotcpsim.tcp.scoreboard import LOST, Scoreboard
 
 MSS = 1448
 RTT = 0.02
@@ -130,3 +131,43 @@ def test_timeout_with_sack_resends_only_what_was_not_sacked() -> None:
     _ack(p, _seq(2), (_seq(2), _seq(4)))
     # slow start: cwnd 2; SACKed 2 and 3 are not resent, 4 is
     assert _sent(p, rto + RTT) == [_seq(4)]
+
+
+# -- RACK's "sent after": the order of transmission, not of sequence -------------
+
+
+def _board(segments: int, now: float = 0.0) -> Scoreboard:
+    board = Scoreboard()
+    for i in range(segments):
+        board.add(i * 1000, (i + 1) * 1000, now)
+    return board
+
+
+def test_a_retransmission_sent_after_new_data_in_the_same_instant_is_not_lost_by_its_sack() -> None:
+    """On a virtual clock the repair and the new data it lets out leave at one
+    instant; the repair went after them, so their SACK says nothing of it
+    (Linux's nanosecond stamps order them the same way)."""
+    board = _board(5)
+    assert board.tag([(1000, 5000)], 0.05) == 4
+    assert board.detect_loss(0.05, 0.0) == (1, 0.0)  # the hole: segment 0
+    board.add(5000, 6000, 0.05)  # new data first ...
+    board.retransmitted(board.next_lost(), 0.05)  # ... then the repair
+    board.tag([(1000, 6000)], 0.10)
+    assert board.detect_loss(0.10, 0.0) == (0, 0.0)
+    assert board.next_lost() == -1 and board.retrans == 1  # nothing to resend again
+
+
+def test_a_late_retransmission_does_not_hide_older_segments_from_rack() -> None:
+    """A resent head was sent after the RACK segment, the segment behind it
+    was not: it is still judged (Linux walks the queue in sending order)."""
+    board = _board(4)
+    board.tag([(3000, 4000)], 0.05)
+    board.detect_loss(0.05, 0.0)  # segments 0 to 2 are lost
+    board.retransmitted(0, 0.05)
+    board.flags[1] &= ~LOST  # undo two of the marks: say they were only late
+    board.flags[2] &= ~LOST
+    board.lost -= 2
+    board.tag([(2000, 4000)], 0.06)  # segment 2 (sent at 0) delivered
+    assert board.detect_loss(0.06, 0.0) == (1, 0.0)  # segment 1 is lost
+    assert board.flags[1] & LOST
+    assert board.retrans == 1  # segment 0's repair is still in flight, not lost again
