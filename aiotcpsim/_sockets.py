@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .addresses import WILDCARD4, WILDCARD6, is_ipv6, is_loopback, parse_ip, unmapped
+from .config import CONGESTION_CONTROLS
 
 if TYPE_CHECKING:
     from . import Connection, Host, Network
@@ -147,6 +148,8 @@ _KEEPALIVE_PARAMS = [
 ]
 _USER_TIMEOUT = _tcp_option("TCP_USER_TIMEOUT")
 _SYNCNT = _tcp_option("TCP_SYNCNT")
+CONGESTION = (socket.IPPROTO_TCP, getattr(socket, "TCP_CONGESTION", 13))
+_CA_NAME_MAX = 16  # Linux TCP_CA_NAME_MAX
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 # The values Linux's do_tcp_setsockopt accepts (others: EINVAL): MAX_TCP_KEEPIDLE,
 # MAX_TCP_KEEPINTVL = 32767 s, MAX_TCP_KEEPCNT = MAX_TCP_SYNCNT = 127.
@@ -199,6 +202,32 @@ def fresh_kernel_options() -> dict[tuple[int, int], Any]:
     return _fresh
 
 
+def _congestion_name(value: Any) -> str:
+    """The algorithm a ``TCP_CONGESTION`` value names, as Linux reads it
+    (the bytes up to the first NUL, at most ``TCP_CA_NAME_MAX``).
+
+    Raises:
+        OSError: ``ENOENT`` for a name no algorithm has (Linux's
+            ``tcp_set_congestion_control``); ``"newreno"`` is accepted too.
+        TypeError: a value that is not a buffer.
+    """
+    if isinstance(value, str):
+        raise TypeError(f"a bytes-like object is required, not {type(value).__name__!r}")
+    if isinstance(value, int):
+        raw = value.to_bytes(4, sys.byteorder, signed=True)
+    else:
+        try:
+            raw = bytes(memoryview(value))
+        except TypeError:
+            raise TypeError(
+                f"a bytes-like object is required, not {type(value).__name__!r}"
+            ) from None
+    name = raw[:_CA_NAME_MAX].split(b"\0", 1)[0].decode("latin-1")
+    if name not in CONGESTION_CONTROLS:
+        raise os_error(errno.ENOENT, "No such file or directory")
+    return name
+
+
 class SocketOptions:
     """What ``setsockopt`` left on one simulated socket.
 
@@ -208,11 +237,13 @@ class SocketOptions:
     connection.
     """
 
-    __slots__ = ("linger", "values")
+    __slots__ = ("congestion", "linger", "values")
 
     def __init__(self) -> None:
         self.values: dict[tuple[int, int], int] = {}
         self.linger = (0, 0)
+        self.congestion: str | None = None
+        """The ``TCP_CONGESTION`` name set, if any."""
 
     @property
     def abortive_close(self) -> bool:
@@ -244,6 +275,9 @@ class SocketOptions:
         key = (level, optname)
         if value is None and optlen is not None:
             raise os_error(errno.EFAULT, "Bad address")
+        if key == CONGESTION:
+            self.congestion = _congestion_name(value)
+            return
         if isinstance(value, int) and _INT_MIN <= value <= _INT_MAX:
             raw = b""
             number = int(value)
@@ -289,6 +323,12 @@ class SocketOptions:
             return self.linger[0]
         elif key == _ACCEPTCONN:
             value = int(listening)
+        elif key == CONGESTION:
+            name = conn.congestion_control if conn is not None else self.congestion or "cubic"
+            raw = name.encode().ljust(_CA_NAME_MAX, b"\0")
+            if buflen is not None:
+                return raw[: min(buflen, _CA_NAME_MAX)]
+            return int.from_bytes(raw[:4], sys.byteorder, signed=True)
         elif key in self.values:
             value = self.values[key]
         else:
@@ -317,6 +357,8 @@ class SocketOptions:
     def apply(self, conn: Connection, now: Callable[[], float]) -> None:
         """Hand the options the TCB knows to ``conn``; ``now()`` is asked only
         when keep-alive is set (its first probe counts from then)."""
+        if self.congestion is not None:
+            conn.set_congestion_control(self.congestion, now())
         opts = self.values
         if not opts:
             return  # nothing set: a socket attached to its connection

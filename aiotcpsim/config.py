@@ -181,7 +181,22 @@ class TcpConfig:
 
     congestion_control: str = "cubic"
     """``net.ipv4.tcp_congestion_control`` (per socket ``TCP_CONGESTION``):
-    ``"cubic"`` (Linux's default, RFC 9438), ``"reno"`` or ``"newreno"``."""
+    ``"cubic"`` (Linux's default: RFC 9438 as ``tcp_cubic.c``, with HyStart),
+    ``"newreno"`` or ``"reno"``.  Both of the latter grow the window as
+    Linux's ``reno`` module (``tcp_reno_cong_avoid``: packet-counted slow
+    start, one packet per window in congestion avoidance, half the window on
+    a loss); they differ only without SACK, in fast recovery: ``"newreno"``
+    is what Linux does for a non-SACK flow (RFC 6582: a partial ACK resends
+    the next hole and recovery lasts until everything sent before it began
+    is acknowledged), ``"reno"`` is RFC 5681's Reno (the first ACK of new
+    data ends recovery; further holes wait for more duplicate ACKs or the
+    timeout).  With SACK, recovery is the same for all three.  A kernel
+    knows no ``"newreno"``: its ``reno`` is this ``"newreno"``."""
+
+    slow_start_after_idle: bool = True
+    """``net.ipv4.tcp_slow_start_after_idle``: after an idle time longer than
+    the RTO the window restarts from at most the initial window (RFC 5681
+    section 4.1, Linux ``tcp_cwnd_restart``)."""
 
     recovery: int = 1
     """``net.ipv4.tcp_recovery``, a bit mask: 0x1 RACK-TLP loss detection

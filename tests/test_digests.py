@@ -137,7 +137,7 @@ TEXTBOOK: dict[str, tuple[str, str, dict[str, object], str]] = {
         "partition_heals",
         "scenario",
         {},
-        "217f52d1f7eaada67a6e41d67c892365e88b26ad467073a390f5ff305d1d75f8",
+        "c4ae373443d6d209e53cb08014dbcb45a863c95dbb5bf087e7d0a1186c1f8d1f",
     ),
     "syn_flood": (
         "syn_flood",
@@ -165,7 +165,7 @@ def test_demo_digest() -> None:
     assert run_demo(7).trace.digest() == DEMO
 
 
-DEMO = "6c2f3a9540208159126f4b83bba5317bfa324af1b53e81b371add0d02716bd42"
+DEMO = "6254844d07493c4f9ac8b63d66d29d4feb103dc33f1983e3dd5f9393d42f3e39"
 
 
 def _core_bulk(seed: int, size: int, **impairments: object) -> str:
@@ -205,17 +205,17 @@ CORE = {
     "loss": (
         (2, 300_000),
         {"delay": 0.01, "loss": 0.05},
-        "569d37d7908ba920d97f365ba51c2f2ea6b391e41d03e53d9e6cb62a3cefc0e4",
+        "fc4f71d3a95876645e369aa8f88fe085040a94dd623de4a78b19e1a7a3afb340",
     ),
     "reorder_dup": (
         (3, 200_000),
         {"delay": 0.02, "jitter": 0.01, "reorder": 0.1, "duplicate": 0.05},
-        "0d9afc78b88cd442d27a040347b6848af199c690b8e1157110370c6bcfd78656",
+        "3130ada1ad74af3d46ea1a7ee3abe0481bf7356c0b8fdf2915785d05f2fc8a40",
     ),
     "rate": (
         (4, 200_000),
         {"delay": 0.005, "rate": 1_000_000, "queue_limit": 20},
-        "dcaec8cb07e6f2201252209416df3599c0d6ece1794b3ff8b85e191ce6b1f0cb",
+        "0bab0f3a8cf6cd7766eed2707dc7e384cb59839685e189033dc79cb7d5caba9e",
     ),
 }
 
@@ -260,4 +260,4 @@ def test_asyncio_echo_digest() -> None:
     assert _asyncio_echo(5) == ASYNCIO
 
 
-ASYNCIO = "a7d7b7ecc69aadd0d94dd332359b66a9d970453bb7814d6592db08808e12d21e"
+ASYNCIO = "295b71d51a3f2550f042dbc9014df0c78024c69d4975f6d5ea4f079299789214"

@@ -18,7 +18,7 @@ from aiotcpsim.segment import ACK, Segment
 from aiotcpsim.trace import Trace
 
 N = 100
-BUDGET_PER_END = 2048
+BUDGET_PER_END = 2240
 """Bytes of heap per idle established end (the TCB, its engines, the host's tables)."""
 
 

@@ -4,7 +4,9 @@ A map of the package, from the bottom up:
 
 * :mod:`.state`: the eleven states and the sets of states each rule applies to;
 * engines, each a small class owning its own variables: :mod:`.rtt` (RTT
-  estimator and RTO), :mod:`.congestion` (NewReno), :mod:`.delack` (Linux's
+  estimator and RTO), :mod:`.cc` (the congestion-control interface), :mod:`.reno` and
+  :mod:`.cubic` (the algorithms), :mod:`.congestion` (them by name),
+  :mod:`.recovery` (loss recovery and PRR), :mod:`.delack` (Linux's
   delayed ACK), :mod:`.sendbuf` (the send buffer), :mod:`.reassembly` (the
   receive queue and out-of-order data), :mod:`.timers` (the connection's
   timers and its next deadline);

@@ -17,7 +17,8 @@ This module owns the effects of an ACK that passed the checks of
 
 from __future__ import annotations
 
-from ..segment import FIN, SYN, Segment
+from ..segment import FIN, SYN, Segment, seq_diff
+from .cc import CA_RECOVERY
 from .output import TcbOutput
 from .state import ESTABLISHED, FIN_WAIT_1, SENDING
 from .tcb import NOTIFY_CONNECTED, NOTIFY_WRITABLE
@@ -36,7 +37,7 @@ class TcbAck(TcbOutput):
         self.set_state(ESTABLISHED, now)
         self._timers.rtx_at = None
         self._rtt.on_established()
-        self._cc.on_established(self._smss())
+        self._rec.on_established(now, self._snd_max)
         if self.keepalive:
             self._timers.keepalive_at = now + self.keepalive_idle
         # tcp_initialize_rcv_mss: a guess until segments are measured.
@@ -65,8 +66,16 @@ class TcbAck(TcbOutput):
         receive offset ``seg_so``, acknowledging send offset ``ack_so``."""
         una = self._snd_una
         window_changed = self._update_window(seg.window, seg_so, ack_so)
-        if ack_so > una:
-            self._ack_new_data(ack_so, now)
+        if self._rec.board is not None:
+            if ack_so > una:
+                self._ack_new_data(ack_so, now, seg.options.sack)
+            elif self._snd_max > una and (
+                seg.options.sack
+                or (plen == 0 and not window_changed and not seg.flags & (SYN | FIN))
+            ):
+                self._sack_ack(False, seg.options.sack, now, -1.0)
+        elif ack_so > una:
+            self._ack_new_data(ack_so, now, ())
         elif (
             ack_so == una
             and plen == 0
@@ -74,8 +83,8 @@ class TcbAck(TcbOutput):
             and not seg.flags & (SYN | FIN)
             and self._snd_max > una
         ):
-            self._duplicate_ack()
-        if window_changed and self._snd_wnd and not self._cc.in_recovery and ack_so == una:
+            self._duplicate_ack(now)
+        if window_changed and self._snd_wnd and self._rec.ca_state != CA_RECOVERY and ack_so == una:
             self._rtt.reset_backoff()  # the window opened: probing is over
         # What the ACK let go is sent by _output_after_segment, once the text
         # and FIN steps have moved RCV.NXT.
@@ -91,12 +100,31 @@ class TcbAck(TcbOutput):
         if self.state in SENDING and self._snd_nxt < self._sendbuf.written + 1 + self._fin_queued:
             self._output(now)
 
-    def _duplicate_ack(self) -> None:
-        """A duplicate ACK (RFC 5681 section 2): congestion control may ask
-        for a fast retransmit."""
-        flight = self._snd_max - self._snd_una
-        if self._cc.on_duplicate_ack(flight, self._snd_max, self._smss()):
-            self._retransmit_head()
+    def _duplicate_ack(self, now: float) -> None:
+        """A duplicate ACK (RFC 5681 section 2): loss recovery may mark the
+        head lost and start a fast retransmit."""
+        self._rec.on_dupack(self._snd_una, self._snd_max, self._smss(), now)
+        self._retransmit_lost(now)
+
+    def _sack_ack(
+        self, advanced: bool, sack: tuple[tuple[int, int], ...], now: float, rtt: float
+    ) -> None:
+        """An ACK on a SACK connection: the scoreboard, RACK, the recovery
+        states; then what was lost goes again."""
+        una = self._snd_una
+        blocks: list[tuple[int, int]] = []
+        if sack:
+            base = self.snd_una
+            snd_max = self._snd_max
+            for left, right in sack:
+                lo = una + seq_diff(left, base)
+                hi = una + seq_diff(right, base)
+                if una < hi <= snd_max and lo < hi:
+                    blocks.append((max(lo, una), hi))
+        srtt = self._rtt.srtt or 0.0
+        timeout = self._rec.on_sack_ack(una, advanced, blocks, now, rtt, self.config.recovery, srtt)
+        self._timers.rack_at = now + timeout if timeout > 0 else None
+        self._retransmit_lost(now)
 
     def _update_window(self, window: int, seg_so: int, ack_so: int) -> bool:
         """RFC 9293 3.10.7.4: take SEG.WND if SND.WL1 < SEG.SEQ, or SND.WL1 =
@@ -111,21 +139,26 @@ class TcbAck(TcbOutput):
             return changed
         return False
 
-    def _ack_new_data(self, ack_so: int, now: float) -> None:
+    def _ack_new_data(self, ack_so: int, now: float, sack: tuple[tuple[int, int], ...]) -> None:
         """SND.UNA < SEG.ACK =< SND.MAX: SND.UNA advances."""
         acked = ack_so - self._snd_una
         self._snd_una = ack_so
         self._snd_nxt = max(self._snd_nxt, ack_so)
         self._sendbuf.release(ack_so - 1)
         rtt_so = self._rtt_so
+        rtt = -1.0
         if rtt_so is not None and ack_so >= rtt_so:
-            self._rtt.sample(now - self._rtt_t)
+            rtt = now - self._rtt_t
+            self._rtt.sample(rtt)
             self._rtt_so = None
         if self._rtt.backoff:
             self._rtt.reset_backoff()  # RFC 6298 (5.7)
         self._rtx_stamp = None
-        if self._cc.on_ack(ack_so, acked, self._snd_max, self._smss()):
-            self._retransmit_head()
+        if self._rec.board is not None:
+            self._sack_ack(True, sack, now, rtt)
+        else:
+            self._rec.on_ack(ack_so, acked, self._snd_max, self._smss(), now, rtt)
+            self._retransmit_lost(now)
         timers = self._timers
         if ack_so >= self._snd_max:
             timers.rtx_at = None  # RFC 6298 (5.2): all data acknowledged

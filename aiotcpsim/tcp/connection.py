@@ -30,8 +30,9 @@ Where RFC 9293 leaves a choice, Linux's is taken, with the knob in
 * TIME-WAIT as Linux's ``tcp_timewait_state_process``: a fixed ``time_wait``
   (60 s), restarted by a bare ACK or a retransmitted FIN (which is re-ACKed),
   ended by an exact RST unless ``rfc1337``.
-* Congestion control: slow start, congestion avoidance and NewReno fast
-  retransmit/recovery (RFC 5681, RFC 6582), initial window 10 segments.
+* Congestion control: an algorithm chosen by name (CUBIC by default, Reno;
+  :mod:`.congestion`), Linux's loss-recovery states with PRR
+  (:mod:`.recovery`), initial window 10 segments.
 
 Every state change goes through :meth:`Connection.set_state`, which reports
 it to the owner (the trace).
@@ -44,6 +45,7 @@ import math
 from typing import TYPE_CHECKING
 
 from ..segment import ACK, RST, SYN, Segment, seq_diff
+from .congestion import switch_congestion_control
 from .state import (
     ABORT_RESETS,
     CLOSE_WAIT,
@@ -335,6 +337,21 @@ class Connection(TcbSynchronize):
     def _pending_exception(self) -> OSError:
         err = self._take_pending()
         return os_error(err if err is not None else errno.EPIPE)
+
+    @property
+    def congestion_control(self) -> str:
+        """The congestion-control algorithm's name (``TCP_CONGESTION``)."""
+        return self._rec.cc.name
+
+    def set_congestion_control(self, name: str, now: float = 0.0) -> None:
+        """``setsockopt(TCP_CONGESTION)``: switch the algorithm, keeping the
+        window and ssthresh (Linux ``tcp_set_congestion_control``).
+
+        Raises:
+            ValueError: ``name`` is not one of
+                :data:`aiotcpsim.config.CONGESTION_CONTROLS`.
+        """
+        self._rec.cc = switch_congestion_control(self._rec.cc, name, now, self._snd_max)
 
     def set_keepalive(
         self,

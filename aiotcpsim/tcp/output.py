@@ -25,6 +25,7 @@ from .negotiate import (
     syn_options,
     syn_window,
 )
+from .scoreboard import Scoreboard
 from .state import CLOSE_WAIT, ESTABLISHED, FIN_WAIT_1, LAST_ACK, SYN_RECEIVED, SYN_SENT
 from .tcb import MASK, Tcb
 
@@ -211,7 +212,11 @@ class TcbOutput(Tcb):
         now; 0 when the windows, SWS avoidance or Nagle hold them back."""
         in_flight = nxt - self._snd_una
         wnd_edge = self._snd_una + self._snd_wnd
-        usable = min(wnd_edge - nxt, self._cc.cwnd - in_flight)
+        # the pipe (Linux tcp_packets_in_flight): less what duplicate ACKs
+        # report delivered and a lost head not yet resent
+        rec = self._rec
+        left_out = rec.sacked_out + rec.lost_out - rec.retrans_out
+        usable = min(wnd_edge - nxt, (rec.cc.cwnd + left_out) * smss - in_flight)
         if usable <= 0:
             if wnd_edge <= nxt and in_flight == 0 and self._timers.persist_at is None:
                 self._timers.persist_at = now + self._rtt.rto  # zero window: start probing
@@ -238,6 +243,15 @@ class TcbOutput(Tcb):
         """Send ``n`` bytes from send offset ``so`` (and a FIN if ``flags`` say so)."""
         payload = self._sendbuf.payload(so - 1, n) if n else b""
         retransmission = so < self._snd_max
+        rec = self._rec
+        nothing_out = self._snd_una == self._snd_max
+        rec.on_data_sent(now, nothing_out, self._rtt.rto, self.config.slow_start_after_idle)
+        if self.sack_ok and not retransmission:
+            board = rec.board
+            if board is None and nothing_out:
+                board = rec.board = Scoreboard()  # SACK recovery from here on
+            if board is not None:
+                board.add(so, so + n + (flags & FIN), now)
         end = so + n + (flags & FIN)
         self._transmit(so, ACK | flags, payload, NO_OPTIONS, retransmission)
         self._snd_nxt = end
@@ -255,6 +269,39 @@ class TcbOutput(Tcb):
             self._rtx_armed_at = now
         if n:
             self._delack.on_data_sent(now)
+
+    def _retransmit_lost(self, now: float) -> None:
+        """Resend what loss recovery marked lost while the window has room
+        (Linux ``tcp_xmit_retransmit_queue``): with SACK, the scoreboard's
+        lost segments in order; without, the head."""
+        rec = self._rec
+        board = rec.board
+        if board is not None:
+            smss = self._smss()
+            while (rec.cc.cwnd - (board.packets_out - rec.left_out())) > 0:
+                i = board.next_lost()
+                if i < 0:
+                    return
+                self._retransmit_range(board.starts[i], board.ends[i])
+                board.retransmitted(i, now)
+                rec.on_head_retransmitted_sack()
+            return
+        if rec.lost_out > rec.retrans_out:
+            smss = self._smss()
+            pipe = self._snd_nxt - self._snd_una - rec.left_out() * smss
+            if pipe < rec.cc.cwnd * smss:
+                self._retransmit_head()
+                rec.on_head_retransmitted()
+
+    def _retransmit_range(self, start: int, end: int) -> None:
+        """Resend the segment ``[start, end)`` (its FIN too if it had one)."""
+        fin_so = self._sendbuf.written + 1
+        n = min(end, fin_so) - start
+        fin = FIN if end > fin_so else 0
+        psh = PSH if n > 0 and start + n == fin_so else 0
+        payload = self._sendbuf.payload(start - 1, n) if n > 0 else b""
+        self._transmit(start, ACK | psh | fin, payload, NO_OPTIONS, True)
+        self._rtt_so = None  # Karn's rule
 
     def _retransmit_head(self) -> None:
         """Resend the oldest unacknowledged segment (or the FIN alone)."""

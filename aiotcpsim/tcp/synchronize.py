@@ -210,7 +210,7 @@ class TcbSynchronize(TcbTimeouts):
             self._rtt.sample(est - syn_sent_at)
         self._rtt.on_established()
         smss = self._smss()
-        self._cc.on_established(smss)
+        self._rec.on_established(est, 1)
         self._delack.on_established(max(88, min(smss, self.rcvbuf // 2, 536)), est)
         self._select_window(commit=True)  # our SYN-ACK or third ACK offered the buffer
         self._delack.on_ack_sent()
@@ -248,7 +248,7 @@ class TcbSynchronize(TcbTimeouts):
             self._snd_una = 2
             self._rtt.sample(acked - sent)
             self._rtt_so = None
-            self._cc.on_ack(2, 1, 2, self._smss())
+            self._rec.on_ack(2, 1, 2, self._smss(), acked, acked - sent)
             timers.rtx_at = None
             last = max(last, acked)
             # The ACK of our FIN: SEG.SEQ is the peer's FIN (1) or beyond it (2).
@@ -340,8 +340,8 @@ class TcbSynchronize(TcbTimeouts):
             "syn_start": self._syn_start,
             "rtx_armed_at": self._rtx_armed_at,
             "rtx_stamp": self._rtx_stamp,
-            "cwnd": self._cc.cwnd,
-            "congestion": self._cc.snapshot(),
+            "cwnd": self.cwnd,
+            "congestion": self._rec.snapshot(),
             "delayed_ack": delack.snapshot(),
             "last_received": self._last_rcv_time,
             "keepalive_probes": self._ka_probes,

@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, assert_never
 
 from ..addresses import endpoint
 from ..segment import Segment
-from .congestion import NewReno
+from .congestion import new_congestion_control
 from .delack import DelayedAck
 from .reassembly import Reassembly
+from .recovery import LossRecovery
 from .rtt import RttEstimator
 from .sackblocks import SackBlocks
 from .sendbuf import SendBuffer
@@ -175,7 +176,6 @@ class Tcb:
     what every layer of the TCB needs: ``set_state``, ``_finish``, ``_fire``."""
 
     __slots__ = (
-        "_cc",
         "_closed_by_app",
         "_delack",
         "_fin_queued",
@@ -193,6 +193,7 @@ class Tcb:
         "_rcv_fin",
         "_rcv_so",
         "_rcvd",
+        "_rec",
         "_rip",
         "_rport",
         "_rtt",
@@ -329,7 +330,7 @@ class Tcb:
         self._syn_start = 0.0
         self._rtx_armed_at = 0.0
         self._rtx_stamp: float | None = None  # when the current retransmissions began
-        self._cc = NewReno()
+        self._rec = LossRecovery(new_congestion_control(config.congestion_control))
         self._ka_probes = 0  # keep-alive or zero-window probes unanswered
         self._timers = Timers()
 
@@ -409,8 +410,9 @@ class Tcb:
 
     @property
     def cwnd(self) -> int:
-        """The congestion window (0 before the handshake completes)."""
-        return self._cc.cwnd
+        """The congestion window in bytes: packets times SMSS (0 before the
+        handshake completes)."""
+        return self._rec.cc.cwnd * self._smss()
 
     @property
     def rto(self) -> float:

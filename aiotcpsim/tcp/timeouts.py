@@ -55,6 +55,9 @@ class TcbTimeouts(TcbReceive):
         if timers.rtx_at is not None and now >= timers.rtx_at:
             timers.rtx_at = None
             self._on_retransmission_timeout(now)
+        if timers.rack_at is not None and now >= timers.rack_at and self.state is not CLOSED:
+            timers.rack_at = None
+            self._on_rack_timeout(now)
         if timers.persist_at is not None and now >= timers.persist_at and self.state is not CLOSED:
             timers.persist_at = None
             self._on_persist_timeout(now)
@@ -92,18 +95,32 @@ class TcbTimeouts(TcbReceive):
             self._time_out(now)
             return
         smss = self._smss()
-        self._cc.on_timeout(self._snd_max - self._snd_una, smss)
+        self._rec.on_timeout(self._snd_una, self._snd_max, self._rtt.backoff == 0, now)
         self._rtt.back_off()
-        self._snd_nxt = self._snd_una  # go back N: resend from SND.UNA
         self._rtt_so = None
-        self._output(now)
-        if self._snd_nxt == self._snd_una:  # nothing could go (zero window): resend the head
-            self._retransmit_head()
-            self._snd_nxt = min(self._snd_una + smss, self._snd_max)
+        self._timers.rack_at = None
+        if self._rec.board is not None:
+            # SACK: what was SACKed stays delivered; the rest is marked lost
+            # and resent in order as the window allows (tcp_enter_loss)
+            self._retransmit_lost(now)
+        else:
+            self._snd_nxt = self._snd_una  # go back N: resend from SND.UNA
+            self._output(now)
+            if self._snd_nxt == self._snd_una:  # nothing could go (zero window): resend the head
+                self._retransmit_head()
+                self._snd_nxt = min(self._snd_una + smss, self._snd_max)
         rtx_at = now + self._rtt.rto
         if self.user_timeout:
             rtx_at = min(rtx_at, stamp + self.user_timeout)
         self._timers.rtx_at = rtx_at
+
+    def _on_rack_timeout(self, now: float) -> None:
+        """RACK's reordering timer (RFC 8985 6.2; ``tcp_rack_reo_timeout``)."""
+        srtt = self._rtt.srtt or 0.0
+        timeout = self._rec.on_rack_timer(now, self.config.recovery, srtt)
+        if timeout > 0:
+            self._timers.rack_at = now + timeout
+        self._retransmit_lost(now)
 
     def _retransmit_syn(self, now: float) -> None:
         """Resend the SYN or SYN-ACK, or give up."""

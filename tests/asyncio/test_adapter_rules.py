@@ -14,7 +14,7 @@ import struct
 import pytest
 
 import aiotcpsim
-from aiotcpsim import Network, State
+from aiotcpsim import Network, State, TcpConfig
 from aiotcpsim._readiness import poll_readable, recv_answers, writable
 from aiotcpsim._sockets import SocketOptions, check_local_address, os_error
 from aiotcpsim.addresses import parse_ipv4
@@ -144,3 +144,20 @@ def test_the_network_clock_moves_in_one_place(package: str) -> None:
                 ):
                     callers.append(f"{path.name}:{func.name}")
     assert callers == ["_driver.py:_advance"]
+
+
+def test_tcp_congestion_reads_and_switches_the_connection_algorithm() -> None:
+    net = Network(seed=1, tcp=TcpConfig(congestion_control="newreno"))
+    net.localhost.listen(80)
+    conn = net.localhost.connect("127.0.0.1", 80)
+    opts = SocketOptions()
+    tcp, cc = socket.IPPROTO_TCP, socket.TCP_CONGESTION
+    assert opts.get(tcp, cc, 16, conn=conn, listening=False) == b"newreno".ljust(16, b"\0")
+    assert opts.get(tcp, cc, 16, conn=None, listening=False) == b"cubic".ljust(16, b"\0")
+    opts.set(tcp, cc, b"reno\0ignored")
+    opts.apply(conn, lambda: net.now)
+    assert conn.congestion_control == "reno"
+    with pytest.raises(FileNotFoundError):
+        opts.set(tcp, cc, b"bbr")
+    with pytest.raises(ValueError, match="unknown congestion control 'bbr'"):
+        conn.set_congestion_control("bbr")

@@ -62,6 +62,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
+from aiotcpsim.tcp.cc import CA_RECOVERY
+
 PORT = 5201
 TUN_NET = "10.201.0"
 SYSCTLS = (
@@ -511,7 +513,12 @@ class _Counter:
             if backoff > self._backoff:
                 self.timeouts += backoff - self._backoff
             self._backoff = backoff
-            recover = snap.get("congestion", {}).get("recover")
+            congestion = snap.get("congestion", {})
+            # An episode: entering CA_Recovery, or a new one's high_seq (Linux counts
+            # TCPSackRecovery/TCPRenoRecovery in tcp_enter_recovery).
+            recover = (
+                congestion.get("high_seq") if congestion.get("ca_state") == CA_RECOVERY else None
+            )
             if recover is not None and recover != self._recover:
                 self.recoveries += 1
             self._recover = recover

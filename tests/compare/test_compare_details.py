@@ -141,3 +141,31 @@ def test_refused_connect_leaves_no_reference_cycle(run: Runner) -> None:
             gc.enable()
 
     assert run(main) == [("ConnectionRefusedError", errno.ECONNREFUSED), ("garbage", 0)]
+
+
+def test_tcp_congestion_names_the_algorithm(run: Runner) -> None:
+    """``TCP_CONGESTION``: the name as bytes padded to TCP_CA_NAME_MAX (16),
+    ``reno`` selectable, ENOENT for an unknown name.  (The default is the
+    host's sysctl: not compared.)"""
+    tcp = socket.IPPROTO_TCP
+
+    async def main() -> list[Observation]:
+        server, writer = await echo_pair()
+        sock = writer.get_extra_info("socket")
+        seen = [
+            outcome(lambda: sock.setsockopt(tcp, socket.TCP_CONGESTION, b"no-such-cc"))[:2],
+            outcome(lambda: sock.setsockopt(tcp, socket.TCP_CONGESTION, b"reno")),
+            outcome(lambda: sock.getsockopt(tcp, socket.TCP_CONGESTION, 16)),
+            outcome(lambda: sock.getsockopt(tcp, socket.TCP_CONGESTION, 4)),
+        ]
+        writer.close()
+        await writer.wait_closed()
+        await stop(server)
+        return seen
+
+    assert run(main) == [
+        ("FileNotFoundError", errno.ENOENT),
+        ("ok", None),
+        ("ok", b"reno".ljust(16, b"\0")),
+        ("ok", b"reno"),
+    ]

@@ -1,13 +1,12 @@
 """The TCB's engines on their own, without a network: each is a small class
 with its own variables, driven by plain calls (``aiotcpsim.tcp.rtt``,
-``congestion``, ``delack``, ``sendbuf``, ``reassembly``, ``timers``)."""
+``delack``, ``sendbuf``, ``reassembly``, ``timers``)."""
 
 from __future__ import annotations
 
 import pytest
 
 from aiotcpsim import TcpConfig
-from aiotcpsim.tcp.congestion import NewReno
 from aiotcpsim.tcp.delack import DelayedAck
 from aiotcpsim.tcp.reassembly import Reassembly
 from aiotcpsim.tcp.rtt import RttEstimator, model_timeout
@@ -48,64 +47,6 @@ def test_rtt_model_timeout_is_linux_tcp_model_timeout() -> None:
     config = TcpConfig()
     assert model_timeout(15, config) == pytest.approx(924.6)
     assert model_timeout(3, config) == pytest.approx(3.0)
-
-
-# -- NewReno (RFC 5681, RFC 6582) --------------------------------------------------------------
-
-
-def test_newreno_initial_window_and_slow_start() -> None:
-    cc = NewReno()
-    cc.on_established(MSS)
-    assert cc.cwnd == 10 * MSS
-    assert not cc.on_ack(ack=1 + MSS, acked=MSS, snd_max=1 + 10 * MSS, smss=MSS)
-    assert cc.cwnd == 11 * MSS
-
-
-def test_newreno_slow_start_counts_packets_not_bytes() -> None:
-    # Linux tcp_slow_start: cwnd += packets acknowledged (RFC 3465's byte
-    # counting with L = 2 would add only 2 segments for an ACK of 4).
-    cc = NewReno()
-    cc.on_established(MSS)
-    cc.on_ack(ack=1 + 4 * MSS, acked=4 * MSS, snd_max=1 + 10 * MSS, smss=MSS)
-    assert cc.cwnd == 14 * MSS
-    cc.on_ack(ack=1 + 4 * MSS + 100, acked=100, snd_max=1 + 10 * MSS, smss=MSS)
-    assert cc.cwnd == 15 * MSS  # a partial segment is one packet, not 100 bytes
-
-
-def test_newreno_slow_start_stops_at_ssthresh_and_the_rest_counts_towards_avoidance() -> None:
-    cc = NewReno()
-    cc.on_established(MSS)
-    cc.ssthresh = 12 * MSS
-    cc.on_ack(ack=1 + 5 * MSS, acked=5 * MSS, snd_max=1 + 20 * MSS, smss=MSS)
-    assert (cc.cwnd, cc.cwnd_cnt) == (12 * MSS, 3)
-    for _ in range(9):  # tcp_cong_avoid_ai: one segment per cwnd (12) packets acknowledged
-        cc.on_ack(ack=1, acked=MSS, snd_max=1 + 20 * MSS, smss=MSS)
-    assert (cc.cwnd, cc.cwnd_cnt) == (13 * MSS, 0)
-    cc.on_ack(ack=1, acked=13 * MSS, snd_max=1 + 20 * MSS, smss=MSS)
-    assert (cc.cwnd, cc.cwnd_cnt) == (14 * MSS, 0)
-
-
-def test_newreno_third_duplicate_ack_fast_retransmit_then_partial_and_full_ack() -> None:
-    cc = NewReno()
-    cc.on_established(MSS)
-    flight = 10 * MSS
-    assert not cc.on_duplicate_ack(flight, snd_max=1 + flight, smss=MSS)
-    assert not cc.on_duplicate_ack(flight, snd_max=1 + flight, smss=MSS)
-    assert cc.on_duplicate_ack(flight, snd_max=1 + flight, smss=MSS)  # fast retransmit
-    assert cc.in_recovery
-    assert (cc.ssthresh, cc.cwnd) == (5 * MSS, 8 * MSS)
-    assert cc.on_ack(ack=1 + MSS, acked=MSS, snd_max=1 + flight, smss=MSS)  # partial: resend
-    assert cc.in_recovery
-    assert not cc.on_ack(ack=1 + flight, acked=flight - MSS, snd_max=1 + flight, smss=MSS)
-    assert not cc.in_recovery
-    assert cc.cwnd == 2 * MSS  # min(ssthresh, max(SND.MAX - ack, SMSS) + SMSS)
-
-
-def test_newreno_timeout_collapses_the_window_to_one_segment() -> None:
-    cc = NewReno()
-    cc.on_established(MSS)
-    cc.on_timeout(flight=8 * MSS, smss=MSS)
-    assert (cc.cwnd, cc.ssthresh, cc.in_recovery) == (MSS, 4 * MSS, False)
 
 
 # -- delayed ACK (Linux icsk_ack) ----------------------------------------------------------------

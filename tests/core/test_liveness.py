@@ -90,8 +90,26 @@ def test_established_lost_segment_retransmitted_and_recovered() -> None:
         ("s>c", 0.01, ".", 1, 1, 0),
     ]
     rtx = [row for row in rows if row[0] == "c>s" and row[1] > 0.0]
+    # The ACKs SACK segments 2 and 3, sent with 1 and acknowledged an RTT
+    # later: RACK (RFC 8985 6.2) marks 1 lost once its reordering window,
+    # min_rtt / 4 with fewer than 3 SACKed, has passed (tcp_rack_reo_timeout).
+    assert rtx[0] == ("c>s", 0.025, ".", 1, 1, 1448)
+    assert ("s>c", 0.035, ".", 1, 4345, 0) in rows  # the hole filled: cumulative ACK
+    assert recv_all(b, p.net.now) == b"a" * 1448 + b"b" * 1448 + b"c" * 1448
+
+
+def test_established_lost_segment_without_sack_waits_for_the_rto() -> None:
+    p = Pair(sack=False)
+    a, b = p.establish()
+    p.drop("c>s", ".", length=1448)
+    a.send(b"a" * 1448 + b"b" * 1448 + b"c" * 1448, p.net.now)
+    p.at(1.0)
+    rows = p.rows()
+    # Two duplicates are not three (the first is also the scaled window's
+    # update): the RTO resends the head.
+    rtx = [row for row in rows if row[0] == "c>s" and row[1] > 0.0]
     assert rtx[0] == ("c>s", 0.22, ".", 1, 1, 1448)  # RTO = 0.02 + max(4 * 0.01, 0.2)
-    assert ("s>c", 0.23, ".", 1, 4345, 0) in rows  # the hole filled: cumulative ACK
+    assert ("s>c", 0.23, ".", 1, 4345, 0) in rows
     assert recv_all(b, p.net.now) == b"a" * 1448 + b"b" * 1448 + b"c" * 1448
 
 

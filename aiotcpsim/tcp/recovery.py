@@ -1,0 +1,351 @@
+"""The loss-recovery state machine: Open, Disorder, Recovery, Loss (``tcp_fastretrans_alert``).
+
+This module owns when the congestion-control algorithm (:mod:`.cc`) is
+asked to grow or to reduce, and which segment is lost.  It follows Linux's
+``net/ipv4/tcp_input.c`` for a connection without SACK (``tcp_is_reno``):
+
+* every duplicate ACK counts as one packet delivered beyond the hole
+  (``tcp_add_reno_sack``, limited by ``tcp_limit_reno_sacked``), so the
+  pipe (``tcp_packets_in_flight``: packets out - sacked - lost +
+  retransmitted) shrinks and new data may go out on the first duplicates
+  (Disorder), as RFC 3042's limited transmit;
+* ``tcp_reordering`` (3) duplicates mark the head lost
+  (``tcp_newreno_mark_lost``) and recovery starts (``tcp_enter_recovery``):
+  ssthresh from the algorithm, ``high_seq`` = SND.MAX, the head resent;
+* during Recovery the window is set by Proportional Rate Reduction (RFC
+  6937, Linux ``tcp_cwnd_reduction``, with PRR-SSRB when the pipe is below
+  ssthresh); a partial ACK marks the new head lost (RFC 6582 NewReno,
+  ``newreno``; under the name ``reno``, RFC 5681's Reno, the first ACK of
+  new data ends recovery instead); an ACK beyond ``high_seq`` ends it with
+  cwnd = ssthresh (``tcp_end_cwnd_reduction``), an ACK of exactly
+  ``high_seq`` holds the state (``tcp_try_undo_recovery``);
+* the retransmission timeout enters Loss (``tcp_enter_loss``): ssthresh
+  from the algorithm unless this episode already reduced it, cwnd = 1,
+  slow start again until ``high_seq`` is acknowledged;
+* an ACK of new data outside Recovery grows the window
+  (``tcp_cong_control``: ``tcp_may_raise_cwnd``, ``cong_avoid``);
+* sending after an idle time longer than the RTO restarts the window
+  (``tcp_slow_start_after_idle_check``, ``tcp_cwnd_restart``).
+
+Packets are counted as ceil(bytes / SMSS), as the send buffer keeps no
+segment boundaries.  Not modelled: undo of spurious reductions (no
+timestamps or D-SACK to prove them), ``tcp_is_cwnd_limited`` (the window
+grows whether or not it limited the sender), ECN's CWR state.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from .cc import CA_DISORDER, CA_LOSS, CA_OPEN, CA_RECOVERY, INIT_CWND, CongestionOps
+from .scoreboard import Scoreboard
+
+__all__ = ["REORDERING", "LossRecovery"]
+
+REORDERING: Final = 3
+"""``net.ipv4.tcp_reordering``: duplicate ACKs that prove a loss."""
+
+
+class LossRecovery:
+    """The loss-recovery state of one connection and its algorithm."""
+
+    __slots__ = (
+        "board",
+        "ca_state",
+        "cc",
+        "high_seq",
+        "lost_out",
+        "lsndtime",
+        "prior_cwnd",
+        "prr_delivered",
+        "prr_out",
+        "retrans_out",
+        "sacked_out",
+    )
+
+    def __init__(self, cc: CongestionOps) -> None:
+        self.cc = cc
+        """The congestion-control algorithm and its window (replaced by a
+        ``TCP_CONGESTION`` switch)."""
+        self.ca_state = CA_OPEN
+        self.high_seq = 0
+        """Linux ``high_seq``: SND.MAX when Recovery or Loss began."""
+        self.sacked_out = 0
+        """Packets the duplicate ACKs say were delivered (Linux's reno sacks)."""
+        self.lost_out = 0
+        """1 while the head is marked lost."""
+        self.retrans_out = 0
+        """1 while the head's retransmission is in flight."""
+        self.board: Scoreboard | None = None
+        """The SACK scoreboard, once SACK is in use; None: Reno-style recovery."""
+        self.prior_cwnd = 0
+        self.prr_delivered = 0
+        self.prr_out = 0
+        self.lsndtime = 0.0
+        """When data was last sent (Linux ``lsndtime``)."""
+
+    def _set_state(self, state: int, now: float, snd_nxt: int) -> None:
+        self.ca_state = state
+        self.cc.set_state(state, now, snd_nxt)
+
+    def left_out(self) -> int:
+        """``sacked_out + lost_out - retrans_out``: packets out but not in the pipe."""
+        return self.sacked_out + self.lost_out - self.retrans_out
+
+    def on_established(self, now: float, snd_nxt: int) -> None:
+        """The handshake completed: the initial window (``tcp_init_transfer``)."""
+        self.cc.cwnd = INIT_CWND
+        self.cc.init(now, snd_nxt)
+        self.lsndtime = now
+
+    def on_data_sent(self, now: float, nothing_out: bool, rto: float, restart: bool) -> None:
+        """New data leaves; ``nothing_out``: none was in flight
+        (``tcp_event_data_sent``, ``tcp_slow_start_after_idle_check``)."""
+        if nothing_out:
+            idle = now - self.lsndtime
+            self.cc.tx_start(now, idle)
+            if restart and idle > rto and self.ca_state == CA_OPEN:
+                self._cwnd_restart(idle, rto)
+        if self.ca_state == CA_RECOVERY:
+            self.prr_out += 1
+        self.lsndtime = now
+
+    def _cwnd_restart(self, idle: float, rto: float) -> None:
+        """``tcp_cwnd_restart``: halve the window per RTO idle, down to the
+        initial window; ssthresh keeps 3/4 of the old window."""
+        cc = self.cc
+        cwnd = cc.cwnd
+        cc.ssthresh = max(cc.ssthresh, (cwnd >> 1) + (cwnd >> 2))
+        restart = min(INIT_CWND, cwnd)
+        idle -= rto
+        while idle > 0 and cwnd > restart:
+            cwnd >>= 1
+            idle -= rto
+        cc.cwnd = max(cwnd, restart)
+
+    def on_head_retransmitted_sack(self) -> None:
+        """A lost segment was resent (the scoreboard counted it)."""
+        board = self.board
+        if board is not None:
+            self._sync(board)
+        if self.ca_state == CA_RECOVERY:
+            self.prr_out += 1
+
+    def on_head_retransmitted(self) -> None:
+        self.retrans_out = self.lost_out
+        if self.ca_state == CA_RECOVERY:
+            self.prr_out += 1
+
+    def on_ack(self, una: int, acked: int, snd_max: int, smss: int, now: float, rtt: float) -> None:
+        """An ACK moved SND.UNA to ``una`` acknowledging ``acked`` bytes;
+        ``rtt``: its RTT sample, negative without one (``tcp_ack``)."""
+        cc = self.cc
+        acked_pkts = -(-acked // smss)
+        packets_out = -(-(snd_max - una) // smss)
+        self.lost_out = self.retrans_out = 0  # the head is acknowledged
+        delivered = acked_pkts
+        if self.sacked_out:  # tcp_remove_reno_sacks
+            delivered = max(acked_pkts - self.sacked_out, 1)
+            self.sacked_out = max(self.sacked_out - (acked_pkts - 1), 0)
+        if rtt >= 0:
+            cc.pkts_acked(acked_pkts, rtt, now, una, snd_max)
+        state = self.ca_state
+        newly_lost = False
+        if state != CA_OPEN:
+            newly_lost = self._alert_on_ack(una, snd_max, packets_out, now)
+        if self.ca_state == CA_RECOVERY:
+            self._prr(delivered, packets_out, not newly_lost)
+        else:
+            cc.cong_avoid(delivered, now)
+
+    def _alert_on_ack(self, una: int, snd_max: int, packets_out: int, now: float) -> bool:
+        """``tcp_fastretrans_alert`` for an ACK that advanced SND.UNA out of
+        Open; True when it marked the new head lost."""
+        state = self.ca_state
+        if state == CA_DISORDER:
+            self.sacked_out = 0  # tcp_reset_reno_sack, then tcp_try_to_open
+            self._set_state(CA_OPEN, now, snd_max)
+            return False
+        if una >= self.high_seq:
+            self.sacked_out = 0
+            if una == self.high_seq:
+                return False  # hold the state until something above high_seq is acked
+            if state == CA_RECOVERY:
+                self.cc.cwnd = self.cc.ssthresh  # tcp_end_cwnd_reduction
+            self._set_state(CA_OPEN, now, snd_max)
+            return False
+        if state == CA_LOSS:
+            self.sacked_out = 0
+            return False
+        if self.cc.name == "reno":  # RFC 5681 section 3.2 step 6: exit on the first new ACK
+            self.sacked_out = 0
+            self.cc.cwnd = self.cc.ssthresh
+            self._set_state(CA_OPEN, now, snd_max)
+            return False
+        if packets_out:  # a partial ACK: the next hole is lost (RFC 6582 3.2 step 4)
+            self.lost_out = 1
+            return True
+        return False
+
+    def on_dupack(self, una: int, snd_max: int, smss: int, now: float) -> None:
+        """A duplicate ACK (``tcp_fastretrans_alert`` with one dupack)."""
+        state = self.ca_state
+        if state == CA_LOSS:
+            return
+        packets_out = -(-(snd_max - una) // smss)
+        # tcp_add_reno_sack, tcp_limit_reno_sacked
+        holes = min(max(self.lost_out, 1), packets_out)
+        self.sacked_out = max(min(self.sacked_out + 1, packets_out - holes), 0)
+        if state != CA_RECOVERY:
+            if self.sacked_out >= REORDERING:  # tcp_newreno_mark_lost
+                self.lost_out = 1
+            if not self.lost_out:  # not tcp_time_to_recover: tcp_try_to_open
+                self._set_state(CA_DISORDER, now, snd_max)
+                return
+            self._enter_recovery(snd_max, now)
+        self._prr(1, packets_out, False)
+
+    def _enter_recovery(self, snd_max: int, now: float) -> None:
+        """``tcp_enter_recovery``, ``tcp_init_cwnd_reduction``."""
+        cc = self.cc
+        self.high_seq = snd_max
+        self.prior_cwnd = cc.cwnd
+        self.prr_delivered = self.prr_out = 0
+        cc.ssthresh = cc.ssthresh_on_loss()
+        cc.cwnd_cnt = 0
+        self._set_state(CA_RECOVERY, now, snd_max)
+
+    def _prr(self, newly: int, packets_out: int, una_advanced: bool) -> None:
+        """``tcp_cwnd_reduction``: RFC 6937's PRR, with PRR-SSRB below ssthresh."""
+        cc = self.cc
+        pipe = packets_out - self.left_out()
+        delta = cc.ssthresh - pipe
+        self.prr_delivered += newly
+        if delta < 0:
+            prior = max(self.prior_cwnd, 1)
+            sndcnt = (cc.ssthresh * self.prr_delivered + prior - 1) // prior - self.prr_out
+        else:
+            sndcnt = max(self.prr_delivered - self.prr_out, newly)
+            if una_advanced:
+                sndcnt += 1
+            sndcnt = min(delta, sndcnt)
+        sndcnt = max(sndcnt, 0 if self.prr_out else 1)  # force the fast retransmit
+        cc.cwnd = pipe + sndcnt
+
+    def on_timeout(self, una: int, snd_max: int, first: bool, now: float) -> None:
+        """The retransmission timer expired (``tcp_enter_loss``); ``first``: no
+        timeout since the last ACK of new data."""
+        cc = self.cc
+        state = self.ca_state
+        if state <= CA_DISORDER or self.high_seq <= una or (state == CA_LOSS and first):
+            self.prior_cwnd = cc.cwnd
+            cc.ssthresh = cc.ssthresh_on_loss()
+        cc.cwnd = 1
+        cc.cwnd_cnt = 0
+        self.sacked_out = self.lost_out = self.retrans_out = 0
+        board = self.board
+        if board is not None:  # SACK information is kept; the rest is lost
+            board.mark_all_lost()
+            self._sync(board)
+        self.high_seq = snd_max
+        self._set_state(CA_LOSS, now, snd_max)
+
+    # -- with SACK (Linux tcp_sacktag_write_queue, tcp_rack_mark_lost) ----------------
+
+    def _sync(self, board: Scoreboard) -> None:
+        self.sacked_out = board.sacked
+        self.lost_out = board.lost
+        self.retrans_out = board.retrans
+
+    def on_sack_ack(
+        self,
+        una: int,
+        advanced: bool,
+        blocks: list[tuple[int, int]],
+        now: float,
+        rtt: float,
+        mask: int,
+        srtt: float,
+    ) -> float:
+        """An ACK on a SACK connection (``tcp_ack``: SACK tags, the
+        cumulative ACK, ``tcp_fastretrans_alert``, ``tcp_cong_control``);
+        ``blocks``: its SACK blocks as offsets.  Returns the time until the
+        RACK reordering timer should fire, or 0 for none."""
+        board = self.board
+        assert board is not None
+        cc = self.cc
+        delivered = board.clean(una, now) if advanced else 0
+        if blocks:
+            delivered += board.tag(blocks, now)
+        self._sync(board)
+        if rtt >= 0:
+            cc.pkts_acked(delivered, rtt, now, una, board.ends[-1] if board.ends else una)
+        state = self.ca_state
+        newly_lost = 0
+        reo_timeout = 0.0
+        snd_max = board.ends[-1] if board.packets_out else una
+        if state >= CA_RECOVERY and una >= self.high_seq:
+            if state == CA_RECOVERY:
+                cc.cwnd = cc.ssthresh  # tcp_end_cwnd_reduction
+            self._set_state(CA_OPEN, now, snd_max)
+            state = CA_OPEN
+        if state != CA_LOSS and (state != CA_OPEN or self.sacked_out or self.lost_out):
+            newly_lost, reo_timeout = self._identify_loss(board, now, mask, srtt)
+            self._sync(board)
+            if state != CA_RECOVERY:
+                if self.lost_out:  # tcp_time_to_recover
+                    self._enter_recovery(snd_max, now)
+                else:  # tcp_try_to_open
+                    left = self.sacked_out + self.retrans_out
+                    self._set_state(CA_DISORDER if left else CA_OPEN, now, snd_max)
+        if self.ca_state == CA_RECOVERY:
+            if delivered:
+                self._prr(delivered, board.packets_out, advanced and not newly_lost)
+        elif advanced:
+            cc.cong_avoid(delivered, now)
+        return reo_timeout
+
+    def _identify_loss(
+        self, board: Scoreboard, now: float, mask: int, srtt: float
+    ) -> tuple[int, float]:
+        """``tcp_identify_packet_loss``: RACK (``tcp_recovery`` 0x1), or the
+        duplicate-ACK threshold (RFC 6675's IsLost: ``tcp_reordering``
+        segments SACKed above a hole)."""
+        if mask & 0x1:
+            reo_wnd = board.reo_wnd(self.ca_state >= CA_RECOVERY, REORDERING, mask, srtt)
+            return board.detect_loss(now, reo_wnd)
+        newly = 0
+        above = 0
+        flags = board.flags
+        for i in range(len(flags) - 1, board.head - 1, -1):
+            if flags[i] & 1:
+                above += 1
+            elif above >= REORDERING:
+                newly += board.mark_lost(i)
+        return newly, 0.0
+
+    def on_rack_timer(self, now: float, mask: int, srtt: float) -> float:
+        """The RACK reordering timer fired (``tcp_rack_reo_timeout``): mark
+        what is now lost, enter Recovery if needed; returns the next timeout."""
+        board = self.board
+        if board is None or self.ca_state == CA_LOSS:
+            return 0.0
+        _, timeout = self._identify_loss(board, now, mask, srtt)
+        self._sync(board)
+        if self.lost_out and self.ca_state != CA_RECOVERY:
+            self._enter_recovery(board.ends[-1], now)
+            self._prr(1, board.packets_out, False)
+        return timeout
+
+    def snapshot(self) -> dict[str, int | None]:
+        """The state's variables by name (the TCB's ``snapshot()``)."""
+        return {
+            **self.cc.snapshot(),
+            "ca_state": self.ca_state,
+            "high_seq": self.high_seq,
+            "sacked_out": self.sacked_out,
+            "lost_out": self.lost_out,
+            "retrans_out": self.retrans_out,
+            "prr_delivered": self.prr_delivered,
+            "prr_out": self.prr_out,
+        }
