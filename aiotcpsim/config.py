@@ -203,6 +203,13 @@ class TcpConfig:
     (RFC 8985, Linux's default), 0x2 a static RACK reordering window,
     0x4 no duplicate-ACK threshold."""
 
+    early_retrans: int = 3
+    """``net.ipv4.tcp_early_retrans``: 3 or 4 (Linux's default 3) send tail
+    loss probes on SACK connections (RFC 8985 section 7: two SRTTs without
+    an ACK after the last segment, one segment goes again or new data goes
+    first, so a lost tail is repaired by fast recovery instead of a
+    timeout); 0 to 2 send none."""
+
     syncookies: int = 1
     """``net.ipv4.tcp_syncookies``: 0 off; 1 (Linux's default) send SYN cookies
     when a listener's SYN queue overflows; 2 always."""
@@ -256,6 +263,7 @@ class TcpConfig:
         _require("timestamps", self.timestamps in (0, 1, 2), "must be 0, 1 or 2")
         _require("syncookies", self.syncookies in (0, 1, 2), "must be 0, 1 or 2")
         _require("recovery", 0 <= self.recovery <= 7, "must be a mask of 0x1, 0x2 and 0x4")
+        _require("early_retrans", 0 <= self.early_retrans <= 4, "must be 0 to 4 (3: loss probes)")
         _require(
             "congestion_control",
             self.congestion_control in CONGESTION_CONTROLS,

@@ -119,7 +119,7 @@ TEXTBOOK: dict[str, tuple[str, str, dict[str, object], str]] = {
         "peer_crash",
         "write_to_crashed",
         {},
-        "b434038dcfeb067df961c4821781e89923dd1c51ca73e953f5c42ae9e5722d9f",
+        "0c966afa3bb4117dd7618c5f339bda236f46dc03fabef060ecfd9c3d2f750767",
     ),
     "crash_restarted": (
         "peer_crash",
@@ -137,7 +137,7 @@ TEXTBOOK: dict[str, tuple[str, str, dict[str, object], str]] = {
         "partition_heals",
         "scenario",
         {},
-        "c4ae373443d6d209e53cb08014dbcb45a863c95dbb5bf087e7d0a1186c1f8d1f",
+        "bc2ae7ba470cb12ac2afe430143d62c8f6dcbb7099744d6384ad6bd0e538d748",
     ),
     "syn_flood": (
         "syn_flood",
@@ -165,7 +165,7 @@ def test_demo_digest() -> None:
     assert run_demo(7).trace.digest() == DEMO
 
 
-DEMO = "6254844d07493c4f9ac8b63d66d29d4feb103dc33f1983e3dd5f9393d42f3e39"
+DEMO = "8035ce7dd29d3dcc0c6416fbdb9a4dd0a21ffc33c7ae8c9dd35c22f0a9c51beb"
 
 
 def _core_bulk(seed: int, size: int, **impairments: object) -> str:

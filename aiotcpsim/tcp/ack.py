@@ -113,17 +113,29 @@ class TcbAck(TcbOutput):
         states; then what was lost goes again."""
         una = self._snd_una
         blocks: list[tuple[int, int]] = []
+        dsack_end = -1
         if sack:
             base = self.snd_una
             snd_max = self._snd_max
-            for left, right in sack:
-                lo = una + seq_diff(left, base)
-                hi = una + seq_diff(right, base)
+            edges = [
+                (una + seq_diff(left, base), una + seq_diff(right, base)) for left, right in sack
+            ]
+            lo, hi = edges[0]
+            if lo < hi and (
+                hi <= una or (len(edges) > 1 and edges[1][0] <= lo < hi <= edges[1][1])
+            ):
+                dsack_end = hi  # RFC 2883: a D-SACK (tcp_check_dsack)
+            for lo, hi in edges:
                 if una < hi <= snd_max and lo < hi:
                     blocks.append((max(lo, una), hi))
+        rec = self._rec
         srtt = self._rtt.srtt or 0.0
-        timeout = self._rec.on_sack_ack(una, advanced, blocks, now, rtt, self.config.recovery, srtt)
-        self._timers.rack_at = now + timeout if timeout > 0 else None
+        mask = self.config.recovery
+        timeout = rec.on_sack_ack(una, advanced, blocks, now, rtt, mask, srtt, dsack_end)
+        timers = self._timers
+        timers.rack_at = now + timeout if timeout > 0 else None
+        if timeout > 0 or rec.ca_state >= CA_RECOVERY:
+            timers.probe_at = None  # RACK's timer, or the RTO, takes the probe's place
         self._retransmit_lost(now)
 
     def _update_window(self, window: int, seg_so: int, ack_so: int) -> bool:
@@ -161,10 +173,12 @@ class TcbAck(TcbOutput):
             self._retransmit_lost(now)
         timers = self._timers
         if ack_so >= self._snd_max:
-            timers.rtx_at = None  # RFC 6298 (5.2): all data acknowledged
+            timers.rtx_at = timers.probe_at = None  # RFC 6298 (5.2): all data acknowledged
         else:
             timers.rtx_at = now + self._rtt.rto  # (5.3)
             self._rtx_armed_at = now
+            if self._rec.board is not None and timers.rack_at is None:
+                self._schedule_loss_probe(now)  # tcp_set_xmit_timer
         timers.persist_at = None
         if self._want_write and self.send_queued < self.sndbuf:
             self._want_write = False

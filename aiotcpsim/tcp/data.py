@@ -71,6 +71,7 @@ class TcbData(TcbAck):
         self._notify |= NOTIFY_READABLE
         if self._ooo_fin is not None and self._ooo_fin == self._rcv_so:
             self._receive_fin(now)
+            self._schedule_ack(now, immediate=True)  # the gap before it filled (RFC 5681 4.2)
             return
         self._schedule_ack(now, immediate=self._delack.ack_due(filled_hole))
 
@@ -121,6 +122,7 @@ class TcbData(TcbAck):
         """TIME-WAIT for ``time_wait`` seconds, every other timer off."""
         timers = self._timers
         timers.rtx_at = timers.persist_at = timers.keepalive_at = timers.ack_at = None
+        timers.rack_at = timers.probe_at = None
         timers.linger_at = now + self.config.time_wait
         self.set_state(TIME_WAIT, now)
         if self.user is not None:

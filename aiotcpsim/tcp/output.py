@@ -26,7 +26,15 @@ from .negotiate import (
     syn_window,
 )
 from .scoreboard import Scoreboard
-from .state import CLOSE_WAIT, ESTABLISHED, FIN_WAIT_1, LAST_ACK, SYN_RECEIVED, SYN_SENT
+from .state import (
+    CLOSE_WAIT,
+    ESTABLISHED,
+    FIN_WAIT_1,
+    LAST_ACK,
+    SENDING,
+    SYN_RECEIVED,
+    SYN_SENT,
+)
 from .tcb import MASK, Tcb
 
 __all__ = ["TcbOutput"]
@@ -184,14 +192,21 @@ class TcbOutput(Tcb):
         self._arm()
 
     def _output(self, now: float) -> None:
-        """Send what the windows and Nagle allow (RFC 9293 3.8.6, RFC 1122 4.2.3.4)."""
-        fin_so = self._sendbuf.written + 1  # where a FIN goes
-        if self._snd_nxt >= fin_so + self._fin_queued:
+        """Send what the windows and Nagle allow (RFC 9293 3.8.6, RFC 1122
+        4.2.3.4); after new data, a tail loss probe is due in two SRTTs."""
+        if self._snd_nxt >= self._sendbuf.written + 1 + self._fin_queued:
             return  # nothing to send: all data, and the FIN if queued, went out
+        if self._write(now) and self._rec.board is not None:
+            self._schedule_loss_probe(now)
+
+    def _write(self, now: float) -> bool:
+        """``tcp_write_xmit``: True when a segment went."""
+        fin_so = self._sendbuf.written + 1  # where a FIN goes
         smss = self._smss()
         sack = self._sack
         if sack is not None and sack.pending:  # the blocks take room (tcp_current_mss)
             smss -= sack_option_len(sack.count(self._sack_room()))
+        sent = False
         while True:
             nxt = self._snd_nxt
             unsent = fin_so - nxt
@@ -199,13 +214,54 @@ class TcbOutput(Tcb):
             if unsent <= 0:
                 if fin_now and nxt == fin_so:
                     self._send_data(nxt, 0, FIN, now)
+                    sent = True
                     continue
-                return
+                return sent
             n = self._sendable(nxt, unsent, smss, fin_now, now)
             if not n:
-                return
+                return sent
             flags = PSH | (FIN if self._fin_queued else 0) if n == unsent else 0
             self._send_data(nxt, n, flags, now)
+            sent = True
+
+    def _schedule_loss_probe(self, now: float) -> None:
+        """``tcp_schedule_loss_probe``: arm the probe, no later than the RTO."""
+        timers = self._timers
+        timeout = self._rec.probe_timeout(
+            self.config.early_retrans, self._rtt.srtt, self.config.rto_min
+        )
+        if timeout <= 0:
+            timers.probe_at = None
+            return
+        probe_at = now + timeout
+        if timers.rtx_at is not None and timers.rtx_at < probe_at:
+            probe_at = timers.rtx_at
+        timers.probe_at = probe_at
+
+    def _send_loss_probe(self, now: float) -> None:
+        """``tcp_send_loss_probe``: one new segment if the peer's window has
+        room for it (the congestion window aside), else the last segment
+        again; the RTO then restarts from now.  At most one probe is out."""
+        rec = self._rec
+        board = rec.board
+        if rec.tlp_high_seq or board is None or not board.packets_out:
+            return
+        fin_so = self._sendbuf.written + 1
+        nxt = self._snd_nxt
+        n = min(fin_so - nxt, self._smss())
+        if self.state in SENDING and n >= 0 and nxt + n <= self._snd_una + self._snd_wnd:
+            if n > 0:
+                flags = PSH | (FIN if self._fin_queued else 0) if nxt + n == fin_so else 0
+                self._send_data(nxt, n, flags, now)
+            elif self._fin_queued and nxt == fin_so:
+                self._send_data(nxt, 0, FIN, now)
+        retransmitted = self._snd_nxt == nxt
+        if retransmitted:  # nothing new could go: the last segment again
+            i = board.last()
+            self._retransmit_range(board.starts[i], board.ends[i])
+            board.retransmitted(i, now)
+        rec.on_probe_sent(self._snd_nxt, retransmitted)
+        self._timers.rtx_at = now + self._rtt.rto  # not backed off: the probe is no timeout
 
     def _sendable(self, nxt: int, unsent: int, smss: int, fin_now: bool, now: float) -> int:
         """How many of the ``unsent`` bytes from ``nxt`` may go in one segment

@@ -364,9 +364,9 @@ class TcbReceive(TcbData):
             if flags & SYN:
                 self._challenge_ack(now, "SYN in a synchronized state")
             else:
-                if plen and seg_so < rcv and self.sack_ok:
-                    # Old data again: D-SACK it (RFC 2883; Linux tcp_send_dupack).
-                    self._sack_blocks().duplicate(seg_so, min(seg_so + plen, rcv))
+                if seg_len and seg_so < rcv and self.sack_ok:
+                    # Old data (or FIN) again: D-SACK it (RFC 2883; Linux tcp_send_dupack).
+                    self._sack_blocks().duplicate(seg_so, min(seg_so + seg_len, rcv))
                 # Data or a FIN (a duplicate: our ACK was lost) is ACKed every
                 # time; tcp_oow_rate_limited limits only pure ACKs.
                 self._ack_out_of_window(now, always=seg_len > 0)
@@ -479,10 +479,17 @@ class TcbReceive(TcbData):
         if fin_so == self._rcv_so and not self._rcv_fin:
             self._receive_fin(now)
         elif fin_so > self._rcv_so and state in RECEIVING:
+            if self.sack_ok:  # the FIN takes sequence space: SACKed as data (tcp_data_queue_ofo)
+                if self._ooo_fin == fin_so:
+                    self._sack_blocks().duplicate(fin_so, fin_so + 1)
+                else:
+                    self._sack_blocks().received(fin_so, fin_so + 1)
             self._ooo_fin = fin_so  # taken when the hole before it fills
             self._schedule_ack(now, immediate=True)
         elif self._rcv_fin:
             # A retransmitted FIN: our ACK was lost.
+            if self.sack_ok:
+                self._sack_blocks().duplicate(fin_so, fin_so + 1)
             self._schedule_ack(now, immediate=True)
 
     # ------------------------------------------------------------------ answers

@@ -27,6 +27,15 @@ asked to grow or to reduce, and which segment is lost.  It follows Linux's
 * sending after an idle time longer than the RTO restarts the window
   (``tcp_slow_start_after_idle_check``, ``tcp_cwnd_restart``).
 
+With SACK (a :class:`~.scoreboard.Scoreboard`), losses are found by RACK or
+the duplicate-ACK threshold, and a tail loss by a probe (RFC 8985 section 7;
+``tcp_schedule_loss_probe``, ``tcp_process_tlp_ack``): two SRTTs after the
+last transmission in Open without an ACK, one segment goes -- new data if
+the peer's window has room, else the last segment again.  Its ACK tells
+whether anything was lost: above ``tlp_high_seq`` after a retransmitted
+probe (without a D-SACK of it), the probe repaired a loss and the window is
+reduced as a CWR episode; the SACK it brings lets RACK find any other hole.
+
 Packets are counted as ceil(bytes / SMSS), as the send buffer keeps no
 segment boundaries.  Not modelled: undo of spurious reductions (no
 timestamps or D-SACK to prove them), ``tcp_is_cwnd_limited`` (the window
@@ -45,6 +54,12 @@ __all__ = ["REORDERING", "LossRecovery"]
 REORDERING: Final = 3
 """``net.ipv4.tcp_reordering``: duplicate ACKs that prove a loss."""
 
+TIMEOUT_MIN: Final = 0.002
+"""``TCP_TIMEOUT_MIN``: added to a loss probe's 2 SRTT with several segments out."""
+
+TIMEOUT_INIT: Final = 1.0
+"""``TCP_TIMEOUT_INIT``: the loss probe's timeout before any RTT sample."""
+
 
 class LossRecovery:
     """The loss-recovery state of one connection and its algorithm."""
@@ -54,6 +69,8 @@ class LossRecovery:
         "ca_state",
         "cc",
         "high_seq",
+        "loss_probe_recoveries",
+        "loss_probes",
         "lost_out",
         "lsndtime",
         "prior_cwnd",
@@ -61,6 +78,8 @@ class LossRecovery:
         "prr_out",
         "retrans_out",
         "sacked_out",
+        "tlp_high_seq",
+        "tlp_retrans",
     )
 
     def __init__(self, cc: CongestionOps) -> None:
@@ -83,6 +102,14 @@ class LossRecovery:
         self.prr_out = 0
         self.lsndtime = 0.0
         """When data was last sent (Linux ``lsndtime``)."""
+        self.tlp_high_seq = 0
+        """SND.NXT when a loss probe went, while its ACK is awaited; 0: none."""
+        self.tlp_retrans = False
+        """The outstanding probe resent the last segment (rather than new data)."""
+        self.loss_probes = 0
+        """Probes sent (Linux's ``TCPLossProbes``)."""
+        self.loss_probe_recoveries = 0
+        """Losses the probes repaired (``TCPLossProbeRecovery``)."""
 
     def _set_state(self, state: int, now: float, snd_nxt: int) -> None:
         self.ca_state = state
@@ -207,13 +234,18 @@ class LossRecovery:
 
     def _enter_recovery(self, snd_max: int, now: float) -> None:
         """``tcp_enter_recovery``, ``tcp_init_cwnd_reduction``."""
-        cc = self.cc
         self.high_seq = snd_max
+        self._init_cwnd_reduction()
+        self._set_state(CA_RECOVERY, now, snd_max)
+
+    def _init_cwnd_reduction(self) -> None:
+        """``tcp_init_cwnd_reduction``."""
+        cc = self.cc
         self.prior_cwnd = cc.cwnd
         self.prr_delivered = self.prr_out = 0
+        self.tlp_high_seq = 0
         cc.ssthresh = cc.ssthresh_on_loss()
         cc.cwnd_cnt = 0
-        self._set_state(CA_RECOVERY, now, snd_max)
 
     def _prr(self, newly: int, packets_out: int, una_advanced: bool) -> None:
         """``tcp_cwnd_reduction``: RFC 6937's PRR, with PRR-SSRB below ssthresh."""
@@ -248,6 +280,7 @@ class LossRecovery:
             board.mark_all_lost()
             self._sync(board)
         self.high_seq = snd_max
+        self.tlp_high_seq = 0  # tcp_retransmit_timer
         self._set_state(CA_LOSS, now, snd_max)
 
     # -- with SACK (Linux tcp_sacktag_write_queue, tcp_rack_mark_lost) ----------------
@@ -266,11 +299,13 @@ class LossRecovery:
         rtt: float,
         mask: int,
         srtt: float,
+        dsack_end: int = -1,
     ) -> float:
         """An ACK on a SACK connection (``tcp_ack``: SACK tags, the
         cumulative ACK, ``tcp_fastretrans_alert``, ``tcp_cong_control``);
-        ``blocks``: its SACK blocks as offsets.  Returns the time until the
-        RACK reordering timer should fire, or 0 for none."""
+        ``blocks``: its SACK blocks as offsets, ``dsack_end``: where its
+        D-SACK block ends (-1: none).  Returns the time until the RACK
+        reordering timer should fire, or 0 for none."""
         board = self.board
         assert board is not None
         cc = self.cc
@@ -278,6 +313,8 @@ class LossRecovery:
         if blocks:
             delivered += board.tag(blocks, now)
         self._sync(board)
+        if self.tlp_high_seq and una >= self.tlp_high_seq:
+            self._tlp_ack(una, advanced or delivered > 0, dsack_end, now)
         if rtt >= 0:
             cc.pkts_acked(delivered, rtt, now, una, board.ends[-1] if board.ends else una)
         state = self.ca_state
@@ -304,6 +341,45 @@ class LossRecovery:
         elif advanced:
             cc.cong_avoid(delivered, now)
         return reo_timeout
+
+    def _tlp_ack(self, una: int, progress: bool, dsack_end: int, now: float) -> None:
+        """``tcp_process_tlp_ack``: the ACK covers the probe (SND.UNA reached
+        ``tlp_high_seq``)."""
+        high = self.tlp_high_seq
+        if not self.tlp_retrans or dsack_end == high:
+            self.tlp_high_seq = 0  # new data acknowledged, or probe and original both arrived
+        elif una > high:  # the probe repaired a loss: a CWR episode, at once over
+            self._init_cwnd_reduction()
+            self.cc.cwnd = self.cc.ssthresh  # tcp_end_cwnd_reduction
+            left = self.sacked_out + self.lost_out + self.retrans_out  # tcp_try_keep_open
+            self._set_state(CA_DISORDER if left else CA_OPEN, now, una)
+            self.loss_probe_recoveries += 1
+        elif not progress:
+            self.tlp_high_seq = 0  # a pure duplicate: both arrived
+
+    def probe_timeout(self, early_retrans: int, srtt: float | None, rto_min: float) -> float:
+        """``tcp_schedule_loss_probe``: seconds until a tail loss probe, or 0
+        for none (no SACK, nothing out, not in Open, or
+        ``tcp_early_retrans`` neither 3 nor 4)."""
+        board = self.board
+        if early_retrans not in (3, 4) or board is None or self.ca_state != CA_OPEN:
+            return 0.0
+        packets = board.packets_out
+        if not packets:
+            return 0.0
+        if srtt is None:
+            return TIMEOUT_INIT  # no RTT sample yet
+        # one segment out: the peer may delay its ACK (up to rto_min)
+        return 2 * srtt + (rto_min if packets == 1 else TIMEOUT_MIN)
+
+    def on_probe_sent(self, snd_nxt: int, retransmitted: bool) -> None:
+        """A loss probe went (``tcp_send_loss_probe``)."""
+        self.tlp_high_seq = snd_nxt
+        self.tlp_retrans = retransmitted
+        self.loss_probes += 1
+        board = self.board
+        if board is not None:
+            self._sync(board)
 
     def _identify_loss(
         self, board: Scoreboard, now: float, mask: int, srtt: float
@@ -348,4 +424,7 @@ class LossRecovery:
             "retrans_out": self.retrans_out,
             "prr_delivered": self.prr_delivered,
             "prr_out": self.prr_out,
+            "tlp_high_seq": self.tlp_high_seq,
+            "loss_probes": self.loss_probes,
+            "loss_probe_recoveries": self.loss_probe_recoveries,
         }

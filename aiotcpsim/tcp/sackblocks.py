@@ -84,8 +84,13 @@ class SackBlocks:
             self.blocks = [block for block in self.blocks if block[0] > rcv]
 
     def duplicate(self, start: int, end: int) -> None:
-        """``[start, end)`` arrived again: the next segment reports it (``tcp_dsack_set``)."""
+        """``[start, end)`` arrived again: the next segment reports it
+        (``tcp_dsack_set``; a FIN after the data of the same segment extends
+        the block)."""
         if end > start:
+            dsack = self.dsack
+            if dsack is not None and dsack[1] == start:
+                start = dsack[0]
             self.dsack = (start, end)
 
     @property

@@ -15,7 +15,8 @@ This module owns the expiry of each timer of :mod:`.timers`:
 * keep-alive (RFC 9293 3.8.4, Linux ``tcp_keepalive_timer``): after
   ``keepalive_idle`` without a segment, ``keepalive_count`` probes
   ``keepalive_interval`` apart, then a RST and ETIMEDOUT;
-* linger: TIME-WAIT ends; an orphaned FIN-WAIT-2 gives up (``tcp_fin_timeout``).
+* linger: TIME-WAIT ends; an orphaned FIN-WAIT-2 gives up (``tcp_fin_timeout``);
+* loss probe (RFC 8985 section 7): :meth:`~.output.TcbOutput._send_loss_probe`.
 
 An ICMP error seen earlier replaces ETIMEDOUT (Linux's soft error).
 """
@@ -52,6 +53,9 @@ class TcbTimeouts(TcbReceive):
             timers.ack_at = None
             self._delack.on_timer(self._rtt.rto)
             self._send_ack()
+        if timers.probe_at is not None and now >= timers.probe_at:
+            timers.probe_at = None  # the probe takes the RTO's place (one timer in Linux)
+            self._send_loss_probe(now)
         if timers.rtx_at is not None and now >= timers.rtx_at:
             timers.rtx_at = None
             self._on_retransmission_timeout(now)
@@ -98,7 +102,7 @@ class TcbTimeouts(TcbReceive):
         self._rec.on_timeout(self._snd_una, self._snd_max, self._rtt.backoff == 0, now)
         self._rtt.back_off()
         self._rtt_so = None
-        self._timers.rack_at = None
+        self._timers.rack_at = self._timers.probe_at = None
         if self._rec.board is not None:
             # SACK: what was SACKed stays delivered; the rest is marked lost
             # and resent in order as the window allows (tcp_enter_loss)

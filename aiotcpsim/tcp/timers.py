@@ -1,6 +1,6 @@
 """The connection's timers and its one next deadline (smoltcp's ``poll_at``).
 
-This module owns the rule that a connection has six deadlines, each an
+This module owns the rule that a connection has seven deadlines, each an
 absolute virtual time or None when off, and that the earliest of them is
 computed in one place, :meth:`Timers.next_deadline`:
 
@@ -12,6 +12,7 @@ keep-alive      RFC 9293 3.8.4: the connection was idle; a probe is due
 linger          TIME-WAIT ends (``time_wait``), or an orphaned FIN-WAIT-2
                 gives up (``tcp_fin_timeout``)
 RACK reorder    RFC 8985 6.2: the reordering window of a SACKed hole runs out
+loss probe      RFC 8985 7: no ACK for two RTTs after the tail; a probe is due
 ==============  ===============================================================
 
 It also keeps :attr:`Timers.scheduled`, the wake-up last asked of the owner,
@@ -24,13 +25,14 @@ __all__ = ["Timers"]
 
 
 class Timers:
-    """The six deadlines of one connection."""
+    """The seven deadlines of one connection."""
 
     __slots__ = (
         "ack_at",
         "keepalive_at",
         "linger_at",
         "persist_at",
+        "probe_at",
         "rack_at",
         "rtx_at",
         "scheduled",
@@ -43,6 +45,7 @@ class Timers:
         self.keepalive_at: float | None = None
         self.linger_at: float | None = None
         self.rack_at: float | None = None
+        self.probe_at: float | None = None
         self.scheduled: float | None = None
         """The wake-up last requested from the owner, if still pending."""
 
@@ -64,6 +67,9 @@ class Timers:
         t = self.rack_at
         if t is not None and (best is None or t < best):
             best = t
+        t = self.probe_at
+        if t is not None and (best is None or t < best):
+            best = t
         return best
 
     def snapshot(self) -> dict[str, float]:
@@ -76,13 +82,14 @@ class Timers:
             ("keepalive", self.keepalive_at),
             ("linger", self.linger_at),
             ("rack", self.rack_at),
+            ("loss_probe", self.probe_at),
         )
         return {name: when for name, when in named if when is not None}
 
     def cancel_all(self) -> None:
         """Stop every timer (the connection reached CLOSED)."""
         self.rtx_at = self.ack_at = self.persist_at = self.keepalive_at = self.linger_at = None
-        self.rack_at = None
+        self.rack_at = self.probe_at = None
 
     def reschedule(self) -> float | None:
         """The time to ask the owner to wake us, if the next deadline moved

@@ -500,6 +500,7 @@ class _Counter:
         self.retransmitted = 0
         self.recoveries = 0
         self.timeouts = 0
+        self.loss_probes = 0
         self.srtt = 0.0
         self._recover: Any = None
         self._backoff = 0
@@ -523,6 +524,7 @@ class _Counter:
                 self.recoveries += 1
             self._recover = recover
             self.srtt = snap.get("srtt") or self.srtt
+            self.loss_probes = congestion.get("loss_probes", 0)
         if retransmission and segment.payload:
             self.retransmitted += 1
         return True
@@ -568,6 +570,7 @@ def sim_run(*, size: int, delay: float, loss: float, seed: int) -> Figures:
         retransmitted=counter.retransmitted,
         recoveries=counter.recoveries,
         timeouts=counter.timeouts,
+        loss_probes=counter.loss_probes,
         acks=links["other_sent_ba"] + links["data_sent_ba"],
         rtt=counter.srtt,
         details={"statistics": net.statistics(), "links": links},

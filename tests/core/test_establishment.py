@@ -170,11 +170,16 @@ def test_syn_sent_first_syn_lost_retransmitted_at_1s() -> None:
     assert conn.retransmissions == 1
 
 
-def test_established_after_syn_retransmission_data_rto_falls_back_to_3s() -> None:
+@pytest.mark.parametrize(("early_retrans", "resent"), [(0, 5.0), (3, 3.0)])
+def test_established_after_syn_retransmission_data_rto_falls_back_to_3s(
+    early_retrans: int, resent: float
+) -> None:
     # RFC 6298 5.7 / TCP_TIMEOUT_FALLBACK: no valid RTT sample (Karn), so the
     # first data RTO is 3 s.  Without timestamps, whose echo would time the
-    # retransmitted SYN (the next test).
-    p = Pair(timestamps=0)
+    # retransmitted SYN (the next test).  With loss probes (the default) the
+    # probe comes first, TCP_TIMEOUT_INIT (1 s) after the segment when there
+    # is no SRTT (tcp_schedule_loss_probe).
+    p = Pair(timestamps=0, early_retrans=early_retrans)
     p.listen()
     p.drop("c>s", "S")
     conn = p.connect()
@@ -184,8 +189,8 @@ def test_established_after_syn_retransmission_data_rto_falls_back_to_3s() -> Non
     p.at(5.05)
     assert p.rows(since=2.0) == [
         ("c>s✗", 2.0, "P.", 1, 1, 100),
-        ("c>s", 5.0, "P.", 1, 1, 100),
-        ("s>c", 5.01, ".", 1, 101, 0),
+        ("c>s", resent, "P.", 1, 1, 100),
+        ("s>c", resent + 0.01, ".", 1, 101, 0),
     ]
 
 
@@ -624,7 +629,7 @@ def test_syn_received_accept_queue_full_at_third_ack_mode0_serves_late() -> None
     second.send(b"q" * 100, p.net.now)
     p.at(2.05)
     assert listener.pending() == 2
-    assert [n for _, _, n in p.notes()].count("accept queue full: ACK dropped") == 6
+    assert [n for _, _, n in p.notes()].count("accept queue full: ACK dropped") == 7
     accepted = listener.accept()  # room again
     assert accepted is not None and accepted.remote == early.local
     p.at(4.05)
@@ -635,15 +640,16 @@ def test_syn_received_accept_queue_full_at_third_ack_mode0_serves_late() -> None
     assert [row for row in p.rows() if row[0] in ("s>c", "c>s") and row[1] > 0.06] == [
         ("c>s", 0.07, ".", 1, 1, 0),  # dropped by the full queue
         ("c>s", 0.07, "P.", 1, 1, 100),  # dropped by the full queue
-        ("c>s", 0.29, "P.", 1, 1, 100),  # A's RTO; dropped by the full queue
-        ("c>s", 0.73, "P.", 1, 1, 100),  # dropped by the full queue
+        ("c>s", 0.29, "P.", 1, 1, 100),  # A's loss probe (at the RTO); dropped
+        ("c>s", 0.51, "P.", 1, 1, 100),  # the RTO from the probe; dropped by the full queue
+        ("c>s", 0.95, "P.", 1, 1, 100),  # dropped by the full queue
         ("s>c", 1.06, "S.", 0, 1, 0),  # B's request timer keeps resending its SYN-ACK
         ("c>s", 1.07, ".", 101, 1, 0),  # dropped by the full queue
-        ("c>s", 1.61, "P.", 1, 1, 100),  # dropped by the full queue
+        ("c>s", 1.83, "P.", 1, 1, 100),  # dropped by the full queue
         ("s>c", 3.06, "S.", 0, 1, 0),
         ("c>s", 3.07, ".", 101, 1, 0),  # room now: the connection is admitted
-        ("c>s", 3.37, "P.", 1, 1, 100),
-        ("s>c", 3.38, ".", 1, 101, 0),
+        ("c>s", 3.59, "P.", 1, 1, 100),
+        ("s>c", 3.6, ".", 1, 101, 0),
     ]
     assert p.states("s")[-1] == (3.08, "s", "ESTABLISHED")
     assert p.net.find_host("server").netstat["SyncookiesSent"] == 0

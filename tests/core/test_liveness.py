@@ -21,12 +21,25 @@ from aiotcpsim.tcp import State
 
 # With no delay the RTT sample is 0 and the RTO is Linux's floor,
 # SRTT + max(4 * RTTVAR, rto_min) = 200 ms, doubled on every expiry up to rto_max.
-BACKOFF = [0.0, 0.2, 0.6, 1.4, 3.0, 6.2, 12.6, 25.4, 51.0, 102.2, 204.6]
-CAPPED = [324.6, 444.6, 564.6, 684.6, 804.6]
+# On a SACK connection (the default) a tail loss probe comes first, at
+# min(2 SRTT + rto_min, RTO) = 0.2 s, and the RTO restarts from it without
+# backing off (Linux ``tcp_send_loss_probe``); ``tcp_early_retrans=0`` (or no
+# SACK) gives the bare RTO ladder.
+BACKOFF = [0.0, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8]
+CAPPED = [324.8, 444.8, 564.8, 684.8, 804.8]
+BARE = [0.0, 0.2, 0.6, 1.4, 3.0, 6.2, 12.6, 25.4, 51.0, 102.2, 204.6]
+BARE_CAPPED = [324.6, 444.6, 564.6, 684.6, 804.6]
 
 
-def test_established_data_retransmitted_with_backoff_then_etimedout() -> None:
-    p = Pair(delay=0.0)
+@pytest.mark.parametrize(
+    ("early_retrans", "times", "closed", "retransmissions"),
+    [(3, BACKOFF + CAPPED, 924.8, 16), (0, BARE + BARE_CAPPED, 924.6, 15)],
+    ids=["loss-probe", "no-loss-probe"],
+)
+def test_established_data_retransmitted_with_backoff_then_etimedout(
+    early_retrans: int, times: list[float], closed: float, retransmissions: int
+) -> None:
+    p = Pair(delay=0.0, early_retrans=early_retrans)
     a, _b = p.establish()
     app = App(p)
     a.user = app
@@ -36,27 +49,29 @@ def test_established_data_retransmitted_with_backoff_then_etimedout() -> None:
     rows = p.rows()
     assert {row[0] for row in rows} == {"c>s✗"}
     assert {row[2:] for row in rows} == {("P.", 1, 1, 100)}
-    # 1 transmission + 15 retransmissions (tcp_retries2), then the time bound
-    # of tcp_model_timeout: (2**10 - 1) * 0.2 + 6 * 120 = 924.6 s.
-    assert [row[1] for row in rows] == BACKOFF + CAPPED
-    assert p.states("c") == [(924.6, "c", "CLOSED")]
+    # 1 transmission (+ the probe) + 15 retransmissions (tcp_retries2), then
+    # the time bound of tcp_model_timeout, (2**10 - 1) * 0.2 + 6 * 120 = 924.6 s,
+    # reached at the first expiry at least that long after the segment.
+    assert [row[1] for row in rows] == times
+    assert p.states("c") == [(closed, "c", "CLOSED")]
     assert a.error == errno.ETIMEDOUT
-    assert a.retransmissions == 15
+    assert a.retransmissions == retransmissions
     with pytest.raises(TimeoutError):
         a.recv(1, p.net.now)
-    assert app.first("closed") == 924.6
+    assert app.first("closed") == closed
     assert p.net.next_deadline() is None
 
 
 def test_established_retries2_knob_shortens_give_up() -> None:
-    # retries2 = 3: tcp_model_timeout = (2**4 - 1) * 0.2 = 3.0 s
+    # retries2 = 3: tcp_model_timeout = (2**4 - 1) * 0.2 = 3.0 s, reached at
+    # the expiry at 3.2 s (after the probe at 0.2, RTOs at 0.4, 0.8, 1.6)
     p = Pair(delay=0.0, retries2=3)
     a, _b = p.establish()
     p.net.link(p.c, p.s).update(loss=1.0)
     a.send(b"x" * 10, p.net.now)
     p.idle()
-    assert [row[1] for row in p.rows()] == [0.0, 0.2, 0.6, 1.4]
-    assert p.states("c") == [(3.0, "c", "CLOSED")]
+    assert [row[1] for row in p.rows()] == [0.0, 0.2, 0.4, 0.8, 1.6]
+    assert p.states("c") == [(3.2, "c", "CLOSED")]
     assert a.take_error() == errno.ETIMEDOUT
 
 
@@ -70,7 +85,8 @@ def test_established_user_timeout_bounds_retransmission() -> None:
     p.net.link(p.c, p.s).update(loss=1.0)
     a.send(b"x" * 10, p.net.now)
     p.idle()
-    assert [row[1] for row in p.rows()] == [0.0, 0.22, 0.66, 1.54, 3.3]
+    # (the probe at 0.22, then the RTO from it: 0.44, 0.88, 1.76, 3.52)
+    assert [row[1] for row in p.rows()] == [0.0, 0.22, 0.44, 0.88, 1.76, 3.52]
     assert p.states("c") == [(5.0, "c", "CLOSED")]
     assert a.error == errno.ETIMEDOUT
 

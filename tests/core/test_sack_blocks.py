@@ -3,7 +3,7 @@ Linux writes them: the engine alone, then ladders."""
 
 from __future__ import annotations
 
-from aiotcpsim.segment import ACK, Segment, TcpOptions
+from aiotcpsim.segment import ACK, FIN, Segment, TcpOptions
 from aiotcpsim.tcp.sackblocks import SackBlocks
 from tests.core.ladder import Pair
 
@@ -123,6 +123,38 @@ def test_established_duplicate_data_is_dsacked_once() -> None:
     a.send(b"w" * 10, p.net.now)
     p.at(0.2)
     assert all(blocks == () for blocks in _blocks(p, "s>c")[len(acks) :])
+
+
+def test_out_of_order_fin_is_sacked_and_its_copy_dsacked() -> None:
+    """A FIN takes sequence space: beyond a hole Linux queues it out of order
+    and SACKs it (``tcp_data_queue_ofo``); a second copy is a D-SACK; the hole
+    filled, the ACK goes at once and covers the FIN."""
+    p = Pair()
+    a, _b = p.establish()
+    p.drop("c>s", "P.")
+    a.send(b"d" * 100, p.net.now)
+    a.shutdown(p.net.now)
+    p.at(0.011)
+    assert _blocks(p, "s>c") == [((101, 102),)]  # the FIN at 101, beyond the hole
+    p.send("c>s", FIN | ACK, 101, 1)  # the FIN again
+    p.at(0.025)
+    assert _blocks(p, "s>c")[-1] == ((101, 102), (101, 102))  # D-SACK first (RFC 2883)
+    p.at(0.1)
+    # RACK resent the data a quarter of min RTT after the FIN's SACK came back
+    rows = [row[:2] for row in p.rows() if row[0].startswith("c>s") and row[5]]
+    assert rows == [("c>s✗", 0.0), ("c>s", 0.025)]
+    assert [row[1:] for row in p.rows() if row[0] == "s>c"][-1] == (0.035, ".", 1, 102, 0)
+    assert _blocks(p, "s>c")[-1] == ()
+
+
+def test_fin_received_twice_is_dsacked() -> None:
+    p = Pair()
+    a, _b = p.establish()
+    a.shutdown(p.net.now)
+    p.at(0.011)
+    p.send("c>s", FIN | ACK, 1, 1)  # our ACK was lost, say: the FIN again
+    p.at(0.025)
+    assert _blocks(p, "s>c")[-1] == ((1, 2),)
 
 
 def test_sack_off_no_blocks() -> None:
