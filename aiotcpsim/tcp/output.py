@@ -199,13 +199,18 @@ class TcbOutput(Tcb):
         if self._write(now) and self._rec.board is not None:
             self._schedule_loss_probe(now)
 
+    def _current_mss(self) -> int:
+        """``tcp_current_mss``: the SMSS less the room SACK blocks take now."""
+        smss = self._smss()
+        sack = self._sack
+        if sack is not None and sack.pending:
+            smss -= sack_option_len(sack.count(self._sack_room()))
+        return smss
+
     def _write(self, now: float) -> bool:
         """``tcp_write_xmit``: True when a segment went."""
         fin_so = self._sendbuf.written + 1  # where a FIN goes
-        smss = self._smss()
-        sack = self._sack
-        if sack is not None and sack.pending:  # the blocks take room (tcp_current_mss)
-            smss -= sack_option_len(sack.count(self._sack_room()))
+        smss = self._current_mss()
         sent = False
         while True:
             nxt = self._snd_nxt
@@ -248,7 +253,7 @@ class TcbOutput(Tcb):
             return
         fin_so = self._sendbuf.written + 1
         nxt = self._snd_nxt
-        n = min(fin_so - nxt, self._smss())
+        n = min(fin_so - nxt, self._current_mss())
         if self.state in SENDING and n >= 0 and nxt + n <= self._snd_una + self._snd_wnd:
             if n > 0:
                 flags = PSH | (FIN if self._fin_queued else 0) if nxt + n == fin_so else 0
