@@ -144,7 +144,7 @@ class Unavailable(Exception):
 # -- namespaces and commands ---------------------------------------------------------
 
 
-def _run(*argv: str) -> str:
+def run_command(*argv: str) -> str:
     """Run a command, return its stdout; :class:`Unavailable` names it if it fails."""
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
@@ -162,9 +162,9 @@ def namespace() -> Iterator[str]:
     if shutil.which("ip") is None:
         raise Unavailable("no `ip` command (iproute2) on PATH")
     name = f"tcpsim-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    _run("ip", "netns", "add", name)
+    run_command("ip", "netns", "add", name)
     try:
-        _run("ip", "-n", name, "link", "set", "lo", "up")
+        run_command("ip", "-n", name, "link", "set", "lo", "up")
         yield name
     finally:
         subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
@@ -177,7 +177,7 @@ def probe() -> str:
     """
     with namespace() as ns:
         try:
-            _run(
+            run_command(
                 "ip",
                 "netns",
                 "exec",
@@ -200,14 +200,23 @@ def probe() -> str:
     return "tun"
 
 
-def _child(ns: str, role: str, *args: str, stdin: int | None = None) -> subprocess.Popen[str]:
-    argv = ["ip", "netns", "exec", ns, sys.executable, "-P", __file__, role, *args]
+def child(
+    ns: str, role: str, *args: str, stdin: int | None = None, program: str = __file__
+) -> subprocess.Popen[str]:
+    """``python program role args...`` inside the namespace ``ns``, text pipes on
+    stdout and stderr; ``program``'s directory goes first on ``PYTHONPATH`` (it
+    may import its neighbours, as this module)."""
+    argv = ["ip", "netns", "exec", ns, sys.executable, "-P", program, role, *args]
+    path = [os.path.dirname(os.path.abspath(program)), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
     return subprocess.Popen(
-        argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
 
 
-def _ready(proc: subprocess.Popen[str], what: str) -> str:
+def wait_ready(proc: subprocess.Popen[str], what: str) -> str:
+    """The child's first line, which must start with ``ready``; else it is
+    killed and :class:`Unavailable` says what it printed."""
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line.startswith("ready"):
@@ -217,7 +226,9 @@ def _ready(proc: subprocess.Popen[str], what: str) -> str:
     return line
 
 
-def _finish(proc: subprocess.Popen[str], what: str, timeout: float) -> dict[str, Any]:
+def finish(proc: subprocess.Popen[str], what: str, timeout: float) -> dict[str, Any]:
+    """The JSON object on the child's last line, once it has exited (killed
+    after ``timeout`` seconds: RuntimeError)."""
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -244,7 +255,7 @@ def kernel_run(
     client_args = ["--size", str(size), "--congestion", congestion]
     if method == "netem":
         with namespace() as ns:
-            _run(
+            run_command(
                 "ip",
                 "-n",
                 ns,
@@ -258,7 +269,7 @@ def kernel_run(
                 "gso_max_size",
                 "1500",
             )
-            _run(
+            run_command(
                 "ip",
                 "netns",
                 "exec",
@@ -280,7 +291,7 @@ def kernel_run(
             return _transfer(ns, ns, "127.0.0.1", client_args, relay, timeout)
     with namespace() as a, namespace() as b:
         tun_a, tun_b = f"tsa{a[-8:]}", f"tsb{a[-8:]}"
-        proc = _child(
+        proc = child(
             a,
             "relay",
             tun_a,
@@ -294,17 +305,17 @@ def kernel_run(
             stdin=subprocess.PIPE,
         )
         try:
-            _ready(proc, "relay")
-            _run("ip", "-n", a, "link", "set", tun_b, "netns", b)
+            wait_ready(proc, "relay")
+            run_command("ip", "-n", a, "link", "set", tun_b, "netns", b)
             for ns, dev, host in ((a, tun_a, 1), (b, tun_b, 2)):
-                _run("ip", "-n", ns, "addr", "add", f"{TUN_NET}.{host}/24", "dev", dev)
-                _run("ip", "-n", ns, "link", "set", dev, "up")
+                run_command("ip", "-n", ns, "addr", "add", f"{TUN_NET}.{host}/24", "dev", dev)
+                run_command("ip", "-n", ns, "link", "set", dev, "up")
             figures = _transfer(a, b, f"{TUN_NET}.2", client_args, {}, timeout)
         finally:
             assert proc.stdin is not None
             proc.stdin.close()  # the relay stops at EOF on stdin
             proc.stdin = None
-        figures.details["relay"] = _finish(proc, "relay", 10)
+        figures.details["relay"] = finish(proc, "relay", 10)
         return figures
 
 
@@ -316,12 +327,12 @@ def _transfer(
     relay: dict[str, Any],
     timeout: float,
 ) -> Figures:
-    server = _child(server_ns, "server")
+    server = child(server_ns, "server")
     try:
-        _ready(server, "server")
-        client = _child(client_ns, "client", server_ip, *client_args)
-        result = _finish(client, "client", timeout)
-        _finish(server, "server", 10)
+        wait_ready(server, "server")
+        client = child(client_ns, "client", server_ip, *client_args)
+        result = finish(client, "client", timeout)
+        finish(server, "server", 10)
     finally:
         if server.poll() is None:
             server.kill()
@@ -344,7 +355,8 @@ def _transfer(
 # -- the programs run inside the namespaces --------------------------------------------
 
 
-def _tcp_info(sock: socket.socket) -> dict[str, int]:
+def tcp_info(sock: socket.socket) -> dict[str, int]:
+    """``getsockopt(TCP_INFO)`` by field name (as far as this kernel's struct goes)."""
     raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 512)
     info: dict[str, int] = {}
     layout = "@"
@@ -358,7 +370,7 @@ def _tcp_info(sock: socket.socket) -> dict[str, int]:
     return info
 
 
-def _proc_counters() -> dict[str, int]:
+def proc_counters() -> dict[str, int]:
     """TcpExt (``/proc/net/netstat``) and Tcp (``/proc/net/snmp``) counters."""
     counters: dict[str, int] = {}
     for path in ("/proc/net/netstat", "/proc/net/snmp"):
@@ -381,7 +393,7 @@ def _sysctls() -> dict[str, str]:
 
 
 def client_main(server_ip: str, size: int, congestion: str) -> dict[str, Any]:
-    before = _proc_counters()
+    before = proc_counters()
     sock = socket.socket()
     if congestion:
         try:
@@ -403,9 +415,9 @@ def client_main(server_ip: str, size: int, congestion: str) -> dict[str, Any]:
     while sock.recv(65536):
         pass
     seconds = time.monotonic() - start
-    info = _tcp_info(sock)
+    info = tcp_info(sock)
     sock.close()
-    after = _proc_counters()
+    after = proc_counters()
     netstat = {k: after.get(k, 0) - before.get(k, 0) for k in (*NETSTAT, "RetransSegs")}
     congestion_used = congestion or _sysctls().get("tcp_congestion_control", "")
     return {
