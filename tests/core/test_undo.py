@@ -19,6 +19,7 @@ from aiotcpsim.net import Network
 from aiotcpsim.segment import Segment
 from aiotcpsim.tcp import Connection
 from aiotcpsim.tcp.cc import CA_LOSS, CA_OPEN, CA_RECOVERY, INFINITE_SSTHRESH
+from aiotcpsim.tcp.scoreboard import Scoreboard
 
 MSS = 1448
 
@@ -214,3 +215,47 @@ def test_reordering_without_loss_keeps_the_window() -> None:
         assert retransmissions > 0 and undone > 0
         assert state["ssthresh"] == INFINITE_SSTHRESH
         assert cwnd * 2 >= clean, (seed, cwnd, clean, retransmissions)
+
+
+def test_reordering_window_steps_once_per_round_trip() -> None:
+    # RFC 8985 6.2 step 4: a D-SACK adds a step of min_rtt / 4 unless one was
+    # added less than a round trip ago (SND.UNA has not passed what was sent
+    # then); the window is capped at SRTT; when the recoveries it persists
+    # for are used up, it returns to one step.  0x2: static.
+    board = Scoreboard()
+    board.min_rtt = 0.02
+    board.on_dsack()
+    board.update_reo_wnd(100, 1000, 1)
+    assert (board.reo_wnd_steps, board.reo_wnd_persist) == (2, 16)
+    board.on_dsack()
+    board.update_reo_wnd(500, 1500, 1)
+    assert board.reo_wnd_steps == 2
+    board.on_dsack()
+    board.update_reo_wnd(1000, 2000, 1)
+    assert board.reo_wnd_steps == 3
+    assert board.reo_wnd(True, 3, 1, 1.0) == 0.02 / 4 * 3
+    assert board.reo_wnd(True, 3, 1, 0.01) == 0.01
+    board.reo_wnd_persist = 0
+    board.update_reo_wnd(2000, 3000, 1)
+    assert board.reo_wnd_steps == 1
+    board.on_dsack()
+    board.update_reo_wnd(3000, 4000, 3)
+    assert board.reo_wnd_steps == 1
+
+
+def test_a_recovery_without_undo_counts_the_grown_window_down() -> None:
+    # tcp_try_undo_recovery: a recovery that ends without an undo uses up
+    # one of the 16 the grown window persists for.
+    p = Pair()
+    held = p.hold("c>s", ".", length=MSS)
+    a = _bulk(p, 200)
+    p.at(0.008)
+    p.release(held)
+    p.at(0.05)
+    assert _congestion(a)["reo_wnd_persist"] == 16
+    p.drop("c>s", ".", length=MSS)
+    p.at(0.3)
+    state = _congestion(a)
+    assert a.retransmissions == 2
+    assert (state["reo_wnd_steps"], state["reo_wnd_persist"]) == (2, 15)
+    assert state["ssthresh"] < INFINITE_SSTHRESH
