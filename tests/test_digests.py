@@ -137,7 +137,7 @@ TEXTBOOK: dict[str, tuple[str, str, dict[str, object], str]] = {
         "partition_heals",
         "scenario",
         {},
-        "bc2ae7ba470cb12ac2afe430143d62c8f6dcbb7099744d6384ad6bd0e538d748",
+        "61cfa7231e352413152a7af66aeafd9660f4b804d996263bcd1b710b2d67a906",
     ),
     "syn_flood": (
         "syn_flood",
@@ -210,7 +210,7 @@ CORE = {
     "reorder_dup": (
         (3, 200_000),
         {"delay": 0.02, "jitter": 0.01, "reorder": 0.1, "duplicate": 0.05},
-        "3130ada1ad74af3d46ea1a7ee3abe0481bf7356c0b8fdf2915785d05f2fc8a40",
+        "3c5c2cc29102ad7eb20eaa611de3ad3e8e9c8539fe84b19f50116e0c579d84fa",
     ),
     "rate": (
         (4, 200_000),

@@ -68,14 +68,14 @@ class TcbAck(TcbOutput):
         window_changed = self._update_window(seg.window, seg_so, ack_so)
         if self._rec.board is not None:
             if ack_so > una:
-                self._ack_new_data(ack_so, now, seg.options.sack)
+                self._ack_new_data(ack_so, now, seg)
             elif self._snd_max > una and (
                 seg.options.sack
                 or (plen == 0 and not window_changed and not seg.flags & (SYN | FIN))
             ):
-                self._sack_ack(False, seg.options.sack, now, -1.0)
+                self._sack_ack(False, seg, now, -1.0)
         elif ack_so > una:
-            self._ack_new_data(ack_so, now, ())
+            self._ack_new_data(ack_so, now, None)
         elif (
             ack_so == una
             and plen == 0
@@ -106,14 +106,16 @@ class TcbAck(TcbOutput):
         self._rec.on_dupack(self._snd_una, self._snd_max, self._smss(), now)
         self._retransmit_lost(now)
 
-    def _sack_ack(
-        self, advanced: bool, sack: tuple[tuple[int, int], ...], now: float, rtt: float
-    ) -> None:
+    def _sack_ack(self, advanced: bool, seg: Segment, now: float, rtt: float) -> None:
         """An ACK on a SACK connection: the scoreboard, RACK, the recovery
-        states; then what was lost goes again."""
+        states (with the SACK blocks as offsets, the D-SACK block's edges
+        and the TSecr the segment carries); then what was lost goes again."""
         una = self._snd_una
         blocks: list[tuple[int, int]] = []
-        dsack_end = -1
+        dsack_start = dsack_end = -1
+        sack = seg.options.sack
+        ts = seg.options.timestamps
+        tsecr = ts[1] if ts is not None and self.ts_ok else 0
         if sack:
             base = self.snd_una
             snd_max = self._snd_max
@@ -124,14 +126,16 @@ class TcbAck(TcbOutput):
             if lo < hi and (
                 hi <= una or (len(edges) > 1 and edges[1][0] <= lo < hi <= edges[1][1])
             ):
-                dsack_end = hi  # RFC 2883: a D-SACK (tcp_check_dsack)
+                dsack_start, dsack_end = lo, hi  # RFC 2883: a D-SACK (tcp_check_dsack)
             for lo, hi in edges:
                 if una < hi <= snd_max and lo < hi:
                     blocks.append((max(lo, una), hi))
         rec = self._rec
         srtt = self._rtt.srtt or 0.0
         mask = self.config.recovery
-        timeout = rec.on_sack_ack(una, advanced, blocks, now, rtt, mask, srtt, dsack_end)
+        timeout = rec.on_sack_ack(
+            una, advanced, blocks, now, rtt, mask, srtt, dsack_end, dsack_start, tsecr
+        )
         timers = self._timers
         timers.rack_at = now + timeout if timeout > 0 else None
         if timeout > 0 or rec.ca_state >= CA_RECOVERY:
@@ -151,7 +155,7 @@ class TcbAck(TcbOutput):
             return changed
         return False
 
-    def _ack_new_data(self, ack_so: int, now: float, sack: tuple[tuple[int, int], ...]) -> None:
+    def _ack_new_data(self, ack_so: int, now: float, seg: Segment | None) -> None:
         """SND.UNA < SEG.ACK =< SND.MAX: SND.UNA advances."""
         acked = ack_so - self._snd_una
         self._snd_una = ack_so
@@ -166,8 +170,8 @@ class TcbAck(TcbOutput):
         if self._rtt.backoff:
             self._rtt.reset_backoff()  # RFC 6298 (5.7)
         self._rtx_stamp = None
-        if self._rec.board is not None:
-            self._sack_ack(True, sack, now, rtt)
+        if seg is not None and self._rec.board is not None:
+            self._sack_ack(True, seg, now, rtt)
         else:
             self._rec.on_ack(ack_so, acked, self._snd_max, self._smss(), now, rtt)
             self._retransmit_lost(now)

@@ -345,14 +345,14 @@ class TcbOutput(Tcb):
                     return
                 self._retransmit_range(board.starts[i], board.ends[i])
                 board.retransmitted(i, now)
-                rec.on_head_retransmitted_sack()
+                rec.on_head_retransmitted_sack(self._ts.clock(now))
             return
         if rec.lost_out > rec.retrans_out:
             smss = self._smss()
             pipe = self._snd_nxt - self._snd_una - rec.left_out() * smss
             if pipe < rec.cc.cwnd * smss:
                 self._retransmit_head()
-                rec.on_head_retransmitted()
+                rec.on_head_retransmitted(self._ts.clock(now))
 
     def _retransmit_range(self, start: int, end: int) -> None:
         """Resend the segment ``[start, end)`` (its FIN too if it had one)."""

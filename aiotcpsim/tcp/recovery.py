@@ -36,20 +36,52 @@ whether anything was lost: above ``tlp_high_seq`` after a retransmitted
 probe (without a D-SACK of it), the probe repaired a loss and the window is
 reduced as a CWR episode; the SACK it brings lets RACK find any other hole.
 
+A reduction proven spurious is undone (``tcp_undo_cwnd_reduction``: cwnd
+from the algorithm's ``undo_cwnd``, ssthresh back to ``prior_ssthresh`` if
+that is larger).  Entering Recovery or Loss records ``undo_marker`` = SND.UNA
+and ``undo_retrans``, the retransmissions since (``tcp_init_undo``); each
+D-SACK of a retransmitted segment (in the window, or below SND.UNA and after
+``undo_marker``: ``tcp_sacktag_one``, ``tcp_check_dsack``) takes one off.
+The proofs: no retransmission left unreported by a D-SACK, or the ACK's TSecr
+older than the first retransmission (``tcp_packet_delayed``, RFC 3522's
+Eifel detection).  Where Linux tries them:
+
+* SND.UNA passes ``high_seq`` in Recovery or Loss: ``tcp_try_undo_recovery``
+  (TCPFullUndo, TCPLossUndo); a recovery that ends without one counts down
+  RACK's grown reordering window (``reo_wnd_persist``);
+* a partial ACK in Recovery that the original transmission caused
+  (Eifel): ``tcp_try_undo_partial`` (TCPPartialUndo), unless retransmissions
+  are still in flight;
+* in Recovery, Disorder or Open, once every retransmission was D-SACKed:
+  ``tcp_try_undo_dsack`` (TCPDSACKUndo), which also keeps RACK's window;
+* a partial ACK in Loss: ``tcp_try_undo_loss`` (TCPLossUndo).  F-RTO
+  (RFC 5682, ``tcp_frto``) is not modelled: a timeout is undone only by
+  timestamps or D-SACKs.
+
 Packets are counted as ceil(bytes / SMSS), as the send buffer keeps no
-segment boundaries.  Not modelled: undo of spurious reductions (no
-timestamps or D-SACK to prove them), ``tcp_is_cwnd_limited`` (the window
-grows whether or not it limited the sender), ECN's CWR state.
+segment boundaries.  Not modelled: undo without SACK (Linux undoes Reno
+recoveries by timestamps too), ``tcp_is_cwnd_limited`` (the window grows
+whether or not it limited the sender), ECN's CWR state, the reordering
+degree ``tp->reordering`` (RACK's window adapts instead).
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from .cc import CA_DISORDER, CA_LOSS, CA_OPEN, CA_RECOVERY, INIT_CWND, CongestionOps
-from .scoreboard import Scoreboard
+from ..segment import seq_diff
+from .cc import (
+    CA_DISORDER,
+    CA_LOSS,
+    CA_OPEN,
+    CA_RECOVERY,
+    INFINITE_SSTHRESH,
+    INIT_CWND,
+    CongestionOps,
+)
+from .scoreboard import RECOVERY_THRESH, Scoreboard
 
-__all__ = ["REORDERING", "LossRecovery"]
+__all__ = ["REORDERING", "LossRecovery", "Undo"]
 
 REORDERING: Final = 3
 """``net.ipv4.tcp_reordering``: duplicate ACKs that prove a loss."""
@@ -59,6 +91,69 @@ TIMEOUT_MIN: Final = 0.002
 
 TIMEOUT_INIT: Final = 1.0
 """``TCP_TIMEOUT_INIT``: the loss probe's timeout before any RTT sample."""
+
+
+class Undo:
+    """The window before a reduction, what proves the reduction spurious,
+    and the undos counted (Linux ``prior_cwnd``, ``undo_marker``,
+    ``undo_retrans``, ``prior_ssthresh``,
+    ``retrans_stamp``; the ``TCP*Undo`` counters of ``nstat``)."""
+
+    __slots__ = (
+        "dsack_dups",
+        "dsack_undo",
+        "full_undo",
+        "loss_undo",
+        "partial_undo",
+        "prior_cwnd",
+        "prior_ssthresh",
+        "retrans_stamp",
+        "total_retrans",
+        "undo_marker",
+        "undo_retrans",
+    )
+
+    def __init__(self) -> None:
+        self.undo_marker = 0
+        """SND.UNA when the reduction that may be undone began; 0: none."""
+        self.undo_retrans = 0
+        """Retransmissions since, less those D-SACKed; -1: none yet."""
+        self.prior_cwnd = 0
+        """cwnd when the reduction began (PRR's RecoverFS, and what an undo restores)."""
+        self.prior_ssthresh = 0
+        """ssthresh to restore on an undo (``tcp_current_ssthresh`` at entry); 0: none."""
+        self.retrans_stamp = -1
+        """TS clock value of the first retransmission of the episode; -1: none."""
+        self.total_retrans = 0
+        """Segments retransmitted (Linux ``total_retrans``)."""
+        self.dsack_dups = 0
+        """Segments D-SACKed (``dsack_dups``): more than were retransmitted
+        means the network duplicates, and the D-SACK proves nothing."""
+        self.full_undo = 0
+        """Recoveries undone when they ended (``TCPFullUndo``)."""
+        self.dsack_undo = 0
+        """Reductions undone by D-SACKs (``TCPDSACKUndo``)."""
+        self.loss_undo = 0
+        """Timeouts undone (``TCPLossUndo``)."""
+        self.partial_undo = 0
+        """Recoveries undone on a partial ACK (``TCPPartialUndo``)."""
+
+    def snapshot(self) -> dict[str, int | None]:
+        """The variables by name (in :meth:`LossRecovery.snapshot`)."""
+        return {
+            "prior_cwnd": self.prior_cwnd,
+            "undo_marker": self.undo_marker,
+            "undo_retrans": self.undo_retrans,
+            "prior_ssthresh": self.prior_ssthresh,
+            "retrans_stamp": self.retrans_stamp,
+            "full_undo": self.full_undo,
+            "dsack_undo": self.dsack_undo,
+            "loss_undo": self.loss_undo,
+            "partial_undo": self.partial_undo,
+        }
+
+
+_NO_UNDO: Final = Undo()
 
 
 class LossRecovery:
@@ -73,13 +168,13 @@ class LossRecovery:
         "loss_probes",
         "lost_out",
         "lsndtime",
-        "prior_cwnd",
         "prr_delivered",
         "prr_out",
         "retrans_out",
         "sacked_out",
         "tlp_high_seq",
         "tlp_retrans",
+        "undo",
     )
 
     def __init__(self, cc: CongestionOps) -> None:
@@ -97,7 +192,6 @@ class LossRecovery:
         """1 while the head's retransmission is in flight."""
         self.board: Scoreboard | None = None
         """The SACK scoreboard, once SACK is in use; None: Reno-style recovery."""
-        self.prior_cwnd = 0
         self.prr_delivered = 0
         self.prr_out = 0
         self.lsndtime = 0.0
@@ -110,6 +204,16 @@ class LossRecovery:
         """Probes sent (Linux's ``TCPLossProbes``)."""
         self.loss_probe_recoveries = 0
         """Losses the probes repaired (``TCPLossProbeRecovery``)."""
+        self.undo: Undo | None = None
+        """The undo state and counters, from the first retransmission or
+        reduction on (an idle connection holds none)."""
+
+    def _u(self) -> Undo:
+        """The undo state, made at first use."""
+        undo = self.undo
+        if undo is None:
+            undo = self.undo = Undo()
+        return undo
 
     def _set_state(self, state: int, now: float, snd_nxt: int) -> None:
         self.ca_state = state
@@ -150,18 +254,29 @@ class LossRecovery:
             idle -= rto
         cc.cwnd = max(cwnd, restart)
 
-    def on_head_retransmitted_sack(self) -> None:
-        """A lost segment was resent (the scoreboard counted it)."""
-        board = self.board
-        if board is not None:
-            self._sync(board)
+    def _retransmitted(self, stamp: int) -> None:
+        """``tcp_retransmit_skb``: ``stamp`` is the TS clock now."""
+        undo = self._u()
+        if undo.retrans_stamp < 0:
+            undo.retrans_stamp = stamp
+        if undo.undo_retrans < 0:
+            undo.undo_retrans = 0
+        undo.undo_retrans += 1
+        undo.total_retrans += 1
         if self.ca_state == CA_RECOVERY:
             self.prr_out += 1
 
-    def on_head_retransmitted(self) -> None:
+    def on_head_retransmitted_sack(self, stamp: int) -> None:
+        """A lost segment was resent (the scoreboard counted it); ``stamp``:
+        the TS clock now (kept for ``tcp_packet_delayed``)."""
+        board = self.board
+        if board is not None:
+            self._sync(board)
+        self._retransmitted(stamp)
+
+    def on_head_retransmitted(self, stamp: int) -> None:
         self.retrans_out = self.lost_out
-        if self.ca_state == CA_RECOVERY:
-            self.prr_out += 1
+        self._retransmitted(stamp)
 
     def on_ack(self, una: int, acked: int, snd_max: int, smss: int, now: float, rtt: float) -> None:
         """An ACK moved SND.UNA to ``una`` acknowledging ``acked`` bytes;
@@ -229,19 +344,35 @@ class LossRecovery:
             if not self.lost_out:  # not tcp_time_to_recover: tcp_try_to_open
                 self._set_state(CA_DISORDER, now, snd_max)
                 return
-            self._enter_recovery(snd_max, now)
+            self._enter_recovery(una, snd_max, now)
         self._prr(1, packets_out, False)
 
-    def _enter_recovery(self, snd_max: int, now: float) -> None:
+    def _enter_recovery(self, una: int, snd_max: int, now: float) -> None:
         """``tcp_enter_recovery``, ``tcp_init_cwnd_reduction``."""
+        self._init_undo(una)
+        self._u().prior_ssthresh = self._current_ssthresh()
         self.high_seq = snd_max
         self._init_cwnd_reduction()
         self._set_state(CA_RECOVERY, now, snd_max)
 
+    def _current_ssthresh(self) -> int:
+        """``tcp_current_ssthresh``: ssthresh, or 3/4 of cwnd if larger
+        outside a reduction."""
+        cc = self.cc
+        if self.ca_state == CA_RECOVERY:
+            return cc.ssthresh
+        return max(cc.ssthresh, (cc.cwnd >> 1) + (cc.cwnd >> 2))
+
+    def _init_undo(self, una: int) -> None:
+        """``tcp_init_undo``: retransmissions still in flight may be D-SACKed later."""
+        undo = self._u()
+        undo.undo_marker = una
+        undo.undo_retrans = self.retrans_out or -1
+
     def _init_cwnd_reduction(self) -> None:
         """``tcp_init_cwnd_reduction``."""
         cc = self.cc
-        self.prior_cwnd = cc.cwnd
+        self._u().prior_cwnd = cc.cwnd
         self.prr_delivered = self.prr_out = 0
         self.tlp_high_seq = 0
         cc.ssthresh = cc.ssthresh_on_loss()
@@ -254,7 +385,7 @@ class LossRecovery:
         delta = cc.ssthresh - pipe
         self.prr_delivered += newly
         if delta < 0:
-            prior = max(self.prior_cwnd, 1)
+            prior = max(self._u().prior_cwnd, 1)
             sndcnt = (cc.ssthresh * self.prr_delivered + prior - 1) // prior - self.prr_out
         else:
             sndcnt = max(self.prr_delivered - self.prr_out, newly)
@@ -269,16 +400,18 @@ class LossRecovery:
         timeout since the last ACK of new data."""
         cc = self.cc
         state = self.ca_state
-        if state <= CA_DISORDER or self.high_seq <= una or (state == CA_LOSS and first):
-            self.prior_cwnd = cc.cwnd
-            cc.ssthresh = cc.ssthresh_on_loss()
-        cc.cwnd = 1
-        cc.cwnd_cnt = 0
         self.sacked_out = self.lost_out = self.retrans_out = 0
         board = self.board
         if board is not None:  # SACK information is kept; the rest is lost
             board.mark_all_lost()
             self._sync(board)
+        if state <= CA_DISORDER or self.high_seq <= una or (state == CA_LOSS and first):
+            self._u().prior_ssthresh = self._current_ssthresh()
+            self._u().prior_cwnd = cc.cwnd
+            cc.ssthresh = cc.ssthresh_on_loss()
+            self._init_undo(una)
+        cc.cwnd = 1
+        cc.cwnd_cnt = 0
         self.high_seq = snd_max
         self.tlp_high_seq = 0  # tcp_retransmit_timer
         self._set_state(CA_LOSS, now, snd_max)
@@ -300,47 +433,198 @@ class LossRecovery:
         mask: int,
         srtt: float,
         dsack_end: int = -1,
+        dsack_start: int = -1,
+        tsecr: int = 0,
     ) -> float:
         """An ACK on a SACK connection (``tcp_ack``: SACK tags, the
         cumulative ACK, ``tcp_fastretrans_alert``, ``tcp_cong_control``);
-        ``blocks``: its SACK blocks as offsets, ``dsack_end``: where its
-        D-SACK block ends (-1: none).  Returns the time until the RACK
-        reordering timer should fire, or 0 for none."""
+        ``blocks``: its SACK blocks as offsets, ``dsack_start``/``dsack_end``:
+        its D-SACK block (-1: none), ``tsecr``: its TSecr (0: none).
+        Returns the time until the RACK reordering timer should fire, or 0
+        for none."""
         board = self.board
         assert board is not None
         cc = self.cc
+        prior_una = board.starts[board.head] if board.packets_out else una
+        dsack = dsack_end >= 0 and self._check_dsack(board, dsack_start, dsack_end, prior_una)
         delivered = board.clean(una, now) if advanced else 0
         if blocks:
             delivered += board.tag(blocks, now)
+        snd_max = board.ends[-1] if board.packets_out else una
+        board.update_reo_wnd(una, snd_max, mask)
         self._sync(board)
         if self.tlp_high_seq and una >= self.tlp_high_seq:
             self._tlp_ack(una, advanced or delivered > 0, dsack_end, now)
         if rtt >= 0:
-            cc.pkts_acked(delivered, rtt, now, una, board.ends[-1] if board.ends else una)
-        state = self.ca_state
+            cc.pkts_acked(delivered, rtt, now, una, snd_max)
         newly_lost = 0
         reo_timeout = 0.0
-        snd_max = board.ends[-1] if board.packets_out else una
-        if state >= CA_RECOVERY and una >= self.high_seq:
-            if state == CA_RECOVERY:
-                cc.cwnd = cc.ssthresh  # tcp_end_cwnd_reduction
-            self._set_state(CA_OPEN, now, snd_max)
-            state = CA_OPEN
-        if state != CA_LOSS and (state != CA_OPEN or self.sacked_out or self.lost_out):
-            newly_lost, reo_timeout = self._identify_loss(board, now, mask, srtt)
-            self._sync(board)
-            if state != CA_RECOVERY:
-                if self.lost_out:  # tcp_time_to_recover
-                    self._enter_recovery(snd_max, now)
-                else:  # tcp_try_to_open
-                    left = self.sacked_out + self.retrans_out
-                    self._set_state(CA_DISORDER if left else CA_OPEN, now, snd_max)
+        state = self.ca_state
+        if state != CA_OPEN or dsack or self.sacked_out or self.lost_out:
+            newly_lost, reo_timeout = self._sack_alert(
+                board, una, snd_max, advanced, tsecr, now, mask, srtt
+            )
         if self.ca_state == CA_RECOVERY:
             if delivered:
                 self._prr(delivered, board.packets_out, advanced and not newly_lost)
         elif advanced:
             cc.cong_avoid(delivered, now)
         return reo_timeout
+
+    def _sack_alert(
+        self,
+        board: Scoreboard,
+        una: int,
+        snd_max: int,
+        advanced: bool,
+        tsecr: int,
+        now: float,
+        mask: int,
+        srtt: float,
+    ) -> tuple[int, float]:
+        """``tcp_fastretrans_alert`` with SACK: the state's exit, the undos,
+        RACK; returns (newly lost, the RACK timeout)."""
+        state = self.ca_state
+        if state == CA_OPEN:
+            if self.undo is not None:
+                self.undo.retrans_stamp = -1
+        elif state >= CA_RECOVERY and una >= self.high_seq:
+            self._try_undo_recovery(tsecr, now, snd_max)
+            if state == CA_RECOVERY:
+                self._end_cwnd_reduction()
+            state = CA_OPEN
+        elif state == CA_LOSS:
+            if not advanced or not self._try_undo_loss(tsecr, now, snd_max):
+                return 0, 0.0
+            state = CA_OPEN
+        if state == CA_RECOVERY:
+            if advanced and self._try_undo_partial(board, tsecr, now, snd_max):
+                return 0, 0.0
+            if self._try_undo_dsack():
+                self._try_keep_open(board, now, snd_max)
+        else:
+            self._try_undo_dsack()
+        newly_lost, reo_timeout = self._identify_loss(board, now, mask, srtt)
+        self._sync(board)
+        if self.ca_state != CA_RECOVERY:
+            if self.lost_out:  # tcp_time_to_recover
+                self._enter_recovery(una, snd_max, now)
+            else:  # tcp_try_to_open
+                if not board.any_retrans_done():
+                    self._u().retrans_stamp = -1
+                self._try_keep_open(board, now, snd_max)
+        return newly_lost, reo_timeout
+
+    def _check_dsack(self, board: Scoreboard, start: int, end: int, prior_una: int) -> bool:
+        """``tcp_check_dsack``, ``tcp_dsack_seen``, ``tcp_sacktag_one`` for a
+        D-SACK ``[start, end)``: True when it reports one of our
+        retransmissions (not a segment the network duplicated)."""
+        if end <= start:
+            return False
+        undo = self._u()
+        undo.dsack_dups += 1
+        if undo.dsack_dups > undo.total_retrans:
+            return False  # more duplicates than retransmissions: the network's
+        if end <= prior_una:  # already acknowledged: count it (dumb counting)
+            dups = 1
+        else:
+            dups = board.dsacked(start, end)
+        if undo.undo_marker and undo.undo_retrans > 0 and end > undo.undo_marker:
+            undo.undo_retrans = max(undo.undo_retrans - dups, 0)
+        if not (self.tlp_high_seq and end == self.tlp_high_seq):
+            board.on_dsack()  # a probe's D-SACK says nothing of reordering
+        return True
+
+    def _packet_delayed(self, tsecr: int) -> bool:
+        """``tcp_packet_delayed``: the ACK echoes a TSval older than the
+        first retransmission (RFC 3522)."""
+        stamp = self._u().retrans_stamp
+        return stamp >= 0 and tsecr != 0 and seq_diff(tsecr, stamp) < 0
+
+    def _may_undo(self, tsecr: int) -> bool:
+        """``tcp_may_undo``."""
+        undo = self._u()
+        return bool(undo.undo_marker) and (not undo.undo_retrans or self._packet_delayed(tsecr))
+
+    def _undo_cwnd_reduction(self, unmark_loss: bool) -> None:
+        """``tcp_undo_cwnd_reduction``."""
+        board = self.board
+        if unmark_loss and board is not None:
+            board.unmark_lost()
+            self._sync(board)
+        cc = self.cc
+        undo = self._u()
+        if undo.prior_ssthresh:
+            cc.cwnd = cc.undo_cwnd(undo.prior_cwnd)
+            if undo.prior_ssthresh > cc.ssthresh:
+                cc.ssthresh = undo.prior_ssthresh
+        undo.undo_marker = 0
+
+    def _end_cwnd_reduction(self) -> None:
+        """``tcp_end_cwnd_reduction``: cwnd = ssthresh, unless undone."""
+        cc = self.cc
+        if cc.ssthresh < INFINITE_SSTHRESH and self._u().undo_marker:
+            cc.cwnd = cc.ssthresh
+
+    def _try_undo_recovery(self, tsecr: int, now: float, snd_max: int) -> None:
+        """``tcp_try_undo_recovery``: SND.UNA passed ``high_seq``; Open."""
+        board = self.board
+        if self._may_undo(tsecr):
+            self._undo_cwnd_reduction(False)
+            if self.ca_state == CA_LOSS:
+                self._u().loss_undo += 1
+            else:
+                self._u().full_undo += 1
+        elif board is not None and board.reo_wnd_persist:
+            board.reo_wnd_persist -= 1
+        self._set_state(CA_OPEN, now, snd_max)
+
+    def _try_undo_dsack(self) -> bool:
+        """``tcp_try_undo_dsack``: D-SACKs reported every retransmission."""
+        board = self.board
+        undo = self._u()
+        if undo.undo_marker and not undo.undo_retrans and board is not None:
+            board.reo_wnd_persist = min(board.reo_wnd_persist + 1, RECOVERY_THRESH)
+            self._undo_cwnd_reduction(False)
+            undo.dsack_undo += 1
+            return True
+        return False
+
+    def _try_undo_partial(self, board: Scoreboard, tsecr: int, now: float, snd_max: int) -> bool:
+        """``tcp_try_undo_partial``: the original transmission filled the
+        hole (Eifel).  True while retransmissions are still out: no more
+        loss is marked."""
+        if not self._u().undo_marker or not self._packet_delayed(tsecr):
+            return False
+        board.reord = True  # tcp_check_sack_reordering
+        if self.retrans_out:
+            return True
+        if not board.any_retrans_done():
+            self._u().retrans_stamp = -1
+        self._undo_cwnd_reduction(True)
+        self._u().partial_undo += 1
+        self._try_keep_open(board, now, snd_max)
+        return False
+
+    def _try_undo_loss(self, tsecr: int, now: float, snd_max: int) -> bool:
+        """``tcp_try_undo_loss`` without F-RTO: a partial ACK in Loss proves
+        the timeout spurious (timestamps or D-SACKs); Open again."""
+        if not self._may_undo(tsecr):
+            return False
+        self._undo_cwnd_reduction(True)
+        self._u().loss_undo += 1
+        self._set_state(CA_OPEN, now, snd_max)
+        return True
+
+    def _try_keep_open(self, board: Scoreboard, now: float, snd_max: int) -> None:
+        """``tcp_try_keep_open``: Disorder while anything is SACKed, lost or
+        was resent, else Open."""
+        state = CA_OPEN
+        if self.left_out() or board.any_retrans_done():
+            state = CA_DISORDER
+        if state != self.ca_state:
+            self._set_state(state, now, snd_max)
+            self.high_seq = snd_max
 
     def _tlp_ack(self, una: int, progress: bool, dsack_end: int, now: float) -> None:
         """``tcp_process_tlp_ack``: the ACK covers the probe (SND.UNA reached
@@ -377,6 +661,7 @@ class LossRecovery:
         self.tlp_high_seq = snd_nxt
         self.tlp_retrans = retransmitted
         self.loss_probes += 1
+        self._u().total_retrans += retransmitted
         board = self.board
         if board is not None:
             self._sync(board)
@@ -409,12 +694,13 @@ class LossRecovery:
         _, timeout = self._identify_loss(board, now, mask, srtt)
         self._sync(board)
         if self.lost_out and self.ca_state != CA_RECOVERY:
-            self._enter_recovery(board.ends[-1], now)
+            self._enter_recovery(board.starts[board.head], board.ends[-1], now)
             self._prr(1, board.packets_out, False)
         return timeout
 
     def snapshot(self) -> dict[str, int | None]:
         """The state's variables by name (the TCB's ``snapshot()``)."""
+        board = self.board
         return {
             **self.cc.snapshot(),
             "ca_state": self.ca_state,
@@ -427,4 +713,7 @@ class LossRecovery:
             "tlp_high_seq": self.tlp_high_seq,
             "loss_probes": self.loss_probes,
             "loss_probe_recoveries": self.loss_probe_recoveries,
+            **(self.undo or _NO_UNDO).snapshot(),
+            "reo_wnd_steps": board.reo_wnd_steps if board is not None else 1,
+            "reo_wnd_persist": board.reo_wnd_persist if board is not None else 0,
         }

@@ -23,9 +23,17 @@ It also owns RACK's loss detection (RFC 8985 section 6.2; Linux
 ``tcp_rack_reo_wnd``): the most recently sent segment known delivered gives
 ``rack_time``/``rack_end``/``rack_rtt``; a segment sent before it is lost
 once ``rack_rtt + reo_wnd`` has passed since its last transmission.  The
-reordering window is min_rtt / 4 (``tcp_recovery`` 0x2: static), 0 while no
-reordering was seen and at least ``tcp_reordering`` segments are SACKed or
-recovery is under way (unless 0x4), capped at SRTT.
+reordering window is ``reo_wnd_steps`` times min_rtt / 4, capped at SRTT; 0
+while no reordering was seen and at least ``tcp_reordering`` segments are
+SACKed or recovery is under way (unless ``tcp_recovery`` 0x4).  Reordering is
+seen when a segment never retransmitted is delivered after a later one, or
+a D-SACK reports a retransmission needless.  The window adapts (RFC 8985
+section 6.2 step 4; Linux ``tcp_rack_update_reo_wnd``): a D-SACK, at most
+once per round trip (until SND.UNA passes what was sent when the window last
+grew), adds a step and keeps the window for ``TCP_RACK_RECOVERY_THRESH``
+(16) recoveries; recoveries that end without an undo count down, and the
+window goes back to one step when they are used up.  ``tcp_recovery`` 0x2
+keeps it static (one step).
 
 The counts (``sacked``, ``lost``, ``retrans``) are Linux's ``sacked_out``,
 ``lost_out``, ``retrans_out`` in packets (one per segment).
@@ -45,12 +53,18 @@ EVER_RETRANS: Final = 8
 
 _BATCH: Final = 64
 
+RECOVERY_THRESH: Final = 16
+"""``TCP_RACK_RECOVERY_THRESH``: recoveries a grown reordering window lasts."""
+
 
 class Scoreboard:
     """The segments in flight of one SACK connection, and RACK's state."""
 
     __slots__ = (
+        "dsack_round",
+        "dsack_seen",
         "ends",
+        "fack",
         "flags",
         "head",
         "lost",
@@ -60,6 +74,8 @@ class Scoreboard:
         "rack_order",
         "rack_rtt",
         "rack_time",
+        "reo_wnd_persist",
+        "reo_wnd_steps",
         "reord",
         "retrans",
         "sacked",
@@ -89,7 +105,19 @@ class Scoreboard:
         self.min_rtt = -1.0
         """The smallest RTT RACK measured (Linux keeps a 5-minute windowed minimum)."""
         self.reord = False
-        """Reordering was seen (a segment delivered after one sent later)."""
+        """Reordering was seen (a segment delivered after one sent later, or a
+        D-SACK of a retransmission: Linux ``reord_seen``)."""
+        self.fack = 0
+        """The highest end offset SACKed or acknowledged (``tcp_highest_sack_seq``)."""
+        self.reo_wnd_steps = 1
+        """The reordering window in quarters of min_rtt (``rack.reo_wnd_steps``)."""
+        self.reo_wnd_persist = 0
+        """Recoveries left before the window shrinks (``rack.reo_wnd_persist``)."""
+        self.dsack_seen = False
+        """A D-SACK arrived that the window has not answered yet."""
+        self.dsack_round = -1
+        """SND.MAX when the window last grew, until SND.UNA passes it (RFC 8985
+        ``RACK.dsack_round``; Linux compares delivery counts: ``last_delivered``)."""
 
     @property
     def packets_out(self) -> int:
@@ -109,8 +137,8 @@ class Scoreboard:
         """``tcp_rack_advance``: segment ``i`` was delivered."""
         sent = self.sent_at[i]
         rtt = now - sent
-        if self.flags[i] & RETRANS and rtt < self.min_rtt:
-            return  # ambiguous: the original may have been delivered
+        if self.flags[i] & (RETRANS | EVER_RETRANS) and rtt < self.min_rtt:
+            return  # ambiguous: the original may have been delivered (TCPCB_RETRANS)
         if self.min_rtt < 0 or rtt < self.min_rtt:
             self.min_rtt = rtt
         order = self.sent_order[i]
@@ -144,6 +172,7 @@ class Scoreboard:
                     self.reord = True  # delivered after a later segment: reordering
             self._forget(flags)
             head += 1
+        self.fack = max(self.fack, una)
         if head >= _BATCH and head * 2 >= n:
             del self.starts[:head], self.ends[:head], self.flags[:head]
             del self.sent_at[:head], self.sent_order[:head]
@@ -159,27 +188,73 @@ class Scoreboard:
         ends = self.ends
         flags = self.flags
         n = len(starts)
+        prior_fack = fack = self.fack
         for left, right in blocks:
             i = bisect_left(starts, left, self.head)
             while i < n and ends[i] <= right:
                 f = flags[i]
                 if not f & SACKED:
                     newly += 1
+                    if not f & EVER_RETRANS and starts[i] < prior_fack:
+                        self.reord = True  # a hole filled below the highest SACK
                     self._advance(i, now)
                     self._forget(f & (LOST | RETRANS))
                     flags[i] = (f & ~(LOST | RETRANS)) | SACKED
                     self.sacked += 1
                 i += 1
+            fack = max(fack, right)
+        self.fack = fack
         return newly
+
+    def dsacked(self, left: int, right: int) -> int:
+        """A D-SACK of ``[left, right)`` inside the window
+        (``tcp_sacktag_one`` with ``dup_sack``): how many retransmitted
+        segments it covers; a retransmission it reports is no longer in flight."""
+        starts = self.starts
+        ends = self.ends
+        flags = self.flags
+        n = 0
+        i = bisect_left(starts, left, self.head)
+        while i < len(starts) and ends[i] <= right:
+            f = flags[i]
+            if f & EVER_RETRANS:
+                n += 1
+                if f & SACKED and f & RETRANS:
+                    flags[i] = f & ~RETRANS
+                    self.retrans -= 1
+            i += 1
+        return n
+
+    def on_dsack(self) -> None:
+        """A D-SACK showed a retransmission needless: reordering was seen and
+        the window may grow (Linux ``tcp_dsack_seen``: ``rack.dsack_seen``)."""
+        self.reord = True
+        self.dsack_seen = True
+
+    def update_reo_wnd(self, una: int, snd_max: int, mask: int) -> None:
+        """``tcp_rack_update_reo_wnd`` (RFC 8985 section 6.2 step 4), after
+        each ACK: a D-SACK adds a step, once per round trip."""
+        if mask & 0x2:
+            self.dsack_seen = False
+            return
+        if self.dsack_round >= 0 and una >= self.dsack_round:
+            self.dsack_round = -1
+        if self.dsack_seen and self.dsack_round < 0:
+            self.reo_wnd_steps = min(self.reo_wnd_steps + 1, 0xFF)
+            self.dsack_round = snd_max
+            self.reo_wnd_persist = RECOVERY_THRESH
+        elif not self.reo_wnd_persist:
+            self.reo_wnd_steps = 1
+        self.dsack_seen = False
 
     def reo_wnd(self, recovering: bool, reordering: int, mask: int, srtt: float) -> float:
         """``tcp_rack_reo_wnd``."""
-        if not self.reord and not mask & 0x2:
+        if not self.reord:
             if recovering:
                 return 0.0
             if self.sacked >= reordering and not mask & 0x4:
                 return 0.0
-        return min(max(self.min_rtt, 0.0) / 4, srtt)
+        return min(max(self.min_rtt, 0.0) / 4 * self.reo_wnd_steps, srtt)
 
     def detect_loss(self, now: float, reo_wnd: float) -> tuple[int, float]:
         """``tcp_rack_detect_loss``: mark lost every segment sent before the
@@ -228,6 +303,21 @@ class Scoreboard:
         every segment not SACKed is lost."""
         for i in range(self.head, len(self.flags)):
             self.mark_lost(i)
+
+    def unmark_lost(self) -> None:
+        """A reduction was undone (``tcp_undo_cwnd_reduction`` with
+        ``unmark_loss``): no segment is lost any more."""
+        flags = self.flags
+        for i in range(self.head, len(flags)):
+            flags[i] &= ~LOST
+        self.lost = 0
+
+    def any_retrans_done(self) -> bool:
+        """``tcp_any_retrans_done``: a retransmission is in flight, or the
+        head was ever resent."""
+        return bool(self.retrans) or (
+            self.head < len(self.flags) and bool(self.flags[self.head] & EVER_RETRANS)
+        )
 
     def next_lost(self) -> int:
         """The first segment marked lost and not resent, or -1."""
