@@ -320,7 +320,10 @@ class Scoreboard:
         )
 
     def next_lost(self) -> int:
-        """The first segment marked lost and not resent, or -1."""
+        """The first segment marked lost and not resent, or -1 (at once when
+        none is marked: the common case, asked on every ACK)."""
+        if not self.lost:
+            return -1
         flags = self.flags
         for i in range(self.head, len(flags)):
             if flags[i] & (LOST | RETRANS) == LOST:
