@@ -21,8 +21,9 @@ SACK arrives.
 It also owns RACK's loss detection (RFC 8985 section 6.2; Linux
 ``tcp_recovery.c``: ``tcp_rack_advance``, ``tcp_rack_detect_loss``,
 ``tcp_rack_reo_wnd``): the most recently sent segment known delivered gives
-``rack_time``/``rack_end``/``rack_rtt``; a segment sent before it is lost
-once ``rack_rtt + reo_wnd`` has passed since its last transmission.  The
+``rack_time``/``rack_end``, the latest delivery (of any segment) ``rack_rtt``;
+a segment sent before RACK's is lost once ``rack_rtt + reo_wnd`` has passed
+since its last transmission.  The
 reordering window is ``reo_wnd_steps`` times min_rtt / 4, capped at SRTT; 0
 while no reordering was seen and at least ``tcp_reordering`` segments are
 SACKed or recovery is under way (unless ``tcp_recovery`` 0x4).  Reordering is
@@ -141,12 +142,12 @@ class Scoreboard:
             return  # ambiguous: the original may have been delivered (TCPCB_RETRANS)
         if self.min_rtt < 0 or rtt < self.min_rtt:
             self.min_rtt = rtt
+        self.rack_rtt = rtt  # the latest delivery's RTT, whichever segment is RACK's
         order = self.sent_order[i]
         if order > self.rack_order:
             self.rack_order = order
             self.rack_time = sent
             self.rack_end = self.ends[i]
-            self.rack_rtt = rtt
 
     def _forget(self, flags: int) -> None:
         if flags & SACKED:
