@@ -71,6 +71,7 @@ class Scoreboard:
         "lost",
         "min_rtt",
         "order",
+        "orig_end",
         "rack_end",
         "rack_order",
         "rack_rtt",
@@ -97,6 +98,10 @@ class Scoreboard:
         self.retrans = 0
         self.order = 0
         """Transmissions so far: the next one's stamp."""
+        self.orig_end = -1
+        """The lowest end of the segments never resent that :meth:`clean` or
+        :meth:`tag` delivered since the owner set -1 (Linux's
+        ``FLAG_ORIG_SACK_ACKED`` when at or below ``high_seq``)."""
         self.rack_time = -1.0
         """When the most recently sent delivered segment was (last) sent."""
         self.rack_order = -1
@@ -169,6 +174,8 @@ class Scoreboard:
             if not flags & SACKED:
                 delivered += 1
                 self._advance(head, now)
+                if not flags & EVER_RETRANS and self.orig_end < 0:
+                    self.orig_end = ends[head]
                 if head + 1 < n and self.flags[head + 1] & SACKED and not flags & EVER_RETRANS:
                     self.reord = True  # delivered after a later segment: reordering
             self._forget(flags)
@@ -196,8 +203,11 @@ class Scoreboard:
                 f = flags[i]
                 if not f & SACKED:
                     newly += 1
-                    if not f & EVER_RETRANS and starts[i] < prior_fack:
-                        self.reord = True  # a hole filled below the highest SACK
+                    if not f & EVER_RETRANS:
+                        if starts[i] < prior_fack:
+                            self.reord = True  # a hole filled below the highest SACK
+                        if self.orig_end < 0 or ends[i] < self.orig_end:
+                            self.orig_end = ends[i]
                     self._advance(i, now)
                     self._forget(f & (LOST | RETRANS))
                     flags[i] = (f & ~(LOST | RETRANS)) | SACKED
