@@ -210,6 +210,16 @@ class TcpConfig:
     first, so a lost tail is repaired by fast recovery instead of a
     timeout); 0 to 2 send none."""
 
+    frto: int = 2
+    """``net.ipv4.tcp_frto``: F-RTO, the detection of spurious retransmission
+    timeouts (RFC 5682) on SACK connections.  2 (Linux's default) the
+    SACK-enhanced version of RFC 5682 section 3; 1 basic F-RTO, which Linux
+    runs the same code for (it reads the sysctl as on or off), so 1 behaves
+    as 2; 0 off.  After a timeout the first ACK that moves SND.UNA lets new
+    data go instead of further retransmissions; an ACK of data never resent
+    then proves the timeout spurious and undoes it.  Connections without
+    SACK (resent go-back-N here) do not run it."""
+
     syncookies: int = 1
     """``net.ipv4.tcp_syncookies``: 0 off; 1 (Linux's default) send SYN cookies
     when a listener's SYN queue overflows; 2 always."""
@@ -264,6 +274,7 @@ class TcpConfig:
         _require("syncookies", self.syncookies in (0, 1, 2), "must be 0, 1 or 2")
         _require("recovery", 0 <= self.recovery <= 7, "must be a mask of 0x1, 0x2 and 0x4")
         _require("early_retrans", 0 <= self.early_retrans <= 4, "must be 0 to 4 (3: loss probes)")
+        _require("frto", self.frto in (0, 1, 2), "must be 0, 1 or 2")
         _require(
             "congestion_control",
             self.congestion_control in CONGESTION_CONTROLS,

@@ -210,7 +210,7 @@ CORE = {
     "reorder_dup": (
         (3, 200_000),
         {"delay": 0.02, "jitter": 0.01, "reorder": 0.1, "duplicate": 0.05},
-        "3c5c2cc29102ad7eb20eaa611de3ad3e8e9c8539fe84b19f50116e0c579d84fa",
+        "952edfa1d838576fa78e37fc7308dd5d346b2c0b12f7587f4730619e6e7af555",
     ),
     "rate": (
         (4, 200_000),

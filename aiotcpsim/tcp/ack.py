@@ -69,11 +69,10 @@ class TcbAck(TcbOutput):
         if self._rec.board is not None:
             if ack_so > una:
                 self._ack_new_data(ack_so, now, seg)
-            elif self._snd_max > una and (
-                seg.options.sack
-                or (plen == 0 and not window_changed and not seg.flags & (SYN | FIN))
-            ):
-                self._sack_ack(False, seg, now, -1.0)
+            elif self._snd_max > una:
+                dupack = plen == 0 and not window_changed and not seg.flags & (SYN | FIN)
+                if dupack or seg.options.sack:
+                    self._sack_ack(False, seg, now, -1.0, dupack)
         elif ack_so > una:
             self._ack_new_data(ack_so, now, None)
         elif (
@@ -106,10 +105,14 @@ class TcbAck(TcbOutput):
         self._rec.on_dupack(self._snd_una, self._snd_max, self._smss(), now)
         self._retransmit_lost(now)
 
-    def _sack_ack(self, advanced: bool, seg: Segment, now: float, rtt: float) -> None:
+    def _sack_ack(
+        self, advanced: bool, seg: Segment, now: float, rtt: float, dupack: bool = False
+    ) -> None:
         """An ACK on a SACK connection: the scoreboard, RACK, the recovery
-        states (with the SACK blocks as offsets, the D-SACK block's edges
-        and the TSecr the segment carries); then what was lost goes again."""
+        states (with the SACK blocks as offsets, the D-SACK block's edges,
+        the TSecr the segment carries, whether it is a duplicate ACK and
+        whether new data may go: F-RTO's questions); then what was lost goes
+        again."""
         una = self._snd_una
         blocks: list[tuple[int, int]] = []
         dsack_start = dsack_end = -1
@@ -133,8 +136,24 @@ class TcbAck(TcbOutput):
         rec = self._rec
         srtt = self._rtt.srtt or 0.0
         mask = self.config.recovery
+        nxt = self._snd_nxt
+        new_data = (
+            self._sendbuf.written + 1 + self._fin_queued > nxt
+            and self._snd_una + self._snd_wnd > nxt
+        )
         timeout = rec.on_sack_ack(
-            una, advanced, blocks, now, rtt, mask, srtt, dsack_end, dsack_start, tsecr
+            una,
+            advanced,
+            blocks,
+            now,
+            rtt,
+            mask,
+            srtt,
+            dsack_end,
+            dsack_start,
+            tsecr,
+            dupack,
+            new_data,
         )
         timers = self._timers
         timers.rack_at = now + timeout if timeout > 0 else None

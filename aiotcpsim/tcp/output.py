@@ -337,8 +337,11 @@ class TcbOutput(Tcb):
         lost segments in order; without, the head."""
         rec = self._rec
         board = rec.board
+        if rec.rexmit_new:  # F-RTO step 2.b: new data instead, if any can go
+            self._output(now)
+            if not rec.new_data_sent(self._snd_nxt):
+                return
         if board is not None:
-            smss = self._smss()
             while (rec.cc.cwnd - (board.packets_out - rec.left_out())) > 0:
                 i = board.next_lost()
                 if i < 0:

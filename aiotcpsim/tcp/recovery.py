@@ -54,9 +54,17 @@ Eifel detection).  Where Linux tries them:
   are still in flight;
 * in Recovery, Disorder or Open, once every retransmission was D-SACKed:
   ``tcp_try_undo_dsack`` (TCPDSACKUndo), which also keeps RACK's window;
-* a partial ACK in Loss: ``tcp_try_undo_loss`` (TCPLossUndo).  F-RTO
-  (RFC 5682, ``tcp_frto``) is not modelled: a timeout is undone only by
-  timestamps or D-SACKs.
+* a partial ACK in Loss: ``tcp_try_undo_loss`` (TCPLossUndo);
+* F-RTO (RFC 5682 section 3, ``tcp_frto``; SACK connections only, as
+  the go-back-N resend without SACK is not Linux's): a timeout outside
+  Recovery, or a repeated one, sets ``frto`` (``tcp_enter_loss``, step 1).
+  In Loss (``tcp_process_loss``), an ACK or SACK of data never resent
+  (``FLAG_ORIG_SACK_ACKED``) proves the timeout spurious (step 3.b:
+  ``tcp_try_undo_loss`` with ``frto_undo``, TCPSpuriousRTOs); the first ACK
+  that moves SND.UNA short of ``high_seq`` sends new data instead of
+  retransmissions (step 2.b, ``REXMIT_NEW``: :attr:`LossRecovery.rexmit_new`),
+  ``high_seq`` moving to SND.NXT; a SACK or duplicate ACK after that new
+  data proves the loss real (step 3.a): conventional recovery.
 
 Packets are counted as ceil(bytes / SMSS), as the send buffer keeps no
 segment boundaries.  Not modelled: undo without SACK (Linux undoes Reno
@@ -92,6 +100,12 @@ TIMEOUT_MIN: Final = 0.002
 TIMEOUT_INIT: Final = 1.0
 """``TCP_TIMEOUT_INIT``: the loss probe's timeout before any RTT sample."""
 
+# What an ACK in Loss says, for F-RTO (Linux's FLAG_* of tcp_process_loss).
+_ORIG_ACKED: Final = 1  # FLAG_ORIG_SACK_ACKED: data never resent, sent before high_seq
+_DATA_SACKED: Final = 2  # FLAG_DATA_SACKED: segments newly SACKed
+_DUPACK: Final = 4  # num_dupack: a duplicate ACK
+_NEW_DATA: Final = 8  # unsent data and room for it in the peer's window
+
 
 class Undo:
     """The window before a reduction, what proves the reduction spurious,
@@ -108,6 +122,7 @@ class Undo:
         "prior_cwnd",
         "prior_ssthresh",
         "retrans_stamp",
+        "spurious_rtos",
         "total_retrans",
         "undo_marker",
         "undo_retrans",
@@ -137,6 +152,8 @@ class Undo:
         """Timeouts undone (``TCPLossUndo``)."""
         self.partial_undo = 0
         """Recoveries undone on a partial ACK (``TCPPartialUndo``)."""
+        self.spurious_rtos = 0
+        """Timeouts F-RTO proved spurious (``TCPSpuriousRTOs``; in ``loss_undo`` too)."""
 
     def snapshot(self) -> dict[str, int | None]:
         """The variables by name (in :meth:`LossRecovery.snapshot`)."""
@@ -150,6 +167,7 @@ class Undo:
             "dsack_undo": self.dsack_undo,
             "loss_undo": self.loss_undo,
             "partial_undo": self.partial_undo,
+            "spurious_rtos": self.spurious_rtos,
         }
 
 
@@ -163,6 +181,7 @@ class LossRecovery:
         "board",
         "ca_state",
         "cc",
+        "frto",
         "high_seq",
         "loss_probe_recoveries",
         "loss_probes",
@@ -171,6 +190,7 @@ class LossRecovery:
         "prr_delivered",
         "prr_out",
         "retrans_out",
+        "rexmit_new",
         "sacked_out",
         "tlp_high_seq",
         "tlp_retrans",
@@ -207,6 +227,11 @@ class LossRecovery:
         self.undo: Undo | None = None
         """The undo state and counters, from the first retransmission or
         reduction on (an idle connection holds none)."""
+        self.frto = False
+        """F-RTO watches the current timeout (Linux ``tp->frto``)."""
+        self.rexmit_new = False
+        """F-RTO step 2.b: new data, not retransmissions, goes after this ACK
+        (Linux ``REXMIT_NEW``); the sender then calls :meth:`new_data_sent`."""
 
     def _u(self) -> Undo:
         """The undo state, made at first use."""
@@ -395,11 +420,17 @@ class LossRecovery:
         sndcnt = max(sndcnt, 0 if self.prr_out else 1)  # force the fast retransmit
         cc.cwnd = pipe + sndcnt
 
-    def on_timeout(self, una: int, snd_max: int, first: bool, now: float) -> None:
+    def on_timeout(
+        self, una: int, snd_max: int, first: bool, now: float, frto: bool = False
+    ) -> None:
         """The retransmission timer expired (``tcp_enter_loss``); ``first``: no
-        timeout since the last ACK of new data."""
+        timeout since the last ACK of new data; ``frto``: ``tcp_frto`` on."""
         cc = self.cc
         state = self.ca_state
+        # RFC 5682 section 3.1 step 1, unless loss recovery was under way
+        # (but again on a repeated timeout: section 3.2); SACK connections only
+        self.frto = frto and self.board is not None and (state < CA_RECOVERY or not first)
+        self.rexmit_new = False
         self.sacked_out = self.lost_out = self.retrans_out = 0
         board = self.board
         if board is not None:  # SACK information is kept; the rest is lost
@@ -435,21 +466,32 @@ class LossRecovery:
         dsack_end: int = -1,
         dsack_start: int = -1,
         tsecr: int = 0,
+        dupack: bool = False,
+        new_data: bool = False,
     ) -> float:
         """An ACK on a SACK connection (``tcp_ack``: SACK tags, the
         cumulative ACK, ``tcp_fastretrans_alert``, ``tcp_cong_control``);
         ``blocks``: its SACK blocks as offsets, ``dsack_start``/``dsack_end``:
-        its D-SACK block (-1: none), ``tsecr``: its TSecr (0: none).
+        its D-SACK block (-1: none), ``tsecr``: its TSecr (0: none),
+        ``dupack``: a duplicate ACK (no data, no window update, no D-SACK),
+        ``new_data``: unsent data waits and the peer's window has room for it.
         Returns the time until the RACK reordering timer should fire, or 0
         for none."""
         board = self.board
         assert board is not None
         cc = self.cc
+        self.rexmit_new = False
         prior_una = board.starts[board.head] if board.packets_out else una
         dsack = dsack_end >= 0 and self._check_dsack(board, dsack_start, dsack_end, prior_una)
+        board.orig_end = -1
         delivered = board.clean(una, now) if advanced else 0
-        if blocks:
-            delivered += board.tag(blocks, now)
+        sacked = board.tag(blocks, now) if blocks else 0
+        delivered += sacked
+        flags = (_DATA_SACKED if sacked else 0) | (_DUPACK if dupack and dsack_end < 0 else 0)
+        if 0 <= board.orig_end <= self.high_seq:
+            flags |= _ORIG_ACKED
+        if new_data:
+            flags |= _NEW_DATA
         snd_max = board.ends[-1] if board.packets_out else una
         board.update_reo_wnd(una, snd_max, mask)
         self._sync(board)
@@ -462,7 +504,7 @@ class LossRecovery:
         state = self.ca_state
         if state != CA_OPEN or dsack or self.sacked_out or self.lost_out:
             newly_lost, reo_timeout = self._sack_alert(
-                board, una, snd_max, advanced, tsecr, now, mask, srtt
+                board, una, snd_max, advanced, tsecr, now, mask, srtt, flags
             )
         if self.ca_state == CA_RECOVERY:
             if delivered:
@@ -481,6 +523,7 @@ class LossRecovery:
         now: float,
         mask: int,
         srtt: float,
+        flags: int,
     ) -> tuple[int, float]:
         """``tcp_fastretrans_alert`` with SACK: the state's exit, the undos,
         RACK; returns (newly lost, the RACK timeout)."""
@@ -488,13 +531,12 @@ class LossRecovery:
         if state == CA_OPEN:
             if self.undo is not None:
                 self.undo.retrans_stamp = -1
-        elif state >= CA_RECOVERY and una >= self.high_seq:
+        elif state == CA_RECOVERY and una >= self.high_seq:
             self._try_undo_recovery(tsecr, now, snd_max)
-            if state == CA_RECOVERY:
-                self._end_cwnd_reduction()
+            self._end_cwnd_reduction()
             state = CA_OPEN
         elif state == CA_LOSS:
-            if not advanced or not self._try_undo_loss(tsecr, now, snd_max):
+            if not self._process_loss(una, snd_max, advanced, tsecr, now, flags):
                 return 0, 0.0
             state = CA_OPEN
         if state == CA_RECOVERY:
@@ -606,13 +648,51 @@ class LossRecovery:
         self._try_keep_open(board, now, snd_max)
         return False
 
-    def _try_undo_loss(self, tsecr: int, now: float, snd_max: int) -> bool:
-        """``tcp_try_undo_loss`` without F-RTO: a partial ACK in Loss proves
-        the timeout spurious (timestamps or D-SACKs); Open again."""
-        if not self._may_undo(tsecr):
+    def _process_loss(
+        self, una: int, snd_max: int, advanced: bool, tsecr: int, now: float, flags: int
+    ) -> bool:
+        """``tcp_process_loss`` (with F-RTO, RFC 5682 section 3.1): True when
+        Loss ended, undone or recovered (SND.UNA reached ``high_seq``)."""
+        recovered = una >= self.high_seq
+        if advanced and not recovered and self._try_undo_loss(tsecr, now, snd_max, False):
+            return True
+        if self.frto:
+            if flags & _ORIG_ACKED and self._try_undo_loss(tsecr, now, snd_max, True):
+                return True  # step 3.b: data never resent arrived; the timeout was spurious
+            if snd_max > self.high_seq:  # new data went after step 2.b
+                if flags & (_DATA_SACKED | _DUPACK):
+                    self.frto = False  # step 3.a: the loss was real
+            elif advanced and not recovered:
+                self.high_seq = snd_max
+                if flags & _NEW_DATA:
+                    self.rexmit_new = True  # step 2.b: new data, not retransmissions
+                    return False
+                self.frto = False
+        if recovered:
+            self._try_undo_recovery(tsecr, now, snd_max)  # steps 2.a and 3.a's first part
+            return True
+        return False
+
+    def new_data_sent(self, snd_nxt: int) -> bool:
+        """After :attr:`rexmit_new` the sender sent what it could
+        (``tcp_xmit_recovery``); True when nothing new went, so the lost
+        segments go again after all (F-RTO gives up on this timeout)."""
+        self.rexmit_new = False
+        if snd_nxt > self.high_seq:
+            return False
+        self.frto = False
+        return True
+
+    def _try_undo_loss(self, tsecr: int, now: float, snd_max: int, frto_undo: bool) -> bool:
+        """``tcp_try_undo_loss``: a partial ACK in Loss proves the timeout
+        spurious (timestamps or D-SACKs), or F-RTO did (``frto_undo``); Open
+        again."""
+        if not frto_undo and not self._may_undo(tsecr):
             return False
         self._undo_cwnd_reduction(True)
-        self._u().loss_undo += 1
+        undo = self._u()
+        undo.loss_undo += 1
+        undo.spurious_rtos += frto_undo
         self._set_state(CA_OPEN, now, snd_max)
         return True
 

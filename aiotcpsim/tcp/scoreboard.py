@@ -21,8 +21,9 @@ SACK arrives.
 It also owns RACK's loss detection (RFC 8985 section 6.2; Linux
 ``tcp_recovery.c``: ``tcp_rack_advance``, ``tcp_rack_detect_loss``,
 ``tcp_rack_reo_wnd``): the most recently sent segment known delivered gives
-``rack_time``/``rack_end``/``rack_rtt``; a segment sent before it is lost
-once ``rack_rtt + reo_wnd`` has passed since its last transmission.  The
+``rack_time``/``rack_end``, the latest delivery (of any segment) ``rack_rtt``;
+a segment sent before RACK's is lost once ``rack_rtt + reo_wnd`` has passed
+since its last transmission.  The
 reordering window is ``reo_wnd_steps`` times min_rtt / 4, capped at SRTT; 0
 while no reordering was seen and at least ``tcp_reordering`` segments are
 SACKed or recovery is under way (unless ``tcp_recovery`` 0x4).  Reordering is
@@ -70,6 +71,7 @@ class Scoreboard:
         "lost",
         "min_rtt",
         "order",
+        "orig_end",
         "rack_end",
         "rack_order",
         "rack_rtt",
@@ -96,6 +98,10 @@ class Scoreboard:
         self.retrans = 0
         self.order = 0
         """Transmissions so far: the next one's stamp."""
+        self.orig_end = -1
+        """The lowest end of the segments never resent that :meth:`clean` or
+        :meth:`tag` delivered since the owner set -1 (Linux's
+        ``FLAG_ORIG_SACK_ACKED`` when at or below ``high_seq``)."""
         self.rack_time = -1.0
         """When the most recently sent delivered segment was (last) sent."""
         self.rack_order = -1
@@ -141,12 +147,12 @@ class Scoreboard:
             return  # ambiguous: the original may have been delivered (TCPCB_RETRANS)
         if self.min_rtt < 0 or rtt < self.min_rtt:
             self.min_rtt = rtt
+        self.rack_rtt = rtt  # the latest delivery's RTT, whichever segment is RACK's
         order = self.sent_order[i]
         if order > self.rack_order:
             self.rack_order = order
             self.rack_time = sent
             self.rack_end = self.ends[i]
-            self.rack_rtt = rtt
 
     def _forget(self, flags: int) -> None:
         if flags & SACKED:
@@ -168,6 +174,8 @@ class Scoreboard:
             if not flags & SACKED:
                 delivered += 1
                 self._advance(head, now)
+                if not flags & EVER_RETRANS and self.orig_end < 0:
+                    self.orig_end = ends[head]
                 if head + 1 < n and self.flags[head + 1] & SACKED and not flags & EVER_RETRANS:
                     self.reord = True  # delivered after a later segment: reordering
             self._forget(flags)
@@ -195,8 +203,11 @@ class Scoreboard:
                 f = flags[i]
                 if not f & SACKED:
                     newly += 1
-                    if not f & EVER_RETRANS and starts[i] < prior_fack:
-                        self.reord = True  # a hole filled below the highest SACK
+                    if not f & EVER_RETRANS:
+                        if starts[i] < prior_fack:
+                            self.reord = True  # a hole filled below the highest SACK
+                        if self.orig_end < 0 or ends[i] < self.orig_end:
+                            self.orig_end = ends[i]
                     self._advance(i, now)
                     self._forget(f & (LOST | RETRANS))
                     flags[i] = (f & ~(LOST | RETRANS)) | SACKED

@@ -99,7 +99,8 @@ class TcbTimeouts(TcbReceive):
             self._time_out(now)
             return
         smss = self._smss()
-        self._rec.on_timeout(self._snd_una, self._snd_max, self._rtt.backoff == 0, now)
+        first = self._rtt.backoff == 0
+        self._rec.on_timeout(self._snd_una, self._snd_max, first, now, self.config.frto != 0)
         self._rtt.back_off()
         self._rtt_so = None
         self._timers.rack_at = self._timers.probe_at = None

@@ -81,6 +81,25 @@ def test_rack_waits_a_quarter_of_min_rtt_for_reordering_then_retransmits() -> No
     assert a.snapshot()["congestion"]["ca_state"] == CA_RECOVERY
 
 
+def test_rack_times_losses_by_the_latest_delivery_rtt() -> None:
+    # Segment 3 SACKed at 20 ms: RACK's segment, RTT 20 ms; segment 1 is
+    # lost at 25 ms.  Segment 2, sent with them, is SACKed at 24 ms: it is
+    # not RACK's segment (sent before segment 3), but its RTT, 24 ms, is
+    # RACK's RTT now (Linux tcp_rack_advance sets rack.rtt_us on every
+    # delivery): segment 1 is lost at 24 + 5 ms, not at 25 ms.
+    p, a = _sack_sender(10)
+    p.at(RTT)
+    _ack(p, 1, (_seq(3), _seq(4)))
+    assert p.rel(a.snapshot()["timers"]["rack"]) == RTT + RTT / 4
+    p.at(0.024)
+    _ack(p, 1, (_seq(2), _seq(4)))
+    assert p.rel(a.snapshot()["timers"]["rack"]) == 0.029
+    p.at(0.025)
+    assert _sent(p, 0.025) == []
+    p.at(0.029)
+    assert _sent(p, 0.029) == [_seq(1)]
+
+
 def test_reordering_within_the_window_is_not_a_loss() -> None:
     p, a = _sack_sender(10)
     p.at(RTT)
