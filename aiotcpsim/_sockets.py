@@ -202,6 +202,15 @@ def fresh_kernel_options() -> dict[tuple[int, int], Any]:
     return _fresh
 
 
+def _buffer(value: object) -> bytes:
+    """``value``'s bytes, or the TypeError ``socket.setsockopt`` raises for
+    something that is not a buffer (a ``str`` included)."""
+    try:
+        return bytes(memoryview(value))  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"a bytes-like object is required, not {type(value).__name__!r}") from None
+
+
 def _congestion_name(value: Any) -> str:
     """The algorithm a ``TCP_CONGESTION`` value names, as Linux reads it
     (the bytes up to the first NUL, at most ``TCP_CA_NAME_MAX``).
@@ -211,17 +220,10 @@ def _congestion_name(value: Any) -> str:
             ``tcp_set_congestion_control``); ``"newreno"`` is accepted too.
         TypeError: a value that is not a buffer.
     """
-    if isinstance(value, str):
-        raise TypeError(f"a bytes-like object is required, not {type(value).__name__!r}")
     if isinstance(value, int):
         raw = value.to_bytes(4, sys.byteorder, signed=True)
     else:
-        try:
-            raw = bytes(memoryview(value))
-        except TypeError:
-            raise TypeError(
-                f"a bytes-like object is required, not {type(value).__name__!r}"
-            ) from None
+        raw = _buffer(value)
     name = raw[:_CA_NAME_MAX].split(b"\0", 1)[0].decode("latin-1")
     if name not in CONGESTION_CONTROLS:
         raise os_error(errno.ENOENT, "No such file or directory")
@@ -282,12 +284,7 @@ class SocketOptions:
             raw = b""
             number = int(value)
         else:
-            try:
-                raw = bytes(memoryview(value))
-            except TypeError:
-                raise TypeError(
-                    f"a bytes-like object is required, not {type(value).__name__!r}"
-                ) from None
+            raw = _buffer(value)
             if len(raw) < 4:
                 raise os_error(errno.EINVAL, "Invalid argument")
             number = int.from_bytes(raw[:4], sys.byteorder, signed=True)
