@@ -458,9 +458,20 @@ def _is_data(packet: bytes) -> bool:
 
 
 def relay_main(
-    names: list[str], delay: float, loss: float, seed: int, stop: IO[str]
+    names: list[str],
+    delay: float,
+    loss: float,
+    seed: int,
+    stop: IO[str],
+    drop: frozenset[int] = frozenset(),
 ) -> dict[str, Any]:
-    """netem's delay and loss between two TUN devices, until ``stop`` reads EOF."""
+    """netem's delay and loss between two TUN devices, until ``stop`` reads EOF.
+
+    ``drop``: the data packets from the first device to the second (``ab``,
+    payload-carrying, counted from 0 in the order read) lost on purpose, on
+    top of the random ``loss``; their lengths are reported as
+    ``dropped_lengths``, and the lengths of all ``ab`` data packets as
+    ``data_lengths_ab``."""
     fds = [_open_tun(name) for name in names]
     rng = random.Random(seed)
     pending: list[tuple[float, int, int, bytes]] = []  # (due, order, out fd, packet)
@@ -471,6 +482,8 @@ def relay_main(
         for way in ("ab", "ba")
     }
     order = 0
+    data_ab: list[int] = []
+    dropped: list[int] = []
     print("ready", flush=True)
     while True:
         timeout = max(0.0, pending[0][0] - time.monotonic()) if pending else None
@@ -487,6 +500,12 @@ def relay_main(
                     break
                 key = f"{'data' if _is_data(packet) else 'other'}_%s_{'ab' if i == 0 else 'ba'}"
                 stats[key % "sent"] += 1
+                if i == 0 and _is_data(packet):
+                    data_ab.append(len(packet))
+                    if len(data_ab) - 1 in drop:
+                        dropped.append(len(packet))
+                        stats[key % "lost"] += 1
+                        continue
                 if rng.random() < loss:
                     stats[key % "lost"] += 1
                     continue
@@ -497,6 +516,8 @@ def relay_main(
             _, _, out, packet = heapq.heappop(pending)
             with contextlib.suppress(OSError):  # a device not up yet drops it, as a wire
                 os.write(out, packet)
+    if drop:
+        return {**stats, "data_lengths_ab": data_ab, "dropped_lengths": dropped}
     return stats
 
 
@@ -707,9 +728,11 @@ def _main() -> None:
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--loss", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--drop", type=int, nargs="*", default=[])
     args = parser.parse_args()
     if args.role == "relay":
-        result = relay_main(args.args, args.delay, args.loss, args.seed, sys.stdin)
+        drop = frozenset(args.drop)
+        result = relay_main(args.args, args.delay, args.loss, args.seed, sys.stdin, drop)
     elif args.role == "server":
         result = server_main()
     else:
