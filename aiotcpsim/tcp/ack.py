@@ -74,7 +74,7 @@ class TcbAck(TcbOutput):
                 if dupack or seg.options.sack:
                     self._sack_ack(False, seg, now, -1.0, dupack)
         elif ack_so > una:
-            self._ack_new_data(ack_so, now, None)
+            self._ack_new_data(ack_so, now, seg)
         elif (
             ack_so == una
             and plen == 0
@@ -174,7 +174,7 @@ class TcbAck(TcbOutput):
             return changed
         return False
 
-    def _ack_new_data(self, ack_so: int, now: float, seg: Segment | None) -> None:
+    def _ack_new_data(self, ack_so: int, now: float, seg: Segment) -> None:
         """SND.UNA < SEG.ACK =< SND.MAX: SND.UNA advances."""
         acked = ack_so - self._snd_una
         self._snd_una = ack_so
@@ -189,7 +189,7 @@ class TcbAck(TcbOutput):
         if self._rtt.backoff:
             self._rtt.reset_backoff()  # RFC 6298 (5.7)
         self._rtx_stamp = None
-        if seg is not None and self._rec.board is not None:
+        if self._rec.board is not None:
             self._sack_ack(True, seg, now, rtt)
         else:
             self._rec.on_ack(ack_so, acked, self._snd_max, self._smss(), now, rtt)

@@ -25,7 +25,6 @@ from .negotiate import (
     syn_options,
     syn_window,
 )
-from .scoreboard import Scoreboard
 from .state import (
     CLOSE_WAIT,
     ESTABLISHED,
@@ -218,16 +217,26 @@ class TcbOutput(Tcb):
             fin_now = self._fin_queued and unsent <= smss and nxt <= fin_so
             if unsent <= 0:
                 if fin_now and nxt == fin_so:
-                    self._send_data(nxt, 0, FIN, now)
+                    self._send_new(nxt, 0, fin_so, now)
                     sent = True
                     continue
                 return sent
             n = self._sendable(nxt, unsent, smss, fin_now, now)
             if not n:
                 return sent
-            flags = PSH | (FIN if self._fin_queued else 0) if n == unsent else 0
-            self._send_data(nxt, n, flags, now)
+            self._send_new(nxt, n, fin_so, now)
             sent = True
+
+    def _send_new(self, nxt: int, n: int, fin_so: int, now: float) -> None:
+        """Send ``n`` new bytes from ``nxt``, with PSH and the queued FIN on
+        the last of them, or the FIN alone when ``n`` is 0."""
+        if not n:
+            flags = FIN
+        elif nxt + n == fin_so:
+            flags = PSH | (FIN if self._fin_queued else 0)
+        else:
+            flags = 0
+        self._send_data(nxt, n, flags, now)
 
     def _schedule_loss_probe(self, now: float) -> None:
         """``tcp_schedule_loss_probe``: arm the probe, no later than the RTO."""
@@ -254,12 +263,9 @@ class TcbOutput(Tcb):
         fin_so = self._sendbuf.written + 1
         nxt = self._snd_nxt
         n = min(fin_so - nxt, self._current_mss())
-        if self.state in SENDING and n >= 0 and nxt + n <= self._snd_una + self._snd_wnd:
-            if n > 0:
-                flags = PSH | (FIN if self._fin_queued else 0) if nxt + n == fin_so else 0
-                self._send_data(nxt, n, flags, now)
-            elif self._fin_queued and nxt == fin_so:
-                self._send_data(nxt, 0, FIN, now)
+        fits = self.state in SENDING and n >= 0 and nxt + n <= self._snd_una + self._snd_wnd
+        if fits and (n > 0 or (self._fin_queued and nxt == fin_so)):
+            self._send_new(nxt, n, fin_so, now)
         retransmitted = self._snd_nxt == nxt
         if retransmitted:  # nothing new could go: the last segment again
             i = board.last()
@@ -307,13 +313,9 @@ class TcbOutput(Tcb):
         rec = self._rec
         nothing_out = self._snd_una == self._snd_max
         rec.on_data_sent(now, nothing_out, self._rtt.rto, self.config.slow_start_after_idle)
-        if self.sack_ok and not retransmission:
-            board = rec.board
-            if board is None and nothing_out:
-                board = rec.board = Scoreboard()  # SACK recovery from here on
-            if board is not None:
-                board.add(so, so + n + (flags & FIN), now)
         end = so + n + (flags & FIN)
+        if self.sack_ok and not retransmission:
+            rec.track(so, end, now, nothing_out)
         self._transmit(so, ACK | flags, payload, NO_OPTIONS, retransmission)
         self._snd_nxt = end
         if 0 < n < self._smss() and so + n > self._snd_sml:
@@ -368,18 +370,14 @@ class TcbOutput(Tcb):
         self._rtt_so = None  # Karn's rule
 
     def _retransmit_head(self) -> None:
-        """Resend the oldest unacknowledged segment (or the FIN alone)."""
+        """Resend the oldest unacknowledged segment (with the FIN if it was
+        sent and fits, or the FIN alone)."""
         una = self._snd_una
         fin_so = self._sendbuf.written + 1
-        n = min(self._smss(), fin_so - una)
-        if n > 0:
-            fin = FIN if self._fin_queued and una + n == fin_so and self._snd_max > fin_so else 0
-            psh = PSH if una + n == fin_so else 0
-            payload = self._sendbuf.payload(una - 1, n)
-            self._transmit(una, ACK | psh | fin, payload, NO_OPTIONS, True)
-        elif self._fin_queued:
-            self._transmit(una, ACK | FIN, b"", NO_OPTIONS, True)
-        self._rtt_so = None
+        end = min(una + self._smss(), fin_so)
+        if self._fin_queued and end == fin_so and (self._snd_max > fin_so or una == fin_so):
+            end += 1
+        self._retransmit_range(una, end)
 
     # ------------------------------------------------------------------ resets
 

@@ -87,7 +87,7 @@ from .cc import (
     INIT_CWND,
     CongestionOps,
 )
-from .scoreboard import RECOVERY_THRESH, Scoreboard
+from .scoreboard import RECOVERY_THRESH, SACKED, Scoreboard
 from .undo import Undo
 
 __all__ = ["REORDERING", "LossRecovery", "Undo"]
@@ -215,6 +215,17 @@ class LossRecovery:
             cwnd >>= 1
             idle -= rto
         cc.cwnd = max(cwnd, restart)
+
+    def track(self, start: int, end: int, now: float, nothing_out: bool) -> None:
+        """A new segment ``[start, end)`` of a SACK connection left: on the
+        scoreboard, which the first segment sent with nothing out makes
+        (SACK recovery from then on)."""
+        board = self.board
+        if board is None:
+            if not nothing_out:
+                return
+            board = self.board = Scoreboard()
+        board.add(start, end, now)
 
     def _retransmitted(self, stamp: int) -> None:
         """``tcp_retransmit_skb``: ``stamp`` is the TS clock now."""
@@ -652,8 +663,9 @@ class LossRecovery:
         elif una > high:  # the probe repaired a loss: a CWR episode, at once over
             self._init_cwnd_reduction()
             self.cc.cwnd = self.cc.ssthresh  # tcp_end_cwnd_reduction
-            left = self.sacked_out + self.lost_out + self.retrans_out  # tcp_try_keep_open
-            self._set_state(CA_DISORDER if left else CA_OPEN, now, una)
+            board = self.board
+            assert board is not None  # probes are sent on SACK connections only
+            self._try_keep_open(board, now, board.ends[-1] if board.packets_out else una)
             self.loss_probe_recoveries += 1
         elif not progress:
             self.tlp_high_seq = 0  # a pure duplicate: both arrived
@@ -696,7 +708,7 @@ class LossRecovery:
         above = 0
         flags = board.flags
         for i in range(len(flags) - 1, board.head - 1, -1):
-            if flags[i] & 1:
+            if flags[i] & SACKED:
                 above += 1
             elif above >= REORDERING:
                 newly += board.mark_lost(i)

@@ -29,7 +29,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..segment import NO_OPTIONS, TcpOptions
-from .scoreboard import Scoreboard
 from .state import (
     CLOSE_WAIT,
     CLOSED,
@@ -244,8 +243,7 @@ class TcbSynchronize(TcbTimeouts):
                 self._rtx_armed_at = sent
                 timers.rtx_at = sent + self._rtt.rto
                 if self.sack_ok and acked is None:  # in flight: on the scoreboard, probed
-                    board = self._rec.board = Scoreboard()
-                    board.add(1, 2, sent)
+                    self._rec.track(1, 2, sent, True)
                     self._schedule_loss_probe(sent)
                 self._select_window(commit=True)
                 self._delack.on_ack_sent()
