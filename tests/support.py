@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from aiotcpsim.net import Network
 from aiotcpsim.stack.host import Listener
 from aiotcpsim.tcp import Connection, State
@@ -96,3 +98,34 @@ def drive(net: Network, a: Side, b: Side, listener: Listener, steps: int = 300_0
                 return
         net.advance(deadline)
     raise AssertionError(f"the run did not finish: {net!r}")
+
+
+def bulk_transfer(
+    net: Network, seed: int, size: int, *, shutdown: bool = False
+) -> tuple[Connection, Connection]:
+    """Hosts ``a`` and ``b``: ``a`` sends ``size`` bytes (derived from
+    ``seed``) to ``b``:80 (then shuts down, if asked), the network driven
+    deadline by deadline until ``b`` has read them all and checked them.
+    Returns (sender, receiver)."""
+    a = net.add_host("a")
+    b = net.add_host("b")
+    listener = b.listen(80)
+    conn = a.connect("b", 80)
+    net.run_until_idle(limit=1.0)
+    child = listener.accept()
+    assert child is not None
+    data = hashlib.shake_128(b"%d" % seed).digest(size)
+    sent = 0
+    got = bytearray()
+    while len(got) < size:
+        if sent < size:
+            sent += conn.send(data[sent:], net.now)
+            if sent == size and shutdown:
+                conn.shutdown(net.now)
+        while (chunk := child.recv(1 << 20, net.now)) not in (None, b""):
+            got += chunk
+        deadline = net.next_deadline()
+        assert deadline is not None
+        net.advance(deadline)
+    assert bytes(got) == data
+    return conn, child

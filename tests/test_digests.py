@@ -12,6 +12,7 @@ import hashlib
 import importlib
 
 import pytest
+from support import bulk_transfer
 
 import aiotcpsim
 from aiotcpsim import Network
@@ -170,29 +171,9 @@ DEMO = "8035ce7dd29d3dcc0c6416fbdb9a4dd0a21ffc33c7ae8c9dd35c22f0a9c51beb"
 
 def _core_bulk(seed: int, size: int, **impairments: object) -> str:
     net = Network(seed=seed, **impairments)  # type: ignore[arg-type]
-    a = net.add_host("a")
-    b = net.add_host("b")
-    listener = b.listen(80)
-    conn = a.connect("b", 80)
-    net.run_until_idle(limit=1.0)
-    child = listener.accept()
-    assert child is not None
-    data = hashlib.shake_128(b"%d" % seed).digest(size)
-    sent = 0
-    got = bytearray()
-    while len(got) < size:
-        if sent < size:
-            sent += conn.send(data[sent:], net.now)
-            if sent == size:
-                conn.shutdown(net.now)
-        while (chunk := child.recv(1 << 20, net.now)) not in (None, b""):
-            got += chunk
-        deadline = net.next_deadline()
-        assert deadline is not None
-        net.advance(deadline)
+    _, child = bulk_transfer(net, seed, size, shutdown=True)
     child.close(net.now)
     net.run_until_idle()
-    assert bytes(got) == data
     return net.trace.digest()
 
 

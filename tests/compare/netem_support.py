@@ -58,9 +58,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from aiotcpsim.tcp.cc import CA_RECOVERY
 
@@ -648,6 +648,38 @@ def metric(figures: Figures, name: str) -> float:
     if name == "rtt":
         return figures.rtt * 1e3
     return float(getattr(figures, name))
+
+
+_Case = TypeVar("_Case")
+_Result = TypeVar("_Result")
+
+
+def kernel_cases(
+    cases: Mapping[str, _Case], run: Callable[[_Case], _Result]
+) -> dict[str, _Result | str]:
+    """``run`` each case on the kernel at once (each in namespaces of its
+    own): its result, or why there is none (a skip reason)."""
+    if sys.platform != "linux":
+        return dict.fromkeys(cases, f"network namespaces are Linux's (platform {sys.platform})")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(cases)) as pool:
+        jobs = {name: pool.submit(run, value) for name, value in cases.items()}
+        out: dict[str, _Result | str] = {}
+        for name, job in jobs.items():
+            try:
+                out[name] = job.result()
+            except Unavailable as exc:
+                out[name] = f"kernel side unavailable: {exc}"
+            print(f"{name}: {out[name]}")
+    return out
+
+
+def or_skip(result: _Result | str) -> _Result:
+    """A kernel result, or a pytest skip saying why there is none."""
+    if isinstance(result, str):
+        import pytest  # only the tests ask; the script's children run without it
+
+        pytest.skip(result)
+    return result
 
 
 def median(runs: list[Figures], name: str) -> float:

@@ -48,13 +48,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import contextlib
 import itertools
 import json
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -286,19 +284,8 @@ def sim_ladder(early_retrans: int) -> Ladder:
 
 @pytest.fixture(scope="module")
 def linux() -> dict[str, Ladder | str]:
-    """Both cases on the kernel, in parallel: a ladder, or why there is none."""
-    if sys.platform != "linux":
-        return dict.fromkeys(CASES, f"network namespaces are Linux's (platform {sys.platform})")
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(CASES)) as pool:
-        jobs = {name: pool.submit(kernel_ladder, value) for name, value in CASES.items()}
-        out: dict[str, Ladder | str] = {}
-        for name, job in jobs.items():
-            try:
-                out[name] = job.result()
-            except netem_support.Unavailable as exc:
-                out[name] = f"kernel side unavailable: {exc}"
-            print(f"{name}: {out[name]}")
-    return out
+    """Both cases on the kernel, in parallel: the figures, or why there are none."""
+    return netem_support.kernel_cases(CASES, kernel_ladder)
 
 
 @pytest.fixture(scope="module")
@@ -316,10 +303,8 @@ def case(request: pytest.FixtureRequest) -> str:
 def reference(request: pytest.FixtureRequest, case: str) -> Ladder:
     if request.param == "recorded":
         return RECORDED[case]
-    ladder = request.getfixturevalue("linux")[case]
-    if isinstance(ladder, str):
-        pytest.skip(ladder)
-    return ladder
+    figures: Ladder = netem_support.or_skip(request.getfixturevalue("linux")[case])
+    return figures
 
 
 @pytest.fixture

@@ -41,13 +41,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import contextlib
 import json
 import select
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -353,18 +351,7 @@ def sim_repair(lost: tuple[int, ...]) -> Repair:
 @pytest.fixture(scope="module")
 def linux() -> dict[str, Repair | str]:
     """Both cases on the kernel, in parallel: the figures, or why there are none."""
-    if sys.platform != "linux":
-        return dict.fromkeys(CASES, f"network namespaces are Linux's (platform {sys.platform})")
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(CASES)) as pool:
-        jobs = {name: pool.submit(kernel_repair_attempts, lost) for name, lost in CASES.items()}
-        out: dict[str, Repair | str] = {}
-        for name, job in jobs.items():
-            try:
-                out[name] = job.result()
-            except netem_support.Unavailable as exc:
-                out[name] = f"kernel side unavailable: {exc}"
-            print(f"{name}: {out[name]}")
-    return out
+    return netem_support.kernel_cases(CASES, kernel_repair_attempts)
 
 
 @pytest.fixture(scope="module")
@@ -382,10 +369,8 @@ def case(request: pytest.FixtureRequest) -> str:
 def reference(request: pytest.FixtureRequest, case: str) -> Repair:
     if request.param == "recorded":
         return RECORDED[case]
-    repair = request.getfixturevalue("linux")[case]
-    if isinstance(repair, str):
-        pytest.skip(repair)
-    return repair
+    figures: Repair = netem_support.or_skip(request.getfixturevalue("linux")[case])
+    return figures
 
 
 @pytest.fixture

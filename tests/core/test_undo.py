@@ -11,8 +11,6 @@ receiver's own ACKs (with its D-SACKs) go back to the sender.
 
 from __future__ import annotations
 
-import hashlib
-
 from ladder import Pair
 
 from aiotcpsim.net import Network
@@ -20,6 +18,7 @@ from aiotcpsim.segment import Segment
 from aiotcpsim.tcp import Connection
 from aiotcpsim.tcp.cc import CA_LOSS, CA_OPEN, CA_RECOVERY, INFINITE_SSTHRESH
 from aiotcpsim.tcp.scoreboard import Scoreboard
+from tests.support import bulk_transfer
 
 MSS = 1448
 
@@ -27,6 +26,18 @@ MSS = 1448
 def _bulk(p: Pair, segments: int = 60) -> Connection:
     a, _ = p.establish()
     a.send(b"x" * MSS * segments, p.net.now)
+    return a
+
+
+def _reordered_once(p: Pair) -> Connection:
+    """200 segments sent at 0, the first held 8 ms: RACK resends it
+    needlessly and the receiver's D-SACK reports that by 40 ms; the
+    connection as it stands at 50 ms."""
+    held = p.hold("c>s", ".", length=MSS)
+    a = _bulk(p, 200)
+    p.at(0.008)
+    p.release(held)
+    p.at(0.05)
     return a
 
 
@@ -96,11 +107,7 @@ def test_reordering_window_grows_after_a_dsack() -> None:
     # the reordering: RACK's window becomes 2 * min_rtt / 4 = 10 ms, and a
     # second 8 ms reordering goes by without a retransmission.
     p = Pair()
-    held = p.hold("c>s", ".", length=MSS)
-    a = _bulk(p, 200)
-    p.at(0.008)
-    p.release(held)
-    p.at(0.05)
+    a = _reordered_once(p)
     state = _congestion(a)
     assert (state["reo_wnd_steps"], state["reo_wnd_persist"]) == (2, 16)
     assert a.retransmissions == 1
@@ -114,11 +121,7 @@ def test_static_reordering_window_does_not_grow() -> None:
     # tcp_recovery 0x2: the window stays min_rtt / 4 (5 ms) once reordering
     # was seen; the second 8 ms reordering is retransmitted again.
     p = Pair(recovery=3)
-    held = p.hold("c>s", ".", length=MSS)
-    a = _bulk(p, 200)
-    p.at(0.008)
-    p.release(held)
-    p.at(0.05)
+    a = _reordered_once(p)
     assert _congestion(a)["reo_wnd_steps"] == 1
     _reorder_next(p, 0.008)
     p.at(p.now + 0.05)
@@ -176,26 +179,7 @@ def test_timeout_of_a_lost_segment_is_not_undone() -> None:
 def _transfer(seed: int, **impairments: float) -> tuple[int, int, Connection]:
     """A 400 kB bulk transfer: (final cwnd, retransmissions, sender)."""
     net = Network(seed=seed, delay=0.02, **impairments)  # type: ignore[arg-type]
-    a = net.add_host("a")
-    b = net.add_host("b")
-    listener = b.listen(80)
-    conn = a.connect("b", 80)
-    net.run_until_idle(limit=1.0)
-    child = listener.accept()
-    assert child is not None
-    size = 400_000
-    data = hashlib.shake_128(b"%d" % seed).digest(size)
-    sent = 0
-    got = bytearray()
-    while len(got) < size:
-        if sent < size:
-            sent += conn.send(data[sent:], net.now)
-        while (chunk := child.recv(1 << 20, net.now)) not in (None, b""):
-            got += chunk
-        deadline = net.next_deadline()
-        assert deadline is not None
-        net.advance(deadline)
-    assert bytes(got) == data
+    conn, _ = bulk_transfer(net, seed, 400_000)
     return conn.snapshot()["congestion"]["cwnd"], conn.retransmissions, conn
 
 
@@ -247,11 +231,7 @@ def test_a_recovery_without_undo_counts_the_grown_window_down() -> None:
     # tcp_try_undo_recovery: a recovery that ends without an undo uses up
     # one of the 16 the grown window persists for.
     p = Pair()
-    held = p.hold("c>s", ".", length=MSS)
-    a = _bulk(p, 200)
-    p.at(0.008)
-    p.release(held)
-    p.at(0.05)
+    a = _reordered_once(p)
     assert _congestion(a)["reo_wnd_persist"] == 16
     p.drop("c>s", ".", length=MSS)
     p.at(0.3)
