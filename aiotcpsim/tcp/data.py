@@ -121,8 +121,7 @@ class TcbData(TcbAck):
     def _enter_time_wait(self, now: float) -> None:
         """TIME-WAIT for ``time_wait`` seconds, every other timer off."""
         timers = self._timers
-        timers.rtx_at = timers.persist_at = timers.keepalive_at = timers.ack_at = None
-        timers.rack_at = timers.probe_at = None
+        timers.cancel_all()
         timers.linger_at = now + self.config.time_wait
         self.set_state(TIME_WAIT, now)
         if self.user is not None:

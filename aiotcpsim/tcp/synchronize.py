@@ -281,7 +281,7 @@ class TcbSynchronize(TcbTimeouts):
         self._snd_wnd = wnd
         self._last_rcv_time = last
         if state is TIME_WAIT:
-            timers.rtx_at = timers.persist_at = timers.keepalive_at = timers.ack_at = None
+            timers.cancel_all()
             timers.linger_at = last + self.config.time_wait  # entered at the last of the two
         elif self.keepalive:
             timers.keepalive_at = last + self.keepalive_idle

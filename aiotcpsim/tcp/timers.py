@@ -87,7 +87,8 @@ class Timers:
         return {name: when for name, when in named if when is not None}
 
     def cancel_all(self) -> None:
-        """Stop every timer (the connection reached CLOSED)."""
+        """Stop every timer (the connection reached CLOSED, or TIME-WAIT,
+        which then sets its linger timer)."""
         self.rtx_at = self.ack_at = self.persist_at = self.keepalive_at = self.linger_at = None
         self.rack_at = self.probe_at = None
 
